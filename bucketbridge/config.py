@@ -1,0 +1,97 @@
+"""Provider configuration: the user's dict, then the environment, then a config file.
+
+Each key is looked up in the dict given to ``create_provider`` (``False`` and
+``0`` are values, not "unset"), then in the environment variable of the same
+name upper-cased, then in the provider's section of the config file
+(``$BUCKETBRIDGE_CONFIG``, default ``~/.config/bucketbridge/config.ini``).
+What none of them set is left to the SDK's own credential chain.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import platformdirs
+
+from .errors import InvalidConfigurationException
+
+SECRET_KEY_SUFFIXES = (
+    "secret",
+    "secret_key",
+    "password",
+    "token",
+    "account_key",
+    "connection_string",
+    "creds_dict",
+    "signing_key",
+)
+
+
+def is_secret(key: str) -> bool:
+    return key.lower().endswith(SECRET_KEY_SUFFIXES)
+
+
+def config_file_path() -> str:
+    return os.environ.get("BUCKETBRIDGE_CONFIG") or os.path.join(
+        platformdirs.user_config_dir("bucketbridge"), "config.ini"
+    )
+
+
+class ProviderConfig(dict[str, Any]):
+    """The user's config dict plus the fallbacks; secrets never show in its repr."""
+
+    def __init__(self, provider_id: str, values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(values or {})
+        self.provider_id = provider_id
+        self._file_section = _read_file_section(provider_id)
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        from_env = os.environ.get(key.upper())
+        if from_env is not None:
+            return from_env
+        if key in self._file_section:
+            return self._file_section[key]
+        return default
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        value = self.get_value(key, default)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise InvalidConfigurationException(f"config key {key!r}: {value!r} is not a boolean")
+
+    def get_int(self, key: str, default: int) -> int:
+        value = self.get_value(key, default)
+        try:
+            return int(value)
+        except (TypeError, ValueError) as error:
+            raise InvalidConfigurationException(
+                f"config key {key!r}: {value!r} is not an integer"
+            ) from error
+
+    def __repr__(self) -> str:
+        shown = {key: ("***" if is_secret(key) else value) for key, value in self.items()}
+        return f"ProviderConfig({self.provider_id!r}, {shown!r})"
+
+    __str__ = __repr__
+
+
+def _read_file_section(provider_id: str) -> dict[str, str]:
+    path = config_file_path()
+    if not os.path.exists(path):
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as error:
+        raise InvalidConfigurationException(f"config file {path}: {error}") from error
+    return dict(parser[provider_id]) if parser.has_section(provider_id) else {}

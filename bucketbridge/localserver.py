@@ -1,0 +1,162 @@
+"""The HTTP server that honours the embedded providers' signed URLs.
+
+A WSGI app (werkzeug parses requests and ranges) on cheroot, a threaded
+production server that streams request and response bodies, so many clients
+are served at once and no body is held in memory. It serves any driver: reads
+and writes go through the driver protocol, so a PUT is as atomic as any other
+upload. ``bucketbridge serve`` runs it in the foreground; otherwise the first
+``generate_url`` starts one on a free loopback port in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from cheroot import wsgi
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import http_date
+from werkzeug.wrappers import Request, Response
+
+from .drivers.base import Driver, guess_content_type
+from .errors import BucketBridgeException, InvalidNameException, NotFoundException
+from .urlsigning import SignatureError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .urlsigning import UrlSigner
+
+log = logging.getLogger("bucketbridge")
+CHUNK = 1024 * 1024
+
+
+class SignedUrlServer:
+    def __init__(self, driver: Driver, signer: UrlSigner, *, threads: int = 16) -> None:
+        self._driver = driver
+        self._signer = signer
+        self._threads = threads
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def _make_server(self, host: str, port: int) -> Any:
+        server = wsgi.Server((host, port), self, numthreads=self._threads, timeout=30)
+        server.prepare()
+        return server
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving in a daemon thread; returns the base URL."""
+        self._server = self._make_server(host, port)
+        bound_host, bound_port = self._server.bind_addr[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve, name="bucketbridge-url-server", daemon=True
+        )
+        self._thread.start()
+        url = f"http://{bound_host}:{bound_port}"
+        log.debug("signed-URL server listening on %s", url)
+        return url
+
+    def serve_forever(self, host: str, port: int) -> None:
+        self._server = self._make_server(host, port)
+        try:
+            self._server.serve()
+        finally:
+            self._server.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- the WSGI app --------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._respond(request)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        bucket, _, key = request.path.lstrip("/").partition("/")
+        if not bucket or not key:
+            return _error(404, "NoSuchKey", "the path must be /<bucket>/<key>")
+        try:
+            verified = self._signer.verify(request.method, bucket, key, request.args)
+        except SignatureError as error:
+            return _error(403, "AccessDenied", str(error))
+        try:
+            if request.method == "GET":
+                return self._get(request, bucket, key, verified.response_headers)
+            if request.method == "PUT":
+                return self._put(request, bucket, key)
+            return _error(405, "MethodNotAllowed", f"{request.method} is not served")
+        except NotFoundException as error:
+            return _error(404, "NoSuchKey", str(error))
+        except InvalidNameException as error:
+            return _error(400, "InvalidName", str(error))
+        except BucketBridgeException as error:
+            log.warning("signed %s of %s/%s failed: %s", request.method, bucket, key, error)
+            return _error(500, "InternalError", str(error))
+
+    def _get(
+        self, request: Request, bucket: str, key: str, overrides: dict[str, str] | Any
+    ) -> Response:
+        info = self._driver.head_object(bucket, key)
+        if info is None:
+            return _error(404, "NoSuchKey", f"object {key!r} not found in bucket {bucket!r}")
+        start, end, status = 0, info.size, 200
+        if request.range is not None:
+            span = request.range.range_for_length(info.size)
+            if span is None:
+                raise_range = RequestedRangeNotSatisfiable(length=info.size)
+                return Response(
+                    "requested range not satisfiable", 416, headers=raise_range.get_headers()
+                )
+            start, end, status = span[0], span[1], 206
+        body = self._driver.read_object(bucket, key, start=start, end=end, chunk_size=CHUNK)
+        response = Response(_stream(body), status=status, direct_passthrough=True)
+        response.headers["Content-Length"] = str(end - start)
+        response.headers["Content-Type"] = overrides.get(
+            "Content-Type", info.content_type or guess_content_type(key)
+        )
+        if "Content-Disposition" in overrides:
+            response.headers["Content-Disposition"] = overrides["Content-Disposition"]
+        response.headers["Accept-Ranges"] = "bytes"
+        response.headers["Last-Modified"] = http_date(info.last_modified)
+        if info.etag:
+            response.headers["ETag"] = f'"{info.etag}"'
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+        return response
+
+    def _put(self, request: Request, bucket: str, key: str) -> Response:
+        length = request.content_length
+        if length is None:
+            return _error(411, "MissingContentLength", "a PUT needs a Content-Length")
+        info = self._driver.put_object(
+            bucket,
+            key,
+            request.stream,  # type: ignore[arg-type]
+            length,
+            content_type=request.mimetype or guess_content_type(key),
+            metadata={},
+        )
+        response = Response(status=200)
+        if info.etag:
+            response.headers["ETag"] = f'"{info.etag}"'
+        return response
+
+
+def _stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield from chunks
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    body = f"<Error><Code>{code}</Code><Message>{_xml_escape(message)}</Message></Error>"
+    return Response(body, status=status, content_type="application/xml")
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,36 @@
+"""CloudProvider: a configured driver with the services on top of it."""
+
+from __future__ import annotations
+
+from .config import ProviderConfig
+from .drivers.base import Driver
+from .services import StorageService
+
+
+class CloudProvider:
+    """What ``CloudProviderFactory().create_provider`` returns."""
+
+    def __init__(self, provider_id: str, config: ProviderConfig, driver: Driver) -> None:
+        self.PROVIDER_ID = provider_id
+        self.config = config
+        self.driver = driver
+        self.storage = StorageService(self)
+
+    def has_service(self, service: str) -> bool:
+        """CloudBridge's capability check; bucketbridge has object storage only."""
+        return service in ("storage", "storage.buckets")
+
+    def close(self) -> None:
+        """Release what the driver holds (connections, an in-process URL server)."""
+        close = getattr(self.driver, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> CloudProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CloudProvider: {self.PROVIDER_ID}>"

@@ -1,0 +1,534 @@
+"""Bucket, BucketObject, MultipartUpload and UploadPart: written once, for every provider.
+
+A resource holds a reference to its provider and the immutable record its
+driver returned; everything it does goes through the driver protocol. The
+record is replaced, never mutated, so resources are safe to share between
+threads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .drivers.base import (
+    MAX_PARTS,
+    ComputesEtag,
+    ObjectInfo,
+    PartInfo,
+    ProgressCallback,
+    guess_content_type,
+)
+from .errors import (
+    BucketBridgeException,
+    InvalidValueException,
+    NotFoundException,
+    ProviderInternalException,
+    wrap_foreign_errors,
+)
+from .transfer import (
+    Progress,
+    TransferConfig,
+    TransferPlan,
+    UploadTarget,
+    download_file,
+    upload_file,
+    upload_stream,
+)
+
+if TYPE_CHECKING:
+    from .provider import CloudProvider
+    from .services import BucketObjectService
+
+MAX_URL_EXPIRY = 7 * 24 * 3600
+"""Longest signed-URL lifetime, on every provider: SigV4's limit."""
+DEFAULT_ITER_CHUNK_SIZE = 1024 * 1024
+
+UploadSource = bytes | bytearray | memoryview | str | BinaryIO
+
+
+def format_timestamp(info: ObjectInfo) -> str:
+    """UTC ISO 8601 with milliseconds, the one format every provider returns."""
+    moment = info.last_modified.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class _Resource:
+    """id == name; equality and repr as in CloudBridge."""
+
+    _kind = "Resource"
+
+    def __init__(self, provider: CloudProvider) -> None:
+        self._provider = provider
+
+    @property
+    def id(self) -> str:
+        return self._identity()
+
+    @property
+    def name(self) -> str:
+        return self._identity()
+
+    def _identity(self) -> str:
+        raise NotImplementedError
+
+    def _scope(self) -> tuple[object, ...]:
+        return (self._provider.PROVIDER_ID,)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and isinstance(other, _Resource)
+            and other._provider is self._provider
+            and other._scope() == self._scope()
+            and other.id == self.id
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._scope(), self.id))
+
+    def __repr__(self) -> str:
+        return f"<CB-{self._kind}: {self.id}>"
+
+    def to_json(self) -> str:
+        return json.dumps({"id": self.id, "name": self.name})
+
+
+class Bucket(_Resource):
+    _kind = "Bucket"
+
+    def __init__(self, provider: CloudProvider, name: str) -> None:
+        super().__init__(provider)
+        self._name = name
+        from .services import BucketObjectService
+
+        self._objects = BucketObjectService(provider, self)
+
+    def _identity(self) -> str:
+        return self._name
+
+    @property
+    def objects(self) -> BucketObjectService:
+        return self._objects
+
+    @wrap_foreign_errors
+    def delete(self, delete_contents: bool = False) -> None:
+        """Delete the bucket. A bucket that still holds objects raises
+        BucketNotEmptyException unless ``delete_contents`` is True."""
+        self._provider.storage.buckets.delete(self, delete_contents=delete_contents)
+
+
+class BucketObject(_Resource):
+    """An object in a bucket, or (after ``objects.create``) the name of one
+    that is stored only once content is uploaded."""
+
+    _kind = "BucketObject"
+
+    def __init__(
+        self, provider: CloudProvider, bucket: Bucket, key: str, info: ObjectInfo | None
+    ) -> None:
+        super().__init__(provider)
+        self._bucket = bucket
+        self._key = key
+        self._info = info
+
+    def _identity(self) -> str:
+        return self._key
+
+    def _scope(self) -> tuple[object, ...]:
+        return (self._provider.PROVIDER_ID, self._bucket.name)
+
+    @property
+    def bucket(self) -> Bucket:
+        return self._bucket
+
+    @property
+    def size(self) -> int:
+        return self._info.size if self._info else 0
+
+    @property
+    def last_modified(self) -> str | None:
+        """``2026-11-24T22:41:59.123Z`` (UTC); None until content is uploaded."""
+        return format_timestamp(self._info) if self._info else None
+
+    @property
+    def etag(self) -> str | None:
+        """The provider's entity tag (the content's MD5 for single-part uploads
+        on S3 and the local provider); None until content is uploaded."""
+        info = self._info
+        if info is None:
+            return None
+        if info.etag is None and isinstance(self._driver, ComputesEtag):
+            etag: str = self._call(self._driver.compute_etag, self._bucket.name, self._key)
+            self._info = _replace(info, etag=etag)
+            return etag
+        return info.etag
+
+    @property
+    def content_type(self) -> str | None:
+        return self._detail().content_type if self._info else None
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """User metadata set on upload (a copy; change it by uploading again)."""
+        if self._info is None:
+            return {}
+        return dict(self._detail().metadata or {})
+
+    @property
+    def _driver(self) -> Any:
+        return self._provider.driver
+
+    @staticmethod
+    @wrap_foreign_errors
+    def _call(func: Any, *args: Any) -> Any:
+        return func(*args)
+
+    def _detail(self) -> ObjectInfo:
+        """The info with content type and metadata, which listings may lack."""
+        info = self._info
+        assert info is not None
+        if info.content_type is None or info.metadata is None:
+            self.refresh()
+            assert self._info is not None
+            return self._info
+        return info
+
+    def _require_info(self) -> ObjectInfo:
+        info = self._info
+        if info is None:
+            info = self._driver.head_object(self._bucket.name, self._key)
+            if info is None:
+                raise NotFoundException(
+                    f"object {self._key!r} not found in bucket {self._bucket.name!r}"
+                )
+            self._info = info
+        return info
+
+    def _plan(self, config: TransferConfig | None, *, for_upload: bool) -> TransferPlan:
+        return TransferPlan.resolve(config, self._provider.config.get_value, for_upload=for_upload)
+
+    def _target(
+        self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool
+    ) -> UploadTarget:
+        return UploadTarget(
+            driver=self._driver,
+            bucket=self._bucket.name,
+            key=self._key,
+            content_type=content_type or guess_content_type(self._key),
+            metadata=_check_metadata(metadata),
+            if_none_match=not overwrite,
+        )
+
+    @wrap_foreign_errors
+    def refresh(self) -> None:
+        """Fetch the object's current size, time, etag, type and metadata."""
+        info = self._driver.head_object(self._bucket.name, self._key)
+        if info is None:
+            raise NotFoundException(
+                f"object {self._key!r} not found in bucket {self._bucket.name!r}"
+            )
+        self._info = info
+
+    @wrap_foreign_errors
+    def upload(
+        self,
+        data: UploadSource,
+        config: TransferConfig | None = None,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        overwrite: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> BucketObject:
+        """Store ``data`` (bytes, str as UTF-8, or a binary stream) as the object.
+
+        Streams are read from their current position; a stream that cannot
+        seek is read part by part, so its size need not be known. With
+        ``overwrite=False`` an existing object raises PreconditionFailedException.
+        """
+        stream, size = _as_stream(data)
+        plan = self._plan(config, for_upload=True)
+        self._info = upload_stream(
+            self._target(content_type, metadata, overwrite), stream, size, plan, Progress(progress)
+        )
+        return self
+
+    @wrap_foreign_errors
+    def upload_from_file(
+        self,
+        path: str | os.PathLike[str],
+        config: TransferConfig | None = None,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        overwrite: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> BucketObject:
+        """Upload a local file; large files go up in parallel parts."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise InvalidValueException("path", path, "not a readable file")
+        plan = self._plan(config, for_upload=True)
+        self._info = upload_file(
+            self._target(content_type, metadata, overwrite), path, plan, Progress(progress)
+        )
+        return self
+
+    def iter_content(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """Stream the object in chunks of about ``chunk_size`` bytes
+        (config ``iter_chunk_size``, default 1 MiB). The request is made
+        before this returns, so a missing object raises here."""
+        size = (
+            chunk_size
+            if chunk_size is not None
+            else self._provider.config.get_int("iter_chunk_size", DEFAULT_ITER_CHUNK_SIZE)
+        )
+        if size <= 0:
+            raise InvalidValueException("iter_chunk_size", size, "must be > 0")
+        chunks = self._call(
+            lambda: self._driver.read_object(self._bucket.name, self._key, chunk_size=size)
+        )
+        return _wrap_iterator(chunks)
+
+    @wrap_foreign_errors
+    def save_content(self, target_stream: BinaryIO, chunk_size: int | None = None) -> None:
+        """Write the whole object into an open binary stream."""
+        for chunk in self.iter_content(chunk_size):
+            target_stream.write(chunk)
+
+    @wrap_foreign_errors
+    def download_range(self, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` (fewer at the end of the object)."""
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidValueException("offset", offset, "must be an integer >= 0")
+        if not isinstance(length, int) or length < 0:
+            raise InvalidValueException("length", length, "must be an integer >= 0")
+        if length == 0:
+            return b""
+        chunks = self._driver.read_object(
+            self._bucket.name,
+            self._key,
+            start=offset,
+            end=offset + length,
+            chunk_size=DEFAULT_ITER_CHUNK_SIZE,
+        )
+        return b"".join(chunks)
+
+    @wrap_foreign_errors
+    def download_to_file(
+        self,
+        path: str | os.PathLike[str],
+        config: TransferConfig | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Download to ``path`` atomically: it only ever holds a whole object,
+        and an existing file survives a failed download untouched."""
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise InvalidValueException("path", path, f"directory {directory} does not exist")
+        if os.path.isdir(path):
+            raise InvalidValueException("path", path, "is a directory")
+        plan = self._plan(config, for_upload=False)
+        info = self._driver.head_object(self._bucket.name, self._key)
+        if info is None:
+            raise NotFoundException(
+                f"object {self._key!r} not found in bucket {self._bucket.name!r}"
+            )
+        self._info = info
+        download_file(
+            self._driver, self._bucket.name, self._key, info.size, path, plan, Progress(progress)
+        )
+
+    @wrap_foreign_errors
+    def generate_url(
+        self,
+        expires_in: int,
+        writable: bool = False,
+        content_disposition: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """A URL that lets anyone GET (or, if ``writable``, only PUT) this
+        object for ``expires_in`` seconds. ``content_disposition`` and
+        ``content_type`` set those headers on the GET response; a writable
+        URL never carries them."""
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+            raise InvalidValueException("expires_in", expires_in, "must be an integer of seconds")
+        if not 0 < expires_in <= MAX_URL_EXPIRY:
+            raise InvalidValueException(
+                "expires_in", expires_in, f"must be between 1 and {MAX_URL_EXPIRY} seconds"
+            )
+        overrides: dict[str, str] = {}
+        if not writable:
+            if content_disposition:
+                overrides["Content-Disposition"] = content_disposition
+            if content_type:
+                overrides["Content-Type"] = content_type
+        url: str = self._driver.sign_url(
+            self._bucket.name,
+            self._key,
+            method="PUT" if writable else "GET",
+            expires_in=expires_in,
+            response_headers=overrides,
+        )
+        return url
+
+    @wrap_foreign_errors
+    def delete(self) -> None:
+        self._driver.delete_object(self._bucket.name, self._key)
+        self._info = None
+
+    @wrap_foreign_errors
+    def create_multipart_upload(
+        self, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> MultipartUpload:
+        """Start an explicit multipart upload; parts may be sent in any order."""
+        target = self._target(content_type, metadata, overwrite=True)
+        upload_id = self._driver.create_multipart(
+            self._bucket.name,
+            self._key,
+            content_type=target.content_type,
+            metadata=target.metadata,
+        )
+        return MultipartUpload(self._provider, self, upload_id)
+
+    def _set_info(self, info: ObjectInfo) -> None:
+        self._info = info
+
+
+class UploadPart:
+    """A part that was uploaded; pass these to ``MultipartUpload.complete``."""
+
+    def __init__(self, part_number: int, etag: str) -> None:
+        self.part_number = part_number
+        self.etag = etag
+
+    def __repr__(self) -> str:
+        return f"<CB-UploadPart: {self.part_number}>"
+
+
+class MultipartUpload:
+    """CloudBridge's explicit multipart API over the driver's native one."""
+
+    def __init__(self, provider: CloudProvider, obj: BucketObject, upload_id: str) -> None:
+        self._provider = provider
+        self._object = obj
+        self._id = upload_id
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._object.name
+
+    object_name = name
+
+    @property
+    def bucket(self) -> Bucket:
+        return self._object.bucket
+
+    def __repr__(self) -> str:
+        return f"<CB-MultipartUpload: {self.name} {self._id}>"
+
+    @wrap_foreign_errors
+    def upload_part(self, part_number: int, data: bytes | BinaryIO) -> UploadPart:
+        if isinstance(part_number, bool) or not isinstance(part_number, int):
+            raise InvalidValueException("part_number", part_number, "must be an integer")
+        if not 1 <= part_number <= MAX_PARTS:
+            raise InvalidValueException("part_number", part_number, f"must be 1 to {MAX_PARTS}")
+        payload = data if isinstance(data, bytes) else data.read()
+        info = self._provider.driver.upload_part(
+            self.bucket.name, self.name, self._id, part_number, payload
+        )
+        return UploadPart(info.part_number, info.token)
+
+    @wrap_foreign_errors
+    def complete(self, parts: list[UploadPart]) -> BucketObject:
+        """Join ``parts`` in ascending part number, whatever order they came in."""
+        if not parts:
+            raise InvalidValueException("parts", parts, "at least one part is needed")
+        numbers = [part.part_number for part in parts]
+        if len(set(numbers)) != len(numbers):
+            raise InvalidValueException("parts", numbers, "a part number appears twice")
+        ordered = sorted(parts, key=lambda part: part.part_number)
+        info = self._provider.driver.complete_multipart(
+            self.bucket.name,
+            self.name,
+            self._id,
+            [PartInfo(part.part_number, part.etag) for part in ordered],
+        )
+        self._object._set_info(info)
+        return self._object
+
+    @wrap_foreign_errors
+    def abort(self) -> None:
+        """Discard the upload and its parts; calling it again is harmless."""
+        self._provider.driver.abort_multipart(self.bucket.name, self.name, self._id)
+
+
+def _replace(info: ObjectInfo, **changes: Any) -> ObjectInfo:
+    from dataclasses import replace
+
+    return replace(info, **changes)
+
+
+def _as_stream(data: UploadSource) -> tuple[BinaryIO, int | None]:
+    """A stream over ``data`` and the bytes left in it, None if unknowable."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return io.BytesIO(data), len(data)
+    if not hasattr(data, "read"):
+        raise InvalidValueException(
+            "data", type(data).__name__, "expected bytes, str or a binary stream"
+        )
+    try:
+        if data.seekable():
+            position = data.tell()
+            end = data.seek(0, io.SEEK_END)
+            data.seek(position)
+            return data, end - position
+    except (OSError, ValueError, AttributeError):
+        pass
+    return data, None
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """User metadata must be ASCII-safe name/value strings to survive every
+    provider's headers."""
+    checked: dict[str, str] = {}
+    for name, value in (metadata or {}).items():
+        if not isinstance(name, str) or not name or not _header_safe(name, key=True):
+            raise InvalidValueException(
+                "metadata", name, "names must be ASCII letters, digits, '-' or '_'"
+            )
+        if not isinstance(value, str) or not _header_safe(value, key=False):
+            raise InvalidValueException(
+                f"metadata[{name!r}]", value, "values must be printable ASCII strings"
+            )
+        checked[name.lower()] = value
+    return checked
+
+
+def _header_safe(text: str, *, key: bool) -> bool:
+    if key:
+        return all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in text)
+    return all(" " <= ch <= "~" for ch in text)
+
+
+def _wrap_iterator(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Map errors raised mid-stream the way ``wrap_foreign_errors`` does."""
+    try:
+        yield from chunks
+    except BucketBridgeException:
+        raise
+    except Exception as error:
+        raise ProviderInternalException(f"{type(error).__name__}: {error}") from error

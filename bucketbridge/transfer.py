@@ -1,0 +1,428 @@
+"""TransferConfig and the generic transfer engine every provider shares.
+
+Uploads above the threshold go multipart with at most ``max_concurrency``
+parts in flight and are aborted on any failure, so no parts are left behind.
+Downloads above it are parallel ranged reads written with ``os.pwrite`` straight
+into their place in a temporary file beside the destination, which replaces
+the destination only once it is whole. Memory stays near
+``part_size * max_concurrency`` whatever the object size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .drivers.base import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    Driver,
+    ObjectInfo,
+    PartInfo,
+    ProgressCallback,
+    TransfersFiles,
+)
+from .errors import InvalidValueException, ProviderInternalException
+
+log = logging.getLogger("bucketbridge")
+
+MiB = 1024 * 1024
+DEFAULT_THRESHOLD = 32 * MiB
+DEFAULT_PART_SIZE = 16 * MiB
+DEFAULT_MAX_CONCURRENCY = 8
+STREAM_CHUNK = 1 * MiB
+
+
+class TransferConfig:
+    """Per-call transfer settings; a None field falls back to the provider's
+    ``multipart_threshold`` / ``multipart_part_size`` /
+    ``multipart_max_concurrency`` config keys, then to the defaults."""
+
+    def __init__(
+        self,
+        threshold: int | None = None,
+        part_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.part_size = part_size
+        self.max_concurrency = max_concurrency
+
+    def __repr__(self) -> str:
+        return (
+            f"TransferConfig(threshold={self.threshold!r}, part_size={self.part_size!r},"
+            f" max_concurrency={self.max_concurrency!r})"
+        )
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """A TransferConfig with every field resolved and checked."""
+
+    threshold: int
+    part_size: int
+    max_concurrency: int
+
+    @classmethod
+    def resolve(
+        cls,
+        config: TransferConfig | None,
+        lookup: Callable[[str], object],
+        *,
+        for_upload: bool,
+    ) -> TransferPlan:
+        config = config or TransferConfig()
+        threshold = _pick("multipart_threshold", config.threshold, lookup, DEFAULT_THRESHOLD)
+        part_size = _pick("multipart_part_size", config.part_size, lookup, DEFAULT_PART_SIZE)
+        concurrency = _pick(
+            "multipart_max_concurrency", config.max_concurrency, lookup, DEFAULT_MAX_CONCURRENCY
+        )
+        if threshold < 0:
+            raise InvalidValueException("multipart_threshold", threshold, "must be >= 0")
+        if for_upload and part_size < MIN_PART_SIZE:
+            raise InvalidValueException(
+                "multipart_part_size", part_size, f"parts must be at least {MIN_PART_SIZE} bytes"
+            )
+        if part_size < 1:
+            raise InvalidValueException("part_size", part_size, "must be >= 1")
+        if concurrency < 1:
+            raise InvalidValueException("multipart_max_concurrency", concurrency, "must be >= 1")
+        return cls(threshold, part_size, concurrency)
+
+    def part_size_for(self, size: int) -> int:
+        """The configured part size, grown where needed to stay within MAX_PARTS."""
+        return max(self.part_size, -(-size // MAX_PARTS))
+
+
+def _pick(key: str, explicit: int | None, lookup: Callable[[str], object], default: int) -> int:
+    value = explicit if explicit is not None else lookup(key)
+    if value is None:
+        return default
+    try:
+        return int(str(value))
+    except (TypeError, ValueError) as error:
+        raise InvalidValueException(key, value, "must be an integer") from error
+
+
+class Progress:
+    """Serialises progress reports from worker threads into the user's callback."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+
+    def __call__(self, nbytes: int) -> None:
+        if self._callback is not None and nbytes:
+            with self._lock:
+                self._callback(nbytes)
+
+    @property
+    def wanted(self) -> ProgressCallback | None:
+        return self if self._callback is not None else None
+
+
+class _CountingReader(io.RawIOBase):
+    """Reports bytes as a driver reads them from the caller's stream."""
+
+    def __init__(self, stream: BinaryIO, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._stream.read(-1 if size is None else size)
+        self._progress(len(data))
+        return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    driver: Driver
+    bucket: str
+    key: str
+    content_type: str
+    metadata: Mapping[str, str]
+    if_none_match: bool = False
+
+
+def upload_stream(
+    target: UploadTarget,
+    stream: BinaryIO,
+    size: int | None,
+    plan: TransferPlan,
+    progress: Progress,
+) -> ObjectInfo:
+    """Upload from a stream of known or unknown size."""
+    if size is None:
+        head = _read_exactly(stream, plan.threshold + 1)
+        if len(head) <= plan.threshold:
+            return _put_single(target, io.BytesIO(head), len(head), progress)
+        return _upload_parts(target, _stream_parts(head, stream, plan.part_size), plan, progress)
+    if size <= plan.threshold:
+        return _put_single(target, stream, size, progress)
+    part_size = plan.part_size_for(size)
+    return _upload_parts(target, _stream_parts(b"", stream, part_size), plan, progress)
+
+
+def upload_file(
+    target: UploadTarget, path: str, plan: TransferPlan, progress: Progress
+) -> ObjectInfo:
+    """Upload a local file; large files are read in parallel, one part per worker."""
+    if isinstance(target.driver, TransfersFiles):
+        return target.driver.put_file(
+            target.bucket,
+            target.key,
+            path,
+            content_type=target.content_type,
+            metadata=target.metadata,
+            progress=progress.wanted,
+        )
+    with open(path, "rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        if size <= plan.threshold:
+            return _put_single(target, source, size, progress)
+        part_size = plan.part_size_for(size)
+        fd = source.fileno()
+
+        def reader(offset: int, length: int) -> Callable[[], bytes]:
+            return lambda: os.pread(fd, length, offset)
+
+        parts = (
+            reader(offset, min(part_size, size - offset)) for offset in range(0, size, part_size)
+        )
+        return _upload_parts(target, parts, plan, progress)
+
+
+def _put_single(
+    target: UploadTarget, stream: BinaryIO, size: int, progress: Progress
+) -> ObjectInfo:
+    body: BinaryIO = stream
+    if progress.wanted is not None:
+        body = io.BufferedReader(_CountingReader(stream, progress))
+    return target.driver.put_object(
+        target.bucket,
+        target.key,
+        body,
+        size,
+        content_type=target.content_type,
+        metadata=target.metadata,
+        if_none_match=target.if_none_match,
+    )
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes, merging short reads; fewer only at end of stream."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Iterator[Callable[[], bytes]]:
+    """Cut a stream into parts, read in order on the calling thread (a stream
+    is not safe to read from several threads)."""
+    buffer = head
+    while True:
+        if len(buffer) < part_size:
+            buffer += _read_exactly(stream, part_size - len(buffer))
+        if not buffer:
+            return
+        part, buffer = buffer[:part_size], buffer[part_size:]
+        yield (lambda data=part: data)  # type: ignore[misc]
+        if len(part) < part_size:
+            return
+
+
+def _upload_parts(
+    target: UploadTarget,
+    parts: Iterator[Callable[[], bytes]],
+    plan: TransferPlan,
+    progress: Progress,
+) -> ObjectInfo:
+    """Upload parts with at most ``max_concurrency`` in flight; abort on failure.
+
+    ``parts`` yields callables that produce a part's bytes: for a file they
+    read it inside the worker (parallel reads), for a stream they hand over
+    bytes already read, so the iterator itself bounds memory by blocking until
+    a worker slot is free.
+    """
+    driver = target.driver
+    upload_id = driver.create_multipart(
+        target.bucket, target.key, content_type=target.content_type, metadata=target.metadata
+    )
+    log.debug("multipart upload %s of %s/%s started", upload_id, target.bucket, target.key)
+
+    def send(number: int, produce: Callable[[], bytes]) -> PartInfo:
+        data = produce()
+        info = driver.upload_part(target.bucket, target.key, upload_id, number, data)
+        progress(len(data))
+        return info
+
+    slots = threading.Semaphore(plan.max_concurrency)
+    failed = threading.Event()
+
+    def settle(future: Future[PartInfo]) -> None:
+        if future.exception() is not None:
+            failed.set()
+        slots.release()
+
+    try:
+        futures: list[Future[PartInfo]] = []
+        with ThreadPoolExecutor(plan.max_concurrency, thread_name_prefix="bb-upload") as pool:
+            for number, produce in enumerate(parts, start=1):
+                if number > MAX_PARTS:
+                    raise InvalidValueException(
+                        "multipart_part_size", plan.part_size, f"more than {MAX_PARTS} parts"
+                    )
+                slots.acquire()  # bounds memory: a part is read only when a slot is free
+                if failed.is_set():
+                    break
+                future = pool.submit(send, number, produce)
+                future.add_done_callback(settle)
+                futures.append(future)
+        done = [future.result() for future in futures]
+        return driver.complete_multipart(
+            target.bucket, target.key, upload_id, done, if_none_match=target.if_none_match
+        )
+    except BaseException:
+        log.debug("multipart upload %s failed; aborting it", upload_id)
+        try:
+            driver.abort_multipart(target.bucket, target.key, upload_id)
+        except Exception:  # the original error matters more than the abort's
+            log.warning("could not abort multipart upload %s", upload_id, exc_info=True)
+        raise
+
+
+def download_file(
+    driver: Driver,
+    bucket: str,
+    key: str,
+    size: int,
+    path: str,
+    plan: TransferPlan,
+    progress: Progress,
+) -> None:
+    """Download into a temporary file beside ``path``, then replace ``path``.
+
+    ``path`` only ever holds a whole object: on any failure the temporary
+    file is removed and an existing ``path`` is left as it was.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp_path = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".bbpart"
+    )
+    try:
+        _match_mode(fd, path)
+        if isinstance(driver, TransfersFiles):
+            driver.get_file(bucket, key, fd, progress=progress.wanted)
+        elif size <= plan.threshold:
+            _read_range_into(driver, bucket, key, fd, 0, None, progress)
+        else:
+            _parallel_ranges(driver, bucket, key, fd, size, plan, progress)
+        written = os.fstat(fd).st_size
+        if written != size:
+            raise ProviderInternalException(
+                f"download of {bucket}/{key} got {written} bytes, expected {size}"
+            )
+        os.close(fd)
+        fd = -1
+        os.replace(temp_path, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        _remove_quietly(temp_path)
+        raise
+
+
+def _parallel_ranges(
+    driver: Driver,
+    bucket: str,
+    key: str,
+    fd: int,
+    size: int,
+    plan: TransferPlan,
+    progress: Progress,
+) -> None:
+    os.ftruncate(fd, size)
+    ranges = [
+        (start, min(start + plan.part_size, size)) for start in range(0, size, plan.part_size)
+    ]
+    with ThreadPoolExecutor(plan.max_concurrency, thread_name_prefix="bb-download") as pool:
+        futures = [
+            pool.submit(_read_range_into, driver, bucket, key, fd, start, end, progress)
+            for start, end in ranges
+        ]
+        finished, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in not_done:
+            future.cancel()
+        for future in finished:
+            future.result()
+
+
+def _read_range_into(
+    driver: Driver,
+    bucket: str,
+    key: str,
+    fd: int,
+    start: int,
+    end: int | None,
+    progress: Progress,
+) -> None:
+    offset = start
+    for chunk in driver.read_object(bucket, key, start=start, end=end, chunk_size=STREAM_CHUNK):
+        view = memoryview(chunk)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            offset += written
+            view = view[written:]
+        progress(len(chunk))
+    if end is not None and offset != end:
+        raise ProviderInternalException(
+            f"range {start}-{end} of {bucket}/{key} ended after {offset - start} bytes"
+        )
+
+
+def _match_mode(fd: int, path: str) -> None:
+    """Give the temporary file the mode the destination has or would get
+    (mkstemp creates it 0600)."""
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_UMASK
+    os.fchmod(fd, mode)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once, at import, not
+    # while worker threads may be creating files.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

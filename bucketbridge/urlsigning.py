@@ -1,0 +1,128 @@
+"""Signed URLs of the embedded providers (local, memory), served by ``localserver``.
+
+A URL allows one method on one object until it expires. The HMAC-SHA256
+signature covers the method, bucket, key, expiry and any response-header
+overrides, so changing any of them, or using a GET URL to PUT, is refused.
+The method is not in the URL at all: the server signs the method it was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from .drivers.base import Driver
+    from .localserver import SignedUrlServer
+
+EXPIRES = "X-BB-Expires"
+SIGNATURE = "X-BB-Signature"
+OVERRIDES = {
+    "Content-Disposition": "response-content-disposition",
+    "Content-Type": "response-content-type",
+}
+
+
+class SignatureError(Exception):
+    """A request's signature is missing, wrong or expired (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    response_headers: Mapping[str, str]
+
+
+def load_or_create_key(path: str) -> bytes:
+    """The root's signing key, made on first use readable by its owner only,
+    so a ``bucketbridge serve`` on the same root checks the same signatures."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    for _ in range(50):  # another process may be between creating and writing it
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+        if text:
+            return bytes.fromhex(text)
+        time.sleep(0.01)
+    raise RuntimeError(f"signing key file {path} is empty")
+
+
+class UrlSigner:
+    def __init__(self, key: bytes, server_url: str | None, driver: Driver) -> None:
+        self._key = key
+        self._server_url = server_url.rstrip("/") if server_url else None
+        self._driver = driver
+        self._server: SignedUrlServer | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<UrlSigner server={self._server_url!r}>"
+
+    def base_url(self) -> str:
+        """The configured server, or one started in this process on first use."""
+        with self._lock:
+            if self._server_url is None:
+                from .localserver import SignedUrlServer
+
+                self._server = SignedUrlServer(self._driver, self)
+                self._server_url = self._server.start_in_thread()
+            return self._server_url
+
+    def close(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+                self._server_url = None
+
+    def sign(
+        self,
+        bucket: str,
+        key: str,
+        method: str,
+        expires_in: int,
+        response_headers: Mapping[str, str],
+    ) -> str:
+        expires = str(int(time.time()) + expires_in)
+        params = {EXPIRES: expires}
+        for header, value in response_headers.items():
+            params[OVERRIDES[header]] = value
+        params[SIGNATURE] = self._signature(method, bucket, key, params)
+        path = f"/{quote(bucket, safe='')}/{quote(key, safe='/')}"
+        return f"{self.base_url()}{path}?{urlencode(params)}"
+
+    def verify(
+        self, method: str, bucket: str, key: str, query: Mapping[str, str]
+    ) -> VerifiedRequest:
+        signature = query.get(SIGNATURE, "")
+        expires = query.get(EXPIRES, "")
+        if not signature or not expires.isdigit():
+            raise SignatureError("the URL is not signed")
+        params = {name: value for name, value in query.items() if name != SIGNATURE}
+        if set(params) - {EXPIRES, *OVERRIDES.values()}:
+            raise SignatureError("the URL has parameters that were not signed")
+        expected = self._signature(method, bucket, key, params)
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureError("the signature does not match this request")
+        if int(expires) < time.time():
+            raise SignatureError("the URL has expired")
+        overrides = {header: params[name] for header, name in OVERRIDES.items() if name in params}
+        return VerifiedRequest(overrides)
+
+    def _signature(self, method: str, bucket: str, key: str, params: Mapping[str, str]) -> str:
+        canonical = "\n".join(
+            [method, bucket, key, *(f"{name}={params[name]}" for name in sorted(params))]
+        )
+        return hmac.new(self._key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -1,0 +1,7 @@
+"""The backends the conformance suite runs on. Adding a provider is adding its
+name here and a ``<name>_provider_factory`` fixture in ``tests/servers``."""
+
+BACKENDS = [
+    "local",
+    "memory",
+]

@@ -1,0 +1,257 @@
+"""Objects: create, upload, read, list, find, delete, on every provider."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bucketbridge import (
+    Bucket,
+    BucketObject,
+    InvalidNameException,
+    InvalidParamException,
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+    ResultList,
+)
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+class _OneWayStream(io.RawIOBase):
+    """A stream that cannot seek, like a pipe or a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._source = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = self._source.read(min(len(buffer), 1000))  # short reads, like a socket
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_create_persists_nothing_until_upload(bucket: Bucket) -> None:
+    obj = bucket.objects.create("pending.txt")
+    assert obj.name == "pending.txt" and obj.size == 0 and obj.last_modified is None
+    assert bucket.objects.get("pending.txt") is None
+    assert bucket.objects.list() == []
+    obj.upload("now stored")
+    assert bucket.objects.get("pending.txt") is not None
+
+
+def test_object_crud_and_properties(bucket: Bucket) -> None:
+    before = datetime.now(timezone.utc) - timedelta(minutes=5)
+    obj = bucket.objects.create("hello.txt")
+    assert obj.upload("dummy content") is obj
+    got = bucket.objects.get("hello.txt")
+    assert isinstance(got, BucketObject)
+    assert got == obj and got.id == got.name == "hello.txt"
+    assert "hello.txt" in repr(got)
+    assert isinstance(got.size, int) and got.size == len(b"dummy content")
+    assert got.last_modified is not None and TIMESTAMP.fullmatch(got.last_modified)
+    modified = datetime.strptime(got.last_modified, "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert modified.replace(tzinfo=timezone.utc) >= before
+    assert got.etag == hashlib.md5(b"dummy content").hexdigest()
+    assert got.content_type == "text/plain"
+    listed = bucket.objects.list()
+    assert isinstance(listed, ResultList) and [o.name for o in listed] == ["hello.txt"]
+    assert listed[0].size == got.size and listed[0].last_modified == got.last_modified
+    assert list(bucket.objects) == list(listed)
+    obj.delete()
+    assert bucket.objects.get("hello.txt") is None
+    assert bucket.objects.list() == []
+
+
+def test_bytes_str_and_streams_round_trip(bucket: Bucket) -> None:
+    payloads = {
+        "bytes.bin": (b"\x00\x01binary\xff", b"\x00\x01binary\xff"),
+        "text.txt": ("héllo wörld", "héllo wörld".encode()),
+        "seekable.bin": (io.BytesIO(b"from a stream"), b"from a stream"),
+        "pipe.bin": (io.BufferedReader(_OneWayStream(b"p" * 12345)), b"p" * 12345),
+        "empty.bin": (b"", b""),
+    }
+    for name, (source, expected) in payloads.items():
+        obj = bucket.objects.create(name).upload(source)
+        assert obj.size == len(expected), name
+        stored = bucket.objects.get(name)
+        assert stored is not None and stored.size == len(expected)
+        assert b"".join(stored.iter_content()) == expected, name
+        target = io.BytesIO()
+        stored.save_content(target)
+        assert target.getvalue() == expected, name
+
+
+def test_stream_uploads_from_its_current_position(bucket: Bucket) -> None:
+    stream = io.BytesIO(b"skip-keep")
+    stream.seek(5)
+    obj = bucket.objects.create("tail.txt").upload(stream)
+    assert obj.size == 4
+    assert obj.download_range(0, 4) == b"keep"
+
+
+def test_content_type_and_metadata_round_trip(bucket: Bucket) -> None:
+    obj = bucket.objects.create("report.bin")
+    obj.upload(b"{}", content_type="application/json", metadata={"Owner": "ana", "run-id": "7"})
+    got = bucket.objects.get("report.bin")
+    assert got is not None
+    assert got.content_type == "application/json"
+    assert got.metadata == {"owner": "ana", "run-id": "7"}
+    listed = bucket.objects.list()[0]
+    assert listed.metadata == {"owner": "ana", "run-id": "7"}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"bad name": "x"}, {"ok": "line\nbreak"}, {"ok": "ünïcode"}, {"": "x"}],
+)
+def test_bad_metadata_is_refused_before_anything_is_stored(
+    bucket: Bucket, metadata: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidValueException, match="metadata"):
+        bucket.objects.create("meta.txt").upload(b"x", metadata=metadata)
+    assert bucket.objects.get("meta.txt") is None
+
+
+def test_upload_replaces_and_overwrite_false_refuses(bucket: Bucket) -> None:
+    obj = bucket.objects.create("once.txt")
+    obj.upload(b"first", overwrite=False)
+    obj.upload(b"second")
+    assert obj.download_range(0, 100) == b"second"
+    with pytest.raises(PreconditionFailedException, match=r"once\.txt"):
+        bucket.objects.create("once.txt").upload(b"third", overwrite=False)
+    assert obj.download_range(0, 100) == b"second"
+
+
+def test_find_is_exact_and_complete(bucket: Bucket) -> None:
+    for name in ["a.txt", "dir/a.txt", "a.txt.bak", "xa.txt"]:
+        bucket.objects.create(name).upload(name)
+    assert [o.name for o in bucket.objects.find(name="a.txt")] == ["a.txt"]
+    assert [o.name for o in bucket.objects.find(name="dir/a.txt")] == ["dir/a.txt"]
+    assert bucket.objects.find(name="a.tx") == []
+    assert bucket.objects.find(name="*.txt") == []
+    with pytest.raises(InvalidParamException, match="notaparameter"):
+        bucket.objects.find(notaparameter="x")
+
+
+def test_find_is_not_cut_off_by_the_result_limit(bucket: Bucket) -> None:
+    for i in range(8):
+        bucket.objects.create(f"k{i}").upload(b"x")
+    provider_limit_one = bucket.objects.list(limit=1)
+    assert len(provider_limit_one) == 1 and provider_limit_one.is_truncated
+    assert [o.name for o in bucket.objects.find(name="k7")] == ["k7"]
+
+
+def test_list_with_prefix(bucket: Bucket) -> None:
+    for name in ["hello.txt", "hello/world.txt", "help.txt", "other.txt"]:
+        bucket.objects.create(name).upload(b"x")
+    assert [o.name for o in bucket.objects.list(prefix="hello")] == ["hello.txt", "hello/world.txt"]
+    assert [o.name for o in bucket.objects.list(prefix="hel")] == [
+        "hello.txt",
+        "hello/world.txt",
+        "help.txt",
+    ]
+    assert bucket.objects.list(prefix="zzz") == []
+
+
+def test_paging_returns_each_object_exactly_once(bucket: Bucket) -> None:
+    # names chosen so that '/' (0x2f) sorts between '-' and '0', as on S3
+    names = sorted(
+        [f"obj-{i:02d}" for i in range(13)] + ["obj/x", "obj/y/z", "obj0", "obj-/a", "ob"]
+    )
+    for name in names:
+        bucket.objects.create(name).upload(name)
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = bucket.objects.list(limit=4, marker=marker)
+        assert len(page) <= 4
+        seen.extend(o.name for o in page)
+        if not page.is_truncated:
+            break
+        marker = page.marker
+    assert seen == names
+    assert [o.name for o in bucket.objects] == names
+    prefixed: list[str] = []
+    marker = None
+    while True:
+        page = bucket.objects.list(limit=3, marker=marker, prefix="obj-")
+        prefixed.extend(o.name for o in page)
+        if not page.is_truncated:
+            break
+        marker = page.marker
+    assert prefixed == [n for n in names if n.startswith("obj-")]
+
+
+def test_get_of_missing_object_is_none_and_reads_raise(bucket: Bucket) -> None:
+    assert bucket.objects.get("tmp-" + "x" * 28) is None
+    ghost = bucket.objects.create("ghost.txt")
+    with pytest.raises(NotFoundException, match=r"ghost\.txt"):
+        ghost.iter_content()
+    with pytest.raises(NotFoundException):
+        ghost.download_range(0, 1)
+    with pytest.raises(NotFoundException):
+        ghost.refresh()
+
+
+def test_delete_of_missing_object_is_quiet(bucket: Bucket) -> None:
+    bucket.objects.create("never.txt").delete()
+    assert bucket.objects.get("never.txt") is None
+
+
+def test_refresh_sees_changes_made_elsewhere(bucket: Bucket) -> None:
+    mine = bucket.objects.create("shared.txt").upload(b"v1")
+    theirs = bucket.objects.get("shared.txt")
+    assert theirs is not None
+    theirs.upload(b"version two")
+    assert mine.size == 2
+    mine.refresh()
+    assert mine.size == len(b"version two")
+    theirs.delete()
+    with pytest.raises(NotFoundException):
+        mine.refresh()
+
+
+def test_iter_content_chunking(bucket: Bucket) -> None:
+    data = bytes(range(256)) * 40
+    obj = bucket.objects.create("chunks.bin").upload(data)
+    chunks = list(obj.iter_content(chunk_size=1000))
+    assert b"".join(chunks) == data
+    assert all(len(chunk) <= 1000 for chunk in chunks) and len(chunks) >= 11
+    with pytest.raises(InvalidValueException, match="iter_chunk_size"):
+        obj.iter_content(chunk_size=0)
+
+
+def test_download_range(bucket: Bucket) -> None:
+    data = bytes(range(256)) * 4
+    obj = bucket.objects.create("range.bin").upload(data)
+    assert obj.download_range(10, 5) == data[10:15]
+    assert obj.download_range(1000, 100) == data[1000:]
+    assert obj.download_range(0, 0) == b""
+    with pytest.raises(InvalidValueException, match="offset"):
+        obj.download_range(-1, 5)
+
+
+@pytest.mark.parametrize("name", ["", "nul\x00byte", "x" * 1025, None])
+def test_invalid_object_names_are_refused(bucket: Bucket, name: object) -> None:
+    with pytest.raises(InvalidNameException):
+        bucket.objects.create(name)  # type: ignore[arg-type]
+    with pytest.raises(InvalidNameException):
+        bucket.objects.get(name)  # type: ignore[arg-type]
+
+
+def test_unicode_and_nested_names(bucket: Bucket) -> None:
+    names = ["ünïcödé/файл.txt", "a b/c+d=e&f.txt", "deep/er/and/deeper/leaf"]
+    for name in names:
+        bucket.objects.create(name).upload(name)
+    assert sorted(o.name for o in bucket.objects) == sorted(names)
+    for name in names:
+        got = bucket.objects.get(name)
+        assert got is not None and got.download_range(0, 1000) == name.encode()
