@@ -60,6 +60,10 @@ def _load_driver_factory(provider_id: str) -> Callable[[ProviderConfig], Driver]
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
+        if error.name == module_name:
+            raise ProviderNotInstalledException(
+                f"the {provider_id} provider is not part of this version of bucketbridge"
+            ) from error
         if extra is None or (error.name or "").startswith("bucketbridge"):
             raise
         raise ProviderNotInstalledException(
