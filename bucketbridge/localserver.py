@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cheroot import wsgi
@@ -101,7 +101,7 @@ class SignedUrlServer:
             return _error(500, "InternalError", str(error))
 
     def _get(
-        self, request: Request, bucket: str, key: str, overrides: dict[str, str] | Any
+        self, request: Request, bucket: str, key: str, overrides: Mapping[str, str]
     ) -> Response:
         info = self._driver.head_object(bucket, key)
         if info is None:
@@ -110,13 +110,13 @@ class SignedUrlServer:
         if request.range is not None:
             span = request.range.range_for_length(info.size)
             if span is None:
-                raise_range = RequestedRangeNotSatisfiable(length=info.size)
+                refusal = RequestedRangeNotSatisfiable(length=info.size)
                 return Response(
-                    "requested range not satisfiable", 416, headers=raise_range.get_headers()
+                    "requested range not satisfiable", 416, headers=refusal.get_headers()
                 )
             start, end, status = span[0], span[1], 206
         body = self._driver.read_object(bucket, key, start=start, end=end, chunk_size=CHUNK)
-        response = Response(_stream(body), status=status, direct_passthrough=True)
+        response = Response(body, status=status, direct_passthrough=True)
         response.headers["Content-Length"] = str(end - start)
         response.headers["Content-Type"] = overrides.get(
             "Content-Type", info.content_type or guess_content_type(key)
@@ -147,10 +147,6 @@ class SignedUrlServer:
         if info.etag:
             response.headers["ETag"] = f'"{info.etag}"'
         return response
-
-
-def _stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    yield from chunks
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -8,6 +8,7 @@ threads.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -104,7 +105,7 @@ class Bucket(_Resource):
     def __init__(self, provider: CloudProvider, name: str) -> None:
         super().__init__(provider)
         self._name = name
-        from .services import BucketObjectService
+        from .services import BucketObjectService  # services import this module
 
         self._objects = BucketObjectService(provider, self)
 
@@ -164,7 +165,7 @@ class BucketObject(_Resource):
             return None
         if info.etag is None and isinstance(self._driver, ComputesEtag):
             etag: str = self._call(self._driver.compute_etag, self._bucket.name, self._key)
-            self._info = _replace(info, etag=etag)
+            self._info = dataclasses.replace(info, etag=etag)
             return etag
         return info.etag
 
@@ -196,17 +197,6 @@ class BucketObject(_Resource):
             self.refresh()
             assert self._info is not None
             return self._info
-        return info
-
-    def _require_info(self) -> ObjectInfo:
-        info = self._info
-        if info is None:
-            info = self._driver.head_object(self._bucket.name, self._key)
-            if info is None:
-                raise NotFoundException(
-                    f"object {self._key!r} not found in bucket {self._bucket.name!r}"
-                )
-            self._info = info
         return info
 
     def _plan(self, config: TransferConfig | None, *, for_upload: bool) -> TransferPlan:
@@ -472,12 +462,6 @@ class MultipartUpload:
     def abort(self) -> None:
         """Discard the upload and its parts; calling it again is harmless."""
         self._provider.driver.abort_multipart(self.bucket.name, self.name, self._id)
-
-
-def _replace(info: ObjectInfo, **changes: Any) -> ObjectInfo:
-    from dataclasses import replace
-
-    return replace(info, **changes)
 
 
 def _as_stream(data: UploadSource) -> tuple[BinaryIO, int | None]:
