@@ -191,6 +191,7 @@ def upload_file(
             content_type=target.content_type,
             metadata=target.metadata,
             progress=progress.wanted,
+            if_none_match=target.if_none_match,
         )
     with open(path, "rb") as source:
         size = os.fstat(source.fileno()).st_size

@@ -198,6 +198,7 @@ class TransfersFiles(Protocol):
         content_type: str,
         metadata: Mapping[str, str],
         progress: ProgressCallback | None,
+        if_none_match: bool = False,
     ) -> ObjectInfo: ...
 
     def get_file(

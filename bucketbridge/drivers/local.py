@@ -274,13 +274,22 @@ class LocalDriver:
         content_type: str,
         metadata: Mapping[str, str],
         progress: ProgressCallback | None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Copy inside the kernel; the etag is computed later, on demand."""
         destination = self._object_path(bucket, key)
         with open(path, "rb") as source, self._temp_file() as (fd, temp_path):
             _copy_fd(source.fileno(), fd, progress)
             return self._commit(
-                bucket, key, destination, fd, temp_path, content_type, metadata, None, False
+                bucket,
+                key,
+                destination,
+                fd,
+                temp_path,
+                content_type,
+                metadata,
+                None,
+                if_none_match,
             )
 
     def get_file(

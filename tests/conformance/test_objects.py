@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +20,10 @@ from bucketbridge import (
     NotFoundException,
     PreconditionFailedException,
     ResultList,
+    TransferConfig,
 )
 
+MiB = 1024 * 1024
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -128,6 +132,22 @@ def test_upload_replaces_and_overwrite_false_refuses(bucket: Bucket) -> None:
     with pytest.raises(PreconditionFailedException, match=r"once\.txt"):
         bucket.objects.create("once.txt").upload(b"third", overwrite=False)
     assert obj.download_range(0, 100) == b"second"
+
+
+def test_overwrite_false_holds_for_files_and_multipart(bucket: Bucket, tmp_path: Path) -> None:
+    source = tmp_path / "new.bin"
+    source.write_bytes(b"from a file")
+    bucket.objects.create("taken.bin").upload(b"first")
+    with pytest.raises(PreconditionFailedException):
+        bucket.objects.create("taken.bin").upload_from_file(source, overwrite=False)
+    big = io.BytesIO(os.urandom(11 * MiB))
+    config = TransferConfig(threshold=5 * MiB, part_size=5 * MiB)
+    with pytest.raises(PreconditionFailedException):
+        bucket.objects.create("taken.bin").upload(big, config, overwrite=False)
+    kept = bucket.objects.get("taken.bin")
+    assert kept is not None and kept.download_range(0, 100) == b"first"
+    fresh = bucket.objects.create("fresh.bin").upload_from_file(source, overwrite=False)
+    assert fresh.size == len(b"from a file")
 
 
 def test_find_is_exact_and_complete(bucket: Bucket) -> None:
