@@ -275,3 +275,21 @@ def test_unicode_and_nested_names(bucket: Bucket) -> None:
     for name in names:
         got = bucket.objects.get(name)
         assert got is not None and got.download_range(0, 1000) == name.encode()
+
+
+def test_one_bucket_shared_by_many_threads(bucket: Bucket) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(index: int) -> bytes:
+        name = f"thread/{index:02d}"
+        bucket.objects.create(name).upload(name.encode() * 100)
+        got = bucket.objects.get(name)
+        assert got is not None
+        return b"".join(got.iter_content())
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(24)))
+    assert results == [f"thread/{i:02d}".encode() * 100 for i in range(24)]
+    assert [o.name for o in bucket.objects.list(prefix="thread/", limit=100)] == [
+        f"thread/{i:02d}" for i in range(24)
+    ]
