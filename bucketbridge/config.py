@@ -67,7 +67,9 @@ class ProviderConfig(dict[str, Any]):
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise InvalidConfigurationException(f"config key {key!r}: {value!r} is not a boolean")
+        raise InvalidConfigurationException(
+            f"config key {key!r}: {self._shown(key, value)} is not a boolean"
+        )
 
     def get_int(self, key: str, default: int) -> int:
         value = self.get_value(key, default)
@@ -75,8 +77,12 @@ class ProviderConfig(dict[str, Any]):
             return int(value)
         except (TypeError, ValueError) as error:
             raise InvalidConfigurationException(
-                f"config key {key!r}: {value!r} is not an integer"
+                f"config key {key!r}: {self._shown(key, value)} is not an integer"
             ) from error
+
+    @staticmethod
+    def _shown(key: str, value: Any) -> str:
+        return "***" if is_secret(key) else repr(value)
 
     def __repr__(self) -> str:
         shown = {key: ("***" if is_secret(key) else value) for key, value in self.items()}
@@ -92,6 +98,6 @@ def _read_file_section(provider_id: str) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
-    except configparser.Error as error:
+    except (configparser.Error, OSError, UnicodeError) as error:
         raise InvalidConfigurationException(f"config file {path}: {error}") from error
     return dict(parser[provider_id]) if parser.has_section(provider_id) else {}

@@ -9,7 +9,12 @@ from typing import Any, cast
 
 from .config import ProviderConfig
 from .drivers.base import Driver
-from .errors import InvalidValueException, ProviderNotInstalledException
+from .errors import (
+    BucketBridgeException,
+    InvalidConfigurationException,
+    InvalidValueException,
+    ProviderNotInstalledException,
+)
 from .provider import CloudProvider
 
 
@@ -52,7 +57,15 @@ class CloudProviderFactory:
             raise InvalidValueException("provider", name, f"choose one of {', '.join(_DRIVERS)}")
         provider_config = ProviderConfig(provider_id, config)
         create_driver = _load_driver_factory(provider_id)
-        return CloudProvider(provider_id, provider_config, create_driver(provider_config))
+        try:
+            driver = create_driver(provider_config)
+        except BucketBridgeException:
+            raise
+        except Exception as error:
+            raise InvalidConfigurationException(
+                f"could not set up the {provider_id} provider: {type(error).__name__}: {error}"
+            ) from error
+        return CloudProvider(provider_id, provider_config, driver)
 
 
 def _load_driver_factory(provider_id: str) -> Callable[[ProviderConfig], Driver]:

@@ -20,8 +20,13 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
-from .drivers.base import Driver, guess_content_type
-from .errors import BucketBridgeException, InvalidNameException, NotFoundException
+from .drivers.base import Driver, ObjectInfo, guess_content_type
+from .errors import (
+    BucketBridgeException,
+    InvalidNameException,
+    NotFoundException,
+    PreconditionFailedException,
+)
 from .urlsigning import SignatureError
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bucketbridge")
 CHUNK = 1024 * 1024
+VERSION_ATTEMPTS = 3
 
 
 class SignedUrlServer:
@@ -103,9 +109,24 @@ class SignedUrlServer:
     def _get(
         self, request: Request, bucket: str, key: str, overrides: Mapping[str, str]
     ) -> Response:
-        info = self._driver.head_object(bucket, key)
-        if info is None:
-            return _error(404, "NoSuchKey", f"object {key!r} not found in bucket {bucket!r}")
+        for _ in range(VERSION_ATTEMPTS):
+            info = self._driver.head_object(bucket, key)
+            if info is None:
+                return _error(404, "NoSuchKey", f"object {key!r} not found in bucket {bucket!r}")
+            try:
+                return self._respond_with(request, info, bucket, key, overrides)
+            except PreconditionFailedException:  # replaced since the head: look again
+                continue
+        return _error(503, "SlowDown", f"object {key!r} is changing too fast to serve")
+
+    def _respond_with(
+        self,
+        request: Request,
+        info: ObjectInfo,
+        bucket: str,
+        key: str,
+        overrides: Mapping[str, str],
+    ) -> Response:
         start, end, status = 0, info.size, 200
         if request.range is not None:
             span = request.range.range_for_length(info.size)
@@ -115,7 +136,10 @@ class SignedUrlServer:
                     "requested range not satisfiable", 416, headers=refusal.get_headers()
                 )
             start, end, status = span[0], span[1], 206
-        body = self._driver.read_object(bucket, key, start=start, end=end, chunk_size=CHUNK)
+        # The headers describe the version looked up; read only that one.
+        body = self._driver.read_object(
+            bucket, key, start=start, end=end, chunk_size=CHUNK, if_version=info.version
+        )
         response = Response(body, status=status, direct_passthrough=True)
         response.headers["Content-Length"] = str(end - start)
         response.headers["Content-Type"] = overrides.get(

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -136,6 +137,7 @@ class BucketObject(_Resource):
         self._bucket = bucket
         self._key = key
         self._info = info
+        self._lock = threading.Lock()
 
     def _identity(self) -> str:
         return self._key
@@ -164,8 +166,12 @@ class BucketObject(_Resource):
         if info is None:
             return None
         if info.etag is None and isinstance(self._driver, ComputesEtag):
-            etag: str = self._call(self._driver.compute_etag, self._bucket.name, self._key)
-            self._info = dataclasses.replace(info, etag=etag)
+            etag: str = self._call(
+                self._driver.compute_etag, self._bucket.name, self._key, info.version
+            )
+            with self._lock:  # keep a newer record another thread stored meanwhile
+                if self._info is info:
+                    self._info = dataclasses.replace(info, etag=etag)
             return etag
         return info.etag
 
@@ -209,7 +215,9 @@ class BucketObject(_Resource):
             driver=self._driver,
             bucket=self._bucket.name,
             key=self._key,
-            content_type=content_type or guess_content_type(self._key),
+            content_type=_header_value("content_type", content_type)
+            if content_type
+            else guess_content_type(self._key),
             metadata=_check_metadata(metadata),
             if_none_match=not overwrite,
         )
@@ -326,14 +334,8 @@ class BucketObject(_Resource):
         if os.path.isdir(path):
             raise InvalidValueException("path", path, "is a directory")
         plan = self._plan(config, for_upload=False)
-        info = self._driver.head_object(self._bucket.name, self._key)
-        if info is None:
-            raise NotFoundException(
-                f"object {self._key!r} not found in bucket {self._bucket.name!r}"
-            )
-        self._info = info
-        download_file(
-            self._driver, self._bucket.name, self._key, info.size, path, plan, Progress(progress)
+        self._info = download_file(
+            self._driver, self._bucket.name, self._key, path, plan, Progress(progress)
         )
 
     @wrap_foreign_errors
@@ -357,9 +359,11 @@ class BucketObject(_Resource):
         overrides: dict[str, str] = {}
         if not writable:
             if content_disposition:
-                overrides["Content-Disposition"] = content_disposition
+                overrides["Content-Disposition"] = _header_value(
+                    "content_disposition", content_disposition
+                )
             if content_type:
-                overrides["Content-Type"] = content_type
+                overrides["Content-Type"] = _header_value("content_type", content_type)
         url: str = self._driver.sign_url(
             self._bucket.name,
             self._key,
@@ -429,12 +433,21 @@ class MultipartUpload:
         return f"<CB-MultipartUpload: {self.name} {self._id}>"
 
     @wrap_foreign_errors
-    def upload_part(self, part_number: int, data: bytes | BinaryIO) -> UploadPart:
+    def upload_part(
+        self, part_number: int, data: bytes | bytearray | memoryview | BinaryIO
+    ) -> UploadPart:
         if isinstance(part_number, bool) or not isinstance(part_number, int):
             raise InvalidValueException("part_number", part_number, "must be an integer")
         if not 1 <= part_number <= MAX_PARTS:
             raise InvalidValueException("part_number", part_number, f"must be 1 to {MAX_PARTS}")
-        payload = data if isinstance(data, bytes) else data.read()
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(memoryview(data).cast("B"))
+        elif hasattr(data, "read") and not isinstance(data, io.TextIOBase):
+            payload = data.read()
+        else:
+            raise InvalidValueException(
+                "data", type(data).__name__, "expected bytes or a binary stream"
+            )
         info = self._provider.driver.upload_part(
             self.bucket.name, self.name, self._id, part_number, payload
         )
@@ -469,8 +482,9 @@ def _as_stream(data: UploadSource) -> tuple[BinaryIO, int | None]:
     if isinstance(data, str):
         data = data.encode("utf-8")
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return io.BytesIO(data), len(data)
-    if not hasattr(data, "read"):
+        raw = memoryview(data).cast("B")  # bytes, not items, of any buffer
+        return io.BytesIO(raw), raw.nbytes
+    if not hasattr(data, "read") or isinstance(data, io.TextIOBase):
         raise InvalidValueException(
             "data", type(data).__name__, "expected bytes, str or a binary stream"
         )
@@ -500,6 +514,15 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             )
         checked[name.lower()] = value
     return checked
+
+
+def _header_value(param: str, value: object) -> str:
+    """A value that can travel in an HTTP header: no control characters."""
+    if not isinstance(value, str) or not all(" " <= ch <= "~" for ch in value):
+        raise InvalidValueException(
+            param, value, "must be printable ASCII (use RFC 5987 filename*= for others)"
+        )
+    return value
 
 
 def _header_safe(text: str, *, key: bool) -> bool:

@@ -44,6 +44,18 @@ def _find_name(kwargs: dict[str, Any]) -> str:
     return name
 
 
+def _marker(marker: object) -> str | None:
+    if marker is not None and not isinstance(marker, str):
+        raise InvalidValueException("marker", marker, "pass the marker a previous page returned")
+    return marker
+
+
+def _prefix(prefix: object) -> str | None:
+    if prefix is not None and not isinstance(prefix, str):
+        raise InvalidValueException("prefix", prefix, "must be a string")
+    return prefix or None
+
+
 def _limit(provider: CloudProvider, limit: int | None) -> int:
     if limit is None:
         return provider.config.get_int("default_result_limit", DEFAULT_RESULT_LIMIT)
@@ -77,7 +89,7 @@ class BucketService:
     @wrap_foreign_errors
     def list(self, limit: int | None = None, marker: str | None = None) -> ResultList[Bucket]:
         page = self._provider.driver.list_buckets(
-            marker=marker, limit=_limit(self._provider, limit)
+            marker=_marker(marker), limit=_limit(self._provider, limit)
         )
         return ResultList(
             (Bucket(self._provider, info.name) for info in page.items), page.next_marker
@@ -149,8 +161,8 @@ class BucketObjectService:
     ) -> ResultList[BucketObject]:
         page = self._provider.driver.list_objects(
             self._bucket.name,
-            prefix=prefix or None,
-            marker=marker,
+            prefix=_prefix(prefix),
+            marker=_marker(marker),
             limit=_limit(self._provider, limit),
         )
         return ResultList((self._object(info) for info in page.items), page.next_marker)

@@ -11,15 +11,16 @@ the destination only once it is whole. Memory stays near
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .drivers.base import (
     MAX_PARTS,
@@ -30,9 +31,15 @@ from .drivers.base import (
     ProgressCallback,
     TransfersFiles,
 )
-from .errors import InvalidValueException, ProviderInternalException
+from .errors import (
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+    ProviderInternalException,
+)
 
 log = logging.getLogger("bucketbridge")
+T = TypeVar("T")
 
 MiB = 1024 * 1024
 DEFAULT_THRESHOLD = 32 * MiB
@@ -168,15 +175,25 @@ def upload_stream(
     progress: Progress,
 ) -> ObjectInfo:
     """Upload from a stream of known or unknown size."""
-    if size is None:
-        head = _read_exactly(stream, plan.threshold + 1)
-        if len(head) <= plan.threshold:
-            return _put_single(target, io.BytesIO(head), len(head), progress)
-        return _upload_parts(target, _stream_parts(head, stream, plan.part_size), plan, progress)
-    if size <= plan.threshold:
+    if size is not None and size <= plan.threshold:
         return _put_single(target, stream, size, progress)
-    part_size = plan.part_size_for(size)
-    return _upload_parts(target, _stream_parts(b"", stream, part_size), plan, progress)
+    if size is not None:
+        part_size = plan.part_size_for(size)
+        return _upload_parts(target, _stream_parts([], stream, part_size), plan, progress)
+    # Unknown size: read ahead a part at a time, only until it is clear which
+    # side of the threshold the stream is on.
+    head: list[bytes] = []
+    total = 0
+    while total <= plan.threshold:
+        part = _read_exactly(stream, plan.part_size)
+        head.append(part)
+        total += len(part)
+        if len(part) < plan.part_size:
+            break
+    if total <= plan.threshold:
+        data = b"".join(head)
+        return _put_single(target, io.BytesIO(data), len(data), progress)
+    return _upload_parts(target, _stream_parts(head, stream, plan.part_size), plan, progress)
 
 
 def upload_file(
@@ -201,12 +218,25 @@ def upload_file(
         fd = source.fileno()
 
         def reader(offset: int, length: int) -> Callable[[], bytes]:
-            return lambda: os.pread(fd, length, offset)
+            return lambda: _pread_exactly(fd, length, offset, path)
 
         parts = (
             reader(offset, min(part_size, size - offset)) for offset in range(0, size, part_size)
         )
         return _upload_parts(target, parts, plan, progress)
+
+
+def _pread_exactly(fd: int, length: int, offset: int, path: str) -> bytes:
+    """``length`` bytes at ``offset``: one pread returns at most about 2 GiB."""
+    chunks: list[bytes] = []
+    done = 0
+    while done < length:
+        chunk = os.pread(fd, min(length - done, 1 << 30), offset + done)
+        if not chunk:
+            raise InvalidValueException("path", path, "the file shrank while it was uploaded")
+        chunks.append(chunk)
+        done += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _put_single(
@@ -236,19 +266,19 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
             break
         chunks.append(chunk)
         remaining -= len(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _stream_parts(head: bytes, stream: BinaryIO, part_size: int) -> Iterator[Callable[[], bytes]]:
+def _stream_parts(
+    head: list[bytes], stream: BinaryIO, part_size: int
+) -> Iterator[Callable[[], bytes]]:
     """Cut a stream into parts, read in order on the calling thread (a stream
-    is not safe to read from several threads)."""
-    buffer = head
+    is not safe to read from several threads). Parts already read ahead come
+    first, each released as it is handed out."""
     while True:
-        if len(buffer) < part_size:
-            buffer += _read_exactly(stream, part_size - len(buffer))
-        if not buffer:
+        part = head.pop(0) if head else _read_exactly(stream, part_size)
+        if not part:
             return
-        part, buffer = buffer[:part_size], buffer[part_size:]
         yield (lambda data=part: data)  # type: ignore[misc]
         if len(part) < part_size:
             return
@@ -264,8 +294,8 @@ def _upload_parts(
 
     ``parts`` yields callables that produce a part's bytes: for a file they
     read it inside the worker (parallel reads), for a stream they hand over
-    bytes already read, so the iterator itself bounds memory by blocking until
-    a worker slot is free.
+    bytes already read, so pulling from the iterator only when a worker is
+    free bounds memory.
     """
     driver = target.driver
     upload_id = driver.create_multipart(
@@ -279,29 +309,16 @@ def _upload_parts(
         progress(len(data))
         return info
 
-    slots = threading.Semaphore(plan.max_concurrency)
-    failed = threading.Event()
-
-    def settle(future: Future[PartInfo]) -> None:
-        if future.exception() is not None:
-            failed.set()
-        slots.release()
+    def tasks() -> Iterator[Callable[[], PartInfo]]:
+        for number, produce in enumerate(parts, start=1):
+            if number > MAX_PARTS:
+                raise InvalidValueException(
+                    "multipart_part_size", plan.part_size, f"more than {MAX_PARTS} parts"
+                )
+            yield functools.partial(send, number, produce)
 
     try:
-        futures: list[Future[PartInfo]] = []
-        with ThreadPoolExecutor(plan.max_concurrency, thread_name_prefix="bb-upload") as pool:
-            for number, produce in enumerate(parts, start=1):
-                if number > MAX_PARTS:
-                    raise InvalidValueException(
-                        "multipart_part_size", plan.part_size, f"more than {MAX_PARTS} parts"
-                    )
-                slots.acquire()  # bounds memory: a part is read only when a slot is free
-                if failed.is_set():
-                    break
-                future = pool.submit(send, number, produce)
-                future.add_done_callback(settle)
-                futures.append(future)
-        done = [future.result() for future in futures]
+        done = run_bounded(tasks(), plan.max_concurrency, "bb-upload")
         return driver.complete_multipart(
             target.bucket, target.key, upload_id, done, if_none_match=target.if_none_match
         )
@@ -314,40 +331,67 @@ def _upload_parts(
         raise
 
 
+def run_bounded(tasks: Iterator[Callable[[], T]], concurrency: int, name: str) -> list[T]:
+    """Run ``tasks`` on ``concurrency`` threads, taking the next task only
+    when a thread is free, and return their results in order.
+
+    The first failure stops the taking of tasks and is raised once the
+    running ones finish; an interrupt of the calling thread (Ctrl-C) cancels
+    what has not started instead of running it to the end.
+    """
+    slots = threading.Semaphore(concurrency)
+    failed = threading.Event()
+
+    def settle(future: Future[T]) -> None:
+        if future.exception() is not None:
+            failed.set()
+        slots.release()
+
+    futures: list[Future[T]] = []
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
+    try:
+        for task in tasks:
+            slots.acquire()
+            if failed.is_set():
+                break
+            future = pool.submit(task)
+            future.add_done_callback(settle)
+            futures.append(future)
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+MAX_DOWNLOAD_ATTEMPTS = 3
+
+
 def download_file(
     driver: Driver,
     bucket: str,
     key: str,
-    size: int,
     path: str,
     plan: TransferPlan,
     progress: Progress,
-) -> None:
+) -> ObjectInfo:
     """Download into a temporary file beside ``path``, then replace ``path``.
 
-    ``path`` only ever holds a whole object: on any failure the temporary
-    file is removed and an existing ``path`` is left as it was.
+    ``path`` only ever holds a whole object of one version: every read names
+    the version the download started with, and a download the object changed
+    under starts again (a few times, then PreconditionFailedException). On any
+    failure the temporary file is removed and an existing ``path`` is left as
+    it was. Returns the info of the version downloaded.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".bbpart"
-    )
+    # Keep the temporary name within NAME_MAX however long the destination's is.
+    prefix = f".{os.path.basename(path)[:100]}."
+    fd, temp_path = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".bbpart")
     try:
         _match_mode(fd, path)
-        if isinstance(driver, TransfersFiles):
-            driver.get_file(bucket, key, fd, progress=progress.wanted)
-        elif size <= plan.threshold:
-            _read_range_into(driver, bucket, key, fd, 0, None, progress)
-        else:
-            _parallel_ranges(driver, bucket, key, fd, size, plan, progress)
-        written = os.fstat(fd).st_size
-        if written != size:
-            raise ProviderInternalException(
-                f"download of {bucket}/{key} got {written} bytes, expected {size}"
-            )
+        info = _download_into(driver, bucket, key, fd, plan, progress)
         os.close(fd)
         fd = -1
         os.replace(temp_path, path)
+        return info
     except BaseException:
         if fd >= 0:
             os.close(fd)
@@ -355,29 +399,64 @@ def download_file(
         raise
 
 
+def _download_into(
+    driver: Driver, bucket: str, key: str, fd: int, plan: TransferPlan, progress: Progress
+) -> ObjectInfo:
+    for attempt in range(1, MAX_DOWNLOAD_ATTEMPTS + 1):
+        info = driver.head_object(bucket, key)
+        if info is None:
+            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+        os.ftruncate(fd, 0)
+        try:
+            if isinstance(driver, TransfersFiles):
+                driver.get_file(bucket, key, fd, progress=progress.wanted, if_version=info.version)
+            elif info.size <= plan.threshold:
+                _read_range_into(driver, bucket, key, fd, 0, None, info.version, progress)
+            else:
+                _parallel_ranges(driver, bucket, key, fd, info, plan, progress)
+        except PreconditionFailedException as error:
+            if attempt == MAX_DOWNLOAD_ATTEMPTS:
+                raise PreconditionFailedException(
+                    f"object {key!r} in bucket {bucket!r} kept changing during the download"
+                    f" ({attempt} attempts)"
+                ) from error
+            log.info("%s/%s changed during download; starting again", bucket, key)
+            continue
+        written = os.fstat(fd).st_size
+        if written != info.size:
+            raise ProviderInternalException(
+                f"download of {bucket}/{key} got {written} bytes, expected {info.size}"
+            )
+        return info
+    raise AssertionError("unreachable")
+
+
 def _parallel_ranges(
     driver: Driver,
     bucket: str,
     key: str,
     fd: int,
-    size: int,
+    info: ObjectInfo,
     plan: TransferPlan,
     progress: Progress,
 ) -> None:
+    size = info.size
     os.ftruncate(fd, size)
-    ranges = [
-        (start, min(start + plan.part_size, size)) for start in range(0, size, plan.part_size)
-    ]
-    with ThreadPoolExecutor(plan.max_concurrency, thread_name_prefix="bb-download") as pool:
-        futures = [
-            pool.submit(_read_range_into, driver, bucket, key, fd, start, end, progress)
-            for start, end in ranges
-        ]
-        finished, not_done = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in not_done:
-            future.cancel()
-        for future in finished:
-            future.result()
+    tasks = (
+        functools.partial(
+            _read_range_into,
+            driver,
+            bucket,
+            key,
+            fd,
+            start,
+            min(start + plan.part_size, size),
+            info.version,
+            progress,
+        )
+        for start in range(0, size, plan.part_size)
+    )
+    run_bounded(tasks, plan.max_concurrency, "bb-download")
 
 
 def _read_range_into(
@@ -387,10 +466,14 @@ def _read_range_into(
     fd: int,
     start: int,
     end: int | None,
+    version: str | None,
     progress: Progress,
 ) -> None:
     offset = start
-    for chunk in driver.read_object(bucket, key, start=start, end=end, chunk_size=STREAM_CHUNK):
+    chunks = driver.read_object(
+        bucket, key, start=start, end=end, chunk_size=STREAM_CHUNK, if_version=version
+    )
+    for chunk in chunks:
         view = memoryview(chunk)
         while view:
             written = os.pwrite(fd, view, offset)

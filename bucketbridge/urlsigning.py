@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -100,7 +101,7 @@ class UrlSigner:
         for header, value in response_headers.items():
             params[OVERRIDES[header]] = value
         params[SIGNATURE] = self._signature(method, bucket, key, params)
-        path = f"/{quote(bucket, safe='')}/{quote(key, safe='/')}"
+        path = f"/{quote(bucket, safe='')}/{_quote_key(key)}"
         return f"{self.base_url()}{path}?{urlencode(params)}"
 
     def verify(
@@ -122,7 +123,16 @@ class UrlSigner:
         return VerifiedRequest(overrides)
 
     def _signature(self, method: str, bucket: str, key: str, params: Mapping[str, str]) -> str:
-        canonical = "\n".join(
-            [method, bucket, key, *(f"{name}={params[name]}" for name in sorted(params))]
-        )
+        # JSON, not joined text: no choice of key or override value can make
+        # two different requests share one signed string.
+        canonical = json.dumps([method, bucket, key, sorted(params.items())])
         return hmac.new(self._key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _quote_key(key: str) -> str:
+    """Percent-encode a key for a URL path, including '.' and '..' segments,
+    which HTTP clients would otherwise resolve away before sending."""
+    return "/".join(
+        segment.replace(".", "%2E") if segment in (".", "..") else quote(segment, safe="")
+        for segment in key.split("/")
+    )

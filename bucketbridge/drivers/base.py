@@ -51,7 +51,9 @@ class ObjectInfo:
     ``last_modified`` is timezone-aware. ``etag`` may be None where a driver
     computes it on demand (see :class:`ComputesEtag`); ``content_type`` and
     ``metadata`` may be None where the listing call does not return them and a
-    ``head_object`` would.
+    ``head_object`` would. ``version`` is an opaque token that changes whenever
+    the object is replaced (S3's ETag, the local file's inode and mtime); a
+    read given it as ``if_version`` fails rather than mix two versions.
     """
 
     key: str
@@ -60,6 +62,7 @@ class ObjectInfo:
     etag: str | None = None
     content_type: str | None = None
     metadata: Mapping[str, str] | None = field(default=None)
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,19 @@ class Driver(Protocol):
         ...
 
     def read_object(
-        self, bucket: str, key: str, *, start: int = 0, end: int | None = None, chunk_size: int
+        self,
+        bucket: str,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int,
+        if_version: str | None = None,
     ) -> Iterator[bytes]:
         """Bytes ``[start, end)`` of the object. The request is made before
-        this returns, so a missing object raises NotFoundException here."""
+        this returns, so a missing object raises NotFoundException here, and
+        one whose ``version`` is no longer ``if_version`` raises
+        PreconditionFailedException."""
         ...
 
     def delete_object(self, bucket: str, key: str) -> None:
@@ -181,7 +193,10 @@ class ComputesEtag(Protocol):
     """A driver whose etag is computed on first demand rather than on write
     (the local provider: hashing would halve its write throughput)."""
 
-    def compute_etag(self, bucket: str, key: str) -> str: ...
+    def compute_etag(self, bucket: str, key: str, version: str | None) -> str:
+        """The etag of ``version`` of the object (PreconditionFailedException
+        if it has been replaced since)."""
+        ...
 
 
 @runtime_checkable
@@ -202,7 +217,14 @@ class TransfersFiles(Protocol):
     ) -> ObjectInfo: ...
 
     def get_file(
-        self, bucket: str, key: str, fd: int, *, progress: ProgressCallback | None
+        self,
+        bucket: str,
+        key: str,
+        fd: int,
+        *,
+        progress: ProgressCallback | None,
+        if_version: str | None = None,
     ) -> None:
-        """Write the whole object into the open, empty file ``fd``."""
+        """Write the whole object into the open, empty file ``fd``
+        (PreconditionFailedException if it is no longer ``if_version``)."""
         ...

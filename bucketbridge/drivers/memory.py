@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import secrets
 import threading
 import uuid
@@ -61,6 +62,7 @@ class MemoryDriver:
         self._buckets: dict[str, _Bucket] = {}
         self._uploads: dict[str, _Upload] = {}
         self._lock = threading.Lock()
+        self._versions = itertools.count(1)  # next() is atomic under the GIL
         self._signer = UrlSigner(secrets.token_bytes(32), server_url, self)
 
     def __repr__(self) -> str:
@@ -131,12 +133,23 @@ class MemoryDriver:
         return Page(items, None)
 
     def read_object(
-        self, bucket: str, key: str, *, start: int = 0, end: int | None = None, chunk_size: int
+        self,
+        bucket: str,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int,
+        if_version: str | None = None,
     ) -> Iterator[bytes]:
         with self._lock:
             stored = self._bucket(bucket).objects.get(key)
         if stored is None:
             raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+        if if_version is not None and stored.info.version != if_version:
+            raise PreconditionFailedException(
+                f"object {key!r} in bucket {bucket!r} was replaced since it was looked up"
+            )
         view = memoryview(stored.data)[start:end]
         return (bytes(view[i : i + chunk_size]) for i in range(0, len(view), chunk_size))
 
@@ -179,6 +192,7 @@ class MemoryDriver:
             etag=etag,
             content_type=content_type,
             metadata=dict(metadata),
+            version=str(next(self._versions)),
         )
         with self._lock:
             store = self._bucket(bucket)

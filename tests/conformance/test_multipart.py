@@ -6,7 +6,13 @@ import os
 
 import pytest
 
-from bucketbridge import Bucket, InvalidValueException, MultipartUpload, UploadPart
+from bucketbridge import (
+    Bucket,
+    InvalidValueException,
+    MultipartUpload,
+    NotFoundException,
+    UploadPart,
+)
 
 MiB = 1024 * 1024
 
@@ -42,6 +48,8 @@ def test_abort_leaves_nothing_and_is_idempotent(bucket: Bucket) -> None:
     upload.abort()
     assert bucket.objects.get("aborted.bin") is None
     assert bucket.objects.list() == []
+    with pytest.raises(NotFoundException):  # the upload and its parts are gone
+        upload.upload_part(2, os.urandom(1024))
 
 
 def test_a_small_part_before_the_last_is_refused(bucket: Bucket) -> None:

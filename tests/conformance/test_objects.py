@@ -22,6 +22,8 @@ from bucketbridge import (
     ResultList,
     TransferConfig,
 )
+from tests.conformance.conftest import unique_name
+from tests.servers.embedded import ProviderFactory
 
 MiB = 1024 * 1024
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -124,6 +126,21 @@ def test_bad_metadata_is_refused_before_anything_is_stored(
     assert bucket.objects.get("meta.txt") is None
 
 
+def test_any_buffer_uploads_its_bytes(bucket: Bucket) -> None:
+    import array
+
+    numbers = array.array("i", range(1000))
+    obj = bucket.objects.create("ints.bin").upload(memoryview(numbers))
+    assert obj.size == numbers.itemsize * 1000
+    assert obj.download_range(0, obj.size) == numbers.tobytes()
+    obj.upload(bytearray(b"mutable"))
+    assert obj.download_range(0, 100) == b"mutable"
+    with pytest.raises(InvalidValueException, match="data"):
+        obj.upload(io.StringIO("text stream"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueException, match="data"):
+        obj.upload(12345)  # type: ignore[arg-type]
+
+
 def test_upload_replaces_and_overwrite_false_refuses(bucket: Bucket) -> None:
     obj = bucket.objects.create("once.txt")
     obj.upload(b"first", overwrite=False)
@@ -161,12 +178,20 @@ def test_find_is_exact_and_complete(bucket: Bucket) -> None:
         bucket.objects.find(notaparameter="x")
 
 
-def test_find_is_not_cut_off_by_the_result_limit(bucket: Bucket) -> None:
-    for i in range(8):
-        bucket.objects.create(f"k{i}").upload(b"x")
-    provider_limit_one = bucket.objects.list(limit=1)
-    assert len(provider_limit_one) == 1 and provider_limit_one.is_truncated
-    assert [o.name for o in bucket.objects.find(name="k7")] == ["k7"]
+def test_find_is_not_cut_off_by_the_result_limit(provider_factory: ProviderFactory) -> None:
+    provider = provider_factory(default_result_limit=1)
+    bucket = provider.storage.buckets.create(unique_name())
+    try:
+        names = ["k", "k0", "k1", "k1-a", "k2/a", "k2/b", "k3"]
+        for name in names:
+            bucket.objects.create(name).upload(b"x")
+        first_page = bucket.objects.list()
+        assert len(first_page) == 1 and first_page.is_truncated
+        for name in ["k", "k1", "k3", "k2/b"]:
+            assert [o.name for o in bucket.objects.find(name=name)] == [name]
+        assert [o.name for o in bucket.objects] == names
+    finally:
+        bucket.delete(delete_contents=True)
 
 
 def test_list_with_prefix(bucket: Bucket) -> None:

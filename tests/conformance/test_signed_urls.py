@@ -105,3 +105,17 @@ def test_bad_expiry_is_refused(bucket: Bucket, expires_in: object) -> None:
     obj = bucket.objects.create("e.txt")
     with pytest.raises(InvalidValueException, match="expires_in"):
         obj.generate_url(expires_in=expires_in)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("content_disposition", "attachment\r\nSet-Cookie: stolen=1"),
+        ("content_type", "text/html\nX-Injected: 1"),
+        ("content_disposition", "inline; filename=\u00fcber.txt"),
+    ],
+)
+def test_header_overrides_must_be_plain_ascii(bucket: Bucket, param: str, value: str) -> None:
+    obj = bucket.objects.create("h.txt").upload(b"x")
+    with pytest.raises(InvalidValueException, match=param):
+        obj.generate_url(expires_in=60, **{param: value})  # type: ignore[arg-type]

@@ -17,7 +17,10 @@ from bucketbridge import (
     CloudProvider,
     CloudProviderFactory,
     InvalidNameException,
+    InvalidValueException,
+    NotFoundException,
     ProviderList,
+    UploadPart,
 )
 
 
@@ -183,3 +186,111 @@ def test_readers_see_whole_objects_while_writers_replace_them(provider: CloudPro
         reader.join()
     assert not errors
     assert len(seen) >= 2
+
+
+def test_two_providers_on_one_root_never_lose_metadata(root: Path) -> None:
+    first = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
+    second = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
+    first.storage.buckets.create("shared")
+    buckets = [p.storage.buckets.get("shared") for p in (first, second)]
+    for _ in range(100):
+        writers = [
+            threading.Thread(
+                target=lambda b=b, tag=tag: b.objects.create("k").upload(  # type: ignore[misc]
+                    tag.encode() * 100, metadata={"writer": tag}
+                )
+            )
+            for b, tag in zip(buckets, "ab", strict=True)
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        final = buckets[0].objects.get("k")  # type: ignore[union-attr]
+        assert final is not None
+        content = final.download_range(0, 1)
+        assert final.metadata == {"writer": content.decode()}
+
+
+def test_readers_always_see_the_metadata_of_the_version_they_read(
+    provider: CloudProvider,
+) -> None:
+    bucket = provider.storage.buckets.create("meta-race")
+    bucket.objects.create("k").upload(b"0", metadata={"n": "0"})
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            bucket.objects.create("k").upload(str(n).encode(), metadata={"n": str(n)})
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(500):
+            obj = bucket.objects.get("k")
+            assert obj is not None and obj.metadata.get("n") is not None
+            assert obj.content_type == "application/octet-stream"
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_deleting_a_bucket_never_loses_an_acknowledged_upload(
+    provider: CloudProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = provider.storage.buckets.create("doomed")
+    outcome: list[object] = []
+    import bucketbridge.drivers.local as local_module
+
+    real_walk = os.walk
+
+    def walk_with_a_writer(*args: object, **kwargs: object) -> object:
+        def upload() -> None:
+            try:
+                outcome.append(bucket.objects.create("late.txt").upload(b"late"))
+            except BucketBridgeException as error:
+                outcome.append(error)
+
+        writer = threading.Thread(target=upload)
+        writer.start()
+        writer.join(timeout=0.5)  # it waits for the bucket's lock, held by delete
+        monkeypatch.setattr(local_module.os, "walk", real_walk)
+        outcome.append(writer)
+        return real_walk(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(local_module.os, "walk", walk_with_a_writer)
+    bucket.delete()
+    writer = outcome.pop(0)
+    assert isinstance(writer, threading.Thread)
+    writer.join()
+    assert len(outcome) == 1 and isinstance(outcome[0], NotFoundException)
+    assert provider.storage.buckets.get("doomed") is None
+
+
+def test_forged_upload_ids_and_part_etags_touch_nothing(
+    provider: CloudProvider, tmp_path: Path
+) -> None:
+    bucket = provider.storage.buckets.create("forged")
+    driver = provider.driver
+    before = _files_under(tmp_path)
+    for upload_id in ("../../x", "/etc", "..", "a" * 32):
+        with pytest.raises(NotFoundException):
+            driver.upload_part("forged", "k", upload_id, 1, b"x")
+    upload = bucket.objects.create("k").create_multipart_upload()
+    upload.upload_part(1, b"x")
+    with pytest.raises(InvalidValueException, match="etag"):
+        upload.complete([UploadPart(1, "../../../etc/passwd")])
+    upload.abort()
+    assert _files_under(tmp_path) == before
+
+
+def test_abort_removes_the_parts(provider: CloudProvider, root: Path) -> None:
+    bucket = provider.storage.buckets.create("parts")
+    upload = bucket.objects.create("k").create_multipart_upload()
+    upload.upload_part(1, os.urandom(1024))
+    uploads = root / ".bucketbridge" / "uploads"
+    assert len(list(uploads.iterdir())) == 1
+    upload.abort()
+    assert list(uploads.iterdir()) == []

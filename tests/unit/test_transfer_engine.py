@@ -7,19 +7,26 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketbridge import (
+    InvalidValueException,
+    PreconditionFailedException,
+    ProviderInternalException,
+)
 from bucketbridge.drivers.base import PartInfo
 from bucketbridge.drivers.memory import MemoryDriver
 from bucketbridge.transfer import (
     Progress,
     TransferPlan,
     UploadTarget,
+    _pread_exactly,
     download_file,
+    run_bounded,
     upload_file,
     upload_stream,
 )
@@ -38,6 +45,7 @@ class InstrumentedDriver(MemoryDriver):
         self.ranges: list[tuple[int, int | None]] = []
         self.aborted: list[str] = []
         self.completed: list[list[int]] = []
+        self.on_read: Callable[[], None] | None = None
         self._count_lock = threading.Lock()
 
     def _enter(self) -> None:
@@ -72,10 +80,21 @@ class InstrumentedDriver(MemoryDriver):
         super().abort_multipart(bucket, key, upload_id)
 
     def read_object(
-        self, bucket: str, key: str, *, start: int = 0, end: int | None = None, chunk_size: int
+        self,
+        bucket: str,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int,
+        if_version: str | None = None,
     ) -> Iterator[bytes]:
         self.ranges.append((start, end))
-        chunks = super().read_object(bucket, key, start=start, end=end, chunk_size=chunk_size)
+        chunks = super().read_object(
+            bucket, key, start=start, end=end, chunk_size=chunk_size, if_version=if_version
+        )
+        if self.on_read is not None:
+            self.on_read()
 
         def counted() -> Iterator[bytes]:
             self._enter()
@@ -89,6 +108,7 @@ class InstrumentedDriver(MemoryDriver):
 
 
 PLAN = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
+SERIAL = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=1)
 
 
 @pytest.fixture
@@ -170,7 +190,7 @@ def test_ranges_tile_the_object_exactly(driver: InstrumentedDriver, tmp_path: Pa
     data = os.urandom(17 * MiB + 1)
     driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
     target = tmp_path / "out"
-    download_file(driver, "b", "k", len(data), str(target), PLAN, Progress(None))
+    download_file(driver, "b", "k", str(target), PLAN, Progress(None))
     assert target.read_bytes() == data
     assert sorted(driver.ranges) == [
         (0, 5 * MiB),
@@ -183,18 +203,97 @@ def test_ranges_tile_the_object_exactly(driver: InstrumentedDriver, tmp_path: Pa
 
 def test_small_downloads_are_one_stream(driver: InstrumentedDriver, tmp_path: Path) -> None:
     driver.put_object("b", "k", io.BytesIO(b"small"), 5, content_type="x", metadata={})
-    download_file(driver, "b", "k", 5, str(tmp_path / "out"), PLAN, Progress(None))
+    download_file(driver, "b", "k", str(tmp_path / "out"), PLAN, Progress(None))
     assert driver.ranges == [(0, None)]
 
 
-def test_a_short_read_fails_the_download(driver: InstrumentedDriver, tmp_path: Path) -> None:
-    driver.put_object("b", "k", io.BytesIO(b"12345"), 5, content_type="x", metadata={})
+def test_a_short_range_fails_the_download(driver: InstrumentedDriver, tmp_path: Path) -> None:
+    data = os.urandom(12 * MiB)
+    driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
+    original = MemoryDriver.read_object
+
+    def short(self: MemoryDriver, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        chunks = original(self, *args, **kwargs)
+        return iter(list(chunks)[:-1])  # a connection that closed one chunk early
+
+    driver.read_object = short.__get__(driver)  # type: ignore[method-assign]
     target = tmp_path / "out"
     target.write_bytes(b"old")
-    with pytest.raises(Exception, match="expected 9"):
-        download_file(driver, "b", "k", 9, str(target), PLAN, Progress(None))
+    with pytest.raises(ProviderInternalException, match="ended after"):
+        download_file(driver, "b", "k", str(target), PLAN, Progress(None))
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_download_never_mixes_two_versions(driver: InstrumentedDriver, tmp_path: Path) -> None:
+    old, new = b"A" * (12 * MiB), b"B" * (12 * MiB)
+    driver.put_object("b", "k", io.BytesIO(old), len(old), content_type="x", metadata={})
+    replaced = False
+
+    def replace_once() -> None:
+        nonlocal replaced
+        if not replaced:
+            replaced = True
+            driver.put_object("b", "k", io.BytesIO(new), len(new), content_type="x", metadata={})
+
+    driver.on_read = replace_once
+    target = tmp_path / "out"
+    info = download_file(driver, "b", "k", str(target), SERIAL, Progress(None))
+    # the first range read version A, the second found B: the download began again
+    assert target.read_bytes() == new
+    assert len(driver.ranges) == 2 + 3
+    assert info.version == driver.head_object("b", "k").version  # type: ignore[union-attr]
+
+
+def test_an_object_that_keeps_changing_fails_cleanly(
+    driver: InstrumentedDriver, tmp_path: Path
+) -> None:
+    data = b"A" * (12 * MiB)
+    driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
+    driver.on_read = lambda: driver.put_object(
+        "b", "k", io.BytesIO(data), len(data), content_type="x", metadata={}
+    )
+    target = tmp_path / "out"
+    target.write_bytes(b"old")
+    with pytest.raises(PreconditionFailedException, match="kept changing"):
+        download_file(driver, "b", "k", str(target), SERIAL, Progress(None))
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_an_interrupt_does_not_run_the_remaining_tasks() -> None:
+    ran: list[int] = []
+
+    def task(number: int) -> int:
+        time.sleep(0.2)
+        ran.append(number)
+        return number
+
+    def tasks() -> Iterator[Callable[[], int]]:
+        for number in range(40):
+            if number == 5:
+                raise KeyboardInterrupt
+            yield lambda n=number: task(n)  # type: ignore[misc]
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(tasks(), 3, "test")
+    assert time.monotonic() - started < 1.5
+    assert len(ran) <= 5
+
+
+def test_pread_is_repeated_until_the_part_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 * MiB)
+    source = tmp_path / "src"
+    source.write_bytes(data)
+    real_pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, off: real_pread(fd, min(n, 100_000), off))
+    with open(source, "rb") as handle:
+        assert _pread_exactly(handle.fileno(), len(data), 0, str(source)) == data
+        with pytest.raises(InvalidValueException, match="shrank"):
+            _pread_exactly(handle.fileno(), len(data) + 1, 0, str(source))
 
 
 def test_part_size_grows_to_stay_within_the_part_limit() -> None:
