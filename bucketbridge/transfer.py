@@ -201,6 +201,7 @@ def upload_file(
 ) -> ObjectInfo:
     """Upload a local file; large files are read in parallel, one part per worker."""
     if isinstance(target.driver, TransfersFiles):
+        size = os.path.getsize(path)
         return target.driver.put_file(
             target.bucket,
             target.key,
@@ -209,6 +210,7 @@ def upload_file(
             metadata=target.metadata,
             progress=progress.wanted,
             if_none_match=target.if_none_match,
+            etag_part_size=plan.part_size_for(size) if size > plan.threshold else None,
         )
     with open(path, "rb") as source:
         size = os.fstat(source.fileno()).st_size

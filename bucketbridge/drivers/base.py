@@ -214,7 +214,12 @@ class TransfersFiles(Protocol):
         metadata: Mapping[str, str],
         progress: ProgressCallback | None,
         if_none_match: bool = False,
-    ) -> ObjectInfo: ...
+        etag_part_size: int | None = None,
+    ) -> ObjectInfo:
+        """Store the file at ``path``. ``etag_part_size`` is the part size a
+        multipart upload of it would use (None below the threshold), so the
+        etag matches what a multipart upload gives: ``md5(part md5s)-N``."""
+        ...
 
     def get_file(
         self,

@@ -243,14 +243,11 @@ class LocalDriver:
     def compute_etag(self, bucket: str, key: str, version: str | None) -> str:
         """MD5 of the content, computed on first demand and kept in the sidecar
         of the version it was computed from."""
-        digest = hashlib.md5(usedforsecurity=False)
         with self._open(bucket, key, version) as handle:
             stat = os.fstat(handle.fileno())
-            while chunk := handle.read(READ_CHUNK * 8):
-                digest.update(chunk)
-        etag = digest.hexdigest()
-        computed_for = identity(stat)
-        sidecar = self._sidecars.read(bucket, key, computed_for)
+            computed_for = identity(stat)
+            sidecar = self._sidecars.read(bucket, key, computed_for)
+            etag = _md5_etag(handle, sidecar.get("etag_part_size"))
         record = sidecar or {"content_type": guess_content_type(key), "metadata": {}}
         self._sidecars.write(bucket, key, computed_for, {**record, "etag": etag})
         return etag
@@ -296,12 +293,18 @@ class LocalDriver:
         metadata: Mapping[str, str],
         progress: ProgressCallback | None,
         if_none_match: bool = False,
+        etag_part_size: int | None = None,
     ) -> ObjectInfo:
-        """Copy inside the kernel; the etag is computed later, on demand."""
+        """Copy inside the kernel; the etag is computed later, on demand,
+        from parts of ``etag_part_size`` as a multipart upload's would be."""
         destination = self._object_path(bucket, key)
         with open(path, "rb") as source, TempFile(self._tmp) as (fd, temp_path):
             _copy_fd(source.fileno(), fd, progress)
-            record = {"content_type": content_type, "metadata": dict(metadata)}
+            record = {
+                "content_type": content_type,
+                "metadata": dict(metadata),
+                "etag_part_size": etag_part_size,
+            }
             return self._publish(
                 bucket, key, destination, fd, temp_path, record, None, if_none_match
             )
@@ -496,6 +499,31 @@ def _part_file(part_number: int, token: str) -> str:
     if not _PART_TOKEN.fullmatch(token):
         raise InvalidValueException("parts", part_number, f"unknown part etag {token!r}")
     return f"{part_number:05d}.{token}"
+
+
+def _md5_etag(handle: BinaryIO, part_size: int | None) -> str:
+    """S3's etag of the content: its MD5, or for an object stored in parts
+    the MD5 of the parts' MD5s followed by the number of parts."""
+    if part_size is None:
+        digest = hashlib.md5(usedforsecurity=False)
+        while chunk := handle.read(READ_CHUNK * 8):
+            digest.update(chunk)
+        return digest.hexdigest()
+    part_digests = hashlib.md5(usedforsecurity=False)
+    parts = 0
+    while True:
+        part = hashlib.md5(usedforsecurity=False)
+        remaining = part_size
+        while remaining and (chunk := handle.read(min(remaining, READ_CHUNK * 8))):
+            part.update(chunk)
+            remaining -= len(chunk)
+        if remaining == part_size and parts:
+            break
+        part_digests.update(part.digest())
+        parts += 1
+        if remaining:
+            break
+    return f"{part_digests.hexdigest()}-{parts}"
 
 
 def _read_chunks(handle: BinaryIO, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:

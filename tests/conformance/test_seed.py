@@ -10,6 +10,7 @@ real AWS factory.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +50,23 @@ class _FactoryUnderTest:
 
 
 @pytest.fixture
-def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The file the spec uploads, at the path it names."""
+def spec_file() -> Iterator[Path]:
+    """The file the spec uploads, at the path it names, removed afterwards
+    with any directory made for it."""
     path = Path("/path/to/myfile.txt")
+    made = [p for p in (path.parent.parent, path.parent) if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("my data\n" * 1000)
     except PermissionError:
         pytest.fail(
-            "the spec uploads /path/to/myfile.txt; run the tests as a user who can create it"
+            "the spec uploads /path/to/myfile.txt: run the tests as a user who may create it"
         )
-    return path
+    yield path
+    path.unlink()
+    Path("/tmp/myfile.txt").unlink(missing_ok=True)
+    for directory in reversed(made):
+        directory.rmdir()
 
 
 def test_every_block_runs_as_written(
