@@ -4,4 +4,6 @@ modules are loaded here as plugins."""
 
 pytest_plugins = [
     "tests.servers.embedded",
+    "tests.servers.seaweedfs",
+    "tests.servers.moto",
 ]

@@ -4,4 +4,6 @@ name here and a ``<name>_provider_factory`` fixture in ``tests/servers``."""
 BACKENDS = [
     "local",
     "memory",
+    "s3_seaweedfs",
+    "s3_moto",
 ]

@@ -32,3 +32,22 @@ def bucket(provider: CloudProvider) -> Iterator[Bucket]:
     created = provider.storage.buckets.create(unique_name())
     yield created
     created.delete(delete_contents=True)
+
+
+def unenforced(provider_factory: ProviderFactory) -> frozenset[str]:
+    """What the backend's test server is known not to enforce (its module's
+    docstring says why); the behaviour is proven on the other backends."""
+    declared: frozenset[str] = getattr(provider_factory, "unenforced", frozenset())
+    return declared
+
+
+@pytest.fixture(autouse=True)
+def _skip_what_the_server_does_not_enforce(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.enforced("signatures", ...)`` on a test skips it, with
+    the reason in the report, on a backend whose server does not enforce it."""
+    needed = {name for marker in request.node.iter_markers("enforced") for name in marker.args}
+    if not needed:
+        return
+    missing = needed & unenforced(request.getfixturevalue("provider_factory"))
+    if missing:
+        pytest.skip(f"this test server does not enforce {', '.join(sorted(missing))}")

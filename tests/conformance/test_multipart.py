@@ -48,6 +48,13 @@ def test_abort_leaves_nothing_and_is_idempotent(bucket: Bucket) -> None:
     upload.abort()
     assert bucket.objects.get("aborted.bin") is None
     assert bucket.objects.list() == []
+
+
+@pytest.mark.enforced("no_such_upload")
+def test_an_aborted_upload_takes_no_more_parts(bucket: Bucket) -> None:
+    upload = bucket.objects.create("gone.bin").create_multipart_upload()
+    upload.upload_part(1, os.urandom(1024))
+    upload.abort()
     with pytest.raises(NotFoundException):  # the upload and its parts are gone
         upload.upload_part(2, os.urandom(1024))
 

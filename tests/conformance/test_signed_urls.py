@@ -42,6 +42,7 @@ def test_put_url_uploads_exactly_the_content(bucket: Bucket) -> None:
     assert stored.download_range(0, 100) == b"again"
 
 
+@pytest.mark.enforced("signed_url_method")
 def test_a_read_url_cannot_write_and_a_write_url_cannot_read(bucket: Bucket) -> None:
     obj = bucket.objects.create("guarded.txt").upload(b"original")
     read_url = obj.generate_url(expires_in=100)
@@ -51,6 +52,7 @@ def test_a_read_url_cannot_write_and_a_write_url_cannot_read(bucket: Bucket) -> 
     assert obj.download_range(0, 100) == b"original"
 
 
+@pytest.mark.enforced("response_overrides")
 def test_response_header_overrides(bucket: Bucket) -> None:
     obj = bucket.objects.create("report.csv").upload(b"a,b\n1,2\n")
     url = obj.generate_url(
@@ -73,6 +75,7 @@ def test_writable_url_carries_no_response_overrides(bucket: Bucket) -> None:
         assert marker not in url.lower()
 
 
+@pytest.mark.enforced("signatures")
 def test_tampered_url_is_refused(bucket: Bucket) -> None:
     obj = bucket.objects.create("t.txt").upload(b"secret")
     other = bucket.objects.create("other.txt").upload(b"other")
@@ -90,6 +93,7 @@ def test_tampered_url_is_refused(bucket: Bucket) -> None:
     assert requests.get(other_url, timeout=30).content == b"other"
 
 
+@pytest.mark.enforced("signed_url_expiry")
 def test_expired_url_is_refused(bucket: Bucket) -> None:
     obj = bucket.objects.create("brief.txt").upload(b"soon gone")
     url = obj.generate_url(expires_in=1)

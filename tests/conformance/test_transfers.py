@@ -85,6 +85,17 @@ def test_upload_and_download_files_with_progress(bucket: Bucket, tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.bin", "target.bin"]
 
 
+def test_small_uploads_report_progress(bucket: Bucket, tmp_path: Path) -> None:
+    sent: list[int] = []
+    bucket.objects.create("small.bin").upload(b"x" * 1000, progress=sent.append)
+    assert sum(sent) == 1000
+    source = tmp_path / "small.txt"
+    source.write_bytes(b"y" * 2000)
+    from_file: list[int] = []
+    obj = bucket.objects.create("small.txt").upload_from_file(source, progress=from_file.append)
+    assert sum(from_file) == 2000 and obj.size == 2000
+
+
 def test_small_file_round_trip_keeps_content_type(bucket: Bucket, tmp_path: Path) -> None:
     source = tmp_path / "page.html"
     source.write_text("<p>hi</p>")

@@ -1,0 +1,45 @@
+"""Fixtures of the S3-specific tests: providers on the real servers of
+tests/servers (SeaweedFS enforces signatures; moto issues session tokens)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, ProviderList
+from tests.servers.seaweedfs import S3Server
+
+
+def unique_bucket_name() -> str:
+    return f"s3t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_provider() -> Iterator[Callable[[dict[str, Any]], CloudProvider]]:
+    made: list[CloudProvider] = []
+
+    def make(config: dict[str, Any]) -> CloudProvider:
+        provider = CloudProviderFactory().create_provider(ProviderList.AWS, config)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.fixture
+def seaweed(
+    seaweedfs_server: S3Server, make_provider: Callable[[dict[str, Any]], CloudProvider]
+) -> CloudProvider:
+    return make_provider(seaweedfs_server.config())
+
+
+@pytest.fixture
+def seaweed_bucket(seaweed: CloudProvider) -> Iterator[Bucket]:
+    bucket = seaweed.storage.buckets.create(unique_bucket_name())
+    yield bucket
+    bucket.delete(delete_contents=True)

@@ -1,0 +1,131 @@
+"""moto in server mode (PyPI moto[server]) on loopback: the session-token path.
+
+The conformance backend ``s3_moto`` uses temporary credentials from moto's STS
+(GetSessionToken), passed as ``aws_session_token`` exactly as the seed does.
+
+What moto does NOT enforce (checked with moto 5.2): signatures (any key and
+secret are accepted), presigned-URL signatures and expiry, the method a URL was
+signed for, response-header overrides (ignored), ListBuckets paging
+(MaxBuckets honoured but no ContinuationToken, creation order; the driver
+pages such a list itself), duplicate bucket creation in us-east-1 (answered
+200, as AWS does for your own bucket; the driver looks first), and a part sent
+to an aborted upload (500 Internal Server Error instead of 404 NoSuchUpload).
+Those are proven on SeaweedFS instead; see ``UNENFORCED``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from tests.servers.embedded import ProviderFactory
+from tests.servers.seaweedfs import (
+    free_ports,
+    port_answers,
+    python_module_available,
+    start,
+    stop,
+    wait_until,
+)
+
+INSTALL_HINT = "pip install 'moto[server]' (or pip install -e '.[test]')"
+LONG_TERM_KEY = "AKIAMOTOLONGTERM"
+LONG_TERM_SECRET = "moto-long-term-secret"
+
+UNENFORCED = frozenset(
+    {
+        "signatures",
+        "signed_url_expiry",
+        "signed_url_method",
+        "response_overrides",
+        "no_such_upload",
+    }
+)
+"""What the conformance suite cannot prove on this server (see the module doc)."""
+
+
+@dataclass(frozen=True)
+class SessionCredentials:
+    access_key: str
+    secret_key: str
+    session_token: str
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint_url: str
+    region: str = "us-east-1"
+
+    def session_credentials(self) -> SessionCredentials:
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=LONG_TERM_KEY,
+            aws_secret_access_key=LONG_TERM_SECRET,
+            region_name=self.region,
+        )
+        issued = sts.get_session_token(DurationSeconds=3600)["Credentials"]
+        return SessionCredentials(
+            issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"]
+        )
+
+    def config(self, **extra: Any) -> dict[str, Any]:
+        credentials = self.session_credentials()
+        return {
+            "aws_access_key": credentials.access_key,
+            "aws_secret_key": credentials.secret_key,
+            "aws_session_token": credentials.session_token,
+            "s3_endpoint_url": self.endpoint_url,
+            **extra,
+        }
+
+
+@contextmanager
+def start_moto(root: Path) -> Iterator[MotoServer]:
+    python_module_available("moto.server", INSTALL_HINT)
+    python_module_available("flask", INSTALL_HINT)
+    (port,) = free_ports(1)
+    log = root / "moto.log"
+    process: subprocess.Popen[bytes] = start(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log, cwd=root
+    )
+    try:
+        wait_until(lambda: port_answers(port), process, "moto server", log)
+        yield MotoServer(f"http://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    started = time.monotonic()
+    with start_moto(tmp_path_factory.mktemp("moto")) as server:
+        print(f"\nmoto ready at {server.endpoint_url} in {time.monotonic() - started:.1f} s")
+        yield server
+
+
+@pytest.fixture
+def s3_moto_provider_factory(moto_server: MotoServer) -> Iterator[ProviderFactory]:
+    made: list[CloudProvider] = []
+
+    def make(**extra_config: Any) -> CloudProvider:
+        provider = CloudProviderFactory().create_provider(
+            ProviderList.AWS, moto_server.config(**extra_config)
+        )
+        made.append(provider)
+        return provider
+
+    make.unenforced = UNENFORCED  # type: ignore[attr-defined]
+    yield make
+    for provider in made:
+        provider.close()
