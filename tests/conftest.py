@@ -2,8 +2,33 @@
 ``<backend>_provider_factory`` defined in a module of ``tests/servers``; the
 modules are loaded here as plugins."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 pytest_plugins = [
     "tests.servers.embedded",
     "tests.servers.seaweedfs",
     "tests.servers.moto",
 ]
+
+
+@pytest.fixture
+def spec_file() -> Iterator[Path]:
+    """The file the spec uploads, at the path it names, removed afterwards
+    with any directory made for it."""
+    path = Path("/path/to/myfile.txt")
+    made = [p for p in (path.parent.parent, path.parent) if not p.exists()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("my data\n" * 1000)
+    except PermissionError:
+        pytest.fail(
+            "the spec uploads /path/to/myfile.txt: run the tests as a user who may create it"
+        )
+    yield path
+    path.unlink()
+    Path("/tmp/myfile.txt").unlink(missing_ok=True)
+    for directory in reversed(made):
+        directory.rmdir()

@@ -9,7 +9,7 @@ import pytest
 
 from bucketbridge import Bucket, CloudProvider
 from tests.conformance.backends import BACKENDS
-from tests.servers.embedded import ProviderFactory
+from tests.servers.providers import ProviderFactory
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,7 +23,7 @@ from bucketbridge import (
     TransferConfig,
 )
 from tests.conformance.conftest import unenforced, unique_name
-from tests.servers.embedded import ProviderFactory
+from tests.servers.providers import ProviderFactory
 
 MiB = 1024 * 1024
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

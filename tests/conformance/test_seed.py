@@ -10,11 +10,12 @@ real AWS factory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bucketbridge import CloudProvider, ProviderList
 
@@ -36,6 +37,34 @@ def test_the_spec_has_its_blocks() -> None:
     assert blocks[0].startswith("bucket = provider.storage.buckets.create('my-bucket')")
 
 
+def run_blocks(
+    blocks: list[str], namespace: dict[str, Any], check_url: Callable[[str], None] | None = None
+) -> None:
+    """Execute the blocks in order in ``namespace``, fetching each GET URL."""
+    for block in blocks:
+        if 'objects.get("my-file.txt")' in block:
+            # The prose presumes the object a GET URL is made for exists.
+            namespace["bucket"].objects.create("my-file.txt").upload(b"shared file")
+        exec(compile(block, str(SPEC), "exec"), namespace)
+        if "generate_url(expires_in=7200)" in block:
+            if check_url is not None:
+                check_url(namespace["url"])
+            assert requests.get(namespace["url"], timeout=30).content == b"shared file"
+    # the last block PUTs through the signed URL with the requests it imports
+    assert namespace["requests"] is requests
+
+
+def assert_walkthrough_done(provider: CloudProvider, source: Path) -> None:
+    """What the blocks leave behind: the downloaded copy and three objects,
+    the last written through the signed PUT URL."""
+    assert Path("/tmp/myfile.txt").read_bytes() == source.read_bytes()
+    bucket = provider.storage.buckets.get("my-bucket")
+    assert bucket is not None
+    uploaded = bucket.objects.get("my-file.txt")
+    assert uploaded is not None and b"".join(uploaded.iter_content()) == b"Hello world!"
+    assert sorted(o.name for o in bucket.objects) == ["my-data.txt", "my-file.txt", "my_object.txt"]
+
+
 class _FactoryUnderTest:
     """Stands in for CloudProviderFactory inside the blocks: whatever cloud a
     block names, it gets the provider under test."""
@@ -49,31 +78,9 @@ class _FactoryUnderTest:
         return self._provider
 
 
-@pytest.fixture
-def spec_file() -> Iterator[Path]:
-    """The file the spec uploads, at the path it names, removed afterwards
-    with any directory made for it."""
-    path = Path("/path/to/myfile.txt")
-    made = [p for p in (path.parent.parent, path.parent) if not p.exists()]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("my data\n" * 1000)
-    except PermissionError:
-        pytest.fail(
-            "the spec uploads /path/to/myfile.txt: run the tests as a user who may create it"
-        )
-    yield path
-    path.unlink()
-    Path("/tmp/myfile.txt").unlink(missing_ok=True)
-    for directory in reversed(made):
-        directory.rmdir()
-
-
 def test_every_block_runs_as_written(
     provider: CloudProvider, spec_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import requests
-
     namespace: dict[str, Any] = {
         "provider": provider,
         "CloudProviderFactory": lambda: _FactoryUnderTest(provider),
@@ -82,27 +89,10 @@ def test_every_block_runs_as_written(
         "source": str(spec_file),
     }
     try:
-        for block in seed_blocks():
-            if 'objects.get("my-file.txt")' in block:
-                # The prose presumes the object a GET URL is made for exists.
-                namespace["bucket"].objects.create("my-file.txt").upload(b"shared file")
-            exec(compile(block, str(SPEC), "exec"), namespace)
-            if "generate_url(expires_in=7200)" in block:
-                assert requests.get(namespace["url"], timeout=30).content == b"shared file"
+        run_blocks(seed_blocks(), namespace)
         printed = capsys.readouterr().out
         assert re.fullmatch(r"Size: 8000, Modified: \d{4}-\d\d-\d\dT[\d:]{8}\.\d{3}Z\n", printed)
-        assert Path("/tmp/myfile.txt").read_bytes() == spec_file.read_bytes()
-        bucket = provider.storage.buckets.get("my-bucket")
-        assert bucket is not None
-        # the last block PUT b"Hello world!" through the writable URL of my-file.txt
-        uploaded = bucket.objects.get("my-file.txt")
-        assert uploaded is not None and b"".join(uploaded.iter_content()) == b"Hello world!"
-        assert namespace["requests"] is requests
-        assert sorted(o.name for o in bucket.objects) == [
-            "my-data.txt",
-            "my-file.txt",
-            "my_object.txt",
-        ]
+        assert_walkthrough_done(provider, spec_file)
     finally:
         leftover = provider.storage.buckets.get("my-bucket")
         if leftover is not None:

@@ -21,7 +21,7 @@ from bucketbridge import (
     TransferConfig,
 )
 from tests.conformance.conftest import unique_name
-from tests.servers.embedded import ProviderFactory
+from tests.servers.providers import ProviderFactory
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, ProviderList
+from bucketbridge import Bucket, CloudProvider, ProviderList
+from tests.servers.providers import provider_factory
 from tests.servers.seaweedfs import S3Server
 
 
@@ -19,16 +20,8 @@ def unique_bucket_name() -> str:
 
 @pytest.fixture
 def make_provider() -> Iterator[Callable[[dict[str, Any]], CloudProvider]]:
-    made: list[CloudProvider] = []
-
-    def make(config: dict[str, Any]) -> CloudProvider:
-        provider = CloudProviderFactory().create_provider(ProviderList.AWS, config)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+    with provider_factory(ProviderList.AWS, lambda **config: config) as make:
+        yield lambda config: make(**config)
 
 
 @pytest.fixture

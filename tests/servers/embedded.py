@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
-
-ProviderFactory = Callable[..., CloudProvider]
+from bucketbridge import ProviderList
+from tests.servers.providers import ProviderFactory, provider_factory
 
 
 @pytest.fixture
@@ -19,29 +17,13 @@ def local_provider_factory(
 ) -> Iterator[ProviderFactory]:
     # The root is outside the test's own tmp_path, which tests inspect.
     root: Path = tmp_path_factory.mktemp("local-root")
-    made: list[CloudProvider] = []
-
-    def make(**config: Any) -> CloudProvider:
-        provider = CloudProviderFactory().create_provider(
-            ProviderList.LOCAL, {"local_root": str(root), **config}
-        )
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+    with provider_factory(
+        ProviderList.LOCAL, lambda **extra: {"local_root": str(root), **extra}
+    ) as make:
+        yield make
 
 
 @pytest.fixture
 def memory_provider_factory() -> Iterator[ProviderFactory]:
-    made: list[CloudProvider] = []
-
-    def make(**config: Any) -> CloudProvider:
-        provider = CloudProviderFactory().create_provider(ProviderList.MEMORY, config)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+    with provider_factory(ProviderList.MEMORY, lambda **extra: dict(extra)) as make:
+        yield make

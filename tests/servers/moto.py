@@ -27,8 +27,8 @@ from typing import Any
 import boto3
 import pytest
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
-from tests.servers.embedded import ProviderFactory
+from bucketbridge import ProviderList
+from tests.servers.providers import ProviderFactory, provider_factory
 from tests.servers.seaweedfs import (
     free_ports,
     port_answers,
@@ -116,16 +116,5 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
 
 @pytest.fixture
 def s3_moto_provider_factory(moto_server: MotoServer) -> Iterator[ProviderFactory]:
-    made: list[CloudProvider] = []
-
-    def make(**extra_config: Any) -> CloudProvider:
-        provider = CloudProviderFactory().create_provider(
-            ProviderList.AWS, moto_server.config(**extra_config)
-        )
-        made.append(provider)
-        return provider
-
-    make.unenforced = UNENFORCED  # type: ignore[attr-defined]
-    yield make
-    for provider in made:
-        provider.close()
+    with provider_factory(ProviderList.AWS, moto_server.config, UNENFORCED) as make:
+        yield make

@@ -34,8 +34,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
-from tests.servers.embedded import ProviderFactory
+from bucketbridge import ProviderList
+from tests.servers.providers import ProviderFactory, provider_factory
 
 ACCESS_KEY = "AKIDBUCKETBRIDGE"
 SECRET_KEY = "bucketbridge-seaweedfs-secret"
@@ -285,16 +285,5 @@ def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Ser
 
 @pytest.fixture
 def s3_seaweedfs_provider_factory(seaweedfs_server: S3Server) -> Iterator[ProviderFactory]:
-    made: list[CloudProvider] = []
-
-    def make(**extra_config: Any) -> CloudProvider:
-        provider = CloudProviderFactory().create_provider(
-            ProviderList.AWS, seaweedfs_server.config(**extra_config)
-        )
-        made.append(provider)
-        return provider
-
-    make.unenforced = UNENFORCED  # type: ignore[attr-defined]
-    yield make
-    for provider in made:
-        provider.close()
+    with provider_factory(ProviderList.AWS, seaweedfs_server.config, UNENFORCED) as make:
+        yield make
