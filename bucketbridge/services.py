@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .drivers.base import DeletesInBatches, Driver
 from .errors import (
     BucketNotEmptyException,
     InvalidNameException,
@@ -119,9 +120,7 @@ class BucketService:
             raise InvalidNameException(f"bucket name {name!r}: must be a non-empty string")
         driver = self._provider.driver
         if delete_contents:
-            target = bucket if isinstance(bucket, Bucket) else Bucket(self._provider, name)
-            for obj in target.objects:
-                driver.delete_object(name, obj.name)
+            _delete_all_objects(driver, name)
         try:
             driver.delete_bucket(name)
         except BucketNotEmptyException as error:
@@ -129,6 +128,24 @@ class BucketService:
                 f"bucket {name!r} is not empty; delete its objects first or pass"
                 " delete_contents=True"
             ) from error
+
+
+def _delete_all_objects(driver: Driver, bucket: str) -> None:
+    """Empty a bucket: a page of keys at a time, in one request per page
+    where the driver can, else one request per object."""
+    batch = driver.max_batch if isinstance(driver, DeletesInBatches) else ITERATION_PAGE_SIZE
+    marker: str | None = None
+    while True:
+        page = driver.list_objects(bucket, prefix=None, marker=marker, limit=batch)
+        keys = [info.key for info in page.items]
+        if keys and isinstance(driver, DeletesInBatches):
+            driver.delete_objects(bucket, keys)
+        else:
+            for key in keys:
+                driver.delete_object(bucket, key)
+        if page.next_marker is None:
+            return
+        marker = page.next_marker
 
 
 class BucketObjectService:

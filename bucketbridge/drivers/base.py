@@ -200,6 +200,17 @@ class ComputesEtag(Protocol):
 
 
 @runtime_checkable
+class DeletesInBatches(Protocol):
+    """A driver that deletes many objects in one request (S3's DeleteObjects)."""
+
+    max_batch: int
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
+        """Delete up to ``max_batch`` objects; absent ones are not an error."""
+        ...
+
+
+@runtime_checkable
 class TransfersFiles(Protocol):
     """A driver that moves whole files faster than the generic part engine
     (the local provider copies inside the kernel)."""

@@ -297,6 +297,23 @@ class S3Driver:
         with self._mapped(bucket, key):
             self._client.delete_object(Bucket=bucket, Key=key)
 
+    max_batch = 1000  # DeleteObjects' limit
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
+        objects: list[Any] = [{"Key": key} for key in keys]
+        with self._mapped(bucket):
+            response = self._client.delete_objects(
+                Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        failures = response.get("Errors") or []
+        if failures:
+            first = failures[0]
+            error = ClientError(
+                {"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}},
+                "DeleteObjects",
+            )
+            raise translate(error, self._target(bucket, first.get("Key"))) from error
+
     # --- multipart ------------------------------------------------------
 
     def create_multipart(

@@ -126,3 +126,11 @@ def test_delete_non_empty_bucket_needs_delete_contents(provider: CloudProvider) 
 def test_delete_missing_bucket_raises_not_found(provider: CloudProvider) -> None:
     with pytest.raises(NotFoundException):
         provider.storage.buckets.delete(unique_name())
+
+
+def test_delete_contents_empties_a_bucket_of_many_pages(provider: CloudProvider) -> None:
+    bucket = provider.storage.buckets.create(unique_name())
+    for i in range(30):
+        bucket.objects.create(f"many/{i:02d}").upload(b"x")
+    bucket.delete(delete_contents=True)
+    assert provider.storage.buckets.get(bucket.name) is None
