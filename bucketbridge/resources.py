@@ -518,7 +518,7 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 def _header_value(param: str, value: object) -> str:
     """A value that can travel in an HTTP header: no control characters."""
-    if not isinstance(value, str) or not all(" " <= ch <= "~" for ch in value):
+    if not isinstance(value, str) or not _header_safe(value, key=False):
         raise InvalidValueException(
             param, value, "must be printable ASCII (use RFC 5987 filename*= for others)"
         )
