@@ -13,11 +13,14 @@ beats the generic path.
 
 from __future__ import annotations
 
+import bisect
 import mimetypes
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from ..errors import InvalidValueException
 
 T = TypeVar("T")
 
@@ -37,6 +40,29 @@ MAX_PARTS = 10_000
 def guess_content_type(key: str) -> str:
     """The content type an object gets when the uploader names none."""
     return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
+
+
+def read_body(body: BinaryIO, size: int) -> bytes:
+    """Exactly ``size`` bytes of ``body``, merging short reads; a stream that
+    ends early is the caller's error, named as such."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = body.read(remaining)
+        if not chunk:
+            raise InvalidValueException(
+                "body", f"{size - remaining} bytes", f"the stream ended before {size} bytes"
+            )
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def page_of_names(names: Sequence[str], after: str | None, limit: int) -> tuple[list[str], bool]:
+    """The first ``limit`` of the sorted ``names`` that come after ``after``,
+    and whether more follow: how bucket listings page by name."""
+    start = bisect.bisect_right(names, after) if after is not None else 0
+    return list(names[start : start + limit]), start + limit < len(names)
 
 
 @dataclass(frozen=True)

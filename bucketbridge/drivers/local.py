@@ -54,6 +54,7 @@ from .base import (
     PartInfo,
     ProgressCallback,
     guess_content_type,
+    page_of_names,
 )
 from .local_paths import (
     STATE_DIR,
@@ -160,12 +161,9 @@ class LocalDriver:
         names = sorted(
             entry.name
             for entry in os.scandir(self.root)
-            if entry.is_dir()
-            and not entry.name.startswith(".")
-            and (marker is None or entry.name > marker)
+            if entry.is_dir() and not entry.name.startswith(".")
         )
-        page = names[:limit]
-        more = len(names) > limit
+        page, more = page_of_names(names, marker, limit)
         return Page([BucketInfo(name) for name in page], page[-1] if more else None)
 
     # -- reading -----------------------------------------------------------

@@ -27,7 +27,16 @@ from ..errors import (
     PreconditionFailedException,
 )
 from ..urlsigning import UrlSigner
-from .base import MIN_PART_SIZE, BucketInfo, HttpMethod, ObjectInfo, Page, PartInfo
+from .base import (
+    MIN_PART_SIZE,
+    BucketInfo,
+    HttpMethod,
+    ObjectInfo,
+    Page,
+    PartInfo,
+    page_of_names,
+    read_body,
+)
 
 
 def create_driver(config: ProviderConfig) -> MemoryDriver:
@@ -99,9 +108,7 @@ class MemoryDriver:
     def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
         with self._lock:
             names = sorted(self._buckets)
-        start = bisect.bisect_right(names, marker) if marker is not None else 0
-        page = names[start : start + limit]
-        more = start + limit < len(names)
+        page, more = page_of_names(names, marker, limit)
         return Page([BucketInfo(name) for name in page], page[-1] if more else None)
 
     # -- objects -----------------------------------------------------------
@@ -164,14 +171,7 @@ class MemoryDriver:
         metadata: Mapping[str, str],
         if_none_match: bool = False,
     ) -> ObjectInfo:
-        data = body.read(size)
-        while len(data) < size:
-            more = body.read(size - len(data))
-            if not more:
-                raise InvalidValueException(
-                    "body", f"{len(data)} bytes", f"stream ended before {size} bytes"
-                )
-            data += more
+        data = read_body(body, size)
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         return self._store(bucket, key, data, etag, content_type, metadata, if_none_match)
 

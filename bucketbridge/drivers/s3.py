@@ -24,7 +24,7 @@ from ..errors import (
     PermissionDeniedException,
     PreconditionFailedException,
 )
-from .base import BucketInfo, HttpMethod, ObjectInfo, Page, PartInfo
+from .base import BucketInfo, HttpMethod, ObjectInfo, Page, PartInfo, page_of_names, read_body
 from .s3_client import S3Settings, build_client, read_settings
 from .s3_errors import Target, error_code, http_status, permission_message, translate
 from .s3_listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing
@@ -227,7 +227,10 @@ class S3Driver:
         args: dict[str, Any] = {
             "Bucket": bucket,
             "Key": key,
-            "Body": body if _seekable(body) else _read_exactly(body, size),
+            # botocore reads a body twice (to sign or checksum it, then to
+            # send it) and rewinds it to retry: one that cannot seek goes in
+            # memory, at most the multipart threshold.
+            "Body": body if _seekable(body) else read_body(body, size),
             "ContentLength": size,
             "ContentType": content_type,
             "Metadata": dict(metadata),
@@ -414,28 +417,8 @@ def _seekable(body: BinaryIO) -> bool:
         return False
 
 
-def _read_exactly(body: BinaryIO, size: int) -> bytes:
-    """botocore reads a body twice (to sign or checksum it, then to send it)
-    and rewinds it to retry, so a stream that cannot seek (a pipe, or one
-    counting bytes for a progress callback) goes in memory: one single PUT,
-    at most the multipart threshold."""
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        chunk = body.read(remaining)
-        if not chunk:
-            raise InvalidValueException(
-                "body", f"{size - remaining} bytes", f"the stream ended before {size} bytes"
-            )
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
 def _page_by_name(names: list[str], after: str, limit: int) -> Page[BucketInfo]:
-    following = [name for name in names if name > after]
-    page = following[:limit]
-    more = len(following) > limit
+    page, more = page_of_names(names, after or None, limit)
     return Page([BucketInfo(name) for name in page], _NAME_MARKER + page[-1] if more else None)
 
 
