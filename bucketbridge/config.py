@@ -1,22 +1,32 @@
-"""Provider configuration: the user's dict, then the environment, then a config file.
+"""Provider configuration: declared once per driver, resolved once per provider.
 
-Each key is looked up in the dict given to ``create_provider`` (``False`` and
-``0`` are values, not "unset"), then in the environment variable of the same
-name upper-cased, then in the provider's section of the config file
-(``$BUCKETBRIDGE_CONFIG``, default ``~/.config/bucketbridge/config.ini``).
-What none of them set is left to the SDK's own credential chain.
+Every setting is a :class:`Setting` (name, type, default, secret or not):
+the core's own (transfers, listings), the connection settings every driver's
+client honours, and each driver's ``SETTINGS``. ``create_provider`` resolves
+them all once, into a :class:`Settings`: each from the dict given to
+``create_provider`` (``False`` and ``0`` are values, not "unset"), else the
+environment variable of the same name upper-cased, else the provider's
+section of the config file (``$BUCKETBRIDGE_CONFIG``, default
+``~/.config/bucketbridge/config.ini``), else its default. A value of the
+wrong type is an InvalidConfigurationException naming the key; a secret's
+value never shows, in a repr or in an error. What none of them sets is left
+to the SDK's own credential chain.
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import platformdirs
 
 from .errors import InvalidConfigurationException
+
+MiB = 1024 * 1024
 
 SECRET_KEY_SUFFIXES = (
     "secret",
@@ -30,8 +40,39 @@ SECRET_KEY_SUFFIXES = (
 )
 
 
-def is_secret(key: str) -> bool:
+def looks_secret(key: str) -> bool:
+    """A key named like a secret: masked in a config's repr even when the
+    provider it was given to does not declare it (another provider's key)."""
     return key.lower().endswith(SECRET_KEY_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key a provider reads."""
+
+    name: str
+    kind: type  # str, int, float, bool or dict
+    default: Any = None
+    secret: bool = False
+
+
+DEFAULT_THRESHOLD = 32 * MiB
+DEFAULT_PART_SIZE = 16 * MiB
+DEFAULT_MAX_CONCURRENCY = 8
+
+CORE_SETTINGS = (
+    Setting("multipart_threshold", int, DEFAULT_THRESHOLD),
+    Setting("multipart_part_size", int, DEFAULT_PART_SIZE),
+    Setting("multipart_max_concurrency", int, DEFAULT_MAX_CONCURRENCY),
+    Setting("default_result_limit", int, 50),
+    Setting("iter_chunk_size", int, 1 * MiB),
+)
+
+CONNECTION_SETTINGS = (
+    Setting("connect_timeout", float, 10.0),
+    Setting("read_timeout", float, 60.0),
+    Setting("max_attempts", int, 5),
+)
 
 
 def config_file_path() -> str:
@@ -40,55 +81,154 @@ def config_file_path() -> str:
     )
 
 
-class ProviderConfig(dict[str, Any]):
-    """The user's config dict plus the fallbacks; secrets never show in its repr."""
+class Settings(Mapping[str, Any]):
+    """The resolved value of every declared setting; None where unset."""
 
-    def __init__(self, provider_id: str, values: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, provider_id: str, declared: Iterable[Setting], values: Mapping[str, Any]):
+        self.provider_id = provider_id
+        self._declared = {setting.name: setting for setting in declared}
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def secret_values(self) -> list[str]:
+        """The values of the secret settings that are set (for log redaction)."""
+        return [
+            json.dumps(value) if isinstance(value, dict) else str(value)
+            for name, value in self._values.items()
+            if value is not None and self._declared[name].secret
+        ]
+
+    def __repr__(self) -> str:
+        shown = {
+            name: "***" if self._declared[name].secret and value is not None else value
+            for name, value in self._values.items()
+        }
+        return f"Settings({self.provider_id!r}, {shown!r})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What every driver's HTTP client honours. The pool is at least as wide
+    as the transfer concurrency, so parallel parts never wait for a connection."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
+    pool_size: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConnectionSettings:
+        return cls(
+            connect_timeout=settings["connect_timeout"],
+            read_timeout=settings["read_timeout"],
+            max_attempts=settings["max_attempts"],
+            pool_size=max(32, settings["multipart_max_concurrency"]),
+        )
+
+
+class ProviderConfig(dict[str, Any]):
+    """The user's config dict (CloudBridge's ``provider.config``); secrets
+    never show in its repr."""
+
+    def __init__(
+        self,
+        provider_id: str,
+        values: Mapping[str, Any] | None = None,
+        secret_names: Iterable[str] = (),
+    ) -> None:
         super().__init__(values or {})
         self.provider_id = provider_id
-        self._file_section = _read_file_section(provider_id)
+        self._secret_names = frozenset(secret_names)
 
-    def get_value(self, key: str, default: Any = None) -> Any:
-        if key in self:
-            return self[key]
-        from_env = os.environ.get(key.upper())
-        if from_env is not None:
-            return from_env
-        if key in self._file_section:
-            return self._file_section[key]
-        return default
+    def __repr__(self) -> str:
+        shown = {
+            key: ("***" if key in self._secret_names or looks_secret(key) else value)
+            for key, value in self.items()
+        }
+        return f"ProviderConfig({self.provider_id!r}, {shown!r})"
 
-    def get_bool(self, key: str, default: bool) -> bool:
-        value = self.get_value(key, default)
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
+    __str__ = __repr__
+
+
+def resolve(
+    provider_id: str, user_values: Mapping[str, Any], declared: Iterable[Setting]
+) -> Settings:
+    """Every declared setting's value, from the dict, the environment, the
+    config file or the default, checked against its type."""
+    declared = list(declared)
+    file_section = _read_file_section(provider_id)
+    values: dict[str, Any] = {}
+    for setting in declared:
+        if setting.name in user_values and user_values[setting.name] is not None:
+            raw: Any = user_values[setting.name]
+        elif os.environ.get(setting.name.upper()) is not None:
+            raw = os.environ[setting.name.upper()]
+        elif setting.name in file_section:
+            raw = file_section[setting.name]
+        else:
+            values[setting.name] = setting.default
+            continue
+        values[setting.name] = _convert(setting, raw)
+    return Settings(provider_id, declared, values)
+
+
+def _convert(setting: Setting, raw: Any) -> Any:
+    shown = "***" if setting.secret else repr(raw)
+    wrong = InvalidConfigurationException(
+        f"config key {setting.name!r}: {shown} is not {_KIND_NAMES[setting.kind]}"
+    )
+    if setting.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
         if text in ("1", "true", "yes", "on"):
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise InvalidConfigurationException(
-            f"config key {key!r}: {self._shown(key, value)} is not a boolean"
-        )
-
-    def get_int(self, key: str, default: int) -> int:
-        value = self.get_value(key, default)
+        raise wrong
+    if setting.kind in (int, float):
+        if isinstance(raw, bool):
+            raise wrong
         try:
-            return int(value)
-        except (TypeError, ValueError) as error:
-            raise InvalidConfigurationException(
-                f"config key {key!r}: {self._shown(key, value)} is not an integer"
-            ) from error
+            number = setting.kind(str(raw).strip()) if isinstance(raw, str) else raw
+        except ValueError as error:
+            raise wrong from error
+        if not isinstance(number, (int, float)) or (setting.kind is int and number != int(number)):
+            raise wrong
+        return setting.kind(number)
+    if setting.kind is dict:
+        if isinstance(raw, Mapping):
+            return dict(raw)
+        try:
+            parsed = json.loads(str(raw))
+        except ValueError as error:
+            raise wrong from error
+        if not isinstance(parsed, dict):
+            raise wrong
+        return parsed
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise wrong
+    text = str(raw).strip()
+    return text or None  # an empty string is "not set"
 
-    @staticmethod
-    def _shown(key: str, value: Any) -> str:
-        return "***" if is_secret(key) else repr(value)
 
-    def __repr__(self) -> str:
-        shown = {key: ("***" if is_secret(key) else value) for key, value in self.items()}
-        return f"ProviderConfig({self.provider_id!r}, {shown!r})"
-
-    __str__ = __repr__
+_KIND_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    dict: "a JSON object",
+    str: "a string",
+}
 
 
 def _read_file_section(provider_id: str) -> dict[str, str]:

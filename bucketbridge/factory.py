@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
-from .config import ProviderConfig
+from .config import CONNECTION_SETTINGS, CORE_SETTINGS, ProviderConfig, Setting, Settings, resolve
 from .drivers.base import Driver
 from .errors import (
     BucketBridgeException,
@@ -55,20 +56,32 @@ class CloudProviderFactory:
         provider_id = name.value if isinstance(name, ProviderList) else name
         if provider_id not in _DRIVERS:
             raise InvalidValueException("provider", name, f"choose one of {', '.join(_DRIVERS)}")
-        provider_config = ProviderConfig(provider_id, config)
-        create_driver = _load_driver_factory(provider_id)
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidValueException("config", type(config).__name__, "expected a dict")
+        module = _load_driver_module(provider_id)
+        declared = (*CORE_SETTINGS, *CONNECTION_SETTINGS, *module.settings)
+        provider_config = ProviderConfig(
+            provider_id, config, [setting.name for setting in declared if setting.secret]
+        )
+        settings = resolve(provider_id, provider_config, declared)
         try:
-            driver = create_driver(provider_config)
+            driver = module.create_driver(settings)
         except BucketBridgeException:
             raise
         except Exception as error:
             raise InvalidConfigurationException(
                 f"could not set up the {provider_id} provider: {type(error).__name__}: {error}"
             ) from error
-        return CloudProvider(provider_id, provider_config, driver)
+        return CloudProvider(provider_id, provider_config, settings, driver)
 
 
-def _load_driver_factory(provider_id: str) -> Callable[[ProviderConfig], Driver]:
+@dataclass(frozen=True)
+class _DriverModule:
+    settings: tuple[Setting, ...]
+    create_driver: Callable[[Settings], Driver]
+
+
+def _load_driver_module(provider_id: str) -> _DriverModule:
     module_name, extra = _DRIVERS[provider_id]
     try:
         module = importlib.import_module(module_name)
@@ -82,4 +95,4 @@ def _load_driver_factory(provider_id: str) -> Callable[[ProviderConfig], Driver]
         raise ProviderNotInstalledException(
             f"the {provider_id} provider needs {error.name!r}: pip install 'bucketbridge[{extra}]'"
         ) from error
-    return cast(Callable[[ProviderConfig], Driver], module.create_driver)
+    return _DriverModule(tuple(module.SETTINGS), module.create_driver)

@@ -20,7 +20,8 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
-from .drivers.base import Driver, ObjectInfo, guess_content_type
+from .drivers.base import Driver
+from .drivers.records import Body, ObjectInfo, ReadOptions, WriteOptions, guess_content_type
 from .errors import (
     BucketBridgeException,
     InvalidNameException,
@@ -137,10 +138,9 @@ class SignedUrlServer:
                 )
             start, end, status = span[0], span[1], 206
         # The headers describe the version looked up; read only that one.
-        body = self._driver.read_object(
-            bucket, key, start=start, end=end, chunk_size=CHUNK, if_version=info.version
-        )
-        response = Response(body, status=status, direct_passthrough=True)
+        options = ReadOptions(start=start, end=end, chunk_size=CHUNK, if_revision=info.revision)
+        body = self._driver.read_object(bucket, key, options)
+        response = Response(iter(body), status=status, direct_passthrough=True)
         response.headers["Content-Length"] = str(end - start)
         response.headers["Content-Type"] = overrides.get(
             "Content-Type", info.content_type or guess_content_type(key)
@@ -162,10 +162,8 @@ class SignedUrlServer:
         info = self._driver.put_object(
             bucket,
             key,
-            request.stream,  # type: ignore[arg-type]
-            length,
-            content_type=request.mimetype or guess_content_type(key),
-            metadata={},
+            Body.of_stream(request.stream, length),
+            WriteOptions(content_type=request.mimetype or guess_content_type(key)),
         )
         response = Response(status=200)
         if info.etag:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from .config import ProviderConfig
-from .drivers.base import Driver
+from .config import ProviderConfig, Settings
+from .drivers.base import Driver, Features
 from .services import StorageService
 
 
 class CloudProvider:
-    """What ``CloudProviderFactory().create_provider`` returns."""
+    """What ``CloudProviderFactory().create_provider`` returns.
 
-    def __init__(self, provider_id: str, config: ProviderConfig, driver: Driver) -> None:
+    ``config`` is the dict the user gave (CloudBridge's attribute);
+    ``settings`` every setting resolved once; ``features`` the driver's
+    optional capabilities, resolved once.
+    """
+
+    def __init__(
+        self, provider_id: str, config: ProviderConfig, settings: Settings, driver: Driver
+    ) -> None:
         self.PROVIDER_ID = provider_id
         self.config = config
+        self.settings = settings
         self.driver = driver
+        self.features = Features.of(driver)
         self.storage = StorageService(self)
 
     def has_service(self, service: str) -> bool:
@@ -22,9 +31,7 @@ class CloudProvider:
 
     def close(self) -> None:
         """Release what the driver holds (connections, an in-process URL server)."""
-        close = getattr(self.driver, "close", None)
-        if close is not None:
-            close()
+        self.driver.close()
 
     def __enter__(self) -> CloudProvider:
         return self

@@ -13,26 +13,33 @@ import io
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from datetime import timezone
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .drivers.base import (
-    MAX_PARTS,
-    ComputesEtag,
+from .drivers.base import Driver, Features, MultipartSession
+from .drivers.parts import check_part_number, ordered_parts
+from .drivers.records import (
+    Body,
     ObjectInfo,
     PartInfo,
     ProgressCallback,
+    ReadOptions,
+    UrlRequest,
+    WriteOptions,
     guess_content_type,
 )
 from .errors import (
     BucketBridgeException,
+    BucketNotEmptyException,
     InvalidValueException,
     NotFoundException,
     ProviderInternalException,
     wrap_foreign_errors,
 )
+from .reads import open_read
 from .transfer import (
+    DownloadSource,
     Progress,
     TransferConfig,
     TransferPlan,
@@ -48,7 +55,6 @@ if TYPE_CHECKING:
 
 MAX_URL_EXPIRY = 7 * 24 * 3600
 """Longest signed-URL lifetime, on every provider: SigV4's limit."""
-DEFAULT_ITER_CHUNK_SIZE = 1024 * 1024
 
 UploadSource = bytes | bytearray | memoryview | str | BinaryIO
 
@@ -121,7 +127,7 @@ class Bucket(_Resource):
     def delete(self, delete_contents: bool = False) -> None:
         """Delete the bucket. A bucket that still holds objects raises
         BucketNotEmptyException unless ``delete_contents`` is True."""
-        self._provider.storage.buckets.delete(self, delete_contents=delete_contents)
+        delete_bucket(self._provider.driver, self._provider.features, self._name, delete_contents)
 
 
 class BucketObject(_Resource):
@@ -165,9 +171,10 @@ class BucketObject(_Resource):
         info = self._info
         if info is None:
             return None
-        if info.etag is None and isinstance(self._driver, ComputesEtag):
+        computes_etag = self._provider.features.computes_etag
+        if info.etag is None and computes_etag is not None:
             etag: str = self._call(
-                self._driver.compute_etag, self._bucket.name, self._key, info.version
+                computes_etag.compute_etag, self._bucket.name, self._key, info.revision
             )
             with self._lock:  # keep a newer record another thread stored meanwhile
                 if self._info is info:
@@ -187,7 +194,7 @@ class BucketObject(_Resource):
         return dict(self._detail().metadata or {})
 
     @property
-    def _driver(self) -> Any:
+    def _driver(self) -> Driver:
         return self._provider.driver
 
     @staticmethod
@@ -206,31 +213,34 @@ class BucketObject(_Resource):
         return info
 
     def _plan(self, config: TransferConfig | None, *, for_upload: bool) -> TransferPlan:
-        return TransferPlan.resolve(config, self._provider.config.get_value, for_upload=for_upload)
+        return TransferPlan.resolve(config, self._provider.settings, for_upload=for_upload)
+
+    def _write_options(
+        self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool
+    ) -> WriteOptions:
+        return WriteOptions(
+            content_type=_header_value("content_type", content_type)
+            if content_type
+            else guess_content_type(self._key),
+            metadata=_check_metadata(metadata),
+            create_only=not overwrite,
+        )
 
     def _target(
         self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool
     ) -> UploadTarget:
         return UploadTarget(
-            driver=self._driver,
-            bucket=self._bucket.name,
-            key=self._key,
-            content_type=_header_value("content_type", content_type)
-            if content_type
-            else guess_content_type(self._key),
-            metadata=_check_metadata(metadata),
-            if_none_match=not overwrite,
+            self._driver,
+            self._provider.features,
+            self._bucket.name,
+            self._key,
+            self._write_options(content_type, metadata, overwrite),
         )
 
     @wrap_foreign_errors
     def refresh(self) -> None:
         """Fetch the object's current size, time, etag, type and metadata."""
-        info = self._driver.head_object(self._bucket.name, self._key)
-        if info is None:
-            raise NotFoundException(
-                f"object {self._key!r} not found in bucket {self._bucket.name!r}"
-            )
-        self._info = info
+        self._info = head_existing(self._driver, self._bucket.name, self._key)
 
     @wrap_foreign_errors
     def upload(
@@ -277,21 +287,31 @@ class BucketObject(_Resource):
         )
         return self
 
+    def _open(self, options: ReadOptions) -> Iterator[bytes]:
+        """Open a read; from then on the handle describes the revision read,
+        so ``size`` and ``etag`` match the bytes that come back."""
+        stream = self._call(
+            open_read,
+            self._driver,
+            self._bucket.name,
+            self._key,
+            options,
+            self._provider.settings["max_attempts"],
+        )
+        self._info = stream.info
+        return _wrap_iterator(stream)
+
     def iter_content(self, chunk_size: int | None = None) -> Iterator[bytes]:
-        """Stream the object in chunks of about ``chunk_size`` bytes
-        (config ``iter_chunk_size``, default 1 MiB). The request is made
-        before this returns, so a missing object raises here."""
-        size = (
-            chunk_size
-            if chunk_size is not None
-            else self._provider.config.get_int("iter_chunk_size", DEFAULT_ITER_CHUNK_SIZE)
-        )
-        if size <= 0:
-            raise InvalidValueException("iter_chunk_size", size, "must be > 0")
-        chunks = self._call(
-            lambda: self._driver.read_object(self._bucket.name, self._key, chunk_size=size)
-        )
-        return _wrap_iterator(chunks)
+        """Stream the object in chunks of about ``chunk_size`` bytes (config
+        ``iter_chunk_size``, default 1 MiB). The request is made before this
+        returns, so a missing object raises here, and the handle then
+        describes the revision being read. A dropped connection is resumed
+        where it broke, from the same revision."""
+        if chunk_size is None:
+            chunk_size = self._provider.settings["iter_chunk_size"]
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise InvalidValueException("chunk_size", chunk_size, "must be an integer > 0")
+        return self._open(ReadOptions(chunk_size=chunk_size))
 
     @wrap_foreign_errors
     def save_content(self, target_stream: BinaryIO, chunk_size: int | None = None) -> None:
@@ -302,20 +322,13 @@ class BucketObject(_Resource):
     @wrap_foreign_errors
     def download_range(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` (fewer at the end of the object)."""
-        if not isinstance(offset, int) or offset < 0:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidValueException("offset", offset, "must be an integer >= 0")
-        if not isinstance(length, int) or length < 0:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise InvalidValueException("length", length, "must be an integer >= 0")
         if length == 0:
             return b""
-        chunks = self._driver.read_object(
-            self._bucket.name,
-            self._key,
-            start=offset,
-            end=offset + length,
-            chunk_size=DEFAULT_ITER_CHUNK_SIZE,
-        )
-        return b"".join(chunks)
+        return b"".join(self._open(ReadOptions(start=offset, end=offset + length)))
 
     @wrap_foreign_errors
     def download_to_file(
@@ -334,9 +347,8 @@ class BucketObject(_Resource):
         if os.path.isdir(path):
             raise InvalidValueException("path", path, "is a directory")
         plan = self._plan(config, for_upload=False)
-        self._info = download_file(
-            self._driver, self._bucket.name, self._key, path, plan, Progress(progress)
-        )
+        source = DownloadSource(self._driver, self._provider.features, self._bucket.name, self._key)
+        self._info = download_file(source, path, plan, Progress(progress))
 
     @wrap_foreign_errors
     def generate_url(
@@ -356,22 +368,22 @@ class BucketObject(_Resource):
             raise InvalidValueException(
                 "expires_in", expires_in, f"must be between 1 and {MAX_URL_EXPIRY} seconds"
             )
-        overrides: dict[str, str] = {}
-        if not writable:
-            if content_disposition:
-                overrides["Content-Disposition"] = _header_value(
+        if writable:
+            request = UrlRequest("PUT", expires_in)
+        else:
+            request = UrlRequest(
+                "GET",
+                expires_in,
+                response_content_disposition=_header_value(
                     "content_disposition", content_disposition
                 )
-            if content_type:
-                overrides["Content-Type"] = _header_value("content_type", content_type)
-        url: str = self._driver.sign_url(
-            self._bucket.name,
-            self._key,
-            method="PUT" if writable else "GET",
-            expires_in=expires_in,
-            response_headers=overrides,
-        )
-        return url
+                if content_disposition
+                else None,
+                response_content_type=_header_value("content_type", content_type)
+                if content_type
+                else None,
+            )
+        return self._driver.sign_url(self._bucket.name, self._key, request)
 
     @wrap_foreign_errors
     def delete(self) -> None:
@@ -383,41 +395,58 @@ class BucketObject(_Resource):
         self, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
     ) -> MultipartUpload:
         """Start an explicit multipart upload; parts may be sent in any order."""
-        target = self._target(content_type, metadata, overwrite=True)
-        upload_id = self._driver.create_multipart(
-            self._bucket.name,
-            self._key,
-            content_type=target.content_type,
-            metadata=target.metadata,
-        )
-        return MultipartUpload(self._provider, self, upload_id)
+        options = self._write_options(content_type, metadata, overwrite=True)
+        session = self._driver.start_multipart(self._bucket.name, self._key, options)
+        return MultipartUpload(self, session, options)
 
     def _set_info(self, info: ObjectInfo) -> None:
         self._info = info
 
 
 class UploadPart:
-    """A part that was uploaded; pass these to ``MultipartUpload.complete``."""
+    """A part that was uploaded; pass these to ``MultipartUpload.complete``.
+    ``etag`` is the provider's opaque token for the part."""
 
-    def __init__(self, part_number: int, etag: str) -> None:
-        self.part_number = part_number
-        self.etag = etag
+    def __init__(self, info: PartInfo) -> None:
+        self.info = info
+
+    @property
+    def part_number(self) -> int:
+        return self.info.part_number
+
+    @property
+    def etag(self) -> str:
+        return self.info.token
+
+    @property
+    def size(self) -> int:
+        return self.info.size
 
     def __repr__(self) -> str:
         return f"<CB-UploadPart: {self.part_number}>"
 
 
 class MultipartUpload:
-    """CloudBridge's explicit multipart API over the driver's native one."""
+    """CloudBridge's explicit multipart API over the driver's session. An
+    upload listed by ``bucket.objects.incomplete_uploads()`` can be aborted;
+    only the one that started it knows its content type and metadata, so
+    only that one can be completed."""
 
-    def __init__(self, provider: CloudProvider, obj: BucketObject, upload_id: str) -> None:
-        self._provider = provider
+    def __init__(
+        self,
+        obj: BucketObject,
+        session: MultipartSession,
+        options: WriteOptions | None,
+        initiated: datetime | None = None,
+    ) -> None:
         self._object = obj
-        self._id = upload_id
+        self._session = session
+        self._options = options
+        self._initiated = initiated
 
     @property
     def id(self) -> str:
-        return self._id
+        return self._session.upload_id
 
     @property
     def name(self) -> str:
@@ -429,52 +458,109 @@ class MultipartUpload:
     def bucket(self) -> Bucket:
         return self._object.bucket
 
+    @property
+    def initiated(self) -> datetime | None:
+        """When the upload was started, where the provider says."""
+        return self._initiated
+
     def __repr__(self) -> str:
-        return f"<CB-MultipartUpload: {self.name} {self._id}>"
+        return f"<CB-MultipartUpload: {self.name} {self.id}>"
 
     @wrap_foreign_errors
     def upload_part(
         self, part_number: int, data: bytes | bytearray | memoryview | BinaryIO
     ) -> UploadPart:
-        if isinstance(part_number, bool) or not isinstance(part_number, int):
-            raise InvalidValueException("part_number", part_number, "must be an integer")
-        if not 1 <= part_number <= MAX_PARTS:
-            raise InvalidValueException("part_number", part_number, f"must be 1 to {MAX_PARTS}")
+        check_part_number(part_number)
         if isinstance(data, (bytes, bytearray, memoryview)):
-            payload = bytes(memoryview(data).cast("B"))
+            body = Body.of_bytes(data)
         elif hasattr(data, "read") and not isinstance(data, io.TextIOBase):
-            payload = data.read()
+            body = Body.of_bytes(data.read())
         else:
             raise InvalidValueException(
                 "data", type(data).__name__, "expected bytes or a binary stream"
             )
-        info = self._provider.driver.upload_part(
-            self.bucket.name, self.name, self._id, part_number, payload
-        )
-        return UploadPart(info.part_number, info.token)
+        return UploadPart(self._session.upload_part(part_number, body))
 
     @wrap_foreign_errors
     def complete(self, parts: list[UploadPart]) -> BucketObject:
         """Join ``parts`` in ascending part number, whatever order they came in."""
-        if not parts:
-            raise InvalidValueException("parts", parts, "at least one part is needed")
-        numbers = [part.part_number for part in parts]
-        if len(set(numbers)) != len(numbers):
-            raise InvalidValueException("parts", numbers, "a part number appears twice")
-        ordered = sorted(parts, key=lambda part: part.part_number)
-        info = self._provider.driver.complete_multipart(
-            self.bucket.name,
-            self.name,
-            self._id,
-            [PartInfo(part.part_number, part.etag) for part in ordered],
-        )
+        if self._options is None:
+            raise InvalidValueException(
+                "upload", self.id, "a listed upload can only be aborted, not completed"
+            )
+        if not isinstance(parts, (list, tuple)) or not all(
+            isinstance(part, UploadPart) for part in parts
+        ):
+            raise InvalidValueException(
+                "parts", parts, "expected the UploadParts that upload_part returned"
+            )
+        ordered = ordered_parts([part.info for part in parts])
+        info = self._session.complete(ordered, self._options)
         self._object._set_info(info)
         return self._object
 
     @wrap_foreign_errors
     def abort(self) -> None:
         """Discard the upload and its parts; calling it again is harmless."""
-        self._provider.driver.abort_multipart(self.bucket.name, self.name, self._id)
+        self._session.abort()
+
+
+def head_existing(driver: Driver, bucket: str, key: str) -> ObjectInfo:
+    """The object's info, or NotFoundException naming what is missing: the
+    object, or the bucket itself (decided here, not in each driver)."""
+    info = driver.head_object(bucket, key)
+    if info is not None:
+        return info
+    if driver.head_bucket(bucket) is None:
+        raise NotFoundException(f"bucket {bucket!r} does not exist")
+    raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+
+
+def delete_bucket(driver: Driver, features: Features, name: str, delete_contents: bool) -> None:
+    """Delete a bucket; with ``delete_contents`` its objects (and open
+    multipart uploads) go first. Where the server might delete a non-empty
+    bucket, one key is listed first; an object written between that look and
+    the delete can still be lost there, a window no client can close."""
+    if delete_contents:
+        _delete_all_objects(driver, features, name)
+        for upload in driver.list_multipart(name):
+            driver.resume_multipart(name, upload.key, upload.upload_id).abort()
+    elif not features.refuses_non_empty_bucket_delete and _holds_an_object(driver, name):
+        raise BucketNotEmptyException(_not_empty(name))
+    try:
+        driver.delete_bucket(name)
+    except BucketNotEmptyException as error:
+        raise BucketNotEmptyException(_not_empty(name)) from error
+
+
+def _holds_an_object(driver: Driver, bucket: str) -> bool:
+    return bool(driver.list_objects(bucket, prefix=None, marker=None, limit=1).items)
+
+
+def _not_empty(name: str) -> str:
+    return f"bucket {name!r} is not empty; delete its objects first or pass delete_contents=True"
+
+
+DELETE_PAGE_SIZE = 1000
+
+
+def _delete_all_objects(driver: Driver, features: Features, bucket: str) -> None:
+    """Empty a bucket: a page of keys at a time, in one request per page
+    where the driver can, else one request per object."""
+    batch = features.deletes_in_batches
+    limit = batch.max_batch if batch is not None else DELETE_PAGE_SIZE
+    marker: str | None = None
+    while True:
+        page = driver.list_objects(bucket, prefix=None, marker=marker, limit=limit)
+        keys = [info.key for info in page.items]
+        if keys and batch is not None:
+            batch.delete_objects(bucket, keys)
+        else:
+            for key in keys:
+                driver.delete_object(bucket, key)
+        if page.next_marker is None:
+            return
+        marker = page.next_marker
 
 
 def _as_stream(data: UploadSource) -> tuple[BinaryIO, int | None]:
@@ -531,7 +617,7 @@ def _header_safe(text: str, *, key: bool) -> bool:
     return all(" " <= ch <= "~" for ch in text)
 
 
-def _wrap_iterator(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _wrap_iterator(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Map errors raised mid-stream the way ``wrap_foreign_errors`` does."""
     try:
         yield from chunks

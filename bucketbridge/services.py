@@ -8,25 +8,25 @@ an exact match made with one lookup, whatever the bucket holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .drivers.base import DeletesInBatches, Driver
+from .drivers.records import ObjectInfo
 from .errors import (
-    BucketNotEmptyException,
     InvalidNameException,
     InvalidParamException,
     InvalidValueException,
+    NotFoundException,
     wrap_foreign_errors,
 )
 from .names import validate_bucket_name, validate_object_key
-from .resources import Bucket, BucketObject
+from .resources import Bucket, BucketObject, MultipartUpload, delete_bucket
 from .results import ResultList
 
 if TYPE_CHECKING:
     from .provider import CloudProvider
 
 ITERATION_PAGE_SIZE = 1000
-DEFAULT_RESULT_LIMIT = 50
 
 
 def _find_name(kwargs: dict[str, Any]) -> str:
@@ -59,7 +59,8 @@ def _prefix(prefix: object) -> str | None:
 
 def _limit(provider: CloudProvider, limit: int | None) -> int:
     if limit is None:
-        return provider.config.get_int("default_result_limit", DEFAULT_RESULT_LIMIT)
+        default: int = provider.settings["default_result_limit"]
+        return default
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidValueException("limit", limit, "must be a positive integer")
     return limit
@@ -118,34 +119,7 @@ class BucketService:
         name = bucket.name if isinstance(bucket, Bucket) else bucket
         if not isinstance(name, str) or not name:
             raise InvalidNameException(f"bucket name {name!r}: must be a non-empty string")
-        driver = self._provider.driver
-        if delete_contents:
-            _delete_all_objects(driver, name)
-        try:
-            driver.delete_bucket(name)
-        except BucketNotEmptyException as error:
-            raise BucketNotEmptyException(
-                f"bucket {name!r} is not empty; delete its objects first or pass"
-                " delete_contents=True"
-            ) from error
-
-
-def _delete_all_objects(driver: Driver, bucket: str) -> None:
-    """Empty a bucket: a page of keys at a time, in one request per page
-    where the driver can, else one request per object."""
-    batch = driver.max_batch if isinstance(driver, DeletesInBatches) else ITERATION_PAGE_SIZE
-    marker: str | None = None
-    while True:
-        page = driver.list_objects(bucket, prefix=None, marker=marker, limit=batch)
-        keys = [info.key for info in page.items]
-        if keys and isinstance(driver, DeletesInBatches):
-            driver.delete_objects(bucket, keys)
-        else:
-            for key in keys:
-                driver.delete_object(bucket, key)
-        if page.next_marker is None:
-            return
-        marker = page.next_marker
+        delete_bucket(self._provider.driver, self._provider.features, name, delete_contents)
 
 
 class BucketObjectService:
@@ -155,15 +129,20 @@ class BucketObjectService:
         self._provider = provider
         self._bucket = bucket
 
-    def _object(self, info: Any) -> BucketObject:
+    def _object(self, info: ObjectInfo) -> BucketObject:
         return BucketObject(self._provider, self._bucket, info.key, info)
 
     @wrap_foreign_errors
     def get(self, name: str) -> BucketObject | None:
         """The object, or None if it does not exist."""
         validate_object_key(name)
-        info = self._provider.driver.head_object(self._bucket.name, name)
-        return self._object(info) if info else None
+        driver = self._provider.driver
+        info = driver.head_object(self._bucket.name, name)
+        if info is None:
+            if driver.head_bucket(self._bucket.name) is None:
+                raise NotFoundException(f"bucket {self._bucket.name!r} does not exist")
+            return None
+        return self._object(info)
 
     @wrap_foreign_errors
     def find(self, **kwargs: Any) -> ResultList[BucketObject]:
@@ -198,3 +177,49 @@ class BucketObjectService:
         """A handle for a new object; nothing is stored until content is uploaded."""
         validate_object_key(name)
         return BucketObject(self._provider, self._bucket, name, None)
+
+    @wrap_foreign_errors
+    def incomplete_uploads(self) -> ResultList[MultipartUpload]:
+        """The multipart uploads still open in this bucket (a crashed or
+        killed upload's parts stay on the server until aborted), oldest first
+        where the provider says when each started."""
+        driver = self._provider.driver
+        uploads = sorted(
+            driver.list_multipart(self._bucket.name),
+            key=lambda upload: (upload.initiated is None, upload.initiated or _EPOCH, upload.key),
+        )
+        return ResultList(
+            MultipartUpload(
+                BucketObject(self._provider, self._bucket, upload.key, None),
+                driver.resume_multipart(self._bucket.name, upload.key, upload.upload_id),
+                None,
+                upload.initiated,
+            )
+            for upload in uploads
+        )
+
+    @wrap_foreign_errors
+    def abort_incomplete_uploads(self, older_than: timedelta | float | None = None) -> int:
+        """Abort the open multipart uploads (only those started more than
+        ``older_than`` ago — a timedelta or seconds — if given, so that
+        uploads in progress survive); returns how many were aborted."""
+        if older_than is None:
+            cutoff = None
+        elif isinstance(older_than, timedelta):
+            cutoff = datetime.now(timezone.utc) - older_than
+        elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool):
+            if older_than < 0:
+                raise InvalidValueException("older_than", older_than, "must be >= 0")
+            cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than)
+        else:
+            raise InvalidValueException("older_than", older_than, "a timedelta or seconds")
+        aborted = 0
+        for upload in self.incomplete_uploads():
+            if cutoff is not None and (upload.initiated is None or upload.initiated > cutoff):
+                continue
+            upload.abort()
+            aborted += 1
+        return aborted
+
+
+_EPOCH = datetime.fromtimestamp(0, timezone.utc)

@@ -2,34 +2,34 @@
 
 Uploads above the threshold go multipart with at most ``max_concurrency``
 parts in flight and are aborted on any failure, so no parts are left behind.
-Downloads above it are parallel ranged reads written with ``os.pwrite`` straight
-into their place in a temporary file beside the destination, which replaces
-the destination only once it is whole. Memory stays near
+Downloads above it are parallel ranged reads, each resumed where a dropped
+connection cut it (:mod:`.reads`), written with ``os.pwrite`` straight into
+their place in a scratch file beside the destination (:mod:`.scratch`), which
+replaces the destination only once it is whole. Memory stays near
 ``part_size * max_concurrency`` whatever the object size.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import logging
 import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
-from .drivers.base import (
-    MAX_PARTS,
-    MIN_PART_SIZE,
-    Driver,
+from .config import Settings
+from .drivers.base import Driver, Features
+from .drivers.parts import MAX_PARTS, MIN_PART_SIZE
+from .drivers.records import (
+    Body,
     ObjectInfo,
     PartInfo,
     ProgressCallback,
-    TransfersFiles,
+    ReadOptions,
+    WriteOptions,
 )
 from .errors import (
     InvalidValueException,
@@ -37,14 +37,13 @@ from .errors import (
     PreconditionFailedException,
     ProviderInternalException,
 )
+from .reads import open_read
+from .scratch import ScratchFile
 
 log = logging.getLogger("bucketbridge")
 T = TypeVar("T")
 
 MiB = 1024 * 1024
-DEFAULT_THRESHOLD = 32 * MiB
-DEFAULT_PART_SIZE = 16 * MiB
-DEFAULT_MAX_CONCURRENCY = 8
 STREAM_CHUNK = 1 * MiB
 
 
@@ -77,21 +76,16 @@ class TransferPlan:
     threshold: int
     part_size: int
     max_concurrency: int
+    max_attempts: int
 
     @classmethod
     def resolve(
-        cls,
-        config: TransferConfig | None,
-        lookup: Callable[[str], object],
-        *,
-        for_upload: bool,
+        cls, config: TransferConfig | None, settings: Settings, *, for_upload: bool
     ) -> TransferPlan:
         config = config or TransferConfig()
-        threshold = _pick("multipart_threshold", config.threshold, lookup, DEFAULT_THRESHOLD)
-        part_size = _pick("multipart_part_size", config.part_size, lookup, DEFAULT_PART_SIZE)
-        concurrency = _pick(
-            "multipart_max_concurrency", config.max_concurrency, lookup, DEFAULT_MAX_CONCURRENCY
-        )
+        threshold = _pick(config.threshold, settings["multipart_threshold"])
+        part_size = _pick(config.part_size, settings["multipart_part_size"])
+        concurrency = _pick(config.max_concurrency, settings["multipart_max_concurrency"])
         if threshold < 0:
             raise InvalidValueException("multipart_threshold", threshold, "must be >= 0")
         if for_upload and part_size < MIN_PART_SIZE:
@@ -102,21 +96,15 @@ class TransferPlan:
             raise InvalidValueException("part_size", part_size, "must be >= 1")
         if concurrency < 1:
             raise InvalidValueException("multipart_max_concurrency", concurrency, "must be >= 1")
-        return cls(threshold, part_size, concurrency)
+        return cls(threshold, part_size, concurrency, settings["max_attempts"])
 
     def part_size_for(self, size: int) -> int:
         """The configured part size, grown where needed to stay within MAX_PARTS."""
         return max(self.part_size, -(-size // MAX_PARTS))
 
 
-def _pick(key: str, explicit: int | None, lookup: Callable[[str], object], default: int) -> int:
-    value = explicit if explicit is not None else lookup(key)
-    if value is None:
-        return default
-    try:
-        return int(str(value))
-    except (TypeError, ValueError) as error:
-        raise InvalidValueException(key, value, "must be an integer") from error
+def _pick(explicit: int | None, configured: int) -> int:
+    return explicit if explicit is not None else configured
 
 
 class Progress:
@@ -136,54 +124,36 @@ class Progress:
         return self if self._callback is not None else None
 
 
-class _CountingReader(io.RawIOBase):
-    """Reports bytes as a driver reads them from the caller's stream.
+def _counted(body: Body, progress: Progress) -> Body:
+    """``body`` reporting bytes as a driver reads them. An SDK may rewind a
+    body to sign it or to retry; only bytes past the furthest offset read
+    so far are reported, so a second pass never counts twice."""
+    if progress.wanted is None:
+        return body
+    furthest = 0
+    lock = threading.Lock()
 
-    It seeks when the stream does, since an SDK may rewind a body to hash it
-    or to retry; only bytes past the furthest point read so far are reported,
-    so a second pass never counts twice.
-    """
-
-    def __init__(self, stream: BinaryIO, progress: Progress) -> None:
-        self._stream = stream
-        self._progress = progress
-        self._seekable = stream.seekable()
-        self._furthest = stream.tell() if self._seekable else 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._seekable
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._stream.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._stream.tell()
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._stream.read(-1 if size is None else size)
-        position = self._stream.tell() if self._seekable else self._furthest + len(data)
-        if position > self._furthest:
-            self._progress(position - self._furthest)
-            self._furthest = position
+    def read_at(offset: int, length: int) -> bytes:
+        nonlocal furthest
+        body.seek(offset)
+        data = body.read(length)
+        with lock:
+            reached = offset + len(data)
+            if reached > furthest:
+                progress(reached - furthest)
+                furthest = reached
         return data
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    return Body(body.size, read_at)
 
 
 @dataclass(frozen=True)
 class UploadTarget:
     driver: Driver
+    features: Features
     bucket: str
     key: str
-    content_type: str
-    metadata: Mapping[str, str]
-    if_none_match: bool = False
+    options: WriteOptions
 
 
 def upload_stream(
@@ -193,9 +163,11 @@ def upload_stream(
     plan: TransferPlan,
     progress: Progress,
 ) -> ObjectInfo:
-    """Upload from a stream of known or unknown size."""
+    """Upload from a stream of known or unknown size, read on this thread.
+    A small body goes in one request, from memory (at most the threshold):
+    a driver is always handed a seekable body of known size."""
     if size is not None and size <= plan.threshold:
-        return _put_single(target, stream, size, progress)
+        return _put_single(target, Body.of_bytes(_read_exactly(stream, size)), progress)
     if size is not None:
         part_size = plan.part_size_for(size)
         return _upload_parts(target, _stream_parts([], stream, part_size), plan, progress)
@@ -210,70 +182,42 @@ def upload_stream(
         if len(part) < plan.part_size:
             break
     if total <= plan.threshold:
-        data = b"".join(head)
-        return _put_single(target, io.BytesIO(data), len(data), progress)
+        return _put_single(target, Body.of_bytes(b"".join(head)), progress)
     return _upload_parts(target, _stream_parts(head, stream, plan.part_size), plan, progress)
 
 
 def upload_file(
     target: UploadTarget, path: str, plan: TransferPlan, progress: Progress
 ) -> ObjectInfo:
-    """Upload a local file; large files are read in parallel, one part per worker."""
-    if isinstance(target.driver, TransfersFiles):
+    """Upload a local file. Every part is a window onto the file, read only
+    when the driver sends it, so memory stays near what is in flight."""
+    transfers_files = target.features.transfers_files
+    if transfers_files is not None:
         size = os.path.getsize(path)
-        return target.driver.put_file(
+        return transfers_files.put_file(
             target.bucket,
             target.key,
             path,
-            content_type=target.content_type,
-            metadata=target.metadata,
+            target.options,
             progress=progress.wanted,
-            if_none_match=target.if_none_match,
             etag_part_size=plan.part_size_for(size) if size > plan.threshold else None,
         )
     with open(path, "rb") as source:
-        size = os.fstat(source.fileno()).st_size
-        if size <= plan.threshold:
-            return _put_single(target, source, size, progress)
-        part_size = plan.part_size_for(size)
         fd = source.fileno()
-
-        def reader(offset: int, length: int) -> Callable[[], bytes]:
-            return lambda: _pread_exactly(fd, length, offset, path)
-
-        parts = (
-            reader(offset, min(part_size, size - offset)) for offset in range(0, size, part_size)
+        size = os.fstat(fd).st_size
+        if size <= plan.threshold:
+            return _put_single(target, Body.of_file(fd, 0, size), progress)
+        part_size = plan.part_size_for(size)
+        windows = (
+            Body.of_file(fd, offset, min(part_size, size - offset))
+            for offset in range(0, size, part_size)
         )
-        return _upload_parts(target, parts, plan, progress)
+        return _upload_parts(target, windows, plan, progress)
 
 
-def _pread_exactly(fd: int, length: int, offset: int, path: str) -> bytes:
-    """``length`` bytes at ``offset``: one pread returns at most about 2 GiB."""
-    chunks: list[bytes] = []
-    done = 0
-    while done < length:
-        chunk = os.pread(fd, min(length - done, 1 << 30), offset + done)
-        if not chunk:
-            raise InvalidValueException("path", path, "the file shrank while it was uploaded")
-        chunks.append(chunk)
-        done += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _put_single(
-    target: UploadTarget, stream: BinaryIO, size: int, progress: Progress
-) -> ObjectInfo:
-    body: BinaryIO = stream
-    if progress.wanted is not None:
-        body = _CountingReader(stream, progress)  # type: ignore[assignment]
+def _put_single(target: UploadTarget, body: Body, progress: Progress) -> ObjectInfo:
     return target.driver.put_object(
-        target.bucket,
-        target.key,
-        body,
-        size,
-        content_type=target.content_type,
-        metadata=target.metadata,
-        if_none_match=target.if_none_match,
+        target.bucket, target.key, _counted(body, progress), target.options
     )
 
 
@@ -290,9 +234,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _stream_parts(
-    head: list[bytes], stream: BinaryIO, part_size: int
-) -> Iterator[Callable[[], bytes]]:
+def _stream_parts(head: list[bytes], stream: BinaryIO, part_size: int) -> Iterator[Body]:
     """Cut a stream into parts, read in order on the calling thread (a stream
     is not safe to read from several threads). Parts already read ahead come
     first, each released as it is handed out."""
@@ -300,55 +242,53 @@ def _stream_parts(
         part = head.pop(0) if head else _read_exactly(stream, part_size)
         if not part:
             return
-        yield (lambda data=part: data)  # type: ignore[misc]
+        yield Body.of_bytes(part)
         if len(part) < part_size:
             return
 
 
 def _upload_parts(
-    target: UploadTarget,
-    parts: Iterator[Callable[[], bytes]],
-    plan: TransferPlan,
-    progress: Progress,
+    target: UploadTarget, parts: Iterator[Body], plan: TransferPlan, progress: Progress
 ) -> ObjectInfo:
     """Upload parts with at most ``max_concurrency`` in flight; abort on failure.
 
-    ``parts`` yields callables that produce a part's bytes: for a file they
-    read it inside the worker (parallel reads), for a stream they hand over
-    bytes already read, so pulling from the iterator only when a worker is
-    free bounds memory.
+    Pulling the next part from ``parts`` only when a worker is free bounds
+    memory: a stream's parts are bytes read ahead, a file's are windows.
+    A create-only upload looks for the object before completing: some
+    S3-compatible servers (Ceph RGW) ignore If-None-Match on completion, and
+    replacing an object the caller meant to keep is worse than one HEAD.
+    A writer that creates the object between that look and the completion
+    can still be replaced on such servers; elsewhere the server refuses.
     """
-    driver = target.driver
-    upload_id = driver.create_multipart(
-        target.bucket, target.key, content_type=target.content_type, metadata=target.metadata
-    )
-    log.debug("multipart upload %s of %s/%s started", upload_id, target.bucket, target.key)
+    session = target.driver.start_multipart(target.bucket, target.key, target.options)
+    log.debug("multipart upload %s of %s/%s started", session.upload_id, target.bucket, target.key)
 
-    def send(number: int, produce: Callable[[], bytes]) -> PartInfo:
-        data = produce()
-        info = driver.upload_part(target.bucket, target.key, upload_id, number, data)
-        progress(len(data))
+    def send(number: int, body: Body) -> PartInfo:
+        info = session.upload_part(number, body)
+        progress(body.size)
         return info
 
     def tasks() -> Iterator[Callable[[], PartInfo]]:
-        for number, produce in enumerate(parts, start=1):
+        for number, body in enumerate(parts, start=1):
             if number > MAX_PARTS:
                 raise InvalidValueException(
                     "multipart_part_size", plan.part_size, f"more than {MAX_PARTS} parts"
                 )
-            yield functools.partial(send, number, produce)
+            yield functools.partial(send, number, body)
 
     try:
         done = run_bounded(tasks(), plan.max_concurrency, "bb-upload")
-        return driver.complete_multipart(
-            target.bucket, target.key, upload_id, done, if_none_match=target.if_none_match
-        )
+        if target.options.create_only and target.driver.head_object(target.bucket, target.key):
+            raise PreconditionFailedException(
+                f"object {target.key!r} already exists in bucket {target.bucket!r}"
+            )
+        return session.complete(done, target.options)
     except BaseException:
-        log.debug("multipart upload %s failed; aborting it", upload_id)
+        log.debug("multipart upload %s failed; aborting it", session.upload_id)
         try:
-            driver.abort_multipart(target.bucket, target.key, upload_id)
+            session.abort()
         except Exception:  # the original error matters more than the abort's
-            log.warning("could not abort multipart upload %s", upload_id, exc_info=True)
+            log.warning("could not abort multipart upload %s", session.upload_id, exc_info=True)
         raise
 
 
@@ -383,60 +323,58 @@ def run_bounded(tasks: Iterator[Callable[[], T]], concurrency: int, name: str) -
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-MAX_DOWNLOAD_ATTEMPTS = 3
+MAX_CHANGED_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class DownloadSource:
+    driver: Driver
+    features: Features
+    bucket: str
+    key: str
 
 
 def download_file(
-    driver: Driver,
-    bucket: str,
-    key: str,
-    path: str,
-    plan: TransferPlan,
-    progress: Progress,
+    source: DownloadSource, path: str, plan: TransferPlan, progress: Progress
 ) -> ObjectInfo:
-    """Download into a temporary file beside ``path``, then replace ``path``.
+    """Download into an unnamed scratch file beside ``path``, then put it in
+    place of ``path`` in one rename.
 
-    ``path`` only ever holds a whole object of one version: every read names
-    the version the download started with, and a download the object changed
+    ``path`` only ever holds a whole object of one revision: every read names
+    the revision the download started with, and a download the object changed
     under starts again (a few times, then PreconditionFailedException). On any
-    failure the temporary file is removed and an existing ``path`` is left as
-    it was. Returns the info of the version downloaded.
+    failure, an existing ``path`` is left as it was and nothing is left
+    beside it (see :mod:`.scratch`). Returns the info of the revision
+    downloaded.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    # Keep the temporary name within NAME_MAX however long the destination's is.
-    prefix = f".{os.path.basename(path)[:100]}."
-    fd, temp_path = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".bbpart")
-    try:
-        _match_mode(fd, path)
-        info = _download_into(driver, bucket, key, fd, plan, progress)
-        os.close(fd)
-        fd = -1
-        os.replace(temp_path, path)
-        return info
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        _remove_quietly(temp_path)
-        raise
+    with ScratchFile(path) as scratch:
+        info = _download_into(source, scratch.fd, plan, progress)
+        scratch.publish()
+    return info
 
 
 def _download_into(
-    driver: Driver, bucket: str, key: str, fd: int, plan: TransferPlan, progress: Progress
+    source: DownloadSource, fd: int, plan: TransferPlan, progress: Progress
 ) -> ObjectInfo:
-    for attempt in range(1, MAX_DOWNLOAD_ATTEMPTS + 1):
-        info = driver.head_object(bucket, key)
-        if info is None:
-            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+    driver, bucket, key = source.driver, source.bucket, source.key
+    for attempt in range(1, MAX_CHANGED_ATTEMPTS + 1):
         os.ftruncate(fd, 0)
         try:
-            if isinstance(driver, TransfersFiles):
-                driver.get_file(bucket, key, fd, progress=progress.wanted, if_version=info.version)
-            elif info.size <= plan.threshold:
-                _read_range_into(driver, bucket, key, fd, 0, None, info.version, progress)
+            if source.features.transfers_files is not None:
+                info = source.features.transfers_files.get_file(
+                    bucket, key, fd, progress=progress.wanted
+                )
             else:
-                _parallel_ranges(driver, bucket, key, fd, info, plan, progress)
+                found = driver.head_object(bucket, key)
+                if found is None:
+                    raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+                info = found
+                if info.size <= plan.threshold:
+                    _read_range_into(source, fd, 0, None, info.revision, plan, progress)
+                else:
+                    _parallel_ranges(source, fd, info, plan, progress)
         except PreconditionFailedException as error:
-            if attempt == MAX_DOWNLOAD_ATTEMPTS:
+            if attempt == MAX_CHANGED_ATTEMPTS:
                 raise PreconditionFailedException(
                     f"object {key!r} in bucket {bucket!r} kept changing during the download"
                     f" ({attempt} attempts)"
@@ -453,13 +391,7 @@ def _download_into(
 
 
 def _parallel_ranges(
-    driver: Driver,
-    bucket: str,
-    key: str,
-    fd: int,
-    info: ObjectInfo,
-    plan: TransferPlan,
-    progress: Progress,
+    source: DownloadSource, fd: int, info: ObjectInfo, plan: TransferPlan, progress: Progress
 ) -> None:
     size = info.size
     # Allocating every block up front, rather than as scattered pwrites reach
@@ -471,13 +403,12 @@ def _parallel_ranges(
     tasks = (
         functools.partial(
             _read_range_into,
-            driver,
-            bucket,
-            key,
+            source,
             fd,
             start,
             min(start + plan.part_size, size),
-            info.version,
+            info.revision,
+            plan,
             progress,
         )
         for start in range(0, size, plan.part_size)
@@ -486,53 +417,29 @@ def _parallel_ranges(
 
 
 def _read_range_into(
-    driver: Driver,
-    bucket: str,
-    key: str,
+    source: DownloadSource,
     fd: int,
     start: int,
     end: int | None,
-    version: str | None,
+    revision: str | None,
+    plan: TransferPlan,
     progress: Progress,
 ) -> None:
     offset = start
-    chunks = driver.read_object(
-        bucket, key, start=start, end=end, chunk_size=STREAM_CHUNK, if_version=version
-    )
-    for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            written = os.pwrite(fd, view, offset)
-            offset += written
-            view = view[written:]
-        progress(len(chunk))
+    options = ReadOptions(start=start, end=end, chunk_size=STREAM_CHUNK, if_revision=revision)
+    stream = open_read(source.driver, source.bucket, source.key, options, plan.max_attempts)
+    try:
+        for chunk in stream:
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(fd, view, offset)
+                offset += written
+                view = view[written:]
+            progress(len(chunk))
+    finally:
+        stream.close()
     if end is not None and offset != end:
         raise ProviderInternalException(
-            f"range {start}-{end} of {bucket}/{key} ended after {offset - start} bytes"
+            f"range {start}-{end} of {source.bucket}/{source.key} ended after"
+            f" {offset - start} bytes"
         )
-
-
-def _match_mode(fd: int, path: str) -> None:
-    """Give the temporary file the mode the destination has or would get
-    (mkstemp creates it 0600)."""
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_UMASK
-    os.fchmod(fd, mode)
-
-
-def _read_umask() -> int:
-    # os.umask can only be read by setting it; do that once, at import, not
-    # while worker threads may be creating files.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-_UMASK = _read_umask()
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

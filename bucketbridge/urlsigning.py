@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     from .drivers.base import Driver
+    from .drivers.records import UrlRequest
     from .localserver import SignedUrlServer
 
 EXPIRES = "X-BB-Expires"
@@ -88,19 +89,14 @@ class UrlSigner:
                 self._server = None
                 self._server_url = None
 
-    def sign(
-        self,
-        bucket: str,
-        key: str,
-        method: str,
-        expires_in: int,
-        response_headers: Mapping[str, str],
-    ) -> str:
-        expires = str(int(time.time()) + expires_in)
+    def sign(self, bucket: str, key: str, request: UrlRequest) -> str:
+        expires = str(int(time.time()) + request.expires_in)
         params = {EXPIRES: expires}
-        for header, value in response_headers.items():
-            params[OVERRIDES[header]] = value
-        params[SIGNATURE] = self._signature(method, bucket, key, params)
+        if request.response_content_disposition is not None:
+            params[OVERRIDES["Content-Disposition"]] = request.response_content_disposition
+        if request.response_content_type is not None:
+            params[OVERRIDES["Content-Type"]] = request.response_content_type
+        params[SIGNATURE] = self._signature(request.method, bucket, key, params)
         path = f"/{quote(bucket, safe='')}/{_quote_key(key)}"
         return f"{self.base_url()}{path}?{urlencode(params)}"
 

@@ -1,110 +1,59 @@
-"""The contract between the resource layer and a provider's driver.
+"""The contract between the core and a provider's driver (``docs/writing-a-driver.md``).
 
-A driver is a thin adapter: one SDK call (or a few) per primitive, every SDK
-error mapped into :mod:`bucketbridge.errors` with the SDK error as
-``__cause__``. Validation, paging, ``find``, transfer planning and the public
-objects live once in the resource layer, so providers cannot drift apart.
+A driver is its provider's wire protocol and nothing else: one SDK call (or
+a few) per primitive, taking and returning the records of :mod:`.records`,
+with errors mapped through :mod:`.http_errors`. Validation, paging, ``find``,
+transfer planning, retries of interrupted reads and the public objects live
+once in the core, so providers cannot drift apart.
 
-Optional capabilities are separate protocols that the resource layer discovers
-with ``isinstance`` and falls back from (the way rclone's backends offer
-server-side copy): a driver implements one only where a benchmark shows it
-beats the generic path.
+A driver module exports ``SETTINGS`` (the config keys it reads, see
+:mod:`bucketbridge.config`) and ``create_driver(settings)``.
+
+Optional capabilities are separate protocols (as rclone's optional
+interfaces); :meth:`Features.of` resolves them once, when the provider is
+made, and the core reads the record instead of probing on every call.
 """
 
 from __future__ import annotations
 
-import bisect
-import mimetypes
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import BinaryIO, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from ..errors import InvalidValueException
-
-T = TypeVar("T")
-
-ProgressCallback = Callable[[int], None]
-"""Called with the number of bytes moved since the previous call."""
-
-HttpMethod = Literal["GET", "PUT"]
-
-MIN_PART_SIZE = 5 * 1024 * 1024
-"""Smallest multipart part but the last, on every provider: S3's limit, kept
-everywhere so that code tested on one provider works on all."""
-
-MAX_PARTS = 10_000
-"""Most parts one multipart upload may have: S3's limit, the lowest of the providers."""
+from .records import (
+    Body,
+    BucketInfo,
+    ObjectInfo,
+    ObjectStream,
+    Page,
+    PartInfo,
+    ProgressCallback,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
+)
 
 
-def guess_content_type(key: str) -> str:
-    """The content type an object gets when the uploader names none."""
-    return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
+class MultipartSession(Protocol):
+    """One multipart upload in progress (``Driver.start_multipart``)."""
 
+    upload_id: str
 
-def read_body(body: BinaryIO, size: int) -> bytes:
-    """Exactly ``size`` bytes of ``body``, merging short reads; a stream that
-    ends early is the caller's error, named as such."""
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        chunk = body.read(remaining)
-        if not chunk:
-            raise InvalidValueException(
-                "body", f"{size - remaining} bytes", f"the stream ended before {size} bytes"
-            )
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        """Store one part; sending a number again replaces that part."""
+        ...
 
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        """Join ``parts`` (ascending, checked by the core) into the object,
+        atomically. ``options`` are the ones the upload was started with:
+        a provider that takes content type and metadata at the end (Azure's
+        Put Block List, a Swift manifest) takes them here."""
+        ...
 
-def page_of_names(names: Sequence[str], after: str | None, limit: int) -> tuple[list[str], bool]:
-    """The first ``limit`` of the sorted ``names`` that come after ``after``,
-    and whether more follow: how bucket listings page by name."""
-    start = bisect.bisect_right(names, after) if after is not None else 0
-    return list(names[start : start + limit]), start + limit < len(names)
-
-
-@dataclass(frozen=True)
-class BucketInfo:
-    name: str
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What a driver knows of a stored object.
-
-    ``last_modified`` is timezone-aware. ``etag`` may be None where a driver
-    computes it on demand (see :class:`ComputesEtag`); ``content_type`` and
-    ``metadata`` may be None where the listing call does not return them and a
-    ``head_object`` would. ``version`` is an opaque token that changes whenever
-    the object is replaced (S3's ETag, the local file's inode and mtime); a
-    read given it as ``if_version`` fails rather than mix two versions.
-    """
-
-    key: str
-    size: int
-    last_modified: datetime
-    etag: str | None = None
-    content_type: str | None = None
-    metadata: Mapping[str, str] | None = field(default=None)
-    version: str | None = None
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing; ``next_marker`` is None on the last page."""
-
-    items: list[T]
-    next_marker: str | None
-
-
-@dataclass(frozen=True)
-class PartInfo:
-    """A part that was uploaded: its number and the driver's opaque token."""
-
-    part_number: int
-    token: str
+    def abort(self) -> None:
+        """Discard the upload and its parts; aborting twice is not an error."""
+        ...
 
 
 class Driver(Protocol):
@@ -117,7 +66,9 @@ class Driver(Protocol):
         ...
 
     def delete_bucket(self, name: str) -> None:
-        """Delete an empty bucket; BucketNotEmptyException / NotFoundException."""
+        """Delete an empty bucket; BucketNotEmptyException / NotFoundException.
+        (The core checks emptiness first where ``Features`` says the server
+        may not.)"""
         ...
 
     def head_bucket(self, name: str) -> BucketInfo | None: ...
@@ -127,8 +78,8 @@ class Driver(Protocol):
         ...
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
-        """The object's info with content type and metadata; None if absent.
-        NotFoundException if the bucket itself is missing."""
+        """The object's info with content type and metadata; None if there is
+        no such object. The core tells a missing bucket from a missing object."""
         ...
 
     def list_objects(
@@ -138,79 +89,45 @@ class Driver(Protocol):
         per page; ``marker`` is whatever ``next_marker`` the previous page gave."""
         ...
 
-    def put_object(
-        self,
-        bucket: str,
-        key: str,
-        body: BinaryIO,
-        size: int,
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        """Store exactly ``size`` bytes read from ``body`` in one request,
-        atomically: readers see the old object or the whole new one.
-        ``if_none_match`` makes it create-only (PreconditionFailedException)."""
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        """Store ``body`` (seekable, ``body.size`` bytes) in one request,
+        atomically: readers see the old object or the whole new one."""
         ...
 
-    def read_object(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int,
-        if_version: str | None = None,
-    ) -> Iterator[bytes]:
-        """Bytes ``[start, end)`` of the object. The request is made before
-        this returns, so a missing object raises NotFoundException here, and
-        one whose ``version`` is no longer ``if_version`` raises
-        PreconditionFailedException."""
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        """Open a read of ``options``' range. The request is made before this
+        returns: a missing object raises NotFoundException here, one no
+        longer at ``options.if_revision`` PreconditionFailedException, and a
+        range starting at or past the end gives no chunks. A connection lost
+        mid-body raises ProviderConnectionException from the iterator; the
+        core resumes it."""
         ...
 
     def delete_object(self, bucket: str, key: str) -> None:
         """Delete the object; deleting an absent object is not an error."""
         ...
 
-    def create_multipart(
-        self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]
-    ) -> str:
-        """Start a multipart upload and return its id."""
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> MultipartSession:
+        """Start a multipart upload. A provider that takes content type and
+        metadata at the start (S3) takes them here; the same options come
+        again with ``complete``."""
         ...
 
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
-    ) -> PartInfo: ...
-
-    def complete_multipart(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: Sequence[PartInfo],
-        *,
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        """Join ``parts`` (sorted by number) into the object, atomically."""
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> MultipartSession:
+        """The session of an upload started earlier (to abort or finish it)."""
         ...
 
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
-        """Discard the upload and its parts; aborting twice is not an error."""
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        """The multipart uploads still open in the bucket, in any order."""
         ...
 
-    def sign_url(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        method: HttpMethod,
-        expires_in: int,
-        response_headers: Mapping[str, str],
-    ) -> str:
-        """A URL that allows ``method`` on this one object until it expires.
-        ``response_headers`` (GET only) override Content-Disposition/-Type."""
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
+        """A URL that allows ``request.method`` on this one object until it
+        expires (``expires_in`` already checked by the core)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, threads and servers the driver holds."""
         ...
 
 
@@ -219,8 +136,8 @@ class ComputesEtag(Protocol):
     """A driver whose etag is computed on first demand rather than on write
     (the local provider: hashing would halve its write throughput)."""
 
-    def compute_etag(self, bucket: str, key: str, version: str | None) -> str:
-        """The etag of ``version`` of the object (PreconditionFailedException
+    def compute_etag(self, bucket: str, key: str, revision: str | None) -> str:
+        """The etag of ``revision`` of the object (PreconditionFailedException
         if it has been replaced since)."""
         ...
 
@@ -246,12 +163,10 @@ class TransfersFiles(Protocol):
         bucket: str,
         key: str,
         path: str,
+        options: WriteOptions,
         *,
-        content_type: str,
-        metadata: Mapping[str, str],
         progress: ProgressCallback | None,
-        if_none_match: bool = False,
-        etag_part_size: int | None = None,
+        etag_part_size: int | None,
     ) -> ObjectInfo:
         """Store the file at ``path``. ``etag_part_size`` is the part size a
         multipart upload of it would use (None below the threshold), so the
@@ -259,14 +174,39 @@ class TransfersFiles(Protocol):
         ...
 
     def get_file(
-        self,
-        bucket: str,
-        key: str,
-        fd: int,
-        *,
-        progress: ProgressCallback | None,
-        if_version: str | None = None,
-    ) -> None:
-        """Write the whole object into the open, empty file ``fd``
-        (PreconditionFailedException if it is no longer ``if_version``)."""
+        self, bucket: str, key: str, fd: int, *, progress: ProgressCallback | None
+    ) -> ObjectInfo:
+        """Write the whole object into the open, empty file ``fd``, and
+        return the info of the revision written."""
         ...
+
+
+@runtime_checkable
+class RefusesNonEmptyBucketDelete(Protocol):
+    """A driver whose ``delete_bucket`` always refuses a bucket that still
+    holds objects. Without it the core lists one key first (SeaweedFS, for
+    one, deletes non-empty buckets unless told not to)."""
+
+    refuses_non_empty_bucket_delete: bool
+
+
+@dataclass(frozen=True)
+class Features:
+    """A driver's optional capabilities, resolved once (as rclone's
+    ``Features.Fill``)."""
+
+    computes_etag: ComputesEtag | None
+    deletes_in_batches: DeletesInBatches | None
+    transfers_files: TransfersFiles | None
+    refuses_non_empty_bucket_delete: bool
+
+    @classmethod
+    def of(cls, driver: Driver) -> Features:
+        return cls(
+            computes_etag=driver if isinstance(driver, ComputesEtag) else None,
+            deletes_in_batches=driver if isinstance(driver, DeletesInBatches) else None,
+            transfers_files=driver if isinstance(driver, TransfersFiles) else None,
+            refuses_non_empty_bucket_delete=bool(
+                getattr(driver, "refuses_non_empty_bucket_delete", False)
+            ),
+        )

@@ -3,6 +3,9 @@
 Each provider instance has its own store. One lock guards it; object bytes
 are immutable, so readers stream outside the lock and always see whole
 objects. Signed URLs work as the local provider's do, served in-process.
+
+This is the reference driver of ``docs/writing-a-driver.md``: every
+primitive, and nothing a core helper already does.
 """
 
 from __future__ import annotations
@@ -13,12 +16,11 @@ import itertools
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import BinaryIO
 
-from ..config import ProviderConfig
+from ..config import Setting, Settings
 from ..errors import (
     BucketNotEmptyException,
     DuplicateResourceException,
@@ -27,20 +29,26 @@ from ..errors import (
     PreconditionFailedException,
 )
 from ..urlsigning import UrlSigner
-from .base import (
-    MIN_PART_SIZE,
+from .paging import page_of_names
+from .parts import check_part_sizes, multipart_etag
+from .records import (
+    Body,
     BucketInfo,
-    HttpMethod,
     ObjectInfo,
+    ObjectStream,
     Page,
     PartInfo,
-    page_of_names,
-    read_body,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
 )
 
+SETTINGS = (Setting("memory_server_url", str),)
 
-def create_driver(config: ProviderConfig) -> MemoryDriver:
-    return MemoryDriver(server_url=config.get_value("memory_server_url"))
+
+def create_driver(settings: Settings) -> MemoryDriver:
+    return MemoryDriver(server_url=settings["memory_server_url"])
 
 
 @dataclass
@@ -59,19 +67,19 @@ class _Bucket:
 class _Upload:
     bucket: str
     key: str
-    content_type: str
-    metadata: dict[str, str]
-    parts: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+    initiated: datetime
+    parts: dict[int, tuple[PartInfo, bytes]] = field(default_factory=dict)
 
 
 class MemoryDriver:
     provider_id = "memory"
+    refuses_non_empty_bucket_delete = True
 
     def __init__(self, *, server_url: str | None = None) -> None:
         self._buckets: dict[str, _Bucket] = {}
         self._uploads: dict[str, _Upload] = {}
         self._lock = threading.Lock()
-        self._versions = itertools.count(1)  # next() is atomic under the GIL
+        self._revisions = itertools.count(1)  # next() is atomic under the GIL
         self._signer = UrlSigner(secrets.token_bytes(32), server_url, self)
 
     def __repr__(self) -> str:
@@ -100,6 +108,8 @@ class MemoryDriver:
             if self._bucket(name).objects:
                 raise BucketNotEmptyException(f"bucket {name!r} is not empty")
             del self._buckets[name]
+            for upload_id in [i for i, u in self._uploads.items() if u.bucket == name]:
+                del self._uploads[upload_id]
 
     def head_bucket(self, name: str) -> BucketInfo | None:
         with self._lock:
@@ -108,8 +118,7 @@ class MemoryDriver:
     def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
         with self._lock:
             names = sorted(self._buckets)
-        page, more = page_of_names(names, marker, limit)
-        return Page([BucketInfo(name) for name in page], page[-1] if more else None)
+        return page_of_names(names, marker, limit)
 
     # -- objects -----------------------------------------------------------
 
@@ -139,66 +148,44 @@ class MemoryDriver:
             return Page(items[:limit], items[limit - 1].key)
         return Page(items, None)
 
-    def read_object(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int,
-        if_version: str | None = None,
-    ) -> Iterator[bytes]:
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         with self._lock:
             stored = self._bucket(bucket).objects.get(key)
         if stored is None:
             raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-        if if_version is not None and stored.info.version != if_version:
+        if options.if_revision is not None and stored.info.revision != options.if_revision:
             raise PreconditionFailedException(
                 f"object {key!r} in bucket {bucket!r} was replaced since it was looked up"
             )
-        view = memoryview(stored.data)[start:end]
-        return (bytes(view[i : i + chunk_size]) for i in range(0, len(view), chunk_size))
+        view = memoryview(stored.data)[options.start : options.end]
+        size = options.chunk_size
+        chunks = (bytes(view[i : i + size]) for i in range(0, len(view), size))
+        return ObjectStream(stored.info, chunks)
 
-    def put_object(
-        self,
-        bucket: str,
-        key: str,
-        body: BinaryIO,
-        size: int,
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        data = read_body(body, size)
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        data = body.read()
+        if len(data) != body.size:
+            raise InvalidValueException("body", len(data), f"expected {body.size} bytes")
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        return self._store(bucket, key, data, etag, content_type, metadata, if_none_match)
+        return self._store(bucket, key, data, etag, options)
 
     def _store(
-        self,
-        bucket: str,
-        key: str,
-        data: bytes,
-        etag: str,
-        content_type: str,
-        metadata: Mapping[str, str],
-        if_none_match: bool,
+        self, bucket: str, key: str, data: bytes, etag: str, options: WriteOptions
     ) -> ObjectInfo:
         info = ObjectInfo(
             key=key,
             size=len(data),
             last_modified=datetime.now(timezone.utc),
             etag=etag,
-            content_type=content_type,
-            metadata=dict(metadata),
-            version=str(next(self._versions)),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            revision=str(next(self._revisions)),
         )
         with self._lock:
             store = self._bucket(bucket)
             if key not in store.objects:
                 bisect.insort(store.keys, key)
-            elif if_none_match:
+            elif options.create_only:
                 raise PreconditionFailedException(
                     f"object {key!r} already exists in bucket {bucket!r}"
                 )
@@ -213,84 +200,69 @@ class MemoryDriver:
 
     # -- multipart ---------------------------------------------------------
 
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _MemoryUpload:
+        upload_id = uuid.uuid4().hex
+        with self._lock:
+            self._bucket(bucket)
+            self._uploads[upload_id] = _Upload(bucket, key, datetime.now(timezone.utc))
+        return _MemoryUpload(self, bucket, key, upload_id)
+
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _MemoryUpload:
+        return _MemoryUpload(self, bucket, key, upload_id)
+
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        with self._lock:
+            self._bucket(bucket)
+            uploads = [(i, u) for i, u in self._uploads.items() if u.bucket == bucket]
+        return iter([UploadInfo(u.key, i, u.initiated) for i, u in uploads])
+
     def _upload(self, bucket: str, key: str, upload_id: str) -> _Upload:
         upload = self._uploads.get(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             raise NotFoundException(f"multipart upload {upload_id!r} does not exist")
         return upload
 
-    def create_multipart(
-        self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]
-    ) -> str:
-        upload_id = uuid.uuid4().hex
+    # -- signed URLs -------------------------------------------------------
+
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
         with self._lock:
             self._bucket(bucket)
-            self._uploads[upload_id] = _Upload(bucket, key, content_type, dict(metadata))
-        return upload_id
+        return self._signer.sign(bucket, key, request)
 
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
-    ) -> PartInfo:
+
+class _MemoryUpload:
+    def __init__(self, driver: MemoryDriver, bucket: str, key: str, upload_id: str) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        data = body.read()
         token = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        with self._lock:
-            self._upload(bucket, key, upload_id).parts[part_number] = (token, bytes(data))
-        return PartInfo(part_number, token)
+        part = PartInfo(part_number, token, len(data))
+        with self._driver._lock:
+            upload = self._driver._upload(self._bucket, self._key, self.upload_id)
+            upload.parts[part_number] = (part, data)
+        return part
 
-    def complete_multipart(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: Sequence[PartInfo],
-        *,
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        with self._lock:
-            upload = self._upload(bucket, key, upload_id)
-            chunks: list[bytes] = []
-            for index, part in enumerate(parts):
-                token, data = upload.parts.get(part.part_number, ("", b""))
-                if token != part.token:
-                    raise InvalidValueException(
-                        "parts", part.part_number, "no part with this number and etag was uploaded"
-                    )
-                if len(data) < MIN_PART_SIZE and index < len(parts) - 1:
-                    raise InvalidValueException(
-                        "parts",
-                        part.part_number,
-                        f"{len(data)} bytes; every part but the last needs at least"
-                        f" {MIN_PART_SIZE}",
-                    )
-                chunks.append(data)
-        digest = hashlib.md5(usedforsecurity=False)
-        for part in parts:
-            digest.update(bytes.fromhex(part.token))
-        info = self._store(
-            bucket,
-            key,
-            b"".join(chunks),
-            f"{digest.hexdigest()}-{len(parts)}",
-            upload.content_type,
-            upload.metadata,
-            if_none_match,
-        )
-        with self._lock:
-            self._uploads.pop(upload_id, None)
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        with self._driver._lock:
+            upload = self._driver._upload(self._bucket, self._key, self.upload_id)
+            stored = [upload.parts.get(part.part_number) for part in parts]
+        chunks: list[bytes] = []
+        for part, found in zip(parts, stored, strict=True):
+            if found is None or found[0].token != part.token:
+                raise InvalidValueException(
+                    "parts", part.part_number, "no part with this number and etag was uploaded"
+                )
+            chunks.append(found[1])
+        check_part_sizes([found[0] for found in stored if found is not None])
+        etag = multipart_etag([part.token for part in parts])
+        info = self._driver._store(self._bucket, self._key, b"".join(chunks), etag, options)
+        self.abort()
         return info
 
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
-        with self._lock:
-            self._uploads.pop(upload_id, None)
-
-    def sign_url(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        method: HttpMethod,
-        expires_in: int,
-        response_headers: Mapping[str, str],
-    ) -> str:
-        with self._lock:
-            self._bucket(bucket)
-        return self._signer.sign(bucket, key, method, expires_in, response_headers)
+    def abort(self) -> None:
+        with self._driver._lock:
+            self._driver._uploads.pop(self.upload_id, None)

@@ -279,7 +279,7 @@ def test_iter_content_chunking(bucket: Bucket) -> None:
     chunks = list(obj.iter_content(chunk_size=1000))
     assert b"".join(chunks) == data
     assert all(len(chunk) <= 1000 for chunk in chunks) and len(chunks) >= 11
-    with pytest.raises(InvalidValueException, match="iter_chunk_size"):
+    with pytest.raises(InvalidValueException, match="for chunk_size: 0"):
         obj.iter_content(chunk_size=0)
 
 

@@ -22,6 +22,7 @@ from bucketbridge import (
     ProviderList,
     UploadPart,
 )
+from bucketbridge.drivers.records import Body, PartInfo
 
 
 @pytest.fixture
@@ -242,7 +243,7 @@ def test_deleting_a_bucket_never_loses_an_acknowledged_upload(
 ) -> None:
     bucket = provider.storage.buckets.create("doomed")
     outcome: list[object] = []
-    import bucketbridge.drivers.local as local_module
+    import bucketbridge.drivers.local.driver as local_module
 
     real_walk = os.walk
 
@@ -277,11 +278,11 @@ def test_forged_upload_ids_and_part_etags_touch_nothing(
     before = _files_under(tmp_path)
     for upload_id in ("../../x", "/etc", "..", "a" * 32):
         with pytest.raises(NotFoundException):
-            driver.upload_part("forged", "k", upload_id, 1, b"x")
+            driver.resume_multipart("forged", "k", upload_id).upload_part(1, Body.of_bytes(b"x"))
     upload = bucket.objects.create("k").create_multipart_upload()
     upload.upload_part(1, b"x")
     with pytest.raises(InvalidValueException, match="etag"):
-        upload.complete([UploadPart(1, "../../../etc/passwd")])
+        upload.complete([UploadPart(PartInfo(1, "../../../etc/passwd", 1))])
     upload.abort()
     assert _files_under(tmp_path) == before
 

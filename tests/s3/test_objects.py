@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, PreconditionFailedException
+from bucketbridge.drivers.records import ReadOptions
 
 
 def test_a_read_of_a_replaced_version_is_refused(
@@ -13,15 +14,14 @@ def test_a_read_of_a_replaced_version_is_refused(
 ) -> None:
     seaweed_bucket.objects.create("v.txt").upload(b"first version")
     before = seaweed.driver.head_object(seaweed_bucket.name, "v.txt")
-    assert before is not None and before.version is not None
-    same = seaweed.driver.read_object(
-        seaweed_bucket.name, "v.txt", start=0, end=5, chunk_size=1024, if_version=before.version
-    )
+    assert before is not None and before.revision is not None
+    pinned = ReadOptions(start=0, end=5, if_revision=before.revision)
+    same = seaweed.driver.read_object(seaweed_bucket.name, "v.txt", pinned)
     assert b"".join(same) == b"first"
     seaweed_bucket.objects.create("v.txt").upload(b"second version")
     with pytest.raises(PreconditionFailedException, match="replaced"):
         seaweed.driver.read_object(
-            seaweed_bucket.name, "v.txt", chunk_size=1024, if_version=before.version
+            seaweed_bucket.name, "v.txt", ReadOptions(if_revision=before.revision)
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bucketbridge import Bucket
-from bucketbridge.transfer import DEFAULT_MAX_CONCURRENCY, DEFAULT_PART_SIZE
+from bucketbridge.config import DEFAULT_MAX_CONCURRENCY, DEFAULT_PART_SIZE
 
 MiB = 1024 * 1024
 SIZE = 1024 * MiB

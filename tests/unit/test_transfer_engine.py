@@ -18,13 +18,21 @@ from bucketbridge import (
     PreconditionFailedException,
     ProviderInternalException,
 )
-from bucketbridge.drivers.base import PartInfo
+from bucketbridge.drivers.base import Features
 from bucketbridge.drivers.memory import MemoryDriver
+from bucketbridge.drivers.records import (
+    Body,
+    ObjectInfo,
+    ObjectStream,
+    PartInfo,
+    ReadOptions,
+    WriteOptions,
+)
 from bucketbridge.transfer import (
+    DownloadSource,
     Progress,
     TransferPlan,
     UploadTarget,
-    _pread_exactly,
     download_file,
     run_bounded,
     upload_file,
@@ -32,6 +40,7 @@ from bucketbridge.transfer import (
 )
 
 MiB = 1024 * 1024
+OPTIONS = WriteOptions("application/octet-stream")
 
 
 class InstrumentedDriver(MemoryDriver):
@@ -45,6 +54,7 @@ class InstrumentedDriver(MemoryDriver):
         self.ranges: list[tuple[int, int | None]] = []
         self.aborted: list[str] = []
         self.completed: list[list[int]] = []
+        self.uploaded_bytes = 0
         self.on_read: Callable[[], None] | None = None
         self._count_lock = threading.Lock()
 
@@ -57,42 +67,12 @@ class InstrumentedDriver(MemoryDriver):
         with self._count_lock:
             self.active -= 1
 
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
-    ) -> PartInfo:
-        self._enter()
-        try:
-            time.sleep(0.02)
-            if part_number == self.fail_part:
-                raise ConnectionError(f"part {part_number} lost")
-            return super().upload_part(bucket, key, upload_id, part_number, data)
-        finally:
-            self._leave()
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> Any:
+        return InstrumentedSession(self, super().start_multipart(bucket, key, options))
 
-    def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: Sequence[PartInfo], **kw: Any
-    ) -> Any:
-        self.completed.append([p.part_number for p in parts])
-        return super().complete_multipart(bucket, key, upload_id, parts, **kw)
-
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
-        self.aborted.append(upload_id)
-        super().abort_multipart(bucket, key, upload_id)
-
-    def read_object(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int,
-        if_version: str | None = None,
-    ) -> Iterator[bytes]:
-        self.ranges.append((start, end))
-        chunks = super().read_object(
-            bucket, key, start=start, end=end, chunk_size=chunk_size, if_version=if_version
-        )
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        self.ranges.append((options.start, options.end))
+        stream = super().read_object(bucket, key, options)
         if self.on_read is not None:
             self.on_read()
 
@@ -100,15 +80,50 @@ class InstrumentedDriver(MemoryDriver):
             self._enter()
             try:
                 time.sleep(0.02)
-                yield from chunks
+                yield from stream
             finally:
                 self._leave()
 
-        return counted()
+        return ObjectStream(stream.info, counted())
+
+    def put(self, key: str, data: bytes) -> ObjectInfo:
+        return self.put_object("b", key, Body.of_bytes(data), OPTIONS)
+
+    def content(self, key: str) -> bytes:
+        return b"".join(self.read_object("b", key, ReadOptions()))
 
 
-PLAN = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
-SERIAL = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=1)
+class InstrumentedSession:
+    def __init__(self, driver: InstrumentedDriver, inner: Any) -> None:
+        self._driver = driver
+        self._inner = inner
+        self.upload_id: str = inner.upload_id
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        self._driver._enter()
+        try:
+            time.sleep(0.02)
+            if part_number == self._driver.fail_part:
+                raise ConnectionError(f"part {part_number} lost")
+            part: PartInfo = self._inner.upload_part(part_number, body)
+            with self._driver._count_lock:
+                self._driver.uploaded_bytes += part.size
+            return part
+        finally:
+            self._driver._leave()
+
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        self._driver.completed.append([p.part_number for p in parts])
+        info: ObjectInfo = self._inner.complete(parts, options)
+        return info
+
+    def abort(self) -> None:
+        self._driver.aborted.append(self.upload_id)
+        self._inner.abort()
+
+
+PLAN = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3, max_attempts=3)
+SERIAL = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=1, max_attempts=3)
 
 
 @pytest.fixture
@@ -119,14 +134,18 @@ def driver() -> InstrumentedDriver:
 
 
 def _target(driver: InstrumentedDriver) -> UploadTarget:
-    return UploadTarget(driver, "b", "k", "application/octet-stream", {})
+    return UploadTarget(driver, Features.of(driver), "b", "k", OPTIONS)
+
+
+def _source(driver: InstrumentedDriver) -> DownloadSource:
+    return DownloadSource(driver, Features.of(driver), "b", "k")
 
 
 def test_parts_are_cut_in_order_with_a_short_tail(driver: InstrumentedDriver) -> None:
     data = os.urandom(23 * MiB + 3)
     upload_stream(_target(driver), io.BytesIO(data), len(data), PLAN, Progress(None))
     assert driver.completed == [[1, 2, 3, 4, 5]]
-    assert b"".join(driver.read_object("b", "k", chunk_size=MiB)) == data
+    assert driver.content("k") == data
 
 
 def test_at_most_max_concurrency_parts_in_flight(
@@ -159,17 +178,14 @@ def test_a_stream_is_not_read_ahead_of_free_slots(driver: InstrumentedDriver) ->
                 peak_buffered = max(peak_buffered, read - uploaded)
             return data
 
-    original = driver.upload_part
-
-    def upload_part(*args: Any) -> PartInfo:
+    def count_uploaded(nbytes: int) -> None:
         nonlocal uploaded
-        info = original(*args)
         with lock:
-            uploaded += len(args[-1])
-        return info
+            uploaded += nbytes
 
-    driver.upload_part = upload_part  # type: ignore[method-assign]
-    upload_stream(_target(driver), Watched(os.urandom(60 * MiB)), None, PLAN, Progress(None))
+    upload_stream(
+        _target(driver), Watched(os.urandom(60 * MiB)), None, PLAN, Progress(count_uploaded)
+    )
     assert driver.completed == [list(range(1, 13))]
     assert PLAN.part_size * 2 <= peak_buffered <= PLAN.part_size * (PLAN.max_concurrency + 1)
 
@@ -188,9 +204,9 @@ def test_a_failed_part_aborts_the_upload(tmp_path: Path) -> None:
 
 def test_ranges_tile_the_object_exactly(driver: InstrumentedDriver, tmp_path: Path) -> None:
     data = os.urandom(17 * MiB + 1)
-    driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
+    driver.put("k", data)
     target = tmp_path / "out"
-    download_file(driver, "b", "k", str(target), PLAN, Progress(None))
+    download_file(_source(driver), str(target), PLAN, Progress(None))
     assert target.read_bytes() == data
     assert sorted(driver.ranges) == [
         (0, 5 * MiB),
@@ -202,61 +218,59 @@ def test_ranges_tile_the_object_exactly(driver: InstrumentedDriver, tmp_path: Pa
 
 
 def test_small_downloads_are_one_stream(driver: InstrumentedDriver, tmp_path: Path) -> None:
-    driver.put_object("b", "k", io.BytesIO(b"small"), 5, content_type="x", metadata={})
-    download_file(driver, "b", "k", str(tmp_path / "out"), PLAN, Progress(None))
+    driver.put("k", b"small")
+    download_file(_source(driver), str(tmp_path / "out"), PLAN, Progress(None))
     assert driver.ranges == [(0, None)]
 
 
 def test_a_short_range_fails_the_download(driver: InstrumentedDriver, tmp_path: Path) -> None:
     data = os.urandom(12 * MiB)
-    driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
+    driver.put("k", data)
     original = MemoryDriver.read_object
 
-    def short(self: MemoryDriver, *args: Any, **kwargs: Any) -> Iterator[bytes]:
-        chunks = original(self, *args, **kwargs)
-        return iter(list(chunks)[:-1])  # a connection that closed one chunk early
+    def short(self: MemoryDriver, *args: Any, **kwargs: Any) -> ObjectStream:
+        stream = original(self, *args, **kwargs)
+        return ObjectStream(stream.info, iter(list(stream)[:-1]))  # closed one chunk early
 
     driver.read_object = short.__get__(driver)  # type: ignore[method-assign]
     target = tmp_path / "out"
     target.write_bytes(b"old")
     with pytest.raises(ProviderInternalException, match="ended after"):
-        download_file(driver, "b", "k", str(target), PLAN, Progress(None))
+        download_file(_source(driver), str(target), PLAN, Progress(None))
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_a_download_never_mixes_two_versions(driver: InstrumentedDriver, tmp_path: Path) -> None:
     old, new = b"A" * (12 * MiB), b"B" * (12 * MiB)
-    driver.put_object("b", "k", io.BytesIO(old), len(old), content_type="x", metadata={})
+    driver.put("k", old)
     replaced = False
 
     def replace_once() -> None:
         nonlocal replaced
         if not replaced:
             replaced = True
-            driver.put_object("b", "k", io.BytesIO(new), len(new), content_type="x", metadata={})
+            driver.put("k", new)
 
     driver.on_read = replace_once
     target = tmp_path / "out"
-    info = download_file(driver, "b", "k", str(target), SERIAL, Progress(None))
+    info = download_file(_source(driver), str(target), SERIAL, Progress(None))
     # the first range read version A, the second found B: the download began again
     assert target.read_bytes() == new
     assert len(driver.ranges) == 2 + 3
-    assert info.version == driver.head_object("b", "k").version  # type: ignore[union-attr]
+    assert info.revision == driver.head_object("b", "k").revision  # type: ignore[union-attr]
 
 
 def test_an_object_that_keeps_changing_fails_cleanly(
     driver: InstrumentedDriver, tmp_path: Path
 ) -> None:
     data = b"A" * (12 * MiB)
-    driver.put_object("b", "k", io.BytesIO(data), len(data), content_type="x", metadata={})
-    driver.on_read = lambda: driver.put_object(
-        "b", "k", io.BytesIO(data), len(data), content_type="x", metadata={}
-    )
+    driver.put("k", data)
+    driver.on_read = lambda: driver.put("k", data)
     target = tmp_path / "out"
     target.write_bytes(b"old")
     with pytest.raises(PreconditionFailedException, match="kept changing"):
-        download_file(driver, "b", "k", str(target), SERIAL, Progress(None))
+        download_file(_source(driver), str(target), SERIAL, Progress(None))
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -282,7 +296,7 @@ def test_an_interrupt_does_not_run_the_remaining_tasks() -> None:
     assert len(ran) <= 5
 
 
-def test_pread_is_repeated_until_the_part_is_whole(
+def test_a_file_window_repeats_pread_until_the_part_is_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(3 * MiB)
@@ -291,13 +305,30 @@ def test_pread_is_repeated_until_the_part_is_whole(
     real_pread = os.pread
     monkeypatch.setattr(os, "pread", lambda fd, n, off: real_pread(fd, min(n, 100_000), off))
     with open(source, "rb") as handle:
-        assert _pread_exactly(handle.fileno(), len(data), 0, str(source)) == data
+        assert Body.of_file(handle.fileno(), 0, len(data)).read() == data
+        window = Body.of_file(handle.fileno(), MiB, MiB)
+        assert window.read() == data[MiB : 2 * MiB]
+        window.seek(0)
+        assert window.read(10) == data[MiB : MiB + 10]
         with pytest.raises(InvalidValueException, match="shrank"):
-            _pread_exactly(handle.fileno(), len(data) + 1, 0, str(source))
+            Body.of_file(handle.fileno(), 0, len(data) + 1).read()
+
+
+def test_a_file_upload_reads_each_part_only_when_it_is_sent(
+    driver: InstrumentedDriver, tmp_path: Path
+) -> None:
+    """Parts of a file are windows, not bytes read up front: memory stays
+    near what is in flight whatever the file size."""
+    source = tmp_path / "src"
+    data = os.urandom(23 * MiB)
+    source.write_bytes(data)
+    upload_file(_target(driver), str(source), PLAN, Progress(None))
+    assert driver.content("k") == data
+    assert driver.uploaded_bytes == len(data)
 
 
 def test_part_size_grows_to_stay_within_the_part_limit() -> None:
-    plan = TransferPlan(threshold=0, part_size=5 * MiB, max_concurrency=1)
+    plan = TransferPlan(threshold=0, part_size=5 * MiB, max_concurrency=1, max_attempts=1)
     assert plan.part_size_for(10 * MiB) == 5 * MiB
     huge = 100_000 * 5 * MiB
     assert plan.part_size_for(huge) == huge // 10_000

@@ -10,6 +10,7 @@ import requests
 
 from bucketbridge import CloudProviderFactory, ProviderList
 from bucketbridge.drivers.memory import MemoryDriver
+from bucketbridge.drivers.records import UrlRequest
 from bucketbridge.urlsigning import SignatureError, UrlSigner
 
 KEYS = ["./a", "a/../b", "..", "a b+c%d?e#f", "ünï/çødé", "a//b", "x\\y", "semi;colon=eq&amp"]
@@ -33,7 +34,7 @@ def test_any_key_round_trips_through_get_and_put_urls(key: str) -> None:
 
 def test_values_cannot_be_resplit_into_other_signed_fields() -> None:
     signer = UrlSigner(b"k" * 32, "http://127.0.0.1:1", MemoryDriver())
-    url = signer.sign("b", "k", "GET", 60, {"Content-Disposition": "inline"})
+    url = signer.sign("b", "k", UrlRequest("GET", 60, response_content_disposition="inline"))
     query = dict(parse_qsl(urlsplit(url).query))
     assert signer.verify("GET", "b", "k", query).response_headers == {
         "Content-Disposition": "inline"
@@ -41,7 +42,7 @@ def test_values_cannot_be_resplit_into_other_signed_fields() -> None:
     for method, bucket, key in [("PUT", "b", "k"), ("GET", "b", "k2"), ("GET", "b2", "k")]:
         with pytest.raises(SignatureError):
             signer.verify(method, bucket, key, query)
-    sneaky = signer.sign("b", "k\nGET", "GET", 60, {})
+    sneaky = signer.sign("b", "k\nGET", UrlRequest("GET", 60))
     moved = dict(parse_qsl(urlsplit(sneaky).query))
     with pytest.raises(SignatureError):
         signer.verify("GET", "b", "k", moved)

@@ -34,8 +34,8 @@ from typing import Any, BinaryIO
 
 import platformdirs
 
-from ..config import ProviderConfig
-from ..errors import (
+from ...config import Setting, Settings
+from ...errors import (
     BucketNotEmptyException,
     DuplicateResourceException,
     InvalidConfigurationException,
@@ -44,19 +44,24 @@ from ..errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..urlsigning import UrlSigner, load_or_create_key
-from .base import (
-    MIN_PART_SIZE,
+from ...urlsigning import UrlSigner, load_or_create_key
+from ..paging import page_of_names
+from ..parts import check_part_sizes, multipart_etag
+from ..records import (
+    Body,
     BucketInfo,
-    HttpMethod,
     ObjectInfo,
+    ObjectStream,
     Page,
     PartInfo,
     ProgressCallback,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
     guess_content_type,
-    page_of_names,
 )
-from .local_paths import (
+from .paths import (
     STATE_DIR,
     check_bucket_dir_name,
     is_file,
@@ -64,7 +69,7 @@ from .local_paths import (
     prune_empty_dirs,
     walk_sorted,
 )
-from .local_state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
+from .state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
 
 COPY_CHUNK = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
@@ -72,13 +77,17 @@ STALE_TEMP_SECONDS = 24 * 3600
 STALE_UPLOAD_SECONDS = 7 * 24 * 3600
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_TOKEN = re.compile(r"[0-9a-f]{32}")
+UPLOAD_RECORD = "upload.json"
 
 
-def create_driver(config: ProviderConfig) -> LocalDriver:
-    root = config.get_value("local_root") or platformdirs.user_data_dir("bucketbridge")
+SETTINGS = (Setting("local_root", str), Setting("local_server_url", str))
+
+
+def create_driver(settings: Settings) -> LocalDriver:
+    root = settings["local_root"] or platformdirs.user_data_dir("bucketbridge")
     root = os.path.abspath(os.path.expanduser(str(root)))
     try:
-        return LocalDriver(root, server_url=config.get_value("local_server_url"))
+        return LocalDriver(root, server_url=settings["local_server_url"])
     except (OSError, ValueError) as error:
         raise InvalidConfigurationException(
             f"local_root {root!r} cannot hold a bucketbridge store: {error}"
@@ -91,6 +100,7 @@ def _not_found(bucket: str, key: str) -> NotFoundException:
 
 class LocalDriver:
     provider_id = "local"
+    refuses_non_empty_bucket_delete = True
 
     def __init__(self, root: str, *, server_url: str | None = None) -> None:
         self.root = root
@@ -163,8 +173,7 @@ class LocalDriver:
             for entry in os.scandir(self.root)
             if entry.is_dir() and not entry.name.startswith(".")
         )
-        page, more = page_of_names(names, marker, limit)
-        return Page([BucketInfo(name) for name in page], page[-1] if more else None)
+        return page_of_names(names, marker, limit)
 
     # -- reading -----------------------------------------------------------
 
@@ -183,7 +192,7 @@ class LocalDriver:
             # No sidecar for this version: either the file was put here by
             # hand, or it was replaced after our stat and its sidecar swept.
             try:
-                if identity(os.stat(path)) == info.version:
+                if identity(os.stat(path)) == info.revision:
                     return info
             except (FileNotFoundError, NotADirectoryError):
                 return None
@@ -199,7 +208,7 @@ class LocalDriver:
             etag=sidecar.get("etag"),
             content_type=sidecar.get("content_type") or guess_content_type(key),
             metadata=dict(sidecar.get("metadata") or {}),
-            version=version,
+            revision=version,
         )
         return info, bool(sidecar)
 
@@ -214,12 +223,12 @@ class LocalDriver:
             items.append(self._info(bucket, key, stat)[0])
         return Page(items, None)
 
-    def _open(self, bucket: str, key: str, if_version: str | None) -> BinaryIO:
+    def _open(self, bucket: str, key: str, if_revision: str | None) -> BinaryIO:
         try:
             handle = open(self._object_path(bucket, key), "rb")  # noqa: SIM115 - caller closes
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
             raise _not_found(bucket, key) from error
-        if if_version is not None and identity(os.fstat(handle.fileno())) != if_version:
+        if if_revision is not None and identity(os.fstat(handle.fileno())) != if_revision:
             handle.close()
             raise PreconditionFailedException(
                 f"object {key!r} in bucket {bucket!r} was replaced since it was looked up;"
@@ -227,22 +236,23 @@ class LocalDriver:
             )
         return handle
 
-    def read_object(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int,
-        if_version: str | None = None,
-    ) -> Iterator[bytes]:
-        return _read_chunks(self._open(bucket, key, if_version), start, end, chunk_size)
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        handle = self._open(bucket, key, options.if_revision)
+        try:
+            info = self._opened_info(bucket, key, handle)
+        except BaseException:
+            handle.close()
+            raise
+        chunks = _read_chunks(handle, options.start, options.end, options.chunk_size)
+        return ObjectStream(info, chunks, handle.close)
 
-    def compute_etag(self, bucket: str, key: str, version: str | None) -> str:
+    def _opened_info(self, bucket: str, key: str, handle: BinaryIO) -> ObjectInfo:
+        return self._info(bucket, key, os.fstat(handle.fileno()))[0]
+
+    def compute_etag(self, bucket: str, key: str, revision: str | None) -> str:
         """MD5 of the content, computed on first demand and kept in the sidecar
         of the version it was computed from."""
-        with self._open(bucket, key, version) as handle:
+        with self._open(bucket, key, revision) as handle:
             stat = os.fstat(handle.fileno())
             computed_for = identity(stat)
             sidecar = self._sidecars.read(bucket, key, computed_for)
@@ -253,21 +263,11 @@ class LocalDriver:
 
     # -- writing -----------------------------------------------------------
 
-    def put_object(
-        self,
-        bucket: str,
-        key: str,
-        body: BinaryIO,
-        size: int,
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         path = self._object_path(bucket, key)
         digest = hashlib.md5(usedforsecurity=False)
         with TempFile(self._tmp) as (fd, temp_path):
-            remaining = size
+            size = remaining = body.size
             while remaining > 0:
                 chunk = body.read(min(remaining, READ_CHUNK))
                 if not chunk:
@@ -277,9 +277,9 @@ class LocalDriver:
                 digest.update(chunk)
                 write_all(fd, chunk)
                 remaining -= len(chunk)
-            record = {"content_type": content_type, "metadata": dict(metadata)}
+            record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
             return self._publish(
-                bucket, key, path, fd, temp_path, record, digest.hexdigest(), if_none_match
+                bucket, key, path, fd, temp_path, record, digest.hexdigest(), options.create_only
             )
 
     def put_file(
@@ -287,12 +287,10 @@ class LocalDriver:
         bucket: str,
         key: str,
         path: str,
+        options: WriteOptions,
         *,
-        content_type: str,
-        metadata: Mapping[str, str],
         progress: ProgressCallback | None,
-        if_none_match: bool = False,
-        etag_part_size: int | None = None,
+        etag_part_size: int | None,
     ) -> ObjectInfo:
         """Copy inside the kernel; the etag is computed later, on demand,
         from parts of ``etag_part_size`` as a multipart upload's would be."""
@@ -300,12 +298,12 @@ class LocalDriver:
         with open(path, "rb") as source, TempFile(self._tmp) as (fd, temp_path):
             _copy_fd(source.fileno(), fd, progress)
             record = {
-                "content_type": content_type,
-                "metadata": dict(metadata),
+                "content_type": options.content_type,
+                "metadata": dict(options.metadata),
                 "etag_part_size": etag_part_size,
             }
             return self._publish(
-                bucket, key, destination, fd, temp_path, record, None, if_none_match
+                bucket, key, destination, fd, temp_path, record, None, options.create_only
             )
 
     def get_file(
@@ -315,10 +313,11 @@ class LocalDriver:
         fd: int,
         *,
         progress: ProgressCallback | None,
-        if_version: str | None = None,
-    ) -> None:
-        with self._open(bucket, key, if_version) as source:
+    ) -> ObjectInfo:
+        with self._open(bucket, key, None) as source:
+            info = self._opened_info(bucket, key, source)
             _copy_fd(source.fileno(), fd, progress)
+        return info
 
     def delete_object(self, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
@@ -341,7 +340,7 @@ class LocalDriver:
         temp_path: str,
         record: Mapping[str, Any],
         etag: str | None,
-        if_none_match: bool,
+        create_only: bool,
     ) -> ObjectInfo:
         """Move a finished temporary file into place with its sidecar."""
         stat = os.fstat(fd)
@@ -354,7 +353,7 @@ class LocalDriver:
                 _make_parent_dirs(path, bucket_dir, key)
                 replaced = _version_at(path)
                 try:
-                    if if_none_match:
+                    if create_only:
                         os.link(temp_path, path)
                     else:
                         os.replace(temp_path, path)
@@ -382,7 +381,7 @@ class LocalDriver:
             etag=etag,
             content_type=record["content_type"],
             metadata=dict(record["metadata"]),
-            version=version,
+            revision=version,
         )
 
     # -- multipart ---------------------------------------------------------
@@ -392,104 +391,121 @@ class LocalDriver:
             raise NotFoundException(f"multipart upload {upload_id!r} does not exist")
         return os.path.join(self._uploads, upload_id)
 
-    def _existing_upload(self, bucket: str, key: str, upload_id: str) -> tuple[str, dict[str, Any]]:
+    def _existing_upload(self, bucket: str, key: str, upload_id: str) -> str:
         directory = self._upload_dir(upload_id)
-        try:
-            with open(os.path.join(directory, "upload.json"), encoding="utf-8") as handle:
-                record: dict[str, Any] = json.load(handle)
-        except FileNotFoundError as error:
-            raise NotFoundException(f"multipart upload {upload_id!r} does not exist") from error
+        record = _read_upload_record(directory)
+        if record is None:
+            raise NotFoundException(f"multipart upload {upload_id!r} does not exist")
         if record["bucket"] != bucket or record["key"] != key:
             raise NotFoundException(f"multipart upload {upload_id!r} is not for {bucket}/{key}")
-        return directory, record
+        return directory
 
-    def create_multipart(
-        self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]
-    ) -> str:
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _LocalUpload:
         self._object_path(bucket, key)  # validates the key and the bucket now, not at complete
         upload_id = uuid.uuid4().hex
         directory = self._upload_dir(upload_id)
         os.mkdir(directory)
-        record = {
-            "bucket": bucket,
-            "key": key,
-            "content_type": content_type,
-            "metadata": dict(metadata),
-        }
-        with open(os.path.join(directory, "upload.json"), "w", encoding="utf-8") as handle:
+        record = {"bucket": bucket, "key": key}
+        with open(os.path.join(directory, UPLOAD_RECORD), "w", encoding="utf-8") as handle:
             json.dump(record, handle)
-        return upload_id
+        return _LocalUpload(self, bucket, key, upload_id)
 
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
-    ) -> PartInfo:
-        directory, _ = self._existing_upload(bucket, key, upload_id)
-        token = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        with TempFile(self._tmp) as (fd, temp_path):
-            write_all(fd, data)
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _LocalUpload:
+        return _LocalUpload(self, bucket, key, upload_id)
+
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        self._existing_bucket_dir(bucket)
+        for entry in os.scandir(self._uploads):
+            record = _read_upload_record(entry.path)
+            if record is None or record["bucket"] != bucket:
+                continue
+            try:
+                initiated = os.stat(entry.path).st_mtime
+            except FileNotFoundError:
+                continue
+            yield UploadInfo(
+                record["key"], entry.name, datetime.fromtimestamp(initiated, tz=timezone.utc)
+            )
+
+    # -- signed URLs -------------------------------------------------------
+
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
+        self._object_path(bucket, key)
+        return self.signer.sign(bucket, key, request)
+
+
+class _LocalUpload:
+    """Parts are files ``<number>.<md5>`` in the upload's directory, so
+    ``complete`` joins only the parts the caller was told about, as S3
+    checks part ETags."""
+
+    def __init__(self, driver: LocalDriver, bucket: str, key: str, upload_id: str) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        driver = self._driver
+        directory = driver._existing_upload(self._bucket, self._key, self.upload_id)
+        digest = hashlib.md5(usedforsecurity=False)
+        with TempFile(driver._tmp) as (fd, temp_path):
+            while chunk := body.read(READ_CHUNK):
+                digest.update(chunk)
+                write_all(fd, chunk)
+            token = digest.hexdigest()
             os.replace(temp_path, os.path.join(directory, _part_file(part_number, token)))
         for name in os.listdir(directory):  # a part sent again replaces the earlier one
             if name.startswith(f"{part_number:05d}.") and name != _part_file(part_number, token):
                 os.unlink(os.path.join(directory, name))
-        return PartInfo(part_number, token)
+        return PartInfo(part_number, token, body.size)
 
-    def complete_multipart(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: Sequence[PartInfo],
-        *,
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        directory, record = self._existing_upload(bucket, key, upload_id)
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        driver = self._driver
+        directory = driver._existing_upload(self._bucket, self._key, self.upload_id)
         part_paths = [
             os.path.join(directory, _part_file(part.part_number, part.token)) for part in parts
         ]
-        for index, (part, part_path) in enumerate(zip(parts, part_paths, strict=True)):
+        stored: list[PartInfo] = []
+        for part, part_path in zip(parts, part_paths, strict=True):
             try:
-                size = os.path.getsize(part_path)
+                stored.append(PartInfo(part.part_number, part.token, os.path.getsize(part_path)))
             except FileNotFoundError as error:
                 raise InvalidValueException(
                     "parts", part.part_number, "no part with this number and etag was uploaded"
                 ) from error
-            if size < MIN_PART_SIZE and index < len(parts) - 1:
-                raise InvalidValueException(
-                    "parts",
-                    part.part_number,
-                    f"{size} bytes; every part but the last needs at least {MIN_PART_SIZE}",
-                )
-        digest = hashlib.md5(usedforsecurity=False)
-        for part in parts:
-            digest.update(bytes.fromhex(part.token))
-        etag = f"{digest.hexdigest()}-{len(parts)}"  # S3's multipart etag
-        destination = self._object_path(bucket, key)
-        with TempFile(self._tmp) as (fd, temp_path):
+        check_part_sizes(stored)
+        etag = multipart_etag([part.token for part in parts])
+        destination = driver._object_path(self._bucket, self._key)
+        record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
+        with TempFile(driver._tmp) as (fd, temp_path):
             for part_path in part_paths:
                 with open(part_path, "rb") as source:
                     _copy_fd(source.fileno(), fd, None)
-            info = self._publish(
-                bucket, key, destination, fd, temp_path, record, etag, if_none_match
+            info = driver._publish(
+                self._bucket,
+                self._key,
+                destination,
+                fd,
+                temp_path,
+                record,
+                etag,
+                options.create_only,
             )
         shutil.rmtree(directory, ignore_errors=True)
         return info
 
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
-        shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+    def abort(self) -> None:
+        shutil.rmtree(self._driver._upload_dir(self.upload_id), ignore_errors=True)
 
-    # -- signed URLs -------------------------------------------------------
 
-    def sign_url(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        method: HttpMethod,
-        expires_in: int,
-        response_headers: Mapping[str, str],
-    ) -> str:
-        self._object_path(bucket, key)
-        return self.signer.sign(bucket, key, method, expires_in, response_headers)
+def _read_upload_record(directory: str) -> dict[str, Any] | None:
+    try:
+        with open(os.path.join(directory, UPLOAD_RECORD), encoding="utf-8") as handle:
+            record: dict[str, Any] = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record
 
 
 def _part_file(part_number: int, token: str) -> str:

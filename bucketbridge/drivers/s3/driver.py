@@ -1,9 +1,9 @@
 """The AWS provider: S3 and every S3-compatible server, over boto3.
 
-One boto3 client per driver (boto3 clients are thread-safe), one S3 request per
-primitive. Listings are paged by the server (ListObjectsV2 ``StartAfter`` with
-the last key as our marker) and parsed by :mod:`.s3_listing`; every botocore
-error goes through :mod:`.s3_errors`.
+One boto3 client per driver (boto3 clients are thread-safe), one S3 request
+per primitive. Listings are paged by the server (ListObjectsV2 ``StartAfter``
+with the last key as our marker) and parsed by :mod:`.listing`; errors go
+through :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -12,48 +12,56 @@ import email.utils
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
-from urllib3.exceptions import HTTPError as Urllib3Error
 
-from ..config import ProviderConfig
-from ..errors import (
-    InvalidValueException,
-    NotFoundException,
-    PermissionDeniedException,
-    PreconditionFailedException,
+from ...config import Settings
+from ...errors import NotFoundException, PermissionDeniedException, PreconditionFailedException
+from ..http_errors import Subject
+from ..paging import page_of_names
+from ..records import (
+    Body,
+    BucketInfo,
+    ObjectInfo,
+    ObjectStream,
+    Page,
+    PartInfo,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
 )
-from .base import BucketInfo, HttpMethod, ObjectInfo, Page, PartInfo, page_of_names, read_body
-from .s3_client import S3Settings, build_client, read_settings
-from .s3_errors import Target, error_code, http_status, permission_message, translate
-from .s3_listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing
+from .client import S3Settings, build_client, read_settings
+from .errors import NETWORK_ERRORS, Credentials, error_code, http_status, permission_denied
+from .errors import translate as translate_error
+from .listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing, whole_second
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
-MAX_URL_EXPIRY = 7 * 24 * 3600
-"""SigV4's limit for presigned URLs."""
 LEGACY_REGION = "us-east-1"
 _TOKEN_MARKER = "t:"
 _NAME_MARKER = "n:"
 
 
-def create_driver(config: ProviderConfig) -> S3Driver:
-    return S3Driver(read_settings(config))
+def create_driver(settings: Settings) -> S3Driver:
+    return S3Driver(read_settings(settings))
 
 
 class S3Driver:
     provider_id = "aws"
+    max_batch = 1000  # DeleteObjects' limit
 
     def __init__(self, settings: S3Settings) -> None:
         self._settings = settings
         self._client, self._session = build_client(settings)
         self._client.meta.events.register(EVENT, parse_listing)
-        self._endpoint = str(self._client.meta.endpoint_url)
+        self._subject = Subject("S3", str(self._client.meta.endpoint_url))
+        self._who = Credentials(self._access_key_id, settings.session_token is not None)
 
     def __repr__(self) -> str:
-        return f"<S3Driver {self._endpoint} region={self._settings.region}>"
+        return f"<S3Driver {self._subject.endpoint} region={self._settings.region}>"
 
     def close(self) -> None:
         self._client.close()
@@ -64,21 +72,15 @@ class S3Driver:
         credentials = self._session.get_credentials()
         return credentials.access_key if credentials is not None else None
 
-    def _target(self, bucket: str | None = None, key: str | None = None) -> Target:
-        return Target(
-            self._endpoint,
-            self._access_key_id,
-            bucket,
-            key,
-            session_token=self._settings.session_token is not None,
-        )
+    def _error(self, error: Exception, bucket: str | None, key: str | None = None) -> Exception:
+        return translate_error(error, self._subject.on(bucket, key), self._who)
 
     @contextmanager
     def _mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
         try:
             yield
         except (BotoCoreError, ClientError) as error:
-            raise translate(error, self._target(bucket, key)) from error
+            raise self._error(error, bucket, key) from error
 
     def _why_forbidden(self, bucket: str) -> str:
         """A HEAD answered 403 has no body to say why; ask with a GET that has
@@ -92,7 +94,7 @@ class S3Driver:
         return "AccessDenied"
 
     def _denied(self, code: str, bucket: str, key: str | None) -> PermissionDeniedException:
-        return PermissionDeniedException(permission_message(code, self._target(bucket, key)))
+        return permission_denied(code, self._subject.on(bucket, key), self._who)
 
     # --- buckets --------------------------------------------------------
 
@@ -103,10 +105,10 @@ class S3Driver:
             # us-east-1 answers 200 when you re-create a bucket you own, so
             # a duplicate there is only seen by looking first.
             if self._bucket_is_mine(name):
-                raise translate(
-                    ClientError({"Error": {"Code": "BucketAlreadyOwnedByYou"}}, "CreateBucket"),
-                    self._target(name),
+                duplicate = ClientError(
+                    {"Error": {"Code": "BucketAlreadyOwnedByYou"}}, "CreateBucket"
                 )
+                raise self._error(duplicate, name)
         else:
             args["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with self._mapped(name):
@@ -141,9 +143,9 @@ class S3Driver:
                     # returns such a bucket, for the objects they may reach.
                     return BucketInfo(name)
                 raise self._denied(code, name, None) from error
-            raise translate(error, self._target(name)) from error
+            raise self._error(error, name) from error
         except BotoCoreError as error:
-            raise translate(error, self._target(name)) from error
+            raise self._error(error, name) from error
         return BucketInfo(name)
 
     def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
@@ -178,23 +180,13 @@ class S3Driver:
         except ClientError as error:
             status = http_status(error)
             if status == 404:
-                if self.head_bucket(bucket) is None:
-                    raise NotFoundException(f"bucket {bucket!r} does not exist") from error
                 return None
             if status == 403:
                 raise self._denied(self._why_forbidden(bucket), bucket, key) from error
-            raise translate(error, self._target(bucket, key)) from error
+            raise self._error(error, bucket, key) from error
         except BotoCoreError as error:
-            raise translate(error, self._target(bucket, key)) from error
-        return ObjectInfo(
-            key=key,
-            size=response["ContentLength"],
-            last_modified=_aware(response["LastModified"]),
-            etag=_etag(response.get("ETag")),
-            content_type=response.get("ContentType") or "application/octet-stream",
-            metadata=dict(response.get("Metadata") or {}),
-            version=response.get("ETag"),
-        )
+            raise self._error(error, bucket, key) from error
+        return _info(key, response, response["ContentLength"])
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
@@ -213,94 +205,80 @@ class S3Driver:
             items, truncated = from_botocore(response)
         return Page(items, items[-1].key if truncated and items else None)
 
-    def put_object(
-        self,
-        bucket: str,
-        key: str,
-        body: BinaryIO,
-        size: int,
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         args: dict[str, Any] = {
             "Bucket": bucket,
             "Key": key,
-            # botocore reads a body twice (to sign or checksum it, then to
-            # send it) and rewinds it to retry: one that cannot seek goes in
-            # memory, at most the multipart threshold.
-            "Body": body if _seekable(body) else read_body(body, size),
-            "ContentLength": size,
-            "ContentType": content_type,
-            "Metadata": dict(metadata),
+            "Body": body,
+            "ContentLength": body.size,
+            "ContentType": options.content_type,
+            "Metadata": dict(options.metadata),
         }
-        if if_none_match:
+        if options.create_only:
             args["IfNoneMatch"] = "*"
         with self._mapped(bucket, key):
             response = self._client.put_object(**args)
         return ObjectInfo(
             key=key,
-            size=size,
+            size=body.size,
             last_modified=_response_date(response),
             etag=_etag(response.get("ETag")),
-            content_type=content_type,
-            metadata=dict(metadata),
-            version=response.get("ETag"),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            revision=response.get("ETag"),
         )
 
-    def read_object(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int,
-        if_version: str | None = None,
-    ) -> Iterator[bytes]:
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if start or end is not None:
-            if end is not None and end <= start:
-                return iter(())
-            args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        if if_version is not None:
-            args["IfMatch"] = if_version  # the version is the ETag
+        if options.start or options.end is not None:
+            if options.end is not None and options.end <= options.start:
+                return self._empty_read(bucket, key, options)
+            last = "" if options.end is None else options.end - 1
+            args["Range"] = f"bytes={options.start}-{last}"
+        if options.if_revision is not None:
+            args["IfMatch"] = options.if_revision  # the revision is the ETag
         try:
             response = self._client.get_object(**args)
         except ClientError as error:
             if error_code(error) == "InvalidRange":  # starts at or past the end
-                return iter(())
+                return self._empty_read(bucket, key, options)
             if http_status(error) == 412:
                 raise PreconditionFailedException(
                     f"object {key!r} in bucket {bucket!r} was replaced while being read"
                 ) from error
-            raise translate(error, self._target(bucket, key)) from error
+            raise self._error(error, bucket, key) from error
         except BotoCoreError as error:
-            raise translate(error, self._target(bucket, key)) from error
-        return self._stream(response, chunk_size, self._target(bucket, key))
+            raise self._error(error, bucket, key) from error
+        info = _info(key, response, _total_size(response))
+        return ObjectStream(
+            info, self._chunks(response, options.chunk_size, bucket, key), response["Body"].close
+        )
 
-    @staticmethod
-    def _stream(
-        response: GetObjectOutputTypeDef, chunk_size: int, target: Target
+    def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        info = self.head_object(bucket, key)
+        if info is None:
+            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+        if options.if_revision is not None and info.revision != options.if_revision:
+            raise PreconditionFailedException(
+                f"object {key!r} in bucket {bucket!r} was replaced while being read"
+            )
+        return ObjectStream(info, iter(()))
+
+    def _chunks(
+        self, response: GetObjectOutputTypeDef, chunk_size: int, bucket: str, key: str
     ) -> Iterator[bytes]:
         body = response["Body"]
         try:
-            while True:
-                chunk = body.read(chunk_size)
-                if not chunk:
-                    return
+            while chunk := body.read(chunk_size):
                 yield chunk
-        except (BotoCoreError, Urllib3Error, OSError) as error:
-            raise translate(error, target) from error
+        except NETWORK_ERRORS as error:
+            raise self._error(error, bucket, key) from error
         finally:
             body.close()
 
     def delete_object(self, bucket: str, key: str) -> None:
         with self._mapped(bucket, key):
             self._client.delete_object(Bucket=bucket, Key=key)
-
-    max_batch = 1000  # DeleteObjects' limit
 
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
         objects: list[Any] = [{"Key": key} for key in keys]
@@ -315,119 +293,138 @@ class S3Driver:
                 {"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}},
                 "DeleteObjects",
             )
-            raise translate(error, self._target(bucket, first.get("Key"))) from error
+            raise self._error(error, bucket, first.get("Key")) from error
 
     # --- multipart ------------------------------------------------------
 
-    def create_multipart(
-        self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]
-    ) -> str:
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _S3Upload:
         with self._mapped(bucket, key):
             response = self._client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType=content_type, Metadata=dict(metadata)
-            )
-        return response["UploadId"]
-
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
-    ) -> PartInfo:
-        with self._mapped(bucket, key):
-            response = self._client.upload_part(
                 Bucket=bucket,
                 Key=key,
-                UploadId=upload_id,
-                PartNumber=part_number,
-                Body=data,
-                ContentLength=len(data),
+                ContentType=options.content_type,
+                Metadata=dict(options.metadata),
             )
-        return PartInfo(part_number, response["ETag"])
+        return _S3Upload(self, bucket, key, response["UploadId"])
 
-    def complete_multipart(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: Sequence[PartInfo],
-        *,
-        if_none_match: bool = False,
-    ) -> ObjectInfo:
-        args: dict[str, Any] = {
-            "Bucket": bucket,
-            "Key": key,
-            "UploadId": upload_id,
-            "MultipartUpload": {
-                "Parts": [{"PartNumber": part.part_number, "ETag": part.token} for part in parts]
-            },
-        }
-        if if_none_match:
-            args["IfNoneMatch"] = "*"
-        with self._mapped(bucket, key):
-            self._client.complete_multipart_upload(**args)
-        info = self.head_object(bucket, key)
-        if info is None:
-            raise NotFoundException(f"object {key!r} in bucket {bucket!r} vanished after upload")
-        return info
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _S3Upload:
+        return _S3Upload(self, bucket, key, upload_id)
 
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
-        try:
-            with self._mapped(bucket, key):
-                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except NotFoundException:
-            pass  # already aborted or completed: aborting twice is not an error
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        args: dict[str, Any] = {"Bucket": bucket}
+        while True:
+            with self._mapped(bucket):
+                response = self._client.list_multipart_uploads(**args)
+            for upload in response.get("Uploads", []):
+                initiated = upload.get("Initiated")
+                yield UploadInfo(
+                    upload["Key"],
+                    upload["UploadId"],
+                    whole_second(initiated) if initiated else None,
+                )
+            if not response.get("IsTruncated"):
+                return
+            args["KeyMarker"] = response.get("NextKeyMarker", "")
+            args["UploadIdMarker"] = response.get("NextUploadIdMarker", "")
 
     # --- signed URLs ----------------------------------------------------
 
-    def sign_url(
-        self,
-        bucket: str,
-        key: str,
-        *,
-        method: HttpMethod,
-        expires_in: int,
-        response_headers: Mapping[str, str],
-    ) -> str:
-        if not 0 < expires_in <= MAX_URL_EXPIRY:
-            raise InvalidValueException(
-                "expires_in", expires_in, f"S3 signs URLs for 1 to {MAX_URL_EXPIRY} seconds"
-            )
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
         params: dict[str, str] = {"Bucket": bucket, "Key": key}
-        if method == "GET":
-            overrides = {
-                "Content-Disposition": "ResponseContentDisposition",
-                "Content-Type": "ResponseContentType",
-            }
-            for header, value in response_headers.items():
-                if header not in overrides:
-                    raise InvalidValueException(
-                        "response_headers", header, "only Content-Disposition and Content-Type"
-                    )
-                params[overrides[header]] = value
-        operation = "get_object" if method == "GET" else "put_object"
+        if request.response_content_disposition is not None:
+            params["ResponseContentDisposition"] = request.response_content_disposition
+        if request.response_content_type is not None:
+            params["ResponseContentType"] = request.response_content_type
+        operation = "get_object" if request.method == "GET" else "put_object"
         with self._mapped(bucket, key):
             url: str = self._client.generate_presigned_url(
-                operation, Params=params, ExpiresIn=expires_in, HttpMethod=method
+                operation,
+                Params=params,
+                ExpiresIn=request.expires_in,
+                HttpMethod=request.method,
             )
         return url
 
 
-def _seekable(body: BinaryIO) -> bool:
-    try:
-        return bool(body.seekable())
-    except (AttributeError, ValueError):
-        return False
+class _S3Upload:
+    def __init__(self, driver: S3Driver, bucket: str, key: str, upload_id: str) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        with self._driver._mapped(self._bucket, self._key):
+            response = self._driver._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self.upload_id,
+                PartNumber=part_number,
+                Body=cast(IO[bytes], body),
+                ContentLength=body.size,
+            )
+        return PartInfo(part_number, response["ETag"], body.size)
+
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        args: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": self._key,
+            "UploadId": self.upload_id,
+            "MultipartUpload": {
+                "Parts": [{"PartNumber": part.part_number, "ETag": part.token} for part in parts]
+            },
+        }
+        if options.create_only:
+            args["IfNoneMatch"] = "*"
+        with self._driver._mapped(self._bucket, self._key):
+            self._driver._client.complete_multipart_upload(**args)
+        info = self._driver.head_object(self._bucket, self._key)
+        if info is None:
+            raise NotFoundException(
+                f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
+            )
+        return info
+
+    def abort(self) -> None:
+        try:
+            with self._driver._mapped(self._bucket, self._key):
+                self._driver._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, UploadId=self.upload_id
+                )
+        except NotFoundException:
+            pass  # already aborted or completed: aborting twice is not an error
 
 
 def _page_by_name(names: list[str], after: str, limit: int) -> Page[BucketInfo]:
-    page, more = page_of_names(names, after or None, limit)
-    return Page([BucketInfo(name) for name in page], _NAME_MARKER + page[-1] if more else None)
+    page = page_of_names(names, after or None, limit)
+    marker = _NAME_MARKER + page.next_marker if page.next_marker else None
+    return Page(page.items, marker)
+
+
+def _info(key: str, response: Mapping[str, Any], size: int) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=size,
+        last_modified=whole_second(response["LastModified"]),
+        etag=_etag(response.get("ETag")),
+        content_type=response.get("ContentType") or "application/octet-stream",
+        metadata=dict(response.get("Metadata") or {}),
+        revision=response.get("ETag"),
+    )
+
+
+def _total_size(response: Mapping[str, Any]) -> int:
+    """The whole object's size: a ranged GET's Content-Range ends in it."""
+    content_range = response.get("ContentRange")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return int(response["ContentLength"])
 
 
 def _etag(value: str | None) -> str | None:
     return value.strip('"') if value else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _response_date(response: Mapping[str, Any]) -> datetime:
@@ -436,7 +433,7 @@ def _response_date(response: Mapping[str, Any]) -> datetime:
     header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if header:
         try:
-            return _aware(email.utils.parsedate_to_datetime(header))
+            return whole_second(email.utils.parsedate_to_datetime(header))
         except (TypeError, ValueError):
             pass
-    return datetime.now(timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)

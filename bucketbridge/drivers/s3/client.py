@@ -1,8 +1,7 @@
-"""The boto3 client of the S3 driver, built from a ProviderConfig.
+"""The boto3 client of the S3 driver, built from the resolved settings.
 
-Every key is read with ``config.get_value`` (the dict, then the upper-cased
-environment variable, then the config file); what none of them sets is left to
-boto3's own chain (AWS_* variables, profiles, SSO, IMDS).
+What the settings leave unset is left to boto3's own chain (AWS_* variables,
+profiles, SSO, IMDS).
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import boto3
 from botocore.config import Config
 
-from ..config import ProviderConfig
-from ..errors import InvalidConfigurationException
+from ...config import ConnectionSettings, Setting, Settings
+from ...errors import InvalidConfigurationException
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -22,9 +21,17 @@ if TYPE_CHECKING:
 AddressingStyle = Literal["path", "virtual", "auto"]
 DEFAULT_REGION = "us-east-1"
 ADDRESSING_STYLES = ("path", "virtual", "auto")
-MAX_POOL_CONNECTIONS = 32
-"""Above the largest transfer concurrency we expect, so parallel parts never
-wait for a pooled connection (botocore's default pool holds 10)."""
+
+SETTINGS = (
+    Setting("aws_access_key", str),
+    Setting("aws_secret_key", str, secret=True),
+    Setting("aws_session_token", str, secret=True),
+    Setting("aws_region_name", str, DEFAULT_REGION),
+    Setting("aws_profile", str),
+    Setting("s3_endpoint_url", str),
+    Setting("s3_addressing_style", str),
+    Setting("s3_validate_certs", bool, True),
+)
 
 
 @dataclass(frozen=True)
@@ -37,37 +44,29 @@ class S3Settings:
     access_key: str | None
     secret_key: str | None
     session_token: str | None
+    connection: ConnectionSettings
 
     def __repr__(self) -> str:
         return (
             f"S3Settings(region={self.region!r}, endpoint_url={self.endpoint_url!r},"
             f" addressing_style={self.addressing_style!r}, verify={self.verify!r},"
             f" profile={self.profile!r}, access_key={self.access_key!r}, secret_key=***,"
-            " session_token=***)"
+            f" session_token=***, connection={self.connection!r})"
         )
 
 
-def _text(config: ProviderConfig, key: str) -> str | None:
-    """A string setting; an empty string counts as not set."""
-    value = config.get_value(key)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def read_settings(config: ProviderConfig) -> S3Settings:
-    endpoint_url = _text(config, "s3_endpoint_url")
+def read_settings(settings: Settings) -> S3Settings:
+    endpoint_url = settings["s3_endpoint_url"]
     # Any server but AWS itself (SeaweedFS, MinIO, Ceph, moto) wants path-style
     # addressing: bucket.host names would not resolve on a custom endpoint.
-    style = _text(config, "s3_addressing_style") or ("path" if endpoint_url else "auto")
+    style = settings["s3_addressing_style"] or ("path" if endpoint_url else "auto")
     if style not in ADDRESSING_STYLES:
         raise InvalidConfigurationException(
             f"config key 's3_addressing_style': {style!r};"
             f" use one of {', '.join(ADDRESSING_STYLES)}"
         )
-    access_key = _text(config, "aws_access_key")
-    secret_key = _text(config, "aws_secret_key")
+    access_key = settings["aws_access_key"]
+    secret_key = settings["aws_secret_key"]
     if (access_key is None) != (secret_key is None):
         missing = "aws_secret_key" if secret_key is None else "aws_access_key"
         raise InvalidConfigurationException(
@@ -75,14 +74,15 @@ def read_settings(config: ProviderConfig) -> S3Settings:
             " (give both aws_access_key and aws_secret_key, or neither to use boto3's chain)"
         )
     return S3Settings(
-        region=_text(config, "aws_region_name") or DEFAULT_REGION,
+        region=settings["aws_region_name"],
         endpoint_url=endpoint_url,
         addressing_style=style,
-        verify=config.get_bool("s3_validate_certs", True),
-        profile=_text(config, "aws_profile"),
+        verify=settings["s3_validate_certs"],
+        profile=settings["aws_profile"],
         access_key=access_key,
         secret_key=secret_key,
-        session_token=_text(config, "aws_session_token") if access_key else None,
+        session_token=settings["aws_session_token"] if access_key else None,
+        connection=ConnectionSettings.of(settings),
     )
 
 
@@ -114,8 +114,10 @@ def build_client(settings: S3Settings) -> tuple[S3Client, boto3.session.Session]
     client_config = Config(
         signature_version="s3v4",
         s3={"addressing_style": cast(AddressingStyle, settings.addressing_style)},
-        retries={"mode": "adaptive"},
-        max_pool_connections=MAX_POOL_CONNECTIONS,
+        retries={"mode": "adaptive", "total_max_attempts": settings.connection.max_attempts},
+        connect_timeout=settings.connection.connect_timeout,
+        read_timeout=settings.connection.read_timeout,
+        max_pool_connections=settings.connection.pool_size,
         **options,
     )
     try:

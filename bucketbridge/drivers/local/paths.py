@@ -6,7 +6,7 @@ import os
 import stat as stat_module
 from collections.abc import Iterator
 
-from ..errors import InvalidNameException
+from ...errors import InvalidNameException
 
 STATE_DIR = ".bucketbridge"
 MAX_SEGMENT_BYTES = 255

@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 
 from botocore.utils import parse_timestamp
 
-from .base import ObjectInfo
+from ..records import ObjectInfo
 
 EVENT = "before-parse.s3.ListObjectsV2"
 RESULT_KEY = "BucketBridgeObjects"
@@ -51,17 +51,21 @@ def from_botocore(response: Mapping[str, Any]) -> tuple[list[ObjectInfo], bool]:
         ObjectInfo(
             key=item["Key"],
             size=int(item.get("Size", 0)),
-            last_modified=_aware(item["LastModified"]),
+            last_modified=whole_second(item["LastModified"]),
             etag=item["ETag"].strip('"') if item.get("ETag") else None,
-            version=item.get("ETag"),
+            revision=item.get("ETag"),
         )
         for item in response.get("Contents", [])
     ]
     return objects, bool(response.get("IsTruncated"))
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def whole_second(moment: datetime) -> datetime:
+    """A listing's time, cut to the second a HEAD's Last-Modified header has,
+    so that list, get and find report one ``last_modified`` (Ceph lists
+    milliseconds that its HEAD cannot show)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware.replace(microsecond=0)
 
 
 def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
@@ -96,7 +100,7 @@ def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
                 size=int(size or 0),
                 last_modified=_timestamp(modified),
                 etag=etag.strip('"') if etag else None,
-                version=etag,
+                revision=etag,
             )
         )
     return objects, truncated
@@ -110,4 +114,4 @@ def _timestamp(text: str | None) -> datetime:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
         moment = parse_timestamp(text)
-    return _aware(moment)
+    return whole_second(moment)
