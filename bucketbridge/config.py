@@ -30,6 +30,10 @@ SECRET_KEY_SUFFIXES = (
 )
 
 
+CONFIG_KEY_PREFIXES = ("aws_", "s3_", "azure_", "gcp_", "os_", "local_")
+"""The families of config keys; an environment variable outside them is not ours."""
+
+
 def is_secret(key: str) -> bool:
     return key.lower().endswith(SECRET_KEY_SUFFIXES)
 
@@ -80,6 +84,22 @@ class ProviderConfig(dict[str, Any]):
                 f"config key {key!r}: {self._shown(key, value)} is not an integer"
             ) from error
 
+    def secret_values(self) -> list[str]:
+        """Every secret value this provider may hand its SDK, from every source:
+        the dict, the environment (``AWS_SESSION_TOKEN`` for ``aws_session_token``)
+        and the config file section; for :mod:`bucketbridge.redaction`."""
+        environment = {
+            name.lower(): value
+            for name, value in os.environ.items()
+            if name.lower().startswith(CONFIG_KEY_PREFIXES)
+        }
+        found: list[str] = []
+        for source in (self, environment, self._file_section):
+            for key, value in source.items():
+                if is_secret(key):
+                    found.extend(_secret_strings(value))
+        return found
+
     @staticmethod
     def _shown(key: str, value: Any) -> str:
         return "***" if is_secret(key) else repr(value)
@@ -89,6 +109,23 @@ class ProviderConfig(dict[str, Any]):
         return f"ProviderConfig({self.provider_id!r}, {shown!r})"
 
     __str__ = __repr__
+
+
+def _secret_strings(value: Any) -> list[str]:
+    """The strings of a secret value: a service-account dict's secret fields
+    (``private_key`` and the like), bytes as text, anything else as ``str``."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [
+            text
+            for key, item in value.items()
+            if is_secret(str(key)) or str(key).lower() == "private_key"
+            for text in _secret_strings(item)
+        ]
+    if isinstance(value, bytes):
+        return [value.decode("utf-8", errors="replace")]
+    return [str(value)]
 
 
 def _read_file_section(provider_id: str) -> dict[str, str]:

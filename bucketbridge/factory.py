@@ -16,6 +16,7 @@ from .errors import (
     ProviderNotInstalledException,
 )
 from .provider import CloudProvider
+from .redaction import register_secrets
 
 
 class ProviderList(str, Enum):
@@ -57,15 +58,19 @@ class CloudProviderFactory:
             raise InvalidValueException("provider", name, f"choose one of {', '.join(_DRIVERS)}")
         provider_config = ProviderConfig(provider_id, config)
         create_driver = _load_driver_factory(provider_id)
+        # registered before the driver exists: building the SDK client logs too
+        secrets = register_secrets(provider_config.secret_values())
         try:
             driver = create_driver(provider_config)
         except BucketBridgeException:
+            secrets.forget()
             raise
         except Exception as error:
+            secrets.forget()
             raise InvalidConfigurationException(
                 f"could not set up the {provider_id} provider: {type(error).__name__}: {error}"
             ) from error
-        return CloudProvider(provider_id, provider_config, driver)
+        return CloudProvider(provider_id, provider_config, driver, secrets)
 
 
 def _load_driver_factory(provider_id: str) -> Callable[[ProviderConfig], Driver]:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from .config import ProviderConfig
 from .drivers.base import Driver
+from .redaction import SecretRegistration
 from .services import StorageService
 
 
 class CloudProvider:
     """What ``CloudProviderFactory().create_provider`` returns."""
 
-    def __init__(self, provider_id: str, config: ProviderConfig, driver: Driver) -> None:
+    def __init__(
+        self,
+        provider_id: str,
+        config: ProviderConfig,
+        driver: Driver,
+        secrets: SecretRegistration | None = None,
+    ) -> None:
         self.PROVIDER_ID = provider_id
         self.config = config
         self.driver = driver
+        self._secrets = secrets
         self.storage = StorageService(self)
 
     def has_service(self, service: str) -> bool:
@@ -21,10 +29,13 @@ class CloudProvider:
         return service in ("storage", "storage.buckets")
 
     def close(self) -> None:
-        """Release what the driver holds (connections, an in-process URL server)."""
+        """Release what the driver holds (connections, an in-process URL server),
+        then stop redacting this provider's secrets from the SDK logs."""
         close = getattr(self.driver, "close", None)
         if close is not None:
             close()
+        if self._secrets is not None:
+            self._secrets.forget()
 
     def __enter__(self) -> CloudProvider:
         return self
