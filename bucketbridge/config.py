@@ -99,11 +99,13 @@ class Settings(Mapping[str, Any]):
         return len(self._values)
 
     def secret_values(self) -> list[str]:
-        """The values of the secret settings that are set (for log redaction)."""
+        """The values of the secret settings that are set, whatever source
+        they came from: what :mod:`bucketbridge.redaction` keeps out of logs."""
         return [
-            json.dumps(value) if isinstance(value, dict) else str(value)
+            text
             for name, value in self._values.items()
-            if value is not None and self._declared[name].secret
+            if self._declared[name].secret
+            for text in _secret_strings(value)
         ]
 
     def __repr__(self) -> str:
@@ -158,6 +160,21 @@ class ProviderConfig(dict[str, Any]):
         return f"ProviderConfig({self.provider_id!r}, {shown!r})"
 
     __str__ = __repr__
+
+
+def _secret_strings(value: Any) -> list[str]:
+    """The strings of a secret value: a service-account dict's secret fields
+    (``private_key`` and the like), anything else as ``str``."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [
+            text
+            for key, item in value.items()
+            if looks_secret(str(key)) or str(key).lower() == "private_key"
+            for text in _secret_strings(item)
+        ]
+    return [str(value)]
 
 
 def resolve(

@@ -17,6 +17,7 @@ from .errors import (
     ProviderNotInstalledException,
 )
 from .provider import CloudProvider
+from .redaction import register_secrets
 
 
 class ProviderList(str, Enum):
@@ -64,15 +65,19 @@ class CloudProviderFactory:
             provider_id, config, [setting.name for setting in declared if setting.secret]
         )
         settings = resolve(provider_id, provider_config, declared)
+        # registered before the driver exists: building the SDK client logs too
+        secrets = register_secrets(settings.secret_values())
         try:
             driver = module.create_driver(settings)
         except BucketBridgeException:
+            secrets.forget()
             raise
         except Exception as error:
+            secrets.forget()
             raise InvalidConfigurationException(
                 f"could not set up the {provider_id} provider: {type(error).__name__}: {error}"
             ) from error
-        return CloudProvider(provider_id, provider_config, settings, driver)
+        return CloudProvider(provider_id, provider_config, settings, driver, secrets)
 
 
 @dataclass(frozen=True)

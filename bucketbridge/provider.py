@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .config import ProviderConfig, Settings
 from .drivers.base import Driver, Features
+from .redaction import SecretRegistration
 from .services import StorageService
 
 
@@ -16,13 +17,19 @@ class CloudProvider:
     """
 
     def __init__(
-        self, provider_id: str, config: ProviderConfig, settings: Settings, driver: Driver
+        self,
+        provider_id: str,
+        config: ProviderConfig,
+        settings: Settings,
+        driver: Driver,
+        secrets: SecretRegistration | None = None,
     ) -> None:
         self.PROVIDER_ID = provider_id
         self.config = config
         self.settings = settings
         self.driver = driver
         self.features = Features.of(driver)
+        self._secrets = secrets
         self.storage = StorageService(self)
 
     def has_service(self, service: str) -> bool:
@@ -30,8 +37,11 @@ class CloudProvider:
         return service in ("storage", "storage.buckets")
 
     def close(self) -> None:
-        """Release what the driver holds (connections, an in-process URL server)."""
+        """Release what the driver holds (connections, an in-process URL server),
+        then stop redacting this provider's secrets from the SDK logs."""
         self.driver.close()
+        if self._secrets is not None:
+            self._secrets.forget()
 
     def __enter__(self) -> CloudProvider:
         return self
