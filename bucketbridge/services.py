@@ -114,20 +114,33 @@ class BucketService:
 
     @wrap_foreign_errors
     def delete(self, bucket: Bucket | str, *, delete_contents: bool = False) -> None:
-        """Delete a bucket; with ``delete_contents`` its objects go first."""
+        """Delete a bucket; with ``delete_contents`` its objects go first.
+
+        Without it, a bucket that holds an object is refused with
+        BucketNotEmptyException whatever the server's settings: some
+        S3-compatible servers (SeaweedFS by default) delete a non-empty bucket
+        with everything in it, so one key is listed first. A window remains
+        on such servers: an object written after that listing and before the
+        delete goes with the bucket. Servers that refuse by themselves (S3,
+        and the local and memory drivers) close it."""
         name = bucket.name if isinstance(bucket, Bucket) else bucket
         if not isinstance(name, str) or not name:
             raise InvalidNameException(f"bucket name {name!r}: must be a non-empty string")
         driver = self._provider.driver
         if delete_contents:
             _delete_all_objects(driver, name)
+        elif driver.list_objects(name, prefix=None, marker=None, limit=1).items:
+            raise _not_empty(name)
         try:
             driver.delete_bucket(name)
         except BucketNotEmptyException as error:
-            raise BucketNotEmptyException(
-                f"bucket {name!r} is not empty; delete its objects first or pass"
-                " delete_contents=True"
-            ) from error
+            raise _not_empty(name) from error
+
+
+def _not_empty(bucket: str) -> BucketNotEmptyException:
+    return BucketNotEmptyException(
+        f"bucket {bucket!r} is not empty; delete its objects first or pass delete_contents=True"
+    )
 
 
 def _delete_all_objects(driver: Driver, bucket: str) -> None:
