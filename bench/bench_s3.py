@@ -306,6 +306,16 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
 
+    # the test kit needs no pytest: pip install -e '.[bench]' is enough
+    from tests.servers.process import ServerStartError
+
+    try:
+        _run(options, scenarios)
+    except ServerStartError as error:
+        raise SystemExit(f"bench_s3: {error}") from None
+
+
+def _run(options: argparse.Namespace, scenarios: list[str]) -> None:
     from tests.servers.seaweedfs import start_seaweedfs
 
     with tempfile.TemporaryDirectory(dir=options.workdir, prefix="bench-s3-") as work_dir:

@@ -1,5 +1,6 @@
 """Test-wide fixtures. Each backend of the conformance suite is a fixture
-``<backend>_provider_factory`` defined in a module of ``tests/servers``; the
+``<backend>_provider_factory`` defined in ``tests/servers`` (embedded.py for
+the providers that need no server, fixtures.py for the real servers); those
 modules are loaded here as plugins."""
 
 from collections.abc import Iterator
@@ -9,8 +10,7 @@ import pytest
 
 pytest_plugins = [
     "tests.servers.embedded",
-    "tests.servers.seaweedfs",
-    "tests.servers.moto",
+    "tests.servers.fixtures",
 ]
 
 

@@ -14,6 +14,13 @@ from tests.servers.providers import ProviderFactory
 
 @pytest.fixture(params=BACKENDS)
 def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
+    return backend_factory(request)
+
+
+def backend_factory(request: pytest.FixtureRequest) -> ProviderFactory:
+    """The provider factory of the backend the test is parametrized with; a
+    module that runs on other backends overrides ``provider_factory`` with
+    its own ``params`` and this body."""
     factory: ProviderFactory = request.getfixturevalue(f"{request.param}_provider_factory")
     return factory
 

@@ -35,7 +35,8 @@ def test_put_url_uploads_exactly_the_content(bucket: Bucket) -> None:
     response = requests.put(url, data=content, headers={"x-ms-blob-type": "BlockBlob"}, timeout=30)
     assert response.status_code in (200, 201)
     stored = bucket.objects.get("upload.txt")
-    assert stored is not None and b"".join(stored.iter_content()) == content
+    assert stored is not None and stored.size == len(content)
+    assert b"".join(stored.iter_content()) == content
     plain = requests.put(url, data=b"again", timeout=30)
     assert plain.status_code in (200, 201)
     stored.refresh()
@@ -61,9 +62,17 @@ def test_response_header_overrides(bucket: Bucket) -> None:
         content_type="text/csv",
     )
     response = requests.get(url, timeout=30)
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.content == b"a,b\n1,2\n"
     assert response.headers["Content-Disposition"] == 'attachment; filename="r.csv"'
     assert response.headers["Content-Type"].startswith("text/csv")
+    binary = bucket.objects.create("data.bin").upload(b"\x00\x01")
+    url = binary.generate_url(
+        expires_in=60, content_disposition="attachment; filename=d.bin", content_type="x/y"
+    )
+    response = requests.get(url, timeout=30)
+    assert response.status_code == 200 and response.content == b"\x00\x01"
+    assert response.headers["Content-Disposition"] == "attachment; filename=d.bin"
+    assert response.headers["Content-Type"] == "x/y"
 
 
 def test_writable_url_carries_no_response_overrides(bucket: Bucket) -> None:
@@ -90,25 +99,43 @@ def test_tampered_url_is_refused(bucket: Bucket) -> None:
             assert requests.get(changed, timeout=30).status_code == 403
     forged = _tamper(url, "response-content-type", "text/html")
     assert requests.get(forged, timeout=30).status_code == 403
+    signatures = [name for name in query if "sig" in name.lower()]
+    assert signatures, f"no signature parameter in {url}"
+    for name in signatures:  # one character of the signature changed
+        value = query[name]
+        changed = _tamper(url, name, value[:-1] + ("0" if value[-1] != "0" else "1"))
+        assert requests.get(changed, timeout=30).status_code == 403
     assert requests.get(other_url, timeout=30).content == b"other"
 
 
 @pytest.mark.enforced("signed_url_expiry")
 def test_expired_url_is_refused(bucket: Bucket) -> None:
     obj = bucket.objects.create("brief.txt").upload(b"soon gone")
-    url = obj.generate_url(expires_in=1)
-    write_url = obj.generate_url(expires_in=1, writable=True)
-    time.sleep(2.5)
-    assert requests.get(url, timeout=30).status_code == 403
+    url = obj.generate_url(expires_in=2)
+    write_url = obj.generate_url(expires_in=2, writable=True)
+    assert requests.get(url, timeout=30).content == b"soon gone"  # before it expires
+    time.sleep(3.5)
+    refused = requests.get(url, timeout=30)
+    assert refused.status_code == 403
+    assert refused.content != b"soon gone" and b"expired" in refused.content
     assert requests.put(write_url, data=b"late", timeout=30).status_code == 403
     assert obj.download_range(0, 100) == b"soon gone"
 
 
-@pytest.mark.parametrize("expires_in", [0, -5, 7 * 24 * 3600 + 1, 1.5, "60", True])
+SEVEN_DAYS = 7 * 24 * 3600  # the longest a SigV4 URL may live; every provider keeps to it
+
+
+@pytest.mark.parametrize("expires_in", [0, -1, -5, SEVEN_DAYS + 1, 30 * 24 * 3600, 1.5, "60", True])
 def test_bad_expiry_is_refused(bucket: Bucket, expires_in: object) -> None:
     obj = bucket.objects.create("e.txt")
     with pytest.raises(InvalidValueException, match="expires_in"):
         obj.generate_url(expires_in=expires_in)  # type: ignore[arg-type]
+
+
+def test_seven_days_is_the_longest_expiry(bucket: Bucket) -> None:
+    obj = bucket.objects.create("week.txt").upload(b"week")
+    url = obj.generate_url(expires_in=SEVEN_DAYS)
+    assert requests.get(url, timeout=30).content == b"week"
 
 
 @pytest.mark.parametrize(

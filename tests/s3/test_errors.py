@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from bucketbridge import (
     Bucket,
-    BucketNotEmptyException,
     CloudProvider,
     DuplicateResourceException,
     InvalidValueException,
@@ -24,7 +23,8 @@ from bucketbridge import (
     ProviderConnectionException,
 )
 from tests.s3.conftest import unique_bucket_name
-from tests.servers.seaweedfs import S3Server, free_ports
+from tests.servers.process import free_ports
+from tests.servers.seaweedfs import S3Server
 
 MiB = 1024 * 1024
 
@@ -103,28 +103,28 @@ def test_slow_down_is_retried_then_reported(
     assert _SlowDownHandler.requests_seen >= 2  # botocore retried before giving up
 
 
-def test_missing_bucket_and_object(seaweed: CloudProvider, seaweed_bucket: Bucket) -> None:
+def test_not_found_keeps_the_sdk_error_as_its_cause(
+    seaweed: CloudProvider, seaweed_bucket: Bucket
+) -> None:
+    """What is not found, and the names in the messages, is checked on every
+    provider (tests/conformance: test_buckets, test_objects); here, that the
+    botocore error is chained."""
     ghost = Bucket(seaweed, unique_bucket_name())
     with pytest.raises(NotFoundException, match=ghost.name) as listing:
         ghost.objects.list()
     assert isinstance(listing.value.__cause__, ClientError)
-    with pytest.raises(NotFoundException, match=ghost.name):
-        ghost.objects.get("anything")
-    with pytest.raises(NotFoundException):
-        seaweed.storage.buckets.delete(ghost.name)
-    assert seaweed_bucket.objects.get("absent") is None
     with pytest.raises(NotFoundException, match="absent") as reading:
         seaweed_bucket.objects.create("absent").iter_content()
     assert isinstance(reading.value.__cause__, ClientError)
-    seaweed_bucket.objects.create("absent").delete()  # deleting nothing is fine
 
 
-def test_duplicate_and_non_empty_buckets(seaweed: CloudProvider, seaweed_bucket: Bucket) -> None:
+def test_a_duplicate_of_ones_own_bucket_says_so(
+    seaweed: CloudProvider, seaweed_bucket: Bucket
+) -> None:
+    """S3's BucketAlreadyOwnedByYou; a non-empty bucket's refusal is in
+    tests/conformance/test_buckets.py."""
     with pytest.raises(DuplicateResourceException, match="yours"):
         seaweed.storage.buckets.create(seaweed_bucket.name)
-    seaweed_bucket.objects.create("x").upload(b"x")
-    with pytest.raises(BucketNotEmptyException):
-        seaweed.storage.buckets.delete(seaweed_bucket.name)
 
 
 def test_small_parts_are_refused_as_invalid_value(seaweed_bucket: Bucket) -> None:

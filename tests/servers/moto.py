@@ -11,13 +11,13 @@ pages such a list itself), duplicate bucket creation in us-east-1 (answered
 200, as AWS does for your own bucket; the driver looks first), and a part sent
 to an aborted upload (500 Internal Server Error instead of 404 NoSuchUpload).
 Those are proven on SeaweedFS instead; see ``UNENFORCED``.
+
+No pytest here; the fixtures are made in tests/servers/fixtures.py.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,18 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from bucketbridge import ProviderList
-from tests.servers.providers import ProviderFactory, provider_factory
-from tests.servers.seaweedfs import (
-    free_ports,
-    port_answers,
-    python_module_available,
-    start,
-    stop,
-    wait_until,
-)
+from tests.servers.backend import ServerBackend
+from tests.servers.process import free_ports, require_module, run_server, tcp_probe
 
 INSTALL_HINT = "pip install 'moto[server]' (or pip install -e '.[test]')"
 LONG_TERM_KEY = "AKIAMOTOLONGTERM"
@@ -92,29 +84,17 @@ class MotoServer:
 
 @contextmanager
 def start_moto(root: Path) -> Iterator[MotoServer]:
-    python_module_available("moto.server", INSTALL_HINT)
-    python_module_available("flask", INSTALL_HINT)
+    require_module("moto.server", INSTALL_HINT)
+    require_module("flask", INSTALL_HINT)
     (port,) = free_ports(1)
-    log = root / "moto.log"
-    process: subprocess.Popen[bytes] = start(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log, cwd=root
-    )
-    try:
-        wait_until(lambda: port_answers(port), process, "moto server", log)
+    with run_server(
+        "moto server",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        log=root / "moto.log",
+        cwd=root,
+        ready=tcp_probe(port),
+    ):
         yield MotoServer(f"http://127.0.0.1:{port}")
-    finally:
-        stop(process)
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    started = time.monotonic()
-    with start_moto(tmp_path_factory.mktemp("moto")) as server:
-        print(f"\nmoto ready at {server.endpoint_url} in {time.monotonic() - started:.1f} s")
-        yield server
-
-
-@pytest.fixture
-def s3_moto_provider_factory(moto_server: MotoServer) -> Iterator[ProviderFactory]:
-    with provider_factory(ProviderList.AWS, moto_server.config, UNENFORCED) as make:
-        yield make
+BACKEND = ServerBackend("moto_server", "s3_moto", start_moto, ProviderList.AWS, UNENFORCED)

@@ -5,6 +5,11 @@ in one process, with a static identities file so that signatures, presigned
 URL expiry and method are enforced. Every port is chosen free, the gRPC ones
 too (weed would otherwise take port + 10000), and its Iceberg and Lance
 catalog services, which default to the fixed ports 8181 and 9101, are off.
+Two backends: ``s3_seaweedfs`` refuses to delete a bucket that holds objects,
+as S3 does; ``s3_seaweedfs_defaults`` keeps weed's default of deleting it,
+as users' servers do, so the library's own refusal is proven.
+
+No pytest here: bench/bench_s3.py starts the same server.
 
 What SeaweedFS does NOT do as S3 does (weed 4.48): list keys in UTF-8 byte
 order. Its filer walks directories, so ``a/b`` is listed where ``a`` would sort
@@ -14,28 +19,21 @@ still visits every key once, in that order. See ``UNENFORCED``.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sysconfig
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from bucketbridge import ProviderList
-from tests.servers.providers import ProviderFactory, provider_factory
+from tests.servers.backend import ServerBackend
+from tests.servers.process import find_program, free_ports, port_answers, run_server
 
 ACCESS_KEY = "AKIDBUCKETBRIDGE"
 SECRET_KEY = "bucketbridge-seaweedfs-secret"
@@ -50,115 +48,6 @@ copy_2 = 2
 copy_3 = 1
 copy_other = 1
 """
-
-
-# --- running a server as a child process (moto's fixture uses these too) ---
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports; the sockets stay bound until all are
-    chosen so the kernel cannot hand out the same one twice."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def find_program(name: str, install_hint: str) -> str:
-    """The program installed beside this interpreter (pip's scripts dir),
-    else on PATH; a missing one fails the run with the step that installs it."""
-    beside = Path(sysconfig.get_path("scripts")) / name
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name!r} is not installed: run {install_hint}", pytrace=False)
-    return found
-
-
-def python_module_available(module: str, install_hint: str) -> None:
-    try:
-        __import__(module)
-    except ImportError:
-        pytest.fail(f"{module!r} is not installed: run {install_hint}", pytrace=False)
-
-
-def wait_until(
-    ready: Callable[[], bool],
-    process: subprocess.Popen[bytes],
-    what: str,
-    log: Path,
-    timeout: float = 60.0,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"{what} exited with code {process.returncode} while starting:\n{tail(log)}",
-                pytrace=False,
-            )
-        if ready():
-            return
-        time.sleep(0.2)
-    stop(process)
-    pytest.fail(f"{what} was not ready after {timeout:.0f} s:\n{tail(log)}", pytrace=False)
-
-
-def port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def start(
-    command: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        # its own session, so stop() can signal the server and any helper it forks
-        return subprocess.Popen(
-            command,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, **(env or {})},
-        )
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
-    """SIGTERM, then SIGKILL after a short grace: SeaweedFS ignores SIGTERM
-    for longer than a test run should wait."""
-    if process.poll() is not None:
-        return
-    _signal_group(process, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _signal_group(process, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-
-
-def tail(log: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-# --- SeaweedFS ---
 
 
 UNENFORCED = frozenset({"key_order"})
@@ -204,7 +93,10 @@ def _s3_ready(server: S3Server) -> bool:
 
 
 @contextmanager
-def start_seaweedfs(root: Path) -> Iterator[S3Server]:
+def start_seaweedfs(root: Path, *, with_defaults: bool = False) -> Iterator[S3Server]:
+    """Run ``weed server`` with its files under ``root``. ``with_defaults``
+    keeps weed's own default of deleting a bucket that still holds objects,
+    as users' servers do; otherwise it refuses, as S3 does."""
     weed = find_program("weed", INSTALL_HINT)
     data = root / "data"
     data.mkdir(parents=True)
@@ -231,7 +123,6 @@ def start_seaweedfs(root: Path) -> Iterator[S3Server]:
         )
     )
     (master, volume, filer, s3, master_grpc, volume_grpc, filer_grpc, s3_grpc) = free_ports(8)
-    log = root / "weed.log"
     command = [
         weed,
         "server",
@@ -257,17 +148,23 @@ def start_seaweedfs(root: Path) -> Iterator[S3Server]:
         f"-s3.config={identities}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
-        # S3 refuses to delete a bucket that holds objects; weed allows it by default
-        "-s3.allowDeleteBucketNotEmpty=false",
     ]
-    # TMPDIR keeps weed's own log files in our directory, not in /tmp
-    process = start(command, log, cwd=data, env={"TMPDIR": str(root)})
+    if not with_defaults:
+        # S3 refuses to delete a bucket that holds objects; weed allows it by default
+        command.append("-s3.allowDeleteBucketNotEmpty=false")
     server = S3Server(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY)
     try:
-        wait_until(lambda: port_answers(s3) and _s3_ready(server), process, "SeaweedFS", log)
-        yield server
+        with run_server(
+            "SeaweedFS",
+            command,
+            log=root / "weed.log",
+            cwd=data,
+            # TMPDIR keeps weed's own log files in our directory, not in /tmp
+            env={"TMPDIR": str(root)},
+            ready=lambda: port_answers(s3) and _s3_ready(server),
+        ):
+            yield server
     finally:
-        stop(process)
         # weed puts its gRPC sockets in /tmp whatever TMPDIR says; ours are
         # named by our ports
         for port in (master_grpc, volume_grpc, filer_grpc, s3_grpc):
@@ -275,15 +172,15 @@ def start_seaweedfs(root: Path) -> Iterator[S3Server]:
                 socket_file.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    started = time.monotonic()
-    with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
-        print(f"\nSeaweedFS ready at {server.endpoint_url} in {time.monotonic() - started:.1f} s")
-        yield server
-
-
-@pytest.fixture
-def s3_seaweedfs_provider_factory(seaweedfs_server: S3Server) -> Iterator[ProviderFactory]:
-    with provider_factory(ProviderList.AWS, seaweedfs_server.config, UNENFORCED) as make:
-        yield make
+BACKEND = ServerBackend(
+    "seaweedfs_server", "s3_seaweedfs", start_seaweedfs, ProviderList.AWS, UNENFORCED
+)
+DEFAULTS_BACKEND = ServerBackend(
+    "seaweedfs_defaults_server",
+    "s3_seaweedfs_defaults",
+    partial(start_seaweedfs, with_defaults=True),
+    ProviderList.AWS,
+    UNENFORCED,
+)
+"""The same server with weed's default settings, which do not refuse to
+delete a bucket that holds objects: the library must refuse it itself."""

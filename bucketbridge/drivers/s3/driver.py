@@ -163,7 +163,9 @@ class S3Driver:
         token = response.get("ContinuationToken")
         if token:
             return Page([BucketInfo(name) for name in names], _TOKEN_MARKER + token)
-        if len(names) < limit:
+        # No token on a page that followed one: the server pages with tokens
+        # and this is its last page, even one of exactly ``limit`` names.
+        if len(names) < limit or (marker is not None and len(names) == limit):
             return Page([BucketInfo(name) for name in names], None)
         return _page_by_name(names if len(names) > limit else self._bucket_names(), "", limit)
 
