@@ -75,6 +75,11 @@ class SignedUrlServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
+            # cheroot registers every server's statistics in a global dict and
+            # never removes them, which would keep this server and its driver
+            # (and the driver's open directories) alive for good.
+            statistics = getattr(logging, "statistics", {})
+            statistics.pop(f"Cheroot HTTPServer {id(self._server)}", None)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -405,10 +405,11 @@ class BucketObject(_Resource):
 
 class UploadPart:
     """A part that was uploaded; pass these to ``MultipartUpload.complete``.
-    ``etag`` is the provider's opaque token for the part."""
+    ``etag`` is the provider's opaque token for the part (CloudBridge's
+    ``UploadPart(part_number, etag)``)."""
 
-    def __init__(self, info: PartInfo) -> None:
-        self.info = info
+    def __init__(self, part_number: int, etag: str, size: int = 0) -> None:
+        self.info = PartInfo(part_number, etag, size)
 
     @property
     def part_number(self) -> int:
@@ -479,7 +480,8 @@ class MultipartUpload:
             raise InvalidValueException(
                 "data", type(data).__name__, "expected bytes or a binary stream"
             )
-        return UploadPart(self._session.upload_part(part_number, body))
+        part = self._session.upload_part(part_number, body)
+        return UploadPart(part.part_number, part.token, part.size)
 
     @wrap_foreign_errors
     def complete(self, parts: list[UploadPart]) -> BucketObject:

@@ -42,18 +42,21 @@ class VerifiedRequest:
     response_headers: Mapping[str, str]
 
 
-def load_or_create_key(path: str) -> bytes:
+def load_or_create_key(path: str, *, dir_fd: int | None = None) -> bytes:
     """The root's signing key, made on first use readable by its owner only,
-    so a ``bucketbridge serve`` on the same root checks the same signatures."""
+    so a ``bucketbridge serve`` on the same root checks the same signatures.
+    ``path`` may be relative to ``dir_fd``; a symbolic link there is refused,
+    so the key is never read from, nor written to, another file."""
+    no_link = os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | no_link, 0o600, dir_fd=dir_fd)
     except FileExistsError:
         pass
     else:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
     for _ in range(50):  # another process may be between creating and writing it
-        with open(path, encoding="ascii") as handle:
+        with open(os.open(path, os.O_RDONLY | no_link, dir_fd=dir_fd), encoding="ascii") as handle:
             text = handle.read().strip()
         if text:
             return bytes.fromhex(text)

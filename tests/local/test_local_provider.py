@@ -22,7 +22,7 @@ from bucketbridge import (
     ProviderList,
     UploadPart,
 )
-from bucketbridge.drivers.records import Body, PartInfo
+from bucketbridge.drivers.records import Body
 
 
 @pytest.fixture
@@ -245,9 +245,9 @@ def test_deleting_a_bucket_never_loses_an_acknowledged_upload(
     outcome: list[object] = []
     import bucketbridge.drivers.local.driver as local_module
 
-    real_walk = os.walk
+    real_clear = local_module.remove_links_and_empty_dirs
 
-    def walk_with_a_writer(*args: object, **kwargs: object) -> object:
+    def clear_with_a_writer(dir_fd: int) -> None:
         def upload() -> None:
             try:
                 outcome.append(bucket.objects.create("late.txt").upload(b"late"))
@@ -257,11 +257,11 @@ def test_deleting_a_bucket_never_loses_an_acknowledged_upload(
         writer = threading.Thread(target=upload)
         writer.start()
         writer.join(timeout=0.5)  # it waits for the bucket's lock, held by delete
-        monkeypatch.setattr(local_module.os, "walk", real_walk)
+        monkeypatch.setattr(local_module, "remove_links_and_empty_dirs", real_clear)
         outcome.append(writer)
-        return real_walk(*args, **kwargs)  # type: ignore[call-overload]
+        real_clear(dir_fd)
 
-    monkeypatch.setattr(local_module.os, "walk", walk_with_a_writer)
+    monkeypatch.setattr(local_module, "remove_links_and_empty_dirs", clear_with_a_writer)
     bucket.delete()
     writer = outcome.pop(0)
     assert isinstance(writer, threading.Thread)
@@ -282,7 +282,7 @@ def test_forged_upload_ids_and_part_etags_touch_nothing(
     upload = bucket.objects.create("k").create_multipart_upload()
     upload.upload_part(1, b"x")
     with pytest.raises(InvalidValueException, match="etag"):
-        upload.complete([UploadPart(PartInfo(1, "../../../etc/passwd", 1))])
+        upload.complete([UploadPart(1, "../../../etc/passwd")])
     upload.abort()
     assert _files_under(tmp_path) == before
 

@@ -15,7 +15,37 @@ bucket. Every write goes to a temporary file that ``os.replace`` (or
 reader sees the old object or the whole new one, and a crashed writer leaves
 only a temporary file, swept a day later. Readers take no lock.
 
-POSIX only (``fcntl``, ``os.pread``, ``copy_file_range``).
+Symbolic links are never followed below the root: nothing outside it is
+ever read, written, listed or deleted through one. (The root itself may be
+a link: that is the user's own configuration.) The root is opened once, and
+every path below it is resolved one directory at a time with
+``openat(O_NOFOLLOW | O_DIRECTORY)`` from the directory before it; files are
+opened with ``O_NOFOLLOW``, published with ``renameat``/``linkat`` into the
+directory so opened, and parents made with ``mkdirat``. Checking a resolved
+path and then using it would leave a window in which a link could be swapped
+in; a descriptor cannot be redirected once it is open. A link anywhere in a
+bucket is treated as absent:
+
+- reads (``head``, ``get``, downloads, signed GETs) find no object: NotFound;
+- listings skip it, and do not descend into a link to a directory;
+- ``delete`` of a key that is, or lies under, a link deletes nothing, and
+  leaves the link: it is not an object;
+- a write whose key is a link, or lies under one, is refused with
+  InvalidNameException naming the key and the link, and changes nothing.
+  Replacing the link instead would silently destroy something that someone
+  put there on purpose (or reveal an attack only by its absence), and could
+  not be done in one atomic step for a directory anyway. (Should a link
+  appear at the key itself between the check and the rename, the rename
+  replaces the link, never what it points at.)
+- a bucket whose directory is a link does not exist, and cannot be created;
+  a bucket that holds only links is empty, and deleting it removes the links
+  themselves, never what they point at.
+
+The state directory (``.bucketbridge`` and its subdirectories) is opened
+once, when the driver starts; if any of it is a link the root is refused
+(InvalidConfigurationException), and a link swapped in later is not seen.
+
+POSIX only (``fcntl``, ``os.pread``, ``copy_file_range``, ``*at`` calls).
 """
 
 from __future__ import annotations
@@ -26,8 +56,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
+import stat as stat_module
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
@@ -62,11 +93,22 @@ from ..records import (
     guess_content_type,
 )
 from .paths import (
+    ABSENT,
+    DIR_FLAGS,
     STATE_DIR,
+    DirChain,
+    SymlinkInTree,
     check_bucket_dir_name,
     is_file,
+    is_link_at,
     key_segments,
-    prune_empty_dirs,
+    lstat_at,
+    make_dir,
+    open_dir,
+    open_file,
+    remove_links_and_empty_dirs,
+    remove_tree,
+    reopen_dir,
     walk_sorted,
 )
 from .state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
@@ -98,24 +140,38 @@ def _not_found(bucket: str, key: str) -> NotFoundException:
     return NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
 
 
+def _link_refused(bucket: str, key: str, link: str) -> InvalidNameException:
+    return InvalidNameException(
+        f"object name {key!r}: {link!r} in bucket {bucket!r} is a symbolic link; the local"
+        " provider never writes through links"
+    )
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
 class LocalDriver:
     provider_id = "local"
     refuses_non_empty_bucket_delete = True
 
     def __init__(self, root: str, *, server_url: str | None = None) -> None:
         self.root = root
-        state = os.path.join(root, STATE_DIR)
-        self._tmp = os.path.join(state, "tmp")
-        self._uploads = os.path.join(state, "uploads")
-        self._locks = os.path.join(state, "locks")
-        for path in (self._tmp, self._uploads, self._locks, os.path.join(state, "meta")):
-            os.makedirs(path, exist_ok=True)
-        sweep(self._tmp, STALE_TEMP_SECONDS)
-        sweep(self._uploads, STALE_UPLOAD_SECONDS)
-        self._sidecars = SidecarStore(os.path.join(state, "meta"), self._tmp)
-        self.signer = UrlSigner(
-            load_or_create_key(os.path.join(state, "signing.key")), server_url, self
-        )
+        os.makedirs(root, exist_ok=True)
+        # Descriptors held for the driver's life (closed when it is collected,
+        # not by close(): a closed number could be reused by another open).
+        fds: list[int] = []
+        weakref.finalize(self, _close_all, fds)
+        fds.append(os.open(root, DIR_FLAGS & ~os.O_NOFOLLOW))  # the root may be a link
+        fds.append(make_dir(fds[0], STATE_DIR))
+        for name in ("tmp", "uploads", "locks", "meta"):
+            fds.append(make_dir(fds[1], name))
+        self._root_fd, state, self._tmp_fd, self._uploads_fd, self._locks_fd, meta_fd = fds
+        sweep(self._tmp_fd, STALE_TEMP_SECONDS)
+        sweep(self._uploads_fd, STALE_UPLOAD_SECONDS)
+        self._sidecars = SidecarStore(meta_fd, self._tmp_fd)
+        self.signer = UrlSigner(load_or_create_key("signing.key", dir_fd=state), server_url, self)
 
     def __repr__(self) -> str:
         return f"<LocalDriver root={self.root!r}>"
@@ -125,77 +181,106 @@ class LocalDriver:
 
     # -- paths -------------------------------------------------------------
 
-    def _bucket_dir(self, bucket: str) -> str:
+    @contextlib.contextmanager
+    def _opened_bucket(self, bucket: str) -> Iterator[int]:
+        """A new descriptor of the bucket's directory; NotFound if it is
+        missing or a link."""
         check_bucket_dir_name(bucket)
-        return os.path.join(self.root, bucket)
+        try:
+            fd = open_dir(self._root_fd, bucket)
+        except ABSENT as error:
+            raise NotFoundException(f"bucket {bucket!r} does not exist") from error
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
-    def _existing_bucket_dir(self, bucket: str) -> str:
-        path = self._bucket_dir(bucket)
-        if not os.path.isdir(path):
-            raise NotFoundException(f"bucket {bucket!r} does not exist")
-        return path
+    @contextlib.contextmanager
+    def _key_dir(self, bucket: str, key: str) -> Iterator[tuple[int, str]]:
+        """The directory that holds ``key``'s file, and the file's name in it.
+        Raises NotFound for the bucket, one of ABSENT for the key's path."""
+        *directories, name = key_segments(key)
+        with self._opened_bucket(bucket) as bucket_fd, DirChain(bucket_fd, directories) as chain:
+            yield chain.fd, name
 
-    def _object_path(self, bucket: str, key: str) -> str:
-        return os.path.join(self._existing_bucket_dir(bucket), *key_segments(key))
+    def _check_object(self, bucket: str, key: str) -> None:
+        """Refuse a bad key or a missing bucket now, not after reading a body."""
+        key_segments(key)
+        with self._opened_bucket(bucket):
+            pass
 
     def _bucket_lock(self, bucket: str) -> Any:
-        return exclusive_lock(os.path.join(self._locks, f"{bucket}.lock"))
+        check_bucket_dir_name(bucket)
+        return exclusive_lock(self._locks_fd, f"{bucket}.lock")
 
     # -- buckets -----------------------------------------------------------
 
     def create_bucket(self, name: str, location: str | None) -> BucketInfo:
+        check_bucket_dir_name(name)
         try:
-            os.mkdir(self._bucket_dir(name))
+            os.mkdir(name, dir_fd=self._root_fd)
         except FileExistsError as error:
+            if is_link_at(self._root_fd, name):
+                raise InvalidNameException(
+                    f"bucket name {name!r}: {os.path.join(self.root, name)!r} is a symbolic link,"
+                    " which the local provider never follows"
+                ) from error
             raise DuplicateResourceException(f"bucket {name!r} already exists") from error
         return BucketInfo(name)
 
     def delete_bucket(self, name: str) -> None:
-        path = self._existing_bucket_dir(name)
-        with self._bucket_lock(name):  # no object can be published meanwhile
-            for directory, _dirs, files in os.walk(path, topdown=False):
-                if files:
-                    raise BucketNotEmptyException(f"bucket {name!r} is not empty")
-                try:
-                    os.rmdir(directory)  # fails, rather than deletes, if a file appeared
-                except OSError as error:
-                    if error.errno == errno.ENOTEMPTY:
-                        raise BucketNotEmptyException(f"bucket {name!r} is not empty") from error
-                    raise
+        # Under the lock no object can be published meanwhile.
+        with self._opened_bucket(name) as bucket_fd, self._bucket_lock(name):
+            try:
+                remove_links_and_empty_dirs(bucket_fd)
+                # fails, rather than deletes, if a file appeared
+                os.rmdir(name, dir_fd=self._root_fd)
+            except OSError as error:
+                if error.errno == errno.ENOTEMPTY:
+                    raise BucketNotEmptyException(f"bucket {name!r} is not empty") from error
+                if error.errno == errno.ENOTDIR:  # swapped for a link meanwhile
+                    raise NotFoundException(f"bucket {name!r} does not exist") from error
+                raise
             self._sidecars.drop_bucket(name)
 
     def head_bucket(self, name: str) -> BucketInfo | None:
-        return BucketInfo(name) if os.path.isdir(self._bucket_dir(name)) else None
+        check_bucket_dir_name(name)
+        stat = lstat_at(self._root_fd, name)
+        return BucketInfo(name) if stat and stat_module.S_ISDIR(stat.st_mode) else None
 
     def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
-        names = sorted(
-            entry.name
-            for entry in os.scandir(self.root)
-            if entry.is_dir() and not entry.name.startswith(".")
-        )
+        root = reopen_dir(self._root_fd)
+        try:
+            names = sorted(
+                entry.name
+                for entry in os.scandir(root)
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+            )
+        finally:
+            os.close(root)
         return page_of_names(names, marker, limit)
 
     # -- reading -----------------------------------------------------------
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
-        path = self._object_path(bucket, key)
-        for _ in range(3):
-            try:
-                stat = os.stat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            if not is_file(stat):
-                return None
-            info, had_sidecar = self._info(bucket, key, stat)
-            if had_sidecar:
-                return info
-            # No sidecar for this version: either the file was put here by
-            # hand, or it was replaced after our stat and its sidecar swept.
-            try:
-                if identity(os.stat(path)) == info.revision:
-                    return info
-            except (FileNotFoundError, NotADirectoryError):
-                return None
+        try:
+            with self._key_dir(bucket, key) as (parent, name):
+                for _ in range(3):
+                    stat = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                    if not is_file(stat):  # a directory, or a link: no object
+                        return None
+                    info, had_sidecar = self._info(bucket, key, stat)
+                    if had_sidecar:
+                        return info
+                    # No sidecar for this version: either the file was put here by
+                    # hand, or it was replaced after our stat and its sidecar swept.
+                    if (
+                        identity(os.stat(name, dir_fd=parent, follow_symlinks=False))
+                        == info.revision
+                    ):
+                        return info
+        except ABSENT:
+            return None
         return info
 
     def _info(self, bucket: str, key: str, stat: os.stat_result) -> tuple[ObjectInfo, bool]:
@@ -215,19 +300,21 @@ class LocalDriver:
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
-        root = self._existing_bucket_dir(bucket)
         items: list[ObjectInfo] = []
-        for key, stat in walk_sorted(root, "", prefix or "", marker):
-            if len(items) == limit:
-                return Page(items, items[-1].key)
-            items.append(self._info(bucket, key, stat)[0])
+        with self._opened_bucket(bucket) as bucket_fd:
+            for key, stat in walk_sorted(bucket_fd, "", prefix or "", marker):
+                if len(items) == limit:
+                    return Page(items, items[-1].key)
+                items.append(self._info(bucket, key, stat)[0])
         return Page(items, None)
 
     def _open(self, bucket: str, key: str, if_revision: str | None) -> BinaryIO:
         try:
-            handle = open(self._object_path(bucket, key), "rb")  # noqa: SIM115 - caller closes
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
+            with self._key_dir(bucket, key) as (parent, name):
+                fd = open_file(parent, name)
+        except ABSENT as error:
             raise _not_found(bucket, key) from error
+        handle = os.fdopen(fd, "rb")
         if if_revision is not None and identity(os.fstat(handle.fileno())) != if_revision:
             handle.close()
             raise PreconditionFailedException(
@@ -264,9 +351,9 @@ class LocalDriver:
     # -- writing -----------------------------------------------------------
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
-        path = self._object_path(bucket, key)
+        self._check_object(bucket, key)
         digest = hashlib.md5(usedforsecurity=False)
-        with TempFile(self._tmp) as (fd, temp_path):
+        with TempFile(self._tmp_fd) as (fd, temp_name):
             size = remaining = body.size
             while remaining > 0:
                 chunk = body.read(min(remaining, READ_CHUNK))
@@ -279,7 +366,7 @@ class LocalDriver:
                 remaining -= len(chunk)
             record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
             return self._publish(
-                bucket, key, path, fd, temp_path, record, digest.hexdigest(), options.create_only
+                bucket, key, fd, temp_name, record, digest.hexdigest(), options.create_only
             )
 
     def put_file(
@@ -294,17 +381,15 @@ class LocalDriver:
     ) -> ObjectInfo:
         """Copy inside the kernel; the etag is computed later, on demand,
         from parts of ``etag_part_size`` as a multipart upload's would be."""
-        destination = self._object_path(bucket, key)
-        with open(path, "rb") as source, TempFile(self._tmp) as (fd, temp_path):
+        self._check_object(bucket, key)
+        with open(path, "rb") as source, TempFile(self._tmp_fd) as (fd, temp_name):
             _copy_fd(source.fileno(), fd, progress)
             record = {
                 "content_type": options.content_type,
                 "metadata": dict(options.metadata),
                 "etag_part_size": etag_part_size,
             }
-            return self._publish(
-                bucket, key, destination, fd, temp_path, record, None, options.create_only
-            )
+            return self._publish(bucket, key, fd, temp_name, record, None, options.create_only)
 
     def get_file(
         self,
@@ -320,43 +405,61 @@ class LocalDriver:
         return info
 
     def delete_object(self, bucket: str, key: str) -> None:
-        path = self._object_path(bucket, key)
-        with self._bucket_lock(bucket):  # pruning must not race a publish's makedirs
-            version = _version_at(path)
+        *directories, name = key_segments(key)
+        with (
+            self._opened_bucket(bucket) as bucket_fd,
+            self._bucket_lock(bucket),  # pruning must not race a publish's mkdirs
+        ):
             try:
-                os.unlink(path)
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                chain = DirChain(bucket_fd, directories)
+            except ABSENT:  # no such directory, or a link: no object under it
                 return
-            if version is not None:
-                self._sidecars.remove_one(bucket, key, version)
-            prune_empty_dirs(os.path.dirname(path), self._bucket_dir(bucket))
+            with chain:
+                stat = lstat_at(chain.fd, name)
+                if stat is None or not is_file(stat):  # a link is no object: left alone
+                    return
+                # Were a link swapped in after that look, unlink removes the
+                # link itself: unlinkat never follows one.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=chain.fd)
+                self._sidecars.remove_one(bucket, key, identity(stat))
+                chain.prune_empty()
 
     def _publish(
         self,
         bucket: str,
         key: str,
-        path: str,
         fd: int,
-        temp_path: str,
+        temp_name: str,
         record: Mapping[str, Any],
         etag: str | None,
         create_only: bool,
     ) -> ObjectInfo:
-        """Move a finished temporary file into place with its sidecar."""
+        """Move a finished temporary file (``temp_name`` in the tmp dir) into
+        place with its sidecar."""
         stat = os.fstat(fd)
         version = identity(stat)  # rename keeps inode, size and mtime
         self._sidecars.write(bucket, key, version, {**record, "etag": etag})
         published = False
+        *directories, name = key_segments(key)
         try:
-            with self._bucket_lock(bucket):
-                bucket_dir = self._existing_bucket_dir(bucket)  # not deleted meanwhile
-                _make_parent_dirs(path, bucket_dir, key)
-                replaced = _version_at(path)
+            with (
+                self._bucket_lock(bucket),
+                self._opened_bucket(bucket) as bucket_fd,  # not deleted meanwhile
+                _made_parent_dirs(bucket_fd, directories, bucket, key) as parent,
+            ):
+                replaced = _version_at(parent, name, bucket, key)
                 try:
                     if create_only:
-                        os.link(temp_path, path)
+                        os.link(
+                            temp_name,
+                            name,
+                            src_dir_fd=self._tmp_fd,
+                            dst_dir_fd=parent,
+                            follow_symlinks=False,
+                        )
                     else:
-                        os.replace(temp_path, path)
+                        os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
                 except FileExistsError as error:
                     raise PreconditionFailedException(
                         f"object {key!r} already exists in bucket {bucket!r}"
@@ -387,50 +490,63 @@ class LocalDriver:
     # -- multipart ---------------------------------------------------------
 
     def _upload_dir(self, upload_id: str) -> str:
+        """The upload's directory name in the uploads dir."""
         if not _UPLOAD_ID.fullmatch(upload_id):
             raise NotFoundException(f"multipart upload {upload_id!r} does not exist")
-        return os.path.join(self._uploads, upload_id)
+        return upload_id
 
-    def _existing_upload(self, bucket: str, key: str, upload_id: str) -> str:
-        directory = self._upload_dir(upload_id)
-        record = _read_upload_record(directory)
-        if record is None:
-            raise NotFoundException(f"multipart upload {upload_id!r} does not exist")
-        if record["bucket"] != bucket or record["key"] != key:
-            raise NotFoundException(f"multipart upload {upload_id!r} is not for {bucket}/{key}")
-        return directory
+    @contextlib.contextmanager
+    def _existing_upload(self, bucket: str, key: str, upload_id: str) -> Iterator[int]:
+        """A descriptor of the upload's directory."""
+        missing = f"multipart upload {upload_id!r} does not exist"
+        try:
+            directory = DirChain(self._uploads_fd, [self._upload_dir(upload_id)])
+        except ABSENT as error:
+            raise NotFoundException(missing) from error
+        with directory:
+            record = _read_upload_record(directory.fd)
+            if record is None:
+                raise NotFoundException(missing)
+            if record["bucket"] != bucket or record["key"] != key:
+                raise NotFoundException(f"multipart upload {upload_id!r} is not for {bucket}/{key}")
+            yield directory.fd
 
     def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _LocalUpload:
-        self._object_path(bucket, key)  # validates the key and the bucket now, not at complete
+        self._check_object(bucket, key)  # validates the key and the bucket now, not at complete
         upload_id = uuid.uuid4().hex
-        directory = self._upload_dir(upload_id)
-        os.mkdir(directory)
-        record = {"bucket": bucket, "key": key}
-        with open(os.path.join(directory, UPLOAD_RECORD), "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
+        os.mkdir(self._upload_dir(upload_id), dir_fd=self._uploads_fd)
+        with DirChain(self._uploads_fd, [upload_id]) as directory:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(UPLOAD_RECORD, flags, 0o644, dir_fd=directory.fd)
+            with open(fd, "w", encoding="utf-8") as handle:
+                json.dump({"bucket": bucket, "key": key}, handle)
         return _LocalUpload(self, bucket, key, upload_id)
 
     def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _LocalUpload:
         return _LocalUpload(self, bucket, key, upload_id)
 
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
-        self._existing_bucket_dir(bucket)
-        for entry in os.scandir(self._uploads):
-            record = _read_upload_record(entry.path)
-            if record is None or record["bucket"] != bucket:
+        with self._opened_bucket(bucket):
+            pass  # NotFoundException if the bucket is missing
+        found: list[UploadInfo] = []
+        for name in os.listdir(self._uploads_fd):
+            if not _UPLOAD_ID.fullmatch(name):
                 continue
             try:
-                initiated = os.stat(entry.path).st_mtime
-            except FileNotFoundError:
+                with DirChain(self._uploads_fd, [name]) as directory:
+                    record = _read_upload_record(directory.fd)
+                    started = os.fstat(directory.fd).st_mtime
+            except ABSENT:
                 continue
-            yield UploadInfo(
-                record["key"], entry.name, datetime.fromtimestamp(initiated, tz=timezone.utc)
-            )
+            if record is not None and record["bucket"] == bucket:
+                initiated = datetime.fromtimestamp(started, tz=timezone.utc)
+                found.append(UploadInfo(record["key"], name, initiated))
+        return iter(found)
 
     # -- signed URLs -------------------------------------------------------
 
     def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
-        self._object_path(bucket, key)
+        self._check_object(bucket, key)
         return self.signer.sign(bucket, key, request)
 
 
@@ -447,61 +563,56 @@ class _LocalUpload:
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
         driver = self._driver
-        directory = driver._existing_upload(self._bucket, self._key, self.upload_id)
         digest = hashlib.md5(usedforsecurity=False)
-        with TempFile(driver._tmp) as (fd, temp_path):
-            while chunk := body.read(READ_CHUNK):
-                digest.update(chunk)
-                write_all(fd, chunk)
-            token = digest.hexdigest()
-            os.replace(temp_path, os.path.join(directory, _part_file(part_number, token)))
-        for name in os.listdir(directory):  # a part sent again replaces the earlier one
-            if name.startswith(f"{part_number:05d}.") and name != _part_file(part_number, token):
-                os.unlink(os.path.join(directory, name))
-        return PartInfo(part_number, token, body.size)
+        with driver._existing_upload(self._bucket, self._key, self.upload_id) as directory:
+            with TempFile(driver._tmp_fd) as (fd, temp_name):
+                while chunk := body.read(READ_CHUNK):
+                    digest.update(chunk)
+                    write_all(fd, chunk)
+                part_name = _part_file(part_number, digest.hexdigest())
+                os.replace(temp_name, part_name, src_dir_fd=driver._tmp_fd, dst_dir_fd=directory)
+            for name in os.listdir(directory):  # a part sent again replaces the earlier one
+                if name.startswith(f"{part_number:05d}.") and name != part_name:
+                    os.unlink(name, dir_fd=directory)
+        return PartInfo(part_number, digest.hexdigest(), body.size)
 
     def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
         driver = self._driver
-        directory = driver._existing_upload(self._bucket, self._key, self.upload_id)
-        part_paths = [
-            os.path.join(directory, _part_file(part.part_number, part.token)) for part in parts
-        ]
-        stored: list[PartInfo] = []
-        for part, part_path in zip(parts, part_paths, strict=True):
-            try:
-                stored.append(PartInfo(part.part_number, part.token, os.path.getsize(part_path)))
-            except FileNotFoundError as error:
-                raise InvalidValueException(
-                    "parts", part.part_number, "no part with this number and etag was uploaded"
-                ) from error
-        check_part_sizes(stored)
-        etag = multipart_etag([part.token for part in parts])
-        destination = driver._object_path(self._bucket, self._key)
-        record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
-        with TempFile(driver._tmp) as (fd, temp_path):
-            for part_path in part_paths:
-                with open(part_path, "rb") as source:
-                    _copy_fd(source.fileno(), fd, None)
-            info = driver._publish(
-                self._bucket,
-                self._key,
-                destination,
-                fd,
-                temp_path,
-                record,
-                etag,
-                options.create_only,
-            )
-        shutil.rmtree(directory, ignore_errors=True)
+        bucket, key = self._bucket, self._key
+        with driver._existing_upload(bucket, key, self.upload_id) as directory:
+            part_names = [_part_file(part.part_number, part.token) for part in parts]
+            stored: list[PartInfo] = []
+            for part, part_name in zip(parts, part_names, strict=True):
+                stat = lstat_at(directory, part_name)
+                if stat is None or not is_file(stat):
+                    raise InvalidValueException(
+                        "parts", part.part_number, "no part with this number and etag was uploaded"
+                    )
+                stored.append(PartInfo(part.part_number, part.token, stat.st_size))
+            check_part_sizes(stored)
+            etag = multipart_etag([part.token for part in parts])
+            record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
+            driver._check_object(bucket, key)
+            with TempFile(driver._tmp_fd) as (fd, temp_name):
+                for part_name in part_names:
+                    source = open_file(directory, part_name)
+                    try:
+                        _copy_fd(source, fd, None)
+                    finally:
+                        os.close(source)
+                info = driver._publish(
+                    bucket, key, fd, temp_name, record, etag, options.create_only
+                )
+        remove_tree(driver._uploads_fd, self.upload_id)
         return info
 
     def abort(self) -> None:
-        shutil.rmtree(self._driver._upload_dir(self.upload_id), ignore_errors=True)
+        remove_tree(self._driver._uploads_fd, self._driver._upload_dir(self.upload_id))
 
 
-def _read_upload_record(directory: str) -> dict[str, Any] | None:
+def _read_upload_record(directory_fd: int) -> dict[str, Any] | None:
     try:
-        with open(os.path.join(directory, UPLOAD_RECORD), encoding="utf-8") as handle:
+        with open(open_file(directory_fd, UPLOAD_RECORD), encoding="utf-8") as handle:
             record: dict[str, Any] = json.load(handle)
     except (OSError, ValueError):
         return None
@@ -577,19 +688,28 @@ def _copy_fd(source: int, destination: int, progress: ProgressCallback | None) -
             progress(copied)
 
 
-def _version_at(path: str) -> str | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return identity(stat) if is_file(stat) else None
+def _version_at(parent: int, name: str, bucket: str, key: str) -> str | None:
+    """The version a publish of ``key`` replaces; refuses to replace a link."""
+    stat = lstat_at(parent, name)
+    if stat is not None and stat_module.S_ISLNK(stat.st_mode):
+        raise _link_refused(bucket, key, key)
+    return identity(stat) if stat is not None and is_file(stat) else None
 
 
-def _make_parent_dirs(path: str, bucket_dir: str, key: str) -> None:
+@contextlib.contextmanager
+def _made_parent_dirs(
+    bucket_fd: int, directories: list[str], bucket: str, key: str
+) -> Iterator[int]:
+    """The directory that will hold ``key``'s file, made as needed, one
+    ``mkdirat`` at a time and never through a link."""
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        chain = DirChain(bucket_fd, directories, create=True)
+    except SymlinkInTree as error:
+        raise _link_refused(bucket, key, str(error.filename)) from error
     except (FileExistsError, NotADirectoryError) as error:
         raise InvalidNameException(
             f"object name {key!r}: a part of its path is already an object; the local provider"
             " stores keys as paths"
         ) from error
+    with chain:
+        yield chain.fd

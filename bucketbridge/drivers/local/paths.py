@@ -1,15 +1,158 @@
-"""How the local provider maps keys to paths, and lists them in S3's order."""
+"""How the local provider maps keys to paths, and lists them in S3's order.
+
+Paths are never resolved by name from the root: every directory is opened
+relative to the one above it with ``O_NOFOLLOW``, starting from a descriptor
+of the root opened once. A symbolic link anywhere below the root, even one
+swapped in between two calls, is therefore never followed (see local.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat as stat_module
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from types import TracebackType
 
 from ...errors import InvalidNameException
 
 STATE_DIR = ".bucketbridge"
 MAX_SEGMENT_BYTES = 255
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class SymlinkInTree(OSError):
+    """A name on the way is a symbolic link, which the local provider never follows."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            errno.ELOOP, "is a symbolic link, which the local provider never follows", name
+        )
+
+
+# What a read takes to mean "no such object": a name that is missing, is a
+# file where a directory was needed (or the reverse), or is a link.
+ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError, SymlinkInTree)
+
+
+def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    """The entry ``name`` itself (a link is not followed), or None if missing."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def is_link_at(dir_fd: int, name: str) -> bool:
+    stat = lstat_at(dir_fd, name)
+    return stat is not None and stat_module.S_ISLNK(stat.st_mode)
+
+
+def open_dir(parent_fd: int, name: str) -> int:
+    """A new descriptor of the directory ``name`` in ``parent_fd``; the caller closes it.
+
+    Raises FileNotFoundError, NotADirectoryError for a file, SymlinkInTree for a link.
+    """
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    except OSError as error:
+        # O_NOFOLLOW | O_DIRECTORY refuses a link with ENOTDIR (ELOOP on some
+        # systems), as it refuses a file: the open already failed, this only
+        # tells the caller which it was.
+        if error.errno in (errno.ENOTDIR, errno.ELOOP) and is_link_at(parent_fd, name):
+            raise SymlinkInTree(name) from None
+        raise
+
+
+def make_dir(parent_fd: int, name: str) -> int:
+    """Like ``open_dir``, making the directory first if it is missing."""
+    try:
+        return open_dir(parent_fd, name)
+    except FileNotFoundError:
+        pass
+    with contextlib.suppress(FileExistsError):  # made by someone else meanwhile
+        os.mkdir(name, dir_fd=parent_fd)  # mkdir never follows a link at ``name``
+    return open_dir(parent_fd, name)
+
+
+def reopen_dir(dir_fd: int) -> int:
+    """A new descriptor of the same directory. Listing a descriptor moves its
+    offset, which all its duplicates share: a descriptor that other threads
+    use (the root's, the state dirs') is listed through a fresh one."""
+    return os.open(".", DIR_FLAGS, dir_fd=dir_fd)
+
+
+def open_file(dir_fd: int, name: str) -> int:
+    """A read-only descriptor of the regular file ``name``; the caller closes it.
+
+    Raises FileNotFoundError, SymlinkInTree for a link, IsADirectoryError for
+    anything but a regular file.
+    """
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SymlinkInTree(name) from None
+        raise
+    if not is_file(os.fstat(fd)):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, "not a regular file", name)
+    return fd
+
+
+class DirChain:
+    """Descriptors of the directories ``base/names[0]/.../names[-1]``, each
+    opened relative to the one before it and never through a link.
+
+    Opening raises as ``open_dir`` does, a SymlinkInTree naming the path of
+    the link below the base (with ``create``, missing directories are made,
+    as ``mkdirat`` one at a time). ``fd`` is the last directory.
+    """
+
+    def __init__(self, base_fd: int, names: Sequence[str], *, create: bool = False) -> None:
+        self.names = list(names)
+        self._fds = [base_fd]  # the base is the caller's, never closed here
+        opener = make_dir if create else open_dir
+        try:
+            for index, name in enumerate(self.names):
+                try:
+                    self._fds.append(opener(self._fds[-1], name))
+                except SymlinkInTree:
+                    raise SymlinkInTree("/".join(self.names[: index + 1])) from None
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def fd(self) -> int:
+        return self._fds[-1]
+
+    def prune_empty(self) -> None:
+        """Remove the chain's directories that are empty, deepest first (a
+        delete left them so). ``rmdir`` never follows a link either."""
+        for index in range(len(self.names) - 1, -1, -1):
+            try:
+                os.rmdir(self.names[index], dir_fd=self._fds[index])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for fd in self._fds[1:]:
+            os.close(fd)
+        del self._fds[1:]
+
+    def __enter__(self) -> DirChain:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def check_bucket_dir_name(bucket: str) -> None:
@@ -49,19 +192,17 @@ def is_file(stat: os.stat_result) -> bool:
 
 
 def walk_sorted(
-    directory: str, relative: str, prefix: str, marker: str | None
+    dir_fd: int, relative: str, prefix: str, marker: str | None
 ) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (key, stat) of the files under ``directory`` in S3's key order,
-    skipping whole subtrees that are before ``marker`` or outside ``prefix``.
+    """Yield (key, stat) of the files under the directory ``dir_fd`` in S3's
+    key order, skipping whole subtrees that are before ``marker`` or outside
+    ``prefix``, and links to anything: they are not objects.
 
     A directory sorts as its name plus '/', which puts ``a-b`` before ``a/c``
     before ``a0`` exactly as the keys themselves sort; code point order is
     UTF-8 byte order, which is S3's.
     """
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return
+    entries = list(os.scandir(dir_fd))  # their stat() is relative to dir_fd
     named = []
     for entry in entries:
         try:
@@ -76,24 +217,72 @@ def walk_sorted(
                 continue
             if marker is not None and name < marker and not marker.startswith(name):
                 continue
-            yield from walk_sorted(entry.path, name, prefix, marker)
+            try:
+                subdir = open_dir(dir_fd, entry.name)
+            except ABSENT:  # removed, or swapped for a link, since listed
+                continue
+            try:
+                yield from walk_sorted(subdir, name, prefix, marker)
+            finally:
+                os.close(subdir)
             continue
         if not name.startswith(prefix) or (marker is not None and name <= marker):
             continue
         try:
-            stat = entry.stat()
+            stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:  # deleted while we listed
             continue
         if is_file(stat):
             yield name, stat
 
 
-def prune_empty_dirs(directory: str, stop: str) -> None:
-    """Remove directories a delete left empty, up to (not including) ``stop``."""
-    stop = os.path.abspath(stop)
-    while os.path.abspath(directory).startswith(stop + os.sep):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            return
-        directory = os.path.dirname(directory)
+def remove_links_and_empty_dirs(dir_fd: int) -> None:
+    """Empty the directory ``dir_fd`` of its subdirectories and links, depth
+    first; raise OSError(ENOTEMPTY) at the first file or other entry.
+
+    A link is no object, so it does not keep a bucket from being empty; it
+    is removed itself, never followed.
+    """
+    for entry in list(os.scandir(dir_fd)):
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_dir(follow_symlinks=False):
+                try:
+                    subdir = open_dir(dir_fd, entry.name)
+                except SymlinkInTree:  # swapped for a link since listed
+                    os.unlink(entry.name, dir_fd=dir_fd)
+                    continue
+                try:
+                    remove_links_and_empty_dirs(subdir)
+                finally:
+                    os.close(subdir)
+                os.rmdir(entry.name, dir_fd=dir_fd)
+            elif entry.is_symlink():
+                os.unlink(entry.name, dir_fd=dir_fd)
+            else:
+                raise OSError(errno.ENOTEMPTY, "holds a file", entry.name)
+
+
+def remove_tree(parent_fd: int, name: str) -> None:
+    """Remove ``name`` in ``parent_fd`` and, if it is a directory, all that
+    is in it; best effort, as state is swept again later. A link is removed
+    itself, never followed. (``shutil.rmtree`` takes a ``dir_fd`` only from
+    Python 3.11.)"""
+    try:
+        fd = open_dir(parent_fd, name)
+    except (NotADirectoryError, SymlinkInTree):
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=parent_fd)
+        return
+    except OSError:
+        return
+    try:
+        for entry in list(os.scandir(fd)):
+            if entry.is_dir(follow_symlinks=False):
+                remove_tree(fd, entry.name)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(name, dir_fd=parent_fd)

@@ -7,6 +7,9 @@ object finds exactly that version's sidecar or none, never another
 version's; the writer can publish the sidecar before the object, and old
 versions' sidecars are removed afterwards. The flat, hashed layout means no
 key can collide with a sidecar, or one sidecar with another.
+
+Every path here is relative to a descriptor of a state directory, opened
+once without following links: nothing here follows a symbolic link.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+from .paths import ABSENT, DirChain, open_file, remove_tree, reopen_dir
 
 TEMP_SUFFIX = ".part"
 
@@ -38,27 +42,34 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 class TempFile:
-    """A temporary file in the state dir, removed unless it was moved into place."""
+    """A temporary file in the directory ``dir_fd``, removed unless it was
+    moved into place; yields its descriptor and its name in that directory."""
 
-    def __init__(self, directory: str) -> None:
-        self._directory = directory
+    def __init__(self, dir_fd: int) -> None:
+        self._dir_fd = dir_fd
 
     def __enter__(self) -> tuple[int, str]:
-        self._fd, self._path = tempfile.mkstemp(dir=self._directory, suffix=TEMP_SUFFIX)
-        os.fchmod(self._fd, 0o644)
-        return self._fd, self._path
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        while True:
+            self._name = secrets.token_hex(12) + TEMP_SUFFIX
+            try:
+                self._fd = os.open(self._name, flags, 0o600, dir_fd=self._dir_fd)
+            except FileExistsError:
+                continue
+            os.fchmod(self._fd, 0o644)
+            return self._fd, self._name
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path)
+            os.unlink(self._name, dir_fd=self._dir_fd)
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str) -> Iterator[None]:
+def exclusive_lock(dir_fd: int, name: str) -> Iterator[None]:
     """An advisory lock that excludes other threads and other processes alike
     (flock locks belong to the open file, and each holder opens its own)."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(name, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -66,53 +77,62 @@ def exclusive_lock(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def sweep(directory: str, older_than: float) -> None:
+def sweep(dir_fd: int, older_than: float) -> None:
     """Remove entries a crashed process left behind, once nothing could still
     be writing them."""
     cutoff = time.time() - older_than
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(directory):
+    listed = reopen_dir(dir_fd)
+    try:
+        for entry in os.scandir(listed):
             try:
                 if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    remove_tree(dir_fd, entry.name)
                 else:
-                    os.unlink(entry.path)
+                    os.unlink(entry.name, dir_fd=dir_fd)
             except FileNotFoundError:
                 continue
+    finally:
+        os.close(listed)
 
 
 class SidecarStore:
-    def __init__(self, meta_root: str, tmp_dir: str) -> None:
-        self._root = meta_root
-        self._tmp = tmp_dir
+    """Sidecars at ``meta/<bucket>/<2 hex>/<sha256 of key>.<version>.json``."""
 
-    def _location(self, bucket: str, key: str) -> tuple[str, str]:
+    def __init__(self, meta_fd: int, tmp_fd: int) -> None:
+        self._meta_fd = meta_fd
+        self._tmp_fd = tmp_fd
+
+    def _location(self, bucket: str, key: str, version: str) -> tuple[list[str], str]:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        return os.path.join(self._root, bucket, digest[:2]), digest
+        return [bucket, digest[:2]], f"{digest}.{version}.json"
 
     def read(self, bucket: str, key: str, version: str) -> dict[str, Any]:
         """The sidecar of this version, or {} if it has none."""
-        directory, stem = self._location(bucket, key)
+        directories, name = self._location(bucket, key, version)
         try:
-            with open(os.path.join(directory, f"{stem}.{version}.json"), encoding="utf-8") as f:
+            with DirChain(self._meta_fd, directories) as chain:
+                fd = open_file(chain.fd, name)
+            with open(fd, encoding="utf-8") as f:
                 record: dict[str, Any] = json.load(f)
         except (OSError, ValueError):
             return {}
         return record if record.get("key") == key else {}
 
     def write(self, bucket: str, key: str, version: str, record: Mapping[str, Any]) -> None:
-        directory, stem = self._location(bucket, key)
-        os.makedirs(directory, exist_ok=True)
-        with TempFile(self._tmp) as (fd, temp_path):
+        directories, name = self._location(bucket, key, version)
+        with (
+            DirChain(self._meta_fd, directories, create=True) as chain,
+            TempFile(self._tmp_fd) as (fd, temp_name),
+        ):
             write_all(fd, json.dumps({**record, "key": key}).encode("utf-8"))
-            os.replace(temp_path, os.path.join(directory, f"{stem}.{version}.json"))
+            os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=chain.fd)
 
     def remove_one(self, bucket: str, key: str, version: str) -> None:
-        directory, stem = self._location(bucket, key)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(directory, f"{stem}.{version}.json"))
+        directories, name = self._location(bucket, key, version)
+        with contextlib.suppress(*ABSENT), DirChain(self._meta_fd, directories) as chain:
+            os.unlink(name, dir_fd=chain.fd)
 
     def drop_bucket(self, bucket: str) -> None:
-        shutil.rmtree(os.path.join(self._root, bucket), ignore_errors=True)
+        remove_tree(self._meta_fd, bucket)
