@@ -53,13 +53,32 @@ class SignedUrlServer:
         return server
 
     def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start serving in a daemon thread; returns the base URL."""
-        self._server = self._make_server(host, port)
-        bound_host, bound_port = self._server.bind_addr[:2]
-        self._thread = threading.Thread(
-            target=self._server.serve, name="bucketbridge-url-server", daemon=True
-        )
+        """Start serving in a daemon thread; returns the base URL.
+
+        The server is made inside that thread because cheroot starts its
+        worker threads there, and a thread is a daemon only if the thread that
+        starts it is one. Non-daemon workers would keep a user's script from
+        ever exiting unless it closed the provider.
+        """
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._server = self._make_server(host, port)
+            except BaseException as error:
+                failure.append(error)
+                return
+            finally:
+                started.set()
+            self._server.serve()
+
+        self._thread = threading.Thread(target=run, name="bucketbridge-url-server", daemon=True)
         self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+        bound_host, bound_port = self._server.bind_addr[:2]
         url = f"http://{bound_host}:{bound_port}"
         log.debug("signed-URL server listening on %s", url)
         return url
