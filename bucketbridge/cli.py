@@ -104,7 +104,7 @@ def run_serve(root: str | None, host: str, port: int) -> int:
 
     provider = CloudProviderFactory().create_provider(ProviderList.LOCAL, _local_config(root))
     driver: Any = provider.driver
-    server = SignedUrlServer(driver, driver.signer)
+    server = SignedUrlServer(driver, driver.signer.signer)
     print(
         f"serving signed URLs of {driver.root} on http://{host}:{port}\n"
         f"clients: set local_server_url=http://{host}:{port} (env LOCAL_SERVER_URL)",

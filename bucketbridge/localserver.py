@@ -4,8 +4,9 @@ A WSGI app (werkzeug parses requests and ranges) on cheroot, a threaded
 production server that streams request and response bodies, so many clients
 are served at once and no body is held in memory. It serves any driver: reads
 and writes go through the driver protocol, so a PUT is as atomic as any other
-upload. ``bucketbridge serve`` runs it in the foreground; otherwise the first
-``generate_url`` starts one on a free loopback port in a daemon thread.
+upload. ``bucketbridge serve`` runs it in the foreground; otherwise a driver's
+``SignedUrlService`` starts one on a free loopback port, in a daemon thread, at
+its first ``generate_url``, and stops it when the driver is closed.
 """
 
 from __future__ import annotations
@@ -27,16 +28,58 @@ from .errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from .urlsigning import SignatureError
+from .urlsigning import SignatureError, UrlSigner
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .urlsigning import UrlSigner
-
 log = logging.getLogger("bucketbridge")
 CHUNK = 1024 * 1024
 VERSION_ATTEMPTS = 3
+
+
+class SignedUrlService:
+    """A driver's signed URLs: signed with its key, and pointing at the
+    configured server or, with none configured, at one this process starts
+    on first use and stops on ``close``."""
+
+    def __init__(self, key: bytes, server_url: str | None, driver: Driver) -> None:
+        self.signer = UrlSigner(key)
+        self._configured_url = server_url.rstrip("/") if server_url else None
+        self._driver = driver
+        self._server: SignedUrlServer | None = None
+        self._server_url: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SignedUrlService server={self._configured_url or self._server_url!r}>"
+
+    def base_url(self) -> str:
+        """The configured server, or one started in this process on first use."""
+        if self._configured_url is not None:
+            return self._configured_url
+        with self._lock:
+            if self._server_url is None:
+                self._server = SignedUrlServer(self._driver, self.signer)
+                self._server_url = self._server.start_in_thread()
+            return self._server_url
+
+    def sign(
+        self,
+        bucket: str,
+        key: str,
+        method: str,
+        expires_in: int,
+        response_headers: Mapping[str, str],
+    ) -> str:
+        return self.signer.sign(self.base_url(), bucket, key, method, expires_in, response_headers)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+                self._server_url = None
 
 
 class SignedUrlServer:

@@ -44,7 +44,8 @@ from ..errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..urlsigning import UrlSigner, load_or_create_key
+from ..localserver import SignedUrlService
+from ..urlsigning import load_or_create_key
 from .base import (
     MIN_PART_SIZE,
     BucketInfo,
@@ -103,7 +104,7 @@ class LocalDriver:
         sweep(self._tmp, STALE_TEMP_SECONDS)
         sweep(self._uploads, STALE_UPLOAD_SECONDS)
         self._sidecars = SidecarStore(os.path.join(state, "meta"), self._tmp)
-        self.signer = UrlSigner(
+        self.signer = SignedUrlService(
             load_or_create_key(os.path.join(state, "signing.key")), server_url, self
         )
 

@@ -26,7 +26,7 @@ from ..errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..urlsigning import UrlSigner
+from ..localserver import SignedUrlService
 from .base import (
     MIN_PART_SIZE,
     BucketInfo,
@@ -72,7 +72,7 @@ class MemoryDriver:
         self._uploads: dict[str, _Upload] = {}
         self._lock = threading.Lock()
         self._versions = itertools.count(1)  # next() is atomic under the GIL
-        self._signer = UrlSigner(secrets.token_bytes(32), server_url, self)
+        self._signer = SignedUrlService(secrets.token_bytes(32), server_url, self)
 
     def __repr__(self) -> str:
         return f"<MemoryDriver buckets={len(self._buckets)}>"
