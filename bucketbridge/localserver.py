@@ -12,7 +12,9 @@ its first ``generate_url``, and stops it when the driver is closed.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("bucketbridge")
 CHUNK = 1024 * 1024
 VERSION_ATTEMPTS = 3
+# Connections served at once; each idle or slow one holds one thread (about
+# 30 KiB of memory, measured), and no other connection waits for it.
+MAX_CONNECTIONS = 512
+# Seconds a client may stay silent while sending a request or reading a
+# response before its connection is closed.
+SOCKET_TIMEOUT = 20
+# Connections the kernel holds until they are accepted. cheroot's default, 5,
+# makes a burst of clients wait a second each for a SYN to be resent.
+LISTEN_BACKLOG = 128
 
 
 class SignedUrlService:
@@ -83,45 +94,43 @@ class SignedUrlService:
 
 
 class SignedUrlServer:
-    def __init__(self, driver: Driver, signer: UrlSigner, *, threads: int = 16) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        signer: UrlSigner,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        timeout: int = SOCKET_TIMEOUT,
+    ) -> None:
         self._driver = driver
         self._signer = signer
-        self._threads = threads
+        self._max_connections = max_connections
+        self._timeout = timeout
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     def _make_server(self, host: str, port: int) -> Any:
-        server = wsgi.Server((host, port), self, numthreads=self._threads, timeout=30)
+        server = wsgi.Server(
+            (host, port), self, timeout=self._timeout, request_queue_size=LISTEN_BACKLOG
+        )
+        server.requests = ConnectionThreads(server, self._max_connections)
         server.prepare()
         return server
 
     def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving in a daemon thread; returns the base URL.
 
-        The server is made inside that thread because cheroot starts its
-        worker threads there, and a thread is a daemon only if the thread that
-        starts it is one. Non-daemon workers would keep a user's script from
-        ever exiting unless it closed the provider.
+        Every thread the server starts is a daemon, so a user's script that
+        never closes its provider still exits: the connection threads are
+        made daemons, and cheroot's own helper thread is started from the
+        serving thread, whose daemon flag it inherits.
         """
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                self._server = self._make_server(host, port)
-            except BaseException as error:
-                failure.append(error)
-                return
-            finally:
-                started.set()
-            self._server.serve()
-
-        self._thread = threading.Thread(target=run, name="bucketbridge-url-server", daemon=True)
-        self._thread.start()
-        started.wait()
-        if failure:
-            raise failure[0]
+        self._server = self._make_server(host, port)
         bound_host, bound_port = self._server.bind_addr[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve, name="bucketbridge-url-server", daemon=True
+        )
+        self._thread.start()
         url = f"http://{bound_host}:{bound_port}"
         log.debug("signed-URL server listening on %s", url)
         return url
@@ -233,6 +242,75 @@ class SignedUrlServer:
         if info.etag:
             response.headers["ETag"] = f'"{info.etag}"'
         return response
+
+
+class ConnectionThreads:
+    """cheroot's request pool, with one daemon thread per connection served.
+
+    cheroot hands a connection to its pool as soon as a byte of a request
+    arrives, and the thread that takes it blocks until the rest arrives or
+    ``timeout`` passes between two reads. With a fixed pool, as many slow or
+    idle clients as threads stop the server for everyone. Here each
+    connection being served has its own thread, so a slow client holds only
+    its own, and a kept-alive connection between requests holds none (it
+    waits in cheroot's selector). Past ``limit`` connections at once cheroot
+    answers new ones 503.
+
+    cheroot documents the pool's interface: ``min``, ``get``, ``put``,
+    ``start`` and ``stop``; ``get`` is for its own workers, which this pool
+    does not have.
+    """
+
+    def __init__(self, server: Any, limit: int) -> None:
+        self.min = 1  # read by cheroot's numthreads property
+        self.max = limit
+        self._server = server
+        self._slots = threading.BoundedSemaphore(limit)
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Nothing to start: threads are made per connection."""
+
+    def get(self) -> Any:
+        raise NotImplementedError("this pool has no worker threads to feed")
+
+    def put(self, conn: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            raise queue.Full  # cheroot then answers the connection 503
+        thread = threading.Thread(
+            target=self._serve, args=(conn,), name="bucketbridge-url-conn", daemon=True
+        )
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve(self, conn: Any) -> None:
+        keep_open = False
+        try:
+            keep_open = conn.communicate()
+        except Exception as error:  # one client's failure is no one else's
+            log.debug("signed-URL connection ended: %r", error)
+        finally:
+            try:
+                if keep_open:
+                    self._server.put_conn(conn)  # back to the selector, no thread held
+                else:
+                    conn.close()
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+                self._slots.release()
+
+    def stop(self, timeout: float | None = 5) -> None:
+        """Give the connections being served ``timeout`` seconds to finish;
+        the threads are daemons, so one that does not cannot hold the process."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            running = list(self._threads)
+        for thread in running:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+            thread.join(remaining)
 
 
 def _error(status: int, code: str, message: str) -> Response:
