@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,7 @@ from .errors import (
     InvalidNameException,
     NotFoundException,
     PreconditionFailedException,
+    ProviderConnectionException,
 )
 from .urlsigning import SignatureError, UrlSigner
 
@@ -117,6 +119,21 @@ class SignedUrlServer:
         server.prepare()
         return server
 
+    def listen(self, host: str, port: int) -> str:
+        """Bind to ``host:port`` (0: any free port) and return the base URL;
+        a port that cannot be had raises ProviderConnectionException naming it."""
+        try:
+            self._server = self._make_server(host, port)
+        except OSError as error:
+            # cheroot keeps only the text of the bind's error: take its reason
+            reason = re.search(r"\[Errno \d+\] ([^)]+)", str(error))
+            raise ProviderConnectionException(
+                f"cannot serve signed URLs on {host}:{port}: "
+                f"{reason.group(1).lower() if reason else error}"
+            ) from error
+        bound_host, bound_port = self._server.bind_addr[:2]
+        return f"http://{bound_host}:{bound_port}"
+
     def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving in a daemon thread; returns the base URL.
 
@@ -125,18 +142,16 @@ class SignedUrlServer:
         made daemons, and cheroot's own helper thread is started from the
         serving thread, whose daemon flag it inherits.
         """
-        self._server = self._make_server(host, port)
-        bound_host, bound_port = self._server.bind_addr[:2]
+        url = self.listen(host, port)
         self._thread = threading.Thread(
             target=self._server.serve, name="bucketbridge-url-server", daemon=True
         )
         self._thread.start()
-        url = f"http://{bound_host}:{bound_port}"
         log.debug("signed-URL server listening on %s", url)
         return url
 
-    def serve_forever(self, host: str, port: int) -> None:
-        self._server = self._make_server(host, port)
+    def serve_forever(self) -> None:
+        """Serve in this thread, after ``listen``, until interrupted."""
         try:
             self._server.serve()
         finally:
