@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import ProviderConnectionException
 from .factory import CloudProviderFactory, ProviderList
 
 
@@ -104,14 +105,19 @@ def run_serve(root: str | None, host: str, port: int) -> int:
 
     provider = CloudProviderFactory().create_provider(ProviderList.LOCAL, _local_config(root))
     driver: Any = provider.driver
-    server = SignedUrlServer(driver, driver.signer)
+    server = SignedUrlServer(driver, driver.signer.signer)
+    try:
+        url = server.listen(host, port)
+    except ProviderConnectionException as error:
+        print(f"bucketbridge serve: {error}", file=sys.stderr)
+        return 1
     print(
-        f"serving signed URLs of {driver.root} on http://{host}:{port}\n"
-        f"clients: set local_server_url=http://{host}:{port} (env LOCAL_SERVER_URL)",
+        f"serving signed URLs of {driver.root} on {url}\n"
+        f"clients: set local_server_url={url} (env LOCAL_SERVER_URL)",
         file=sys.stderr,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever(host, port)
+        server.serve_forever()
     return 0
 
 

@@ -4,14 +4,18 @@ A WSGI app (werkzeug parses requests and ranges) on cheroot, a threaded
 production server that streams request and response bodies, so many clients
 are served at once and no body is held in memory. It serves any driver: reads
 and writes go through the driver protocol, so a PUT is as atomic as any other
-upload. ``bucketbridge serve`` runs it in the foreground; otherwise the first
-``generate_url`` starts one on a free loopback port in a daemon thread.
+upload. ``bucketbridge serve`` runs it in the foreground; otherwise a driver's
+``SignedUrlService`` starts one on a free loopback port, in a daemon thread, at
+its first ``generate_url``, and stops it when the driver is closed.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,52 +25,134 @@ from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
 from .drivers.base import Driver
-from .drivers.records import Body, ObjectInfo, ReadOptions, WriteOptions, guess_content_type
+from .drivers.records import (
+    Body,
+    ObjectInfo,
+    ReadOptions,
+    UrlRequest,
+    WriteOptions,
+    guess_content_type,
+)
 from .errors import (
     BucketBridgeException,
     InvalidNameException,
     NotFoundException,
     PreconditionFailedException,
+    ProviderConnectionException,
 )
-from .urlsigning import SignatureError
+from .urlsigning import SignatureError, UrlSigner
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .urlsigning import UrlSigner
-
 log = logging.getLogger("bucketbridge")
 CHUNK = 1024 * 1024
 VERSION_ATTEMPTS = 3
+# Connections served at once; each idle or slow one holds one thread (about
+# 30 KiB of memory, measured), and no other connection waits for it.
+MAX_CONNECTIONS = 512
+# Seconds a client may stay silent while sending a request or reading a
+# response before its connection is closed.
+SOCKET_TIMEOUT = 20
+# Connections the kernel holds until they are accepted. cheroot's default, 5,
+# makes a burst of clients wait a second each for a SYN to be resent.
+LISTEN_BACKLOG = 128
+
+
+class SignedUrlService:
+    """A driver's signed URLs: signed with its key, and pointing at the
+    configured server or, with none configured, at one this process starts
+    on first use and stops on ``close``."""
+
+    def __init__(self, key: bytes, server_url: str | None, driver: Driver) -> None:
+        self.signer = UrlSigner(key)
+        self._configured_url = server_url.rstrip("/") if server_url else None
+        self._driver = driver
+        self._server: SignedUrlServer | None = None
+        self._server_url: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SignedUrlService server={self._configured_url or self._server_url!r}>"
+
+    def base_url(self) -> str:
+        """The configured server, or one started in this process on first use."""
+        if self._configured_url is not None:
+            return self._configured_url
+        with self._lock:
+            if self._server_url is None:
+                self._server = SignedUrlServer(self._driver, self.signer)
+                self._server_url = self._server.start_in_thread()
+            return self._server_url
+
+    def sign(self, bucket: str, key: str, request: UrlRequest) -> str:
+        return self.signer.sign(self.base_url(), bucket, key, request)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+                self._server_url = None
 
 
 class SignedUrlServer:
-    def __init__(self, driver: Driver, signer: UrlSigner, *, threads: int = 16) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        signer: UrlSigner,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        timeout: int = SOCKET_TIMEOUT,
+    ) -> None:
         self._driver = driver
         self._signer = signer
-        self._threads = threads
+        self._max_connections = max_connections
+        self._timeout = timeout
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     def _make_server(self, host: str, port: int) -> Any:
-        server = wsgi.Server((host, port), self, numthreads=self._threads, timeout=30)
+        server = wsgi.Server(
+            (host, port), self, timeout=self._timeout, request_queue_size=LISTEN_BACKLOG
+        )
+        server.requests = ConnectionThreads(server, self._max_connections)
         server.prepare()
         return server
 
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start serving in a daemon thread; returns the base URL."""
-        self._server = self._make_server(host, port)
+    def listen(self, host: str, port: int) -> str:
+        """Bind to ``host:port`` (0: any free port) and return the base URL;
+        a port that cannot be had raises ProviderConnectionException naming it."""
+        try:
+            self._server = self._make_server(host, port)
+        except OSError as error:
+            # cheroot keeps only the text of the bind's error: take its reason
+            reason = re.search(r"\[Errno \d+\] ([^)]+)", str(error))
+            raise ProviderConnectionException(
+                f"cannot serve signed URLs on {host}:{port}: "
+                f"{reason.group(1).lower() if reason else error}"
+            ) from error
         bound_host, bound_port = self._server.bind_addr[:2]
+        return f"http://{bound_host}:{bound_port}"
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving in a daemon thread; returns the base URL.
+
+        Every thread the server starts is a daemon, so a user's script that
+        never closes its provider still exits: the connection threads are
+        made daemons, and cheroot's own helper thread is started from the
+        serving thread, whose daemon flag it inherits.
+        """
+        url = self.listen(host, port)
         self._thread = threading.Thread(
             target=self._server.serve, name="bucketbridge-url-server", daemon=True
         )
         self._thread.start()
-        url = f"http://{bound_host}:{bound_port}"
         log.debug("signed-URL server listening on %s", url)
         return url
 
-    def serve_forever(self, host: str, port: int) -> None:
-        self._server = self._make_server(host, port)
+    def serve_forever(self) -> None:
+        """Serve in this thread, after ``listen``, until interrupted."""
         try:
             self._server.serve()
         finally:
@@ -134,7 +220,10 @@ class SignedUrlServer:
         overrides: Mapping[str, str],
     ) -> Response:
         start, end, status = 0, info.size, 200
-        if request.range is not None:
+        # Several ranges in one request get the whole object, as S3 answers
+        # them (AWS, SeaweedFS, moto): RFC 9110 lets a server ignore Range, and
+        # a client tested here then sees what it will see on every provider.
+        if request.range is not None and len(request.range.ranges) == 1:
             span = request.range.range_for_length(info.size)
             if span is None:
                 refusal = RequestedRangeNotSatisfiable(length=info.size)
@@ -174,6 +263,75 @@ class SignedUrlServer:
         if info.etag:
             response.headers["ETag"] = f'"{info.etag}"'
         return response
+
+
+class ConnectionThreads:
+    """cheroot's request pool, with one daemon thread per connection served.
+
+    cheroot hands a connection to its pool as soon as a byte of a request
+    arrives, and the thread that takes it blocks until the rest arrives or
+    ``timeout`` passes between two reads. With a fixed pool, as many slow or
+    idle clients as threads stop the server for everyone. Here each
+    connection being served has its own thread, so a slow client holds only
+    its own, and a kept-alive connection between requests holds none (it
+    waits in cheroot's selector). Past ``limit`` connections at once cheroot
+    answers new ones 503.
+
+    cheroot documents the pool's interface: ``min``, ``get``, ``put``,
+    ``start`` and ``stop``; ``get`` is for its own workers, which this pool
+    does not have.
+    """
+
+    def __init__(self, server: Any, limit: int) -> None:
+        self.min = 1  # read by cheroot's numthreads property
+        self.max = limit
+        self._server = server
+        self._slots = threading.BoundedSemaphore(limit)
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Nothing to start: threads are made per connection."""
+
+    def get(self) -> Any:
+        raise NotImplementedError("this pool has no worker threads to feed")
+
+    def put(self, conn: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            raise queue.Full  # cheroot then answers the connection 503
+        thread = threading.Thread(
+            target=self._serve, args=(conn,), name="bucketbridge-url-conn", daemon=True
+        )
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve(self, conn: Any) -> None:
+        keep_open = False
+        try:
+            keep_open = conn.communicate()
+        except Exception as error:  # one client's failure is no one else's
+            log.debug("signed-URL connection ended: %r", error)
+        finally:
+            try:
+                if keep_open:
+                    self._server.put_conn(conn)  # back to the selector, no thread held
+                else:
+                    conn.close()
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+                self._slots.release()
+
+    def stop(self, timeout: float | None = 5) -> None:
+        """Give the connections being served ``timeout`` seconds to finish;
+        the threads are daemons, so one that does not cannot hold the process."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            running = list(self._threads)
+        for thread in running:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+            thread.join(remaining)
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -1,4 +1,5 @@
-"""Signed URLs of the embedded providers (local, memory), served by ``localserver``.
+"""Signed URLs of the embedded providers (local, memory): signing and checking
+only; ``localserver`` serves them and starts and stops the server.
 
 A URL allows one method on one object until it expires. The HMAC-SHA256
 signature covers the method, bucket, key, expiry and any response-header
@@ -13,7 +14,6 @@ import hmac
 import json
 import os
 import secrets
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
-    from .drivers.base import Driver
     from .drivers.records import UrlRequest
-    from .localserver import SignedUrlServer
 
 EXPIRES = "X-BB-Expires"
 SIGNATURE = "X-BB-Signature"
@@ -65,34 +63,16 @@ def load_or_create_key(path: str, *, dir_fd: int | None = None) -> bytes:
 
 
 class UrlSigner:
-    def __init__(self, key: bytes, server_url: str | None, driver: Driver) -> None:
+    """Signs and verifies URLs with one key. Where the URLs point, and the
+    server that honours them, are ``localserver``'s business."""
+
+    def __init__(self, key: bytes) -> None:
         self._key = key
-        self._server_url = server_url.rstrip("/") if server_url else None
-        self._driver = driver
-        self._server: SignedUrlServer | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<UrlSigner server={self._server_url!r}>"
+        return "<UrlSigner>"  # never the key
 
-    def base_url(self) -> str:
-        """The configured server, or one started in this process on first use."""
-        with self._lock:
-            if self._server_url is None:
-                from .localserver import SignedUrlServer
-
-                self._server = SignedUrlServer(self._driver, self)
-                self._server_url = self._server.start_in_thread()
-            return self._server_url
-
-    def close(self) -> None:
-        with self._lock:
-            if self._server is not None:
-                self._server.stop()
-                self._server = None
-                self._server_url = None
-
-    def sign(self, bucket: str, key: str, request: UrlRequest) -> str:
+    def sign(self, base_url: str, bucket: str, key: str, request: UrlRequest) -> str:
         expires = str(int(time.time()) + request.expires_in)
         params = {EXPIRES: expires}
         if request.response_content_disposition is not None:
@@ -101,7 +81,7 @@ class UrlSigner:
             params[OVERRIDES["Content-Type"]] = request.response_content_type
         params[SIGNATURE] = self._signature(request.method, bucket, key, params)
         path = f"/{quote(bucket, safe='')}/{_quote_key(key)}"
-        return f"{self.base_url()}{path}?{urlencode(params)}"
+        return f"{base_url.rstrip('/')}{path}?{urlencode(params)}"
 
     def verify(
         self, method: str, bucket: str, key: str, query: Mapping[str, str]

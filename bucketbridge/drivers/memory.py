@@ -28,7 +28,7 @@ from ..errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..urlsigning import UrlSigner
+from ..localserver import SignedUrlService
 from .paging import page_of_names
 from .parts import check_part_sizes, multipart_etag
 from .records import (
@@ -80,7 +80,7 @@ class MemoryDriver:
         self._uploads: dict[str, _Upload] = {}
         self._lock = threading.Lock()
         self._revisions = itertools.count(1)  # next() is atomic under the GIL
-        self._signer = UrlSigner(secrets.token_bytes(32), server_url, self)
+        self._signer = SignedUrlService(secrets.token_bytes(32), server_url, self)
 
     def __repr__(self) -> str:
         return f"<MemoryDriver buckets={len(self._buckets)}>"

@@ -75,7 +75,8 @@ from ...errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ...urlsigning import UrlSigner, load_or_create_key
+from ...localserver import SignedUrlService
+from ...urlsigning import load_or_create_key
 from ..paging import page_of_names
 from ..parts import check_part_sizes, multipart_etag
 from ..records import (
@@ -171,7 +172,9 @@ class LocalDriver:
         sweep(self._tmp_fd, STALE_TEMP_SECONDS)
         sweep(self._uploads_fd, STALE_UPLOAD_SECONDS)
         self._sidecars = SidecarStore(meta_fd, self._tmp_fd)
-        self.signer = UrlSigner(load_or_create_key("signing.key", dir_fd=state), server_url, self)
+        self.signer = SignedUrlService(
+            load_or_create_key("signing.key", dir_fd=state), server_url, self
+        )
 
     def __repr__(self) -> str:
         return f"<LocalDriver root={self.root!r}>"
