@@ -24,6 +24,7 @@ from typing import Any
 
 import platformdirs
 
+from .drivers.parts import MIN_PART_SIZE
 from .errors import InvalidConfigurationException
 
 MiB = 1024 * 1024
@@ -54,6 +55,7 @@ class Setting:
     kind: type  # str, int, float, bool or dict
     default: Any = None
     secret: bool = False
+    minimum: float | None = None  # for int and float keys: the smallest value allowed
 
 
 DEFAULT_THRESHOLD = 32 * MiB
@@ -61,17 +63,17 @@ DEFAULT_PART_SIZE = 16 * MiB
 DEFAULT_MAX_CONCURRENCY = 8
 
 CORE_SETTINGS = (
-    Setting("multipart_threshold", int, DEFAULT_THRESHOLD),
-    Setting("multipart_part_size", int, DEFAULT_PART_SIZE),
-    Setting("multipart_max_concurrency", int, DEFAULT_MAX_CONCURRENCY),
-    Setting("default_result_limit", int, 50),
-    Setting("iter_chunk_size", int, 1 * MiB),
+    Setting("multipart_threshold", int, DEFAULT_THRESHOLD, minimum=0),
+    Setting("multipart_part_size", int, DEFAULT_PART_SIZE, minimum=MIN_PART_SIZE),
+    Setting("multipart_max_concurrency", int, DEFAULT_MAX_CONCURRENCY, minimum=1),
+    Setting("default_result_limit", int, 50, minimum=1),
+    Setting("iter_chunk_size", int, 1 * MiB, minimum=1),
 )
 
 CONNECTION_SETTINGS = (
-    Setting("connect_timeout", float, 10.0),
-    Setting("read_timeout", float, 60.0),
-    Setting("max_attempts", int, 5),
+    Setting("connect_timeout", float, 10.0, minimum=0.001),
+    Setting("read_timeout", float, 60.0, minimum=0.001),
+    Setting("max_attempts", int, 5, minimum=1),
 )
 
 
@@ -222,6 +224,10 @@ def _convert(setting: Setting, raw: Any) -> Any:
             raise wrong from error
         if not isinstance(number, (int, float)) or (setting.kind is int and number != int(number)):
             raise wrong
+        if setting.minimum is not None and number < setting.minimum:
+            raise InvalidConfigurationException(
+                f"config key {setting.name!r}: {shown} is below its minimum, {setting.minimum:g}"
+            )
         return setting.kind(number)
     if setting.kind is dict:
         if isinstance(raw, Mapping):

@@ -17,6 +17,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .checks import (
+    boolean,
+    check_metadata,
+    instances_of,
+    int_between,
+    local_path,
+    non_negative_int,
+    optional_header_value,
+    positive_int,
+    writable_binary_stream,
+)
 from .drivers.base import Driver, Features, MultipartSession
 from .drivers.parts import check_part_number, ordered_parts
 from .drivers.records import (
@@ -212,18 +223,17 @@ class BucketObject(_Resource):
             return self._info
         return info
 
-    def _plan(self, config: TransferConfig | None, *, for_upload: bool) -> TransferPlan:
-        return TransferPlan.resolve(config, self._provider.settings, for_upload=for_upload)
+    def _plan(self, config: TransferConfig | None) -> TransferPlan:
+        return TransferPlan.resolve(config, self._provider.settings)
 
     def _write_options(
         self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool
     ) -> WriteOptions:
         return WriteOptions(
-            content_type=_header_value("content_type", content_type)
-            if content_type
-            else guess_content_type(self._key),
-            metadata=_check_metadata(metadata),
-            create_only=not overwrite,
+            content_type=optional_header_value("content_type", content_type)
+            or guess_content_type(self._key),
+            metadata=check_metadata(metadata),
+            create_only=not boolean("overwrite", overwrite),
         )
 
     def _target(
@@ -260,7 +270,7 @@ class BucketObject(_Resource):
         ``overwrite=False`` an existing object raises PreconditionFailedException.
         """
         stream, size = _as_stream(data)
-        plan = self._plan(config, for_upload=True)
+        plan = self._plan(config)
         self._info = upload_stream(
             self._target(content_type, metadata, overwrite), stream, size, plan, Progress(progress)
         )
@@ -278,10 +288,10 @@ class BucketObject(_Resource):
         progress: ProgressCallback | None = None,
     ) -> BucketObject:
         """Upload a local file; large files go up in parallel parts."""
-        path = os.fspath(path)
+        path = local_path("path", path)
         if not os.path.isfile(path):
             raise InvalidValueException("path", path, "not a readable file")
-        plan = self._plan(config, for_upload=True)
+        plan = self._plan(config)
         self._info = upload_file(
             self._target(content_type, metadata, overwrite), path, plan, Progress(progress)
         )
@@ -307,25 +317,25 @@ class BucketObject(_Resource):
         returns, so a missing object raises here, and the handle then
         describes the revision being read. A dropped connection is resumed
         where it broke, from the same revision."""
-        if chunk_size is None:
-            chunk_size = self._provider.settings["iter_chunk_size"]
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-            raise InvalidValueException("chunk_size", chunk_size, "must be an integer > 0")
-        return self._open(ReadOptions(chunk_size=chunk_size))
+        size = (
+            positive_int("chunk_size", chunk_size)
+            if chunk_size is not None
+            else int(self._provider.settings["iter_chunk_size"])
+        )
+        return self._open(ReadOptions(chunk_size=size))
 
     @wrap_foreign_errors
     def save_content(self, target_stream: BinaryIO, chunk_size: int | None = None) -> None:
         """Write the whole object into an open binary stream."""
+        target_stream = writable_binary_stream("target_stream", target_stream)
         for chunk in self.iter_content(chunk_size):
             target_stream.write(chunk)
 
     @wrap_foreign_errors
     def download_range(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` (fewer at the end of the object)."""
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidValueException("offset", offset, "must be an integer >= 0")
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise InvalidValueException("length", length, "must be an integer >= 0")
+        offset = non_negative_int("offset", offset)
+        length = non_negative_int("length", length)
         if length == 0:
             return b""
         return b"".join(self._open(ReadOptions(start=offset, end=offset + length)))
@@ -340,13 +350,13 @@ class BucketObject(_Resource):
     ) -> None:
         """Download to ``path`` atomically: it only ever holds a whole object,
         and an existing file survives a failed download untouched."""
-        path = os.fspath(path)
+        path = local_path("path", path)
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise InvalidValueException("path", path, f"directory {directory} does not exist")
         if os.path.isdir(path):
             raise InvalidValueException("path", path, "is a directory")
-        plan = self._plan(config, for_upload=False)
+        plan = self._plan(config)
         source = DownloadSource(self._driver, self._provider.features, self._bucket.name, self._key)
         self._info = download_file(source, path, plan, Progress(progress))
 
@@ -362,26 +372,18 @@ class BucketObject(_Resource):
         object for ``expires_in`` seconds. ``content_disposition`` and
         ``content_type`` set those headers on the GET response; a writable
         URL never carries them."""
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
-            raise InvalidValueException("expires_in", expires_in, "must be an integer of seconds")
-        if not 0 < expires_in <= MAX_URL_EXPIRY:
-            raise InvalidValueException(
-                "expires_in", expires_in, f"must be between 1 and {MAX_URL_EXPIRY} seconds"
-            )
+        expires_in = int_between("expires_in", expires_in, 1, MAX_URL_EXPIRY, " seconds")
+        writable = boolean("writable", writable)
+        content_disposition = optional_header_value("content_disposition", content_disposition)
+        content_type = optional_header_value("content_type", content_type)
         if writable:
             request = UrlRequest("PUT", expires_in)
         else:
             request = UrlRequest(
                 "GET",
                 expires_in,
-                response_content_disposition=_header_value(
-                    "content_disposition", content_disposition
-                )
-                if content_disposition
-                else None,
-                response_content_type=_header_value("content_type", content_type)
-                if content_type
-                else None,
+                response_content_disposition=content_disposition or None,
+                response_content_type=content_type or None,
             )
         return self._driver.sign_url(self._bucket.name, self._key, request)
 
@@ -490,12 +492,7 @@ class MultipartUpload:
             raise InvalidValueException(
                 "upload", self.id, "a listed upload can only be aborted, not completed"
             )
-        if not isinstance(parts, (list, tuple)) or not all(
-            isinstance(part, UploadPart) for part in parts
-        ):
-            raise InvalidValueException(
-                "parts", parts, "expected the UploadParts that upload_part returned"
-            )
+        parts = instances_of("parts", parts, UploadPart)
         ordered = ordered_parts([part.info for part in parts])
         info = self._session.complete(ordered, self._options)
         self._object._set_info(info)
@@ -523,7 +520,7 @@ def delete_bucket(driver: Driver, features: Features, name: str, delete_contents
     multipart uploads) go first. Where the server might delete a non-empty
     bucket, one key is listed first; an object written between that look and
     the delete can still be lost there, a window no client can close."""
-    if delete_contents:
+    if boolean("delete_contents", delete_contents):
         _delete_all_objects(driver, features, name)
         for upload in driver.list_multipart(name):
             driver.resume_multipart(name, upload.key, upload.upload_id).abort()
@@ -585,38 +582,6 @@ def _as_stream(data: UploadSource) -> tuple[BinaryIO, int | None]:
     except (OSError, ValueError, AttributeError):
         pass
     return data, None
-
-
-def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """User metadata must be ASCII-safe name/value strings to survive every
-    provider's headers."""
-    checked: dict[str, str] = {}
-    for name, value in (metadata or {}).items():
-        if not isinstance(name, str) or not name or not _header_safe(name, key=True):
-            raise InvalidValueException(
-                "metadata", name, "names must be ASCII letters, digits, '-' or '_'"
-            )
-        if not isinstance(value, str) or not _header_safe(value, key=False):
-            raise InvalidValueException(
-                f"metadata[{name!r}]", value, "values must be printable ASCII strings"
-            )
-        checked[name.lower()] = value
-    return checked
-
-
-def _header_value(param: str, value: object) -> str:
-    """A value that can travel in an HTTP header: no control characters."""
-    if not isinstance(value, str) or not _header_safe(value, key=False):
-        raise InvalidValueException(
-            param, value, "must be printable ASCII (use RFC 5987 filename*= for others)"
-        )
-    return value
-
-
-def _header_safe(text: str, *, key: bool) -> bool:
-    if key:
-        return all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in text)
-    return all(" " <= ch <= "~" for ch in text)
 
 
 def _wrap_iterator(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .checks import optional_str, positive_int
 from .drivers.records import ObjectInfo
 from .errors import (
     InvalidNameException,
@@ -52,18 +53,14 @@ def _marker(marker: object) -> str | None:
 
 
 def _prefix(prefix: object) -> str | None:
-    if prefix is not None and not isinstance(prefix, str):
-        raise InvalidValueException("prefix", prefix, "must be a string")
-    return prefix or None
+    return optional_str("prefix", prefix) or None
 
 
 def _limit(provider: CloudProvider, limit: int | None) -> int:
     if limit is None:
         default: int = provider.settings["default_result_limit"]
         return default
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidValueException("limit", limit, "must be a positive integer")
-    return limit
+    return positive_int("limit", limit)
 
 
 class StorageService:
@@ -110,6 +107,7 @@ class BucketService:
     def create(self, name: str, location: str | None = None) -> Bucket:
         """Create a bucket; DuplicateResourceException if the name is taken."""
         validate_bucket_name(name)
+        location = optional_str("location", location)
         info = self._provider.driver.create_bucket(name, location)
         return Bucket(self._provider, info.name)
 

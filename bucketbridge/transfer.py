@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
+from .checks import integer, non_negative_int, optional_callable, positive_int
 from .config import Settings
 from .drivers.base import Driver, Features
 from .drivers.parts import MAX_PARTS, MIN_PART_SIZE
@@ -50,7 +51,15 @@ STREAM_CHUNK = 1 * MiB
 class TransferConfig:
     """Per-call transfer settings; a None field falls back to the provider's
     ``multipart_threshold`` / ``multipart_part_size`` /
-    ``multipart_max_concurrency`` config keys, then to the defaults."""
+    ``multipart_max_concurrency`` config keys, then to the defaults.
+
+    Checked when built, naming the parameter: ``threshold`` >= 0 bytes,
+    ``part_size`` >= 5 MiB (every provider's smallest multipart part; one
+    config serves uploads and downloads alike), ``max_concurrency`` >= 1.
+    Read-only once built, so it stays valid when shared between calls.
+    """
+
+    __slots__ = ("_max_concurrency", "_part_size", "_threshold")
 
     def __init__(
         self,
@@ -58,15 +67,38 @@ class TransferConfig:
         part_size: int | None = None,
         max_concurrency: int | None = None,
     ) -> None:
-        self.threshold = threshold
-        self.part_size = part_size
-        self.max_concurrency = max_concurrency
+        self._threshold = None if threshold is None else non_negative_int("threshold", threshold)
+        self._part_size = None if part_size is None else _part_size(part_size)
+        self._max_concurrency = (
+            None if max_concurrency is None else positive_int("max_concurrency", max_concurrency)
+        )
+
+    @property
+    def threshold(self) -> int | None:
+        return self._threshold
+
+    @property
+    def part_size(self) -> int | None:
+        return self._part_size
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self._max_concurrency
 
     def __repr__(self) -> str:
         return (
             f"TransferConfig(threshold={self.threshold!r}, part_size={self.part_size!r},"
             f" max_concurrency={self.max_concurrency!r})"
         )
+
+
+def _part_size(value: object) -> int:
+    size = integer("part_size", value)
+    if size < MIN_PART_SIZE:
+        raise InvalidValueException(
+            "part_size", value, f"must be at least {MIN_PART_SIZE} bytes (5 MiB)"
+        )
+    return size
 
 
 @dataclass(frozen=True)
@@ -79,23 +111,16 @@ class TransferPlan:
     max_attempts: int
 
     @classmethod
-    def resolve(
-        cls, config: TransferConfig | None, settings: Settings, *, for_upload: bool
-    ) -> TransferPlan:
-        config = config or TransferConfig()
+    def resolve(cls, config: TransferConfig | None, settings: Settings) -> TransferPlan:
+        if config is None:
+            config = TransferConfig()
+        elif not isinstance(config, TransferConfig):
+            raise InvalidValueException("config", config, "must be a TransferConfig or None")
+        # A TransferConfig was checked when built, the provider's config keys
+        # when the provider was made (config.CORE_SETTINGS' minimums).
         threshold = _pick(config.threshold, settings["multipart_threshold"])
         part_size = _pick(config.part_size, settings["multipart_part_size"])
         concurrency = _pick(config.max_concurrency, settings["multipart_max_concurrency"])
-        if threshold < 0:
-            raise InvalidValueException("multipart_threshold", threshold, "must be >= 0")
-        if for_upload and part_size < MIN_PART_SIZE:
-            raise InvalidValueException(
-                "multipart_part_size", part_size, f"parts must be at least {MIN_PART_SIZE} bytes"
-            )
-        if part_size < 1:
-            raise InvalidValueException("part_size", part_size, "must be >= 1")
-        if concurrency < 1:
-            raise InvalidValueException("multipart_max_concurrency", concurrency, "must be >= 1")
         return cls(threshold, part_size, concurrency, settings["max_attempts"])
 
     def part_size_for(self, size: int) -> int:
@@ -111,7 +136,7 @@ class Progress:
     """Serialises progress reports from worker threads into the user's callback."""
 
     def __init__(self, callback: ProgressCallback | None) -> None:
-        self._callback = callback
+        self._callback = optional_callable("progress", callback)
         self._lock = threading.Lock()
 
     def __call__(self, nbytes: int) -> None:

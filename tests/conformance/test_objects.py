@@ -361,7 +361,6 @@ AWKWARD_KEYS = [
     "with space.txt",
     "plus+sign",
     "percent%20literal",
-    "tab\there",
     "amp&lt<gt>",
     "quote\"apos'",
     "ünïcödé/ключ/キー",
