@@ -27,8 +27,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from bucketbridge import CloudProviderFactory, ProviderList
+# the checkout this script is in, not whichever bucketbridge pip installed
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bucketbridge import CloudProviderFactory, ProviderList  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -111,6 +116,7 @@ def peak_memory(size_mib: int, work: str) -> None:
     for mode in ("files", "streams"):
         result = subprocess.run(
             [sys.executable, "-c", MEMORY_CHILD, work, str(size), mode],
+            cwd=ROOT,  # the child imports bucketbridge from this checkout too
             check=True,
             capture_output=True,
             text=True,
