@@ -185,6 +185,13 @@ def resolve(
     """Every declared setting's value, from the dict, the environment, the
     config file or the default, checked against its type."""
     declared = list(declared)
+    names = [setting.name for setting in declared]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        # a driver's key named like a core one would silently replace it
+        raise InvalidConfigurationException(
+            f"the {provider_id} provider declares config keys twice: {', '.join(twice)}"
+        )
     file_section = _read_file_section(provider_id)
     values: dict[str, Any] = {}
     for setting in declared:

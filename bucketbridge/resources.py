@@ -44,10 +44,10 @@ from .errors import (
     BucketBridgeException,
     BucketNotEmptyException,
     InvalidValueException,
-    NotFoundException,
     ProviderInternalException,
     wrap_foreign_errors,
 )
+from .lookup import head_existing
 from .reads import open_read
 from .transfer import (
     DownloadSource,
@@ -502,17 +502,6 @@ class MultipartUpload:
     def abort(self) -> None:
         """Discard the upload and its parts; calling it again is harmless."""
         self._session.abort()
-
-
-def head_existing(driver: Driver, bucket: str, key: str) -> ObjectInfo:
-    """The object's info, or NotFoundException naming what is missing: the
-    object, or the bucket itself (decided here, not in each driver)."""
-    info = driver.head_object(bucket, key)
-    if info is not None:
-        return info
-    if driver.head_bucket(bucket) is None:
-        raise NotFoundException(f"bucket {bucket!r} does not exist")
-    raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
 
 
 def delete_bucket(driver: Driver, features: Features, name: str, delete_contents: bool) -> None:

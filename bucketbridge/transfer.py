@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
 from .checks import integer, non_negative_int, optional_callable, positive_int
-from .config import Settings
+from .config import ConnectionSettings, Settings
 from .drivers.base import Driver, Features
 from .drivers.parts import MAX_PARTS, MIN_PART_SIZE
 from .drivers.records import (
@@ -34,10 +34,10 @@ from .drivers.records import (
 )
 from .errors import (
     InvalidValueException,
-    NotFoundException,
     PreconditionFailedException,
     ProviderInternalException,
 )
+from .lookup import head_existing
 from .reads import open_read
 from .scratch import ScratchFile
 
@@ -55,7 +55,9 @@ class TransferConfig:
 
     Checked when built, naming the parameter: ``threshold`` >= 0 bytes,
     ``part_size`` >= 5 MiB (every provider's smallest multipart part; one
-    config serves uploads and downloads alike), ``max_concurrency`` >= 1.
+    config serves uploads and downloads alike), ``max_concurrency`` >= 1;
+    it is capped at the provider's connection pool, max(32,
+    ``multipart_max_concurrency``): set that key to go wider.
     Read-only once built, so it stays valid when shared between calls.
     """
 
@@ -121,6 +123,9 @@ class TransferPlan:
         threshold = _pick(config.threshold, settings["multipart_threshold"])
         part_size = _pick(config.part_size, settings["multipart_part_size"])
         concurrency = _pick(config.max_concurrency, settings["multipart_max_concurrency"])
+        # No wider than the client's connection pool: threads past it would
+        # open and discard a connection per request.
+        concurrency = min(concurrency, ConnectionSettings.of(settings).pool_size)
         return cls(threshold, part_size, concurrency, settings["max_attempts"])
 
     def part_size_for(self, size: int) -> int:
@@ -390,10 +395,7 @@ def _download_into(
                     bucket, key, fd, progress=progress.wanted
                 )
             else:
-                found = driver.head_object(bucket, key)
-                if found is None:
-                    raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-                info = found
+                info = head_existing(driver, bucket, key)
                 if info.size <= plan.threshold:
                     _read_range_into(source, fd, 0, None, info.revision, plan, progress)
                 else:

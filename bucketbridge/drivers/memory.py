@@ -16,7 +16,7 @@ import itertools
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -29,6 +29,7 @@ from ..errors import (
     PreconditionFailedException,
 )
 from ..localserver import SignedUrlService
+from .base import Driver
 from .paging import page_of_names
 from .parts import check_part_sizes, multipart_etag
 from .records import (
@@ -49,6 +50,11 @@ SETTINGS = (Setting("memory_server_url", str),)
 
 def create_driver(settings: Settings) -> MemoryDriver:
     return MemoryDriver(server_url=settings["memory_server_url"])
+
+
+# The factory loads drivers by name; this line has mypy compare the driver
+# with the Driver protocol.
+_checked: Callable[[Settings], Driver] = create_driver
 
 
 @dataclass

@@ -4,6 +4,7 @@ on SeaweedFS with its default settings too (see backends.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -159,16 +160,34 @@ def test_delete_missing_bucket_raises_not_found(provider: CloudProvider) -> None
         provider.storage.buckets.delete(unique_name())
 
 
-def test_a_missing_bucket_is_named_by_every_operation(provider: CloudProvider) -> None:
+def test_a_missing_bucket_is_named_by_every_operation(
+    provider: CloudProvider, tmp_path: Path
+) -> None:
+    """The error says the bucket is missing, not that an object is."""
     ghost = Bucket(provider, unique_name())
-    with pytest.raises(NotFoundException, match=ghost.name):
+    missing = rf"bucket '{ghost.name}' does not exist"
+    obj = ghost.objects.create("anything")
+    with pytest.raises(NotFoundException, match=missing):
         ghost.objects.list()
-    with pytest.raises(NotFoundException, match=ghost.name):
+    with pytest.raises(NotFoundException, match=missing):
         ghost.objects.get("anything")
-    with pytest.raises(NotFoundException, match=ghost.name):
-        ghost.objects.create("anything").iter_content()
-    with pytest.raises(NotFoundException, match=ghost.name):
+    with pytest.raises(NotFoundException, match=missing):
+        obj.iter_content()
+    with pytest.raises(NotFoundException, match=missing):
+        obj.download_range(0, 1)
+    with pytest.raises(NotFoundException, match=missing):
+        obj.download_to_file(tmp_path / "anything")
+    with pytest.raises(NotFoundException, match=missing):
         provider.storage.buckets.delete(ghost.name)
+    assert provider.storage.buckets.get(ghost.name) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.enforced("bucket_existence_on_write")
+def test_a_write_to_a_missing_bucket_is_refused_naming_it(provider: CloudProvider) -> None:
+    ghost = Bucket(provider, unique_name())
+    with pytest.raises(NotFoundException, match=rf"bucket '{ghost.name}' does not exist"):
+        ghost.objects.create("anything").upload(b"x")
     assert provider.storage.buckets.get(ghost.name) is None
 
 

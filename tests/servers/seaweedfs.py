@@ -5,9 +5,12 @@ in one process, with a static identities file so that signatures, presigned
 URL expiry and method are enforced. Every port is chosen free, the gRPC ones
 too (weed would otherwise take port + 10000), and its Iceberg and Lance
 catalog services, which default to the fixed ports 8181 and 9101, are off.
-Two backends: ``s3_seaweedfs`` refuses to delete a bucket that holds objects,
-as S3 does; ``s3_seaweedfs_defaults`` keeps weed's default of deleting it,
-as users' servers do, so the library's own refusal is proven.
+Two backends: ``s3_seaweedfs`` refuses to delete a bucket that holds objects
+and to create a bucket on a write to it, as S3 does; ``s3_seaweedfs_defaults``
+keeps weed's defaults of doing both, as users' servers do, so the library's
+own refusal to delete a non-empty bucket is proven. A write to a missing
+bucket does create it there: refusing it client-side would cost a request
+per write (see ``DEFAULTS_UNENFORCED``).
 
 No pytest here: bench/bench_s3.py starts the same server.
 
@@ -150,8 +153,9 @@ def start_seaweedfs(root: Path, *, with_defaults: bool = False) -> Iterator[S3Se
         "-s3.port.lance=0",
     ]
     if not with_defaults:
-        # S3 refuses to delete a bucket that holds objects; weed allows it by default
-        command.append("-s3.allowDeleteBucketNotEmpty=false")
+        # S3 refuses to delete a bucket that holds objects and answers
+        # NoSuchBucket to a write into a missing one; weed's defaults do neither
+        command += ["-s3.allowDeleteBucketNotEmpty=false", "-s3.autoCreateBucket=false"]
     server = S3Server(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY)
     try:
         with run_server(
@@ -180,7 +184,7 @@ DEFAULTS_BACKEND = ServerBackend(
     "s3_seaweedfs_defaults",
     partial(start_seaweedfs, with_defaults=True),
     ProviderList.AWS,
-    UNENFORCED,
+    UNENFORCED | {"bucket_existence_on_write"},
 )
 """The same server with weed's default settings, which do not refuse to
 delete a bucket that holds objects: the library must refuse it itself."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bucketbridge import InvalidConfigurationException, InvalidValueException, TransferConfig
-from bucketbridge.config import CONNECTION_SETTINGS, CORE_SETTINGS, resolve
+from bucketbridge.config import CONNECTION_SETTINGS, CORE_SETTINGS, Setting, resolve
 from bucketbridge.transfer import TransferPlan
 
 MiB = 1024 * 1024
@@ -73,3 +73,18 @@ def test_an_explicit_transfer_config_wins_over_the_keys() -> None:
     )
     assert TransferPlan.resolve(None, settings).max_concurrency == 3
     assert TransferPlan.resolve(TransferConfig(max_concurrency=2), settings).max_concurrency == 2
+
+
+def test_a_driver_key_that_repeats_a_core_key_is_refused() -> None:
+    shadowing = Setting("read_timeout", int, 5)
+    with pytest.raises(InvalidConfigurationException, match="read_timeout"):
+        resolve("local", {}, (*CORE_SETTINGS, *CONNECTION_SETTINGS, shadowing))
+
+
+def test_concurrency_is_capped_at_the_connection_pool() -> None:
+    """More threads than pooled connections would open and drop a connection
+    per request (urllib3's "Connection pool is full")."""
+    default = resolve("local", {}, CORE_SETTINGS + CONNECTION_SETTINGS)
+    assert TransferPlan.resolve(TransferConfig(max_concurrency=64), default).max_concurrency == 32
+    wide = resolve("local", {"multipart_max_concurrency": 64}, CORE_SETTINGS + CONNECTION_SETTINGS)
+    assert TransferPlan.resolve(TransferConfig(max_concurrency=64), wide).max_concurrency == 64

@@ -59,7 +59,7 @@ import re
 import stat as stat_module
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
@@ -77,6 +77,7 @@ from ...errors import (
 )
 from ...localserver import SignedUrlService
 from ...urlsigning import load_or_create_key
+from ..base import Driver
 from ..paging import page_of_names
 from ..parts import check_part_sizes, multipart_etag
 from ..records import (
@@ -135,6 +136,11 @@ def create_driver(settings: Settings) -> LocalDriver:
         raise InvalidConfigurationException(
             f"local_root {root!r} cannot hold a bucketbridge store: {error}"
         ) from error
+
+
+# The factory loads drivers by name; this line has mypy compare the driver
+# with the Driver protocol.
+_checked: Callable[[Settings], Driver] = create_driver
 
 
 def _not_found(bucket: str, key: str) -> NotFoundException:

@@ -9,7 +9,7 @@ through :mod:`.errors`.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...config import Settings
 from ...errors import NotFoundException, PermissionDeniedException, PreconditionFailedException
+from ..base import Driver
 from ..http_errors import Subject
 from ..paging import page_of_names
 from ..records import (
@@ -47,6 +48,11 @@ _NAME_MARKER = "n:"
 
 def create_driver(settings: Settings) -> S3Driver:
     return S3Driver(read_settings(settings))
+
+
+# The factory loads drivers by name; this line has mypy compare the driver
+# with the Driver protocol.
+_checked: Callable[[Settings], Driver] = create_driver
 
 
 class S3Driver:
