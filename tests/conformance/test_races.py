@@ -73,17 +73,22 @@ RACES = {
         sizes=(HEADER_SIZE, 1_000, 64 * 1024 + 1, 300_000),
         config=None,
         reads=("iter_content", "save_content", "range_whole", "range_prefix", "download_to_file"),
-        reads_per_reader=20,
+        reads_per_reader=16,
         writer_pause=0.0,
     ),
     "multipart": Race(
-        sizes=(PART + 1_000, 2 * PART + 3_000),  # 2 and 3 parts
+        sizes=(PART + 1_000, PART + 300_000),  # 2 parts each
         config=MULTIPART,
         reads=("download_to_file", "iter_content"),
         reads_per_reader=4,
         writer_pause=0.1,
     ),
 }
+
+
+def tag(payload: bytes) -> dict[str, str]:
+    """The metadata a payload is written with: its header."""
+    return {"payload": payload[: HEADER_SIZE - 1].decode()}
 
 
 def expected_etag(payload: bytes, race: Race) -> str:
@@ -135,7 +140,7 @@ def writer(bucket: Bucket, number: int, race: Race, stop: threading.Event, tally
             ticket = tally.tickets
             tally.tickets += 1
         try:
-            bucket.objects.create(KEY).upload(payload, race.config)
+            bucket.objects.create(KEY).upload(payload, race.config, metadata=tag(payload))
         except Exception:
             tally.add_error(f"writer {number}: {traceback.format_exc()}")
             return
@@ -225,6 +230,7 @@ def check_read(
         assert data == payload[:length], "a range read is not the start of one payload"
     assert obj.size == len(payload), f"handle size {obj.size}, read {len(payload)} bytes"
     assert obj.etag == expected_etag(payload, race), "the handle's etag is not the bytes'"
+    assert obj.metadata == tag(payload), "the handle's metadata is not the bytes'"
 
 
 @pytest.mark.parametrize("race_name", list(RACES))
@@ -240,7 +246,7 @@ def test_a_handle_describes_the_bytes_it_read(
     tally = Tally()
     first = make_payload(999, 0, race.sizes[0])
     tally.written.add(first[:HEADER_SIZE])
-    bucket.objects.create(KEY).upload(first, race.config)
+    bucket.objects.create(KEY).upload(first, race.config, metadata=tag(first))
 
     stop = threading.Event()
     writers = [
