@@ -10,7 +10,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bucketbridge import Bucket, InvalidValueException, MultipartUpload
+from bucketbridge import (
+    Bucket,
+    CloudProvider,
+    InvalidValueException,
+    MultipartUpload,
+    NotFoundException,
+)
 
 PART = b"p" * 1024
 # S3 servers report the start in whole seconds, so a time taken here may be
@@ -41,6 +47,7 @@ def test_an_open_upload_is_listed_and_its_listed_handle_aborts_it(bucket: Bucket
         found.complete([])  # only the upload's starter knows its content type
 
     found.abort()
+    found.abort()  # again: harmless
     assert listed(bucket) == []
     assert bucket.objects.get("open/upload.bin") is None
     assert [obj.name for obj in bucket.objects] == ["done.txt"]
@@ -88,3 +95,15 @@ def test_bad_older_than_is_refused_naming_it_and_aborts_nothing(bucket: Bucket) 
             bucket.objects.abort_incomplete_uploads(older_than=older_than)  # type: ignore[arg-type]
         assert raised.value.value is older_than
     assert listed(bucket) == [("kept.bin", upload.id)]
+
+
+def test_the_uploads_of_a_missing_bucket_are_not_found(
+    provider: CloudProvider, bucket: Bucket
+) -> None:
+    gone = bucket.objects  # the service of a bucket deleted since
+    bucket.delete()
+    with pytest.raises(NotFoundException, match=bucket.name):
+        gone.incomplete_uploads()
+    with pytest.raises(NotFoundException, match=bucket.name):
+        gone.abort_incomplete_uploads()
+    provider.storage.buckets.create(bucket.name)  # for the fixture to delete
