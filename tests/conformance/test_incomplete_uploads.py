@@ -17,6 +17,8 @@ from bucketbridge import (
     MultipartUpload,
     NotFoundException,
 )
+from tests.conformance.conftest import unenforced, unique_name
+from tests.servers.providers import ProviderFactory
 
 PART = b"p" * 1024
 # S3 servers report the start in whole seconds, so a time taken here may be
@@ -107,3 +109,26 @@ def test_the_uploads_of_a_missing_bucket_are_not_found(
     with pytest.raises(NotFoundException, match=bucket.name):
         gone.abort_incomplete_uploads()
     provider.storage.buckets.create(bucket.name)  # for the fixture to delete
+
+
+def test_a_deleted_bucket_takes_its_open_uploads_along(
+    provider: CloudProvider, provider_factory: ProviderFactory
+) -> None:
+    """As every S3 server does: a bucket of the same name made afterwards
+    has none of them, and the old upload cannot complete into it (moto
+    answers 500 to a missing upload, retried for seconds: not tried there)."""
+    name = unique_name()
+    bucket = provider.storage.buckets.create(name)
+    upload = bucket.objects.create("k").create_multipart_upload()
+    part = upload.upload_part(1, PART)
+    bucket.delete()
+
+    again = provider.storage.buckets.create(name)
+    try:
+        assert listed(again) == []
+        if "no_such_upload" not in unenforced(provider_factory):
+            with pytest.raises(NotFoundException):
+                upload.complete([part])
+        assert again.objects.get("k") is None
+    finally:
+        again.delete(delete_contents=True)

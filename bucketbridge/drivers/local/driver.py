@@ -245,6 +245,10 @@ class LocalDriver:
                     raise NotFoundException(f"bucket {name!r} does not exist") from error
                 raise
             self._sidecars.drop_bucket(name)
+            # Its open uploads go with it, as on S3: kept, they would turn up
+            # in a new bucket of the same name, and complete into it.
+            for upload_id, _, _ in self._uploads_of(name):
+                remove_tree(self._uploads_fd, upload_id)
 
     def head_bucket(self, name: str) -> BucketInfo | None:
         check_bucket_dir_name(name)
@@ -542,7 +546,14 @@ class LocalDriver:
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
         with self._opened_bucket(bucket):
             pass  # NotFoundException if the bucket is missing
-        found: list[UploadInfo] = []
+        return iter(
+            UploadInfo(key, upload_id, datetime.fromtimestamp(started, tz=timezone.utc))
+            for upload_id, key, started in self._uploads_of(bucket)
+        )
+
+    def _uploads_of(self, bucket: str) -> list[tuple[str, str, float]]:
+        """The id, key and start time of each open upload into ``bucket``."""
+        found: list[tuple[str, str, float]] = []
         for name in os.listdir(self._uploads_fd):
             if not _UPLOAD_ID.fullmatch(name):
                 continue
@@ -557,9 +568,8 @@ class LocalDriver:
             except ABSENT:
                 continue
             if record is not None and record["bucket"] == bucket:
-                initiated = datetime.fromtimestamp(started, tz=timezone.utc)
-                found.append(UploadInfo(record["key"], name, initiated))
-        return iter(found)
+                found.append((name, record["key"], started))
+        return found
 
     # -- signed URLs -------------------------------------------------------
 
