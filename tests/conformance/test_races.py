@@ -73,7 +73,7 @@ RACES = {
         sizes=(HEADER_SIZE, 1_000, 64 * 1024 + 1, 300_000),
         config=None,
         reads=("iter_content", "save_content", "range_whole", "range_prefix", "download_to_file"),
-        reads_per_reader=16,
+        reads_per_reader=12,
         writer_pause=0.0,
     ),
     "multipart": Race(
