@@ -10,9 +10,11 @@ rules in :mod:`bucketbridge.names`.
 from __future__ import annotations
 
 import io
+import math
 import operator
 import os
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 from .errors import InvalidValueException
@@ -48,6 +50,25 @@ def int_between(param: str, value: object, low: int, high: int, unit: str = "") 
     if not low <= number <= high:
         raise InvalidValueException(param, value, f"must be an integer from {low} to {high}{unit}")
     return number
+
+
+def duration(param: str, value: object) -> timedelta:
+    """A span of time >= 0: a timedelta, or seconds as an int or a float
+    (never a bool, NaN or infinity)."""
+    if isinstance(value, timedelta):
+        span = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InvalidValueException(param, value, "must be a finite number of seconds")
+        try:
+            span = timedelta(seconds=value)
+        except OverflowError:
+            raise InvalidValueException(param, value, "longer than a timedelta can hold") from None
+    else:
+        raise InvalidValueException(param, value, "must be a timedelta or a number of seconds")
+    if span < timedelta(0):
+        raise InvalidValueException(param, value, "must be >= 0")
+    return span
 
 
 def boolean(param: str, value: object) -> bool:

@@ -178,7 +178,13 @@ class BucketObject(_Resource):
     @property
     def etag(self) -> str | None:
         """The provider's entity tag (the content's MD5 for single-part uploads
-        on S3 and the local provider); None until content is uploaded."""
+        on S3 and the local provider); None until content is uploaded.
+
+        The local provider computes the etag of a file stored by
+        ``upload_from_file`` on first demand, from the revision this handle
+        describes: if that revision was replaced before, this raises
+        PreconditionFailedException (hashing at every upload or first read
+        instead would double their disk reads)."""
         info = self._info
         if info is None:
             return None

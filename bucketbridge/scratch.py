@@ -19,19 +19,36 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
 import os
+import re
 import secrets
 from types import TracebackType
 
 SUFFIX = ".bbpart"
+TOKEN_BYTES = 6
+STEM_BYTES = 100
+"""The longest destination name a scratch name carries whole; with the
+dots, token and suffix it stays within NAME_MAX (255 bytes)."""
+
+
+def _stem(name: str) -> str:
+    """The destination's name as its scratch names carry it. A longer one
+    is cut, in bytes as NAME_MAX counts them, and made unique by a hash of
+    the whole: two names sharing their first bytes must not share scratch
+    files, or a download to one would sweep the other's."""
+    raw = os.fsencode(name)
+    if len(raw) <= STEM_BYTES:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return f"{os.fsdecode(raw[: STEM_BYTES - 20])}~{digest}"
 
 
 class ScratchFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self.directory = os.path.dirname(os.path.abspath(path))
-        # Keep the scratch name within NAME_MAX however long the destination's is.
-        self._prefix = f".{os.path.basename(path)[:100]}."
+        self._prefix = f".{_stem(os.path.basename(path))}."
         self._named: str | None = None
         self.fd = -1
 
@@ -47,7 +64,9 @@ class ScratchFile:
         return self
 
     def _new_name(self) -> str:
-        return os.path.join(self.directory, f"{self._prefix}{secrets.token_hex(6)}{SUFFIX}")
+        return os.path.join(
+            self.directory, f"{self._prefix}{secrets.token_hex(TOKEN_BYTES)}{SUFFIX}"
+        )
 
     def publish(self) -> None:
         """Put the finished file in the destination's place."""
@@ -86,8 +105,11 @@ def _link_fd(fd: int, path: str) -> None:
 
 def sweep_stale(directory: str, prefix: str) -> None:
     """Remove the scratch files of one destination that no live download holds."""
+    # The exact shape, not a prefix: ``.a.bin.`` starts ``.a.bin.x.<token>.bbpart``
+    # too, the scratch file of another destination.
+    mine = re.compile(f"{re.escape(prefix)}[0-9a-f]{{{2 * TOKEN_BYTES}}}{re.escape(SUFFIX)}")
     try:
-        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(SUFFIX)]
+        names = [name for name in os.listdir(directory) if mine.fullmatch(name)]
     except OSError:
         return
     for name in names:

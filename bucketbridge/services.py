@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .checks import optional_str, positive_int
+from .checks import duration, optional_str, positive_int
 from .drivers.records import ObjectInfo
 from .errors import (
     InvalidNameException,
@@ -201,16 +201,7 @@ class BucketObjectService:
         """Abort the open multipart uploads (only those started more than
         ``older_than`` ago — a timedelta or seconds — if given, so that
         uploads in progress survive); returns how many were aborted."""
-        if older_than is None:
-            cutoff = None
-        elif isinstance(older_than, timedelta):
-            cutoff = datetime.now(timezone.utc) - older_than
-        elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool):
-            if older_than < 0:
-                raise InvalidValueException("older_than", older_than, "must be >= 0")
-            cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than)
-        else:
-            raise InvalidValueException("older_than", older_than, "a timedelta or seconds")
+        cutoff = None if older_than is None else _started_before(duration("older_than", older_than))
         aborted = 0
         for upload in self.incomplete_uploads():
             if cutoff is not None and (upload.initiated is None or upload.initiated > cutoff):
@@ -221,3 +212,11 @@ class BucketObjectService:
 
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
+
+
+def _started_before(age: timedelta) -> datetime:
+    """The moment ``age`` ago; an age reaching past year 1 leaves no upload older."""
+    try:
+        return datetime.now(timezone.utc) - age
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)

@@ -370,9 +370,11 @@ def download_file(
     """Download into an unnamed scratch file beside ``path``, then put it in
     place of ``path`` in one rename.
 
-    ``path`` only ever holds a whole object of one revision: every read names
-    the revision the download started with, and a download the object changed
-    under starts again (a few times, then PreconditionFailedException). On any
+    ``path`` only ever holds a whole object of one revision. An object up to
+    the threshold is one read (resumed, if cut, from the same revision); a
+    larger one is read in parts that all name the revision the download
+    started with, and a download the object changed under starts again (a
+    few times, then PreconditionFailedException). On any
     failure, an existing ``path`` is left as it was and nothing is left
     beside it (see :mod:`.scratch`). Returns the info of the revision
     downloaded.
@@ -395,10 +397,14 @@ def _download_into(
                     bucket, key, fd, progress=progress.wanted
                 )
             else:
-                info = head_existing(driver, bucket, key)
-                if info.size <= plan.threshold:
-                    _read_range_into(source, fd, 0, None, info.revision, plan, progress)
+                found = head_existing(driver, bucket, key)
+                if found.size <= plan.threshold:
+                    # One read, of whatever revision is there by now: pinning it
+                    # to the look's revision would fail a download of a small
+                    # object replaced in between, for nothing.
+                    info = _read_range_into(source, fd, 0, None, None, plan, progress)
                 else:
+                    info = found
                     _parallel_ranges(source, fd, info, plan, progress)
         except PreconditionFailedException as error:
             if attempt == MAX_CHANGED_ATTEMPTS:
@@ -451,7 +457,9 @@ def _read_range_into(
     revision: str | None,
     plan: TransferPlan,
     progress: Progress,
-) -> None:
+) -> ObjectInfo:
+    """Write bytes ``start``-``end`` of the object (of ``revision``, if not
+    None) at their place in ``fd``; returns the info of the revision read."""
     offset = start
     options = ReadOptions(start=start, end=end, chunk_size=STREAM_CHUNK, if_revision=revision)
     stream = open_read(source.driver, source.bucket, source.key, options, plan.max_attempts)
@@ -470,3 +478,4 @@ def _read_range_into(
             f"range {start}-{end} of {source.bucket}/{source.key} ended after"
             f" {offset - start} bytes"
         )
+    return stream.info

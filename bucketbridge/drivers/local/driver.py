@@ -218,9 +218,9 @@ class LocalDriver:
         with self._opened_bucket(bucket):
             pass
 
-    def _bucket_lock(self, bucket: str) -> Any:
+    def _bucket_lock(self, bucket: str, *, shared: bool = False) -> Any:
         check_bucket_dir_name(bucket)
-        return exclusive_lock(self._locks_fd, f"{bucket}.lock")
+        return exclusive_lock(self._locks_fd, f"{bucket}.lock", shared=shared)
 
     # -- buckets -----------------------------------------------------------
 
@@ -251,6 +251,10 @@ class LocalDriver:
                     raise NotFoundException(f"bucket {name!r} does not exist") from error
                 raise
             self._sidecars.drop_bucket(name)
+            # Its open uploads go with it, as on S3: kept, they would turn up
+            # in a new bucket of the same name, and complete into it.
+            for upload_id, _, _ in self._uploads_of(name):
+                remove_tree(self._uploads_fd, upload_id)
 
     def head_bucket(self, name: str) -> BucketInfo | None:
         check_bucket_dir_name(name)
@@ -333,17 +337,28 @@ class LocalDriver:
         return handle
 
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
-        handle = self._open(bucket, key, options.if_revision)
-        try:
-            info = self._opened_info(bucket, key, handle)
-        except BaseException:
-            handle.close()
-            raise
+        handle, info = self._open_described(bucket, key, options.if_revision)
         chunks = _read_chunks(handle, options.start, options.end, options.chunk_size)
         return ObjectStream(info, chunks, handle.close)
 
-    def _opened_info(self, bucket: str, key: str, handle: BinaryIO) -> ObjectInfo:
-        return self._info(bucket, key, os.fstat(handle.fileno()))[0]
+    def _open_described(
+        self, bucket: str, key: str, if_revision: str | None
+    ) -> tuple[BinaryIO, ObjectInfo]:
+        """Open the object and read the sidecar of the version opened.
+
+        A writer replaces a version and removes its sidecar under the
+        bucket's lock; holding it shared here means a version opened is
+        never paired with a sidecar already removed (which left the read's
+        etag to compute later from a version no longer there, and its
+        metadata empty)."""
+        with self._bucket_lock(bucket, shared=True):
+            handle = self._open(bucket, key, if_revision)
+            try:
+                info = self._info(bucket, key, os.fstat(handle.fileno()))[0]
+            except BaseException:
+                handle.close()
+                raise
+        return handle, info
 
     def compute_etag(self, bucket: str, key: str, revision: str | None) -> str:
         """MD5 of the content, computed on first demand and kept in the sidecar
@@ -408,8 +423,8 @@ class LocalDriver:
         *,
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
-        with self._open(bucket, key, None) as source:
-            info = self._opened_info(bucket, key, source)
+        source, info = self._open_described(bucket, key, None)
+        with source:
             _copy_fd(source.fileno(), fd, progress)
         return info
 
@@ -537,20 +552,30 @@ class LocalDriver:
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
         with self._opened_bucket(bucket):
             pass  # NotFoundException if the bucket is missing
-        found: list[UploadInfo] = []
+        return iter(
+            UploadInfo(key, upload_id, datetime.fromtimestamp(started, tz=timezone.utc))
+            for upload_id, key, started in self._uploads_of(bucket)
+        )
+
+    def _uploads_of(self, bucket: str) -> list[tuple[str, str, float]]:
+        """The id, key and start time of each open upload into ``bucket``."""
+        found: list[tuple[str, str, float]] = []
         for name in os.listdir(self._uploads_fd):
             if not _UPLOAD_ID.fullmatch(name):
                 continue
             try:
                 with DirChain(self._uploads_fd, [name]) as directory:
                     record = _read_upload_record(directory.fd)
-                    started = os.fstat(directory.fd).st_mtime
+                    # The record is written once, at the start; the directory's
+                    # own time moves with every part sent.
+                    started = os.stat(
+                        UPLOAD_RECORD, dir_fd=directory.fd, follow_symlinks=False
+                    ).st_mtime
             except ABSENT:
                 continue
             if record is not None and record["bucket"] == bucket:
-                initiated = datetime.fromtimestamp(started, tz=timezone.utc)
-                found.append(UploadInfo(record["key"], name, initiated))
-        return iter(found)
+                found.append((name, record["key"], started))
+        return found
 
     # -- signed URLs -------------------------------------------------------
 

@@ -66,12 +66,13 @@ class TempFile:
 
 
 @contextlib.contextmanager
-def exclusive_lock(dir_fd: int, name: str) -> Iterator[None]:
+def exclusive_lock(dir_fd: int, name: str, *, shared: bool = False) -> Iterator[None]:
     """An advisory lock that excludes other threads and other processes alike
-    (flock locks belong to the open file, and each holder opens its own)."""
+    (flock locks belong to the open file, and each holder opens its own);
+    ``shared`` holders exclude only exclusive ones."""
     fd = os.open(name, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)

@@ -65,7 +65,9 @@ def whole_second(moment: datetime) -> datetime:
     so that list, get and find report one ``last_modified`` (Ceph lists
     milliseconds that its HEAD cannot show)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return aware.replace(microsecond=0)
+    # in UTC, as every time the library returns (botocore may parse a
+    # server's "Z" as the machine's local zone)
+    return aware.astimezone(timezone.utc).replace(microsecond=0)
 
 
 def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:

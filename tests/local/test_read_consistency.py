@@ -1,0 +1,67 @@
+"""The local provider pairs a version it reads with that version's sidecar.
+
+A writer replaces an object and then removes the old version's sidecar. A
+reader that opened the old version just before, and looked for its sidecar
+just after, found none: the handle then had no etag (computing it later
+failed, the version being gone) and empty metadata. The race is rare in
+tests/conformance/test_races.py, so here it is forced: the replacement is
+started exactly inside the reader's window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketbridge import CloudProviderFactory, ProviderList
+
+FIRST = b"first version " * 100
+SECOND = b"second version " * 50
+# How long the reader lets the writer try to get in; with the fix the writer
+# waits for the reader, so this is spent in full.
+WRITER_CHANCE = 0.5
+
+
+@pytest.mark.parametrize("how", ["iter_content", "download_to_file"])
+def test_a_read_racing_a_replacement_describes_the_version_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    with CloudProviderFactory().create_provider(
+        ProviderList.LOCAL, {"local_root": str(tmp_path / "root")}
+    ) as provider:
+        bucket = provider.storage.buckets.create("raced")
+        bucket.objects.create("key").upload(FIRST, metadata={"version": "1"})
+        obj = bucket.objects.get("key")
+        assert obj is not None
+
+        sidecars: Any = provider.driver._sidecars  # type: ignore[attr-defined]
+        real_read = sidecars.read
+        writes: list[threading.Thread] = []
+
+        def replace() -> None:
+            bucket.objects.create("key").upload(SECOND, metadata={"version": "2"})
+
+        def read_after_a_replacement(*args: Any) -> Any:
+            if not writes:  # the reader's first look: let a writer in now
+                writes.append(threading.Thread(target=replace))
+                writes[0].start()
+                writes[0].join(WRITER_CHANCE)
+            return real_read(*args)
+
+        monkeypatch.setattr(sidecars, "read", read_after_a_replacement)
+        if how == "iter_content":
+            data = b"".join(obj.iter_content())
+        else:
+            obj.download_to_file(tmp_path / "copy.bin")
+            data = (tmp_path / "copy.bin").read_bytes()
+        writes[0].join()
+        monkeypatch.undo()
+
+        assert data == FIRST
+        assert obj.etag == hashlib.md5(FIRST, usedforsecurity=False).hexdigest()
+        assert obj.metadata == {"version": "1"}
+        assert bucket.objects.get("key").metadata == {"version": "2"}  # type: ignore[union-attr]
