@@ -93,6 +93,7 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[ProxiedBackend]:
             provider_factory(backend.server.provider_id, straight_on) as straight,
         ):
             yield ProxiedBackend(backend.name, proxy, backend.wire, via_proxy, straight, configs)
+        assert proxy.errors == [], f"the fault proxy itself failed: {proxy.errors!r}"
         observed = request.config.stash.setdefault(_OBSERVED, [])
         for rule in proxy.rules:
             observed.append((request.node.nodeid, describe(rule.action), rule.fired, rule.matched))

@@ -217,6 +217,8 @@ class FaultProxy:
         self.upstream = upstream
         self.requests: list[tuple[float, str, str]] = []
         """(time.monotonic(), method, target) of every request received, in order."""
+        self.errors: list[BaseException] = []
+        """What went wrong in the proxy itself (not a fault it was told to make)."""
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -309,8 +311,11 @@ class FaultProxy:
                     return
                 if not self._exchange(client, reader, request):
                     return
-        except (_Dropped, OSError, ValueError):
+        except (_Dropped, OSError):
             return
+        except Exception as error:  # a bug here must fail the test, not vanish in a thread
+            with self._lock:
+                self.errors.append(error)
         finally:
             reader.close()
             self._forget(client)

@@ -110,6 +110,7 @@ def origin() -> Iterator[Origin]:
 def proxy(origin: Origin) -> Iterator[FaultProxy]:
     with FaultProxy(("127.0.0.1", origin.port)) as running:
         yield running
+    assert running.errors == []
 
 
 def _connection(proxy: FaultProxy, timeout: float = 10) -> http.client.HTTPConnection:
