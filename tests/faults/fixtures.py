@@ -38,6 +38,7 @@ class ProxiedBackend:
     straight: ProviderFactory
     configs: list[dict[str, Any]]
     """every provider config handed out, through the proxy or not"""
+    _direct: CloudProvider | None = None
 
     def strip(self, header: str) -> StripHeader:
         """The fault that removes ``header`` from a request (signing it again
@@ -48,9 +49,11 @@ class ProxiedBackend:
         """A provider whose requests all go through the proxy."""
         return self.via_proxy(**config)
 
-    def direct(self, **config: Any) -> CloudProvider:
-        """A provider that reaches the server without the proxy."""
-        return self.straight(**config)
+    def direct(self) -> CloudProvider:
+        """The test's provider that reaches the server without the proxy."""
+        if self._direct is None:
+            self._direct = self.straight()
+        return self._direct
 
     @property
     def endpoint(self) -> str:
