@@ -203,6 +203,23 @@ def test_a_persistent_reset_mid_response_fails_once_and_keeps_the_destination(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 
 
+def test_resumes_and_sdk_retries_add_up_and_do_not_multiply(
+    faulty: ProxiedBackend, bucket_name: str, tmp_path: Path
+) -> None:
+    """The worst mix: every GET breaks mid-body until the library's last
+    resume, whose requests then break before any response, which the SDK
+    retries. The resumes and the SDK's attempts add up (2 x max_attempts - 1
+    requests); neither is run inside the other (max_attempts squared)."""
+    _put_directly(faulty, bucket_name, os.urandom(2 * MiB))
+    reads = faulty.wire.read(bucket_name, KEY)
+    mid_body = faulty.proxy.add(reads, ResetResponse(after=256 * 1024), times=ATTEMPTS - 1)
+    faulty.proxy.add(reads, ResetRequest())
+    with pytest.raises(ProviderConnectionException) as failure:
+        _read(_through_proxy(faulty, bucket_name), "single", tmp_path / "out.bin")
+    assert faulty.endpoint in str(failure.value)
+    assert mid_body.matched == (ATTEMPTS - 1) + ATTEMPTS < ATTEMPTS**2
+
+
 @pytest.mark.parametrize(
     ("target", "fault", "size"),
     [
