@@ -24,11 +24,14 @@ import pytest
 
 from bucketbridge import (
     Bucket,
+    CloudProvider,
+    CloudProviderFactory,
     PreconditionFailedException,
     ProviderConnectionException,
     TransferConfig,
 )
 from tests.conformance.conftest import unique_name
+from tests.faults.backends import FAULT_BACKENDS
 from tests.faults.fixtures import ProxiedBackend
 from tests.faults.proxy import ResetRequest, ResetResponse, RewriteBody, Stall, Truncate
 
@@ -46,13 +49,36 @@ GAVE_UP_WITHIN = 20.0
 KEY = "dir/faulted.bin"
 
 
+@pytest.fixture(scope="module")
+def _buckets() -> Iterator[dict[str, tuple[CloudProvider, Bucket]]]:
+    """One bucket per backend for this module, made and removed straight on
+    the server: SeaweedFS makes a collection of volumes per bucket, too slow
+    to do for every test."""
+    made: dict[str, tuple[CloudProvider, Bucket]] = {}
+    yield made
+    for provider, bucket in made.values():
+        bucket.objects.abort_incomplete_uploads()
+        bucket.delete(delete_contents=True)
+        provider.close()
+
+
 @pytest.fixture
-def bucket_name(faulty: ProxiedBackend) -> Iterator[str]:
-    """A bucket made and removed straight on the server, past the proxy."""
-    created = faulty.direct().storage.buckets.create(unique_name("faults"))
-    yield created.name
-    created.objects.abort_incomplete_uploads()
-    created.delete(delete_contents=True)
+def bucket_name(
+    faulty: ProxiedBackend,
+    request: pytest.FixtureRequest,
+    _buckets: dict[str, tuple[CloudProvider, Bucket]],
+) -> Iterator[str]:
+    """The backend's bucket, emptied after the test (objects and uploads)."""
+    if faulty.name not in _buckets:
+        backend = FAULT_BACKENDS[faulty.name].server
+        server = request.getfixturevalue(backend.server_fixture)
+        provider = CloudProviderFactory().create_provider(backend.provider_id, server.config())
+        _buckets[faulty.name] = (provider, provider.storage.buckets.create(unique_name("faults")))
+    _, bucket = _buckets[faulty.name]
+    yield bucket.name
+    bucket.objects.abort_incomplete_uploads()
+    for obj in list(bucket.objects):
+        obj.delete()
 
 
 def _through_proxy(faulty: ProxiedBackend, name: str, **config: object) -> Bucket:
