@@ -11,6 +11,7 @@ import pytest
 pytest_plugins = [
     "tests.servers.embedded",
     "tests.servers.fixtures",
+    "tests.faults.fixtures",
 ]
 
 

@@ -37,6 +37,7 @@ from .client import S3Settings, build_client, read_settings
 from .errors import NETWORK_ERRORS, Credentials, error_code, http_status, permission_denied
 from .errors import translate as translate_error
 from .listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing, whole_second
+from .own_writes import body_etag, multipart_etag, retried_into_precondition
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
@@ -224,8 +225,16 @@ class S3Driver:
         }
         if options.create_only:
             args["IfNoneMatch"] = "*"
-        with self._mapped(bucket, key):
+        try:
             response = self._client.put_object(**args)
+        except ClientError as error:
+            if options.create_only and retried_into_precondition(error):
+                mine = self._written_by_us(bucket, key, body_etag(body))
+                if mine is not None:
+                    return mine
+            raise self._error(error, bucket, key) from error
+        except BotoCoreError as error:
+            raise self._error(error, bucket, key) from error
         return ObjectInfo(
             key=key,
             size=body.size,
@@ -283,6 +292,15 @@ class S3Driver:
             raise self._error(error, bucket, key) from error
         finally:
             body.close()
+
+    def _written_by_us(self, bucket: str, key: str, etag: str | None) -> ObjectInfo | None:
+        """The object at ``key`` if its ETag is the one our write gives it:
+        a retried create-only write met the object its lost first attempt
+        stored (see :mod:`.own_writes`)."""
+        if etag is None:
+            return None
+        info = self.head_object(bucket, key)
+        return info if info is not None and info.etag == etag else None
 
     def delete_object(self, bucket: str, key: str) -> None:
         with self._mapped(bucket, key):
@@ -384,8 +402,17 @@ class _S3Upload:
         }
         if options.create_only:
             args["IfNoneMatch"] = "*"
-        with self._driver._mapped(self._bucket, self._key):
+        try:
             self._driver._client.complete_multipart_upload(**args)
+        except ClientError as error:
+            if options.create_only and retried_into_precondition(error):
+                etag = multipart_etag(parts)
+                mine = self._driver._written_by_us(self._bucket, self._key, etag)
+                if mine is not None:
+                    return mine
+            raise self._driver._error(error, self._bucket, self._key) from error
+        except BotoCoreError as error:
+            raise self._driver._error(error, self._bucket, self._key) from error
         info = self._driver.head_object(self._bucket, self._key)
         if info is None:
             raise NotFoundException(

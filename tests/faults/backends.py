@@ -1,0 +1,154 @@
+"""The network backends tested through the fault proxy, and each provider's
+wire: which requests do what, and how its server says "slow down".
+
+Adding a backend of a known provider is one line in ``FAULT_BACKENDS`` (its
+ServerBackend from tests/servers and its provider's :class:`Wire`). A new
+provider (Azure, GCS, Swift) writes its Wire: a few request matchers, its
+error reply for 500/503, and how its listing would show milliseconds.
+
+The proxy is put in front of the server by rewriting the server's loopback
+URL wherever the provider config names it (endpoint URLs, connection
+strings); a provider whose server hands out further URLs (Swift's auth
+answers a storage URL) needs a config that names the storage URL directly,
+or a rule that rewrites it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.faults.proxy import Headers, Match, Reply, Request, StripHeader
+from tests.servers import moto, seaweedfs
+from tests.servers.backend import ServerBackend
+
+ErrorReply = Callable[[int], Reply]
+"""The provider's own error response for an HTTP status (500 or 503)."""
+Matcher = Callable[[str, str], Match]
+"""The requests of one kind on (bucket, key)."""
+Configs = Callable[[], Sequence[Mapping[str, Any]]]
+"""The provider configs handed out so far: where a re-signer finds a secret."""
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What the fault tests need to know of a provider's HTTP protocol."""
+
+    read: Matcher
+    """a GET of the object's bytes (whole or ranged)"""
+    put: Matcher
+    """a single-request upload"""
+    part: Matcher
+    """the upload of one part of a multipart upload"""
+    complete: Matcher
+    """the completion of a multipart upload"""
+    listing: Callable[[str], Match]
+    """a listing of the bucket's objects"""
+    create_only_header: str
+    """the request header that makes a write create-only"""
+    strip: Callable[[str, Configs], StripHeader]
+    """removes a request header, signing the request again if it was signed"""
+    listing_in_milliseconds: Callable[[bytes], bytes]
+    """a listing body changed to give times with milliseconds (as Ceph RGW)"""
+    error: ErrorReply
+
+
+def s3_error(status: int) -> Reply:
+    """S3's answer when it sheds load (503 SlowDown) or fails (500 InternalError)."""
+    code, reason, message = (
+        ("SlowDown", "Slow Down", "Please reduce your request rate.")
+        if status == 503
+        else ("InternalError", "Internal Server Error", "We encountered an internal error.")
+    )
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        f"<RequestId>{request_id}</RequestId><HostId>fault-proxy</HostId></Error>"
+    ).encode()
+    return Reply(
+        status,
+        reason,
+        body,
+        [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)],
+    )
+
+
+_SIGV4_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_SIGV4_SIGNED = re.compile(r"SignedHeaders=([^,\s]+)")
+_SIGV4_OWN = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
+
+
+def s3_resign(request: Request, headers: Headers, body: bytes, configs: Configs) -> Headers:
+    """Sign a request again with SigV4 after the proxy removed a signed
+    header: servers that check signatures (SeaweedFS) would refuse it."""
+    authorization = request.header("authorization") or ""
+    scope = _SIGV4_SCOPE.search(authorization)
+    signed_list = _SIGV4_SIGNED.search(authorization)
+    if scope is None or signed_list is None:
+        return headers  # not SigV4-signed: nothing to redo
+    key_id, region, service = scope.groups()
+    owner = next(c for c in configs() if c.get("aws_access_key") == key_id)
+    signed = set(signed_list.group(1).split(";")) - _SIGV4_OWN
+    to_sign = AWSRequest(
+        method=request.method,
+        url=f"http://{request.header('host')}{request.target}",
+        headers={k: v for k, v in headers if k.lower() in signed},
+        data=body,
+    )
+    credentials = Credentials(key_id, owner["aws_secret_key"], owner.get("aws_session_token"))
+    S3SigV4Auth(credentials, service, region).add_auth(to_sign)
+    unsigned = [(k, v) for k, v in headers if k.lower() not in signed | _SIGV4_OWN]
+    return unsigned + list(to_sign.headers.items())
+
+
+def _s3_path(bucket: str, key: str) -> str:
+    return re.escape(f"/{bucket}/{key}")  # path-style addressing on a custom endpoint
+
+
+_S3_LAST_MODIFIED = re.compile(rb"(<LastModified>[^<.Z]+)(\.\d+)?Z(</LastModified>)")
+
+
+def s3_listing_in_milliseconds(body: bytes) -> bytes:
+    """ListObjectsV2 as Ceph RGW answers it: ``...27.407Z`` where its HEAD says 27."""
+    return _S3_LAST_MODIFIED.sub(rb"\1.407Z\3", body)
+
+
+S3_WIRE = Wire(
+    read=lambda bucket, key: Match("GET", _s3_path(bucket, key)),
+    put=lambda bucket, key: Match("PUT", _s3_path(bucket, key), no_query=("uploadId",)),
+    part=lambda bucket, key: Match("PUT", _s3_path(bucket, key), query=("uploadId", "partNumber")),
+    complete=lambda bucket, key: Match("POST", _s3_path(bucket, key), query=("uploadId",)),
+    listing=lambda bucket: Match("GET", re.escape(f"/{bucket}") + "/?", query=("list-type",)),
+    create_only_header="If-None-Match",
+    strip=lambda name, configs: StripHeader(name, partial(s3_resign, configs=configs)),
+    listing_in_milliseconds=s3_listing_in_milliseconds,
+    error=s3_error,
+)
+
+
+@dataclass(frozen=True)
+class FaultBackend:
+    server: ServerBackend[Any]
+    wire: Wire
+
+    @property
+    def name(self) -> str:
+        return self.server.backend
+
+
+FAULT_BACKENDS = {
+    backend.name: backend
+    for backend in (
+        FaultBackend(seaweedfs.BACKEND, S3_WIRE),
+        FaultBackend(moto.BACKEND, S3_WIRE),
+    )
+}
