@@ -94,17 +94,20 @@ def server_busy_response() -> tuple[int, dict[str, str], bytes]:
 
 
 @contextmanager
-def start_azurite(root: Path) -> Iterator[AzuriteServer]:
+def start_azurite(root: Path, *, in_memory: bool = True) -> Iterator[AzuriteServer]:
+    """Run ``azurite-blob``; its blobs in memory, or (``in_memory=False``,
+    for the benchmark's gigabytes) in files under ``root``."""
     if not PROGRAM.is_file():
         raise ServerStartError(f"Azurite is not installed: run {INSTALL_HINT}")
     (port,) = free_ports(1)
+    root.mkdir(parents=True, exist_ok=True)
     command = [
         str(PROGRAM),
         "--blobHost",
         "127.0.0.1",
         "--blobPort",
         str(port),
-        "--inMemoryPersistence",
+        *(["--inMemoryPersistence"] if in_memory else ["--location", str(root)]),
         "--skipApiVersionCheck",  # newer SDKs send API versions Azurite does not know yet
         "--disableTelemetry",  # it would try to reach a telemetry host
     ]
