@@ -56,6 +56,7 @@ FOREIGN = "*"
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _BLOCK = re.compile(r"^bb-([0-9a-f]{32})-(\d{12})$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+HASH_SLICE = 1024 * 1024
 
 
 def new_upload_id() -> str:
@@ -104,11 +105,16 @@ class BlockUpload:
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
         if self._aborted or self.upload_id == FOREIGN:
             raise self._gone()
-        data = body.read()
-        token = hashlib.md5(data, usedforsecurity=False).hexdigest()
         with self._driver.mapped(self._bucket, self._key):
-            self._blob().stage_block(block_id(self.upload_id, part_number), data, len(data))
-        return PartInfo(part_number, token, len(data))
+            # the body streams from its file window: no part is held in memory
+            response = self._blob().stage_block(
+                block_id(self.upload_id, part_number), body, body.size
+            )
+        # Azure answers Put Block with the MD5 it computed; Azurite does not,
+        # and then the part is read again (from the page cache) to hash it.
+        served = response.get("content_md5")
+        token = bytes(served).hex() if served else _md5_of(body)
+        return PartInfo(part_number, token, body.size)
 
     def _staged_sizes(self) -> dict[str, int]:
         """Block id -> size of the uncommitted blocks of the blob."""
@@ -188,6 +194,16 @@ class BlockUpload:
                 raise self._driver.error(error, self._bucket, self._key) from error
         except AzureError as error:
             raise self._driver.error(error, self._bucket, self._key) from error
+
+
+def _md5_of(body: Body) -> str:
+    """The part's MD5 (for the S3-style etag), read in slices and rewound."""
+    digest = hashlib.md5(usedforsecurity=False)
+    body.seek(0)
+    while chunk := body.read(HASH_SLICE):
+        digest.update(chunk)
+    body.seek(0)
+    return digest.hexdigest()
 
 
 def list_uploads(driver: AzureDriver, bucket: str) -> Iterator[UploadInfo]:
