@@ -24,7 +24,12 @@ blocks and the SDK's can wait on the same name.
 - ``abort`` deletes the blob when it holds only this upload's blocks and no
   committed content. Otherwise nothing can remove the blocks without
   rewriting the object: Azure discards them at the next write of that name,
-  or after seven days. An aborted session refuses further parts.
+  or after seven days. An aborted session refuses further parts. Between
+  the look that finds no committed content and the delete, another writer
+  could commit the name; Azurite honours no condition on a blob that has
+  only blocks, so that window (one round trip) stays open.
+- On Azurite, a Put Blob with ``If-None-Match: *`` (``overwrite=False``)
+  is refused while the name holds uncommitted blocks, as if it existed.
 """
 
 from __future__ import annotations
