@@ -51,6 +51,7 @@ def create_driver(settings: Settings) -> AzureDriver:
 
 class AzureDriver:
     provider_id = "azure"
+    list_page_size = MAX_PAGE  # iteration: 5000 names a request, not S3's 1000
     # Delete Container deletes the blobs in it: the core must look first, so
     # refuses_non_empty_bucket_delete stays unset.
 
