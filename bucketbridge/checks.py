@@ -112,9 +112,9 @@ def writable_binary_stream(param: str, value: object) -> BinaryIO:
 
 
 def check_metadata(metadata: object) -> dict[str, str]:
-    """User metadata: a mapping of ASCII-safe names to printable ASCII values,
-    which survives every provider's headers. Names are lowercased, as S3 and
-    Azure return them."""
+    """User metadata: a mapping of ASCII-safe names to printable ASCII values
+    without leading or trailing spaces, which survives every provider's
+    headers. Names are lowercased, as S3 and Azure return them."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -128,6 +128,12 @@ def check_metadata(metadata: object) -> dict[str, str]:
         if not isinstance(value, str) or not header_safe(value, key=False):
             raise InvalidValueException(
                 f"metadata[{name!r}]", value, "values must be printable ASCII strings"
+            )
+        if value != value.strip(" "):
+            # HTTP trims header values: S3 servers and Azure all returned
+            # " x" as "x", so such a value could never round-trip
+            raise InvalidValueException(
+                f"metadata[{name!r}]", value, "values must not start or end with a space"
             )
         checked[name.lower()] = value
     return checked

@@ -377,7 +377,12 @@ class BucketObject(_Resource):
         """A URL that lets anyone GET (or, if ``writable``, only PUT) this
         object for ``expires_in`` seconds. ``content_disposition`` and
         ``content_type`` set those headers on the GET response; a writable
-        URL never carries them."""
+        URL never carries them.
+
+        On Azure the PUT must send the header ``x-ms-blob-type: BlockBlob``
+        (Azure answers 400 without it); every other provider ignores it, so
+        send it always: ``requests.put(url, data=..., headers={"x-ms-blob-type":
+        "BlockBlob"})``."""
         expires_in = int_between("expires_in", expires_in, 1, MAX_URL_EXPIRY, " seconds")
         writable = boolean("writable", writable)
         content_disposition = optional_header_value("content_disposition", content_disposition)

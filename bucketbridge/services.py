@@ -27,8 +27,6 @@ from .results import ResultList
 if TYPE_CHECKING:
     from .provider import CloudProvider
 
-ITERATION_PAGE_SIZE = 1000
-
 
 def _find_name(kwargs: dict[str, Any]) -> str:
     """``find`` takes exactly one keyword, ``name``; anything else is refused
@@ -97,7 +95,7 @@ class BucketService:
     def __iter__(self) -> Iterator[Bucket]:
         marker: str | None = None
         while True:
-            page = self.list(limit=ITERATION_PAGE_SIZE, marker=marker)
+            page = self.list(limit=self._provider.features.list_page_size, marker=marker)
             yield from page
             if page.marker is None:
                 return
@@ -164,7 +162,7 @@ class BucketObjectService:
     def __iter__(self) -> Iterator[BucketObject]:
         marker: str | None = None
         while True:
-            page = self.list(limit=ITERATION_PAGE_SIZE, marker=marker)
+            page = self.list(limit=self._provider.features.list_page_size, marker=marker)
             yield from page
             if page.marker is None:
                 return

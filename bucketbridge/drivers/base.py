@@ -190,6 +190,19 @@ class RefusesNonEmptyBucketDelete(Protocol):
     refuses_non_empty_bucket_delete: bool
 
 
+@runtime_checkable
+class PagesWidely(Protocol):
+    """A driver whose server lists more than S3's 1000 names a request
+    (Azure: 5000). Iterating a bucket or the buckets asks for pages this
+    large, so a listing costs fewer round trips."""
+
+    list_page_size: int
+
+
+DEFAULT_LIST_PAGE_SIZE = 1000
+"""The page iteration asks for where the driver says nothing (S3's maximum)."""
+
+
 @dataclass(frozen=True)
 class Features:
     """A driver's optional capabilities, resolved once (as rclone's
@@ -199,6 +212,7 @@ class Features:
     deletes_in_batches: DeletesInBatches | None
     transfers_files: TransfersFiles | None
     refuses_non_empty_bucket_delete: bool
+    list_page_size: int = DEFAULT_LIST_PAGE_SIZE
 
     @classmethod
     def of(cls, driver: Driver) -> Features:
@@ -208,5 +222,8 @@ class Features:
             transfers_files=driver if isinstance(driver, TransfersFiles) else None,
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)
+            ),
+            list_page_size=(
+                driver.list_page_size if isinstance(driver, PagesWidely) else DEFAULT_LIST_PAGE_SIZE
             ),
         )

@@ -92,15 +92,17 @@ def error_for_status(
 
 def network_error(error: BaseException, subject: Subject) -> ProviderConnectionException:
     """The exception for a request that got no (complete) HTTP answer."""
+    about = f" ({subject.describe()})" if subject.bucket is not None else ""
     return ProviderConnectionException(
-        f"cannot reach {subject.service} endpoint {subject.endpoint} ({subject.describe()}):"
+        f"cannot reach {subject.service} endpoint {subject.endpoint}{about}:"
         f" {network_reason(error)}"
     )
 
 
 def network_reason(error: BaseException) -> str:
     """A one-line reason, from the OS error deep in the chain if there is one
-    (SDKs wrap it two or three times)."""
+    (SDKs wrap it two or three times: botocore in ``kwargs['error']``,
+    azure-core in ``inner_exception``, which it does not chain as a cause)."""
     seen: set[int] = set()
     current: Any = error
     while current is not None and id(current) not in seen:
@@ -124,6 +126,8 @@ def network_reason(error: BaseException) -> str:
             return str(current.strerror).lower()
         kwargs = getattr(current, "kwargs", None)
         nested = kwargs.get("error") if isinstance(kwargs, dict) else None
+        inner = getattr(current, "inner_exception", None)
+        nested = nested or (inner if isinstance(inner, BaseException) else None)
         current = nested or current.__cause__ or current.__context__
     name = type(error).__name__
     if "Incomplete" in name or "Closed" in name or "Protocol" in name or "Streaming" in name:

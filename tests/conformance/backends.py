@@ -6,6 +6,7 @@ BACKENDS = [
     "memory",
     "s3_seaweedfs",
     "s3_moto",
+    "azure_azurite",
 ]
 
 BUCKET_BACKENDS = [

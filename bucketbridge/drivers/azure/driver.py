@@ -1,0 +1,242 @@
+"""The Azure provider: Blob Storage over azure-storage-blob. A bucket is a container.
+
+One ``BlobServiceClient`` per driver (thread-safe), one REST call per
+primitive. Listings are paged by the server: Azure's continuation token is
+our marker. Multipart uploads are staged blocks (:mod:`.blocks`), signed URLs
+SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says.
+
+The etag is S3's, as on every provider: the MD5 of the content for an object
+stored in one request (Azure computes and keeps it as Content-MD5), and
+``md5(part md5s)-N`` for one committed from N blocks, kept in a reserved
+metadata entry. An object written by another tool from blocks has neither;
+its etag is then Azure's own (``0x8D...``). The revision that reads are
+pinned to is always Azure's ETag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.storage.blob import ContentSettings, StorageStreamDownloader
+
+from ...config import Settings
+from ...errors import NotFoundException, PreconditionFailedException
+from ..http_errors import Subject
+from ..records import (
+    Body,
+    BucketInfo,
+    ObjectInfo,
+    ObjectStream,
+    Page,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
+)
+from . import blocks, metadata, sas
+from .client import AzureSettings, build_client, read_settings
+from .errors import NETWORK_ERRORS, error_code, status_of, translate
+from .properties import object_info, quoted, total_size, unquoted
+
+MAX_PAGE = 5000  # List Blobs / List Containers return at most this many a request
+
+
+def create_driver(settings: Settings) -> AzureDriver:
+    return AzureDriver(read_settings(settings))
+
+
+class AzureDriver:
+    provider_id = "azure"
+    list_page_size = MAX_PAGE  # iteration: 5000 names a request, not S3's 1000
+    # Delete Container deletes the blobs in it: the core must look first, so
+    # refuses_non_empty_bucket_delete stays unset.
+
+    def __init__(self, settings: AzureSettings) -> None:
+        self.settings = settings
+        self.client = build_client(settings)
+        self.subject = Subject("Azure Blob", settings.endpoint_url)
+
+    def __repr__(self) -> str:
+        return f"<AzureDriver {self.settings.endpoint_url} auth={self.settings.auth}>"
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- errors ---------------------------------------------------------
+
+    def error(self, error: Exception, bucket: str | None, key: str | None = None) -> Exception:
+        return translate(error, self.subject.on(bucket, key), self.settings.auth)
+
+    @contextmanager
+    def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except AzureError as error:
+            raise self.error(error, bucket, key) from error
+
+    def blob(self, bucket: str, key: str) -> Any:
+        return self.client.get_blob_client(bucket, key)
+
+    # --- buckets --------------------------------------------------------
+
+    def create_bucket(self, name: str, location: str | None) -> BucketInfo:
+        # ``location`` is the storage account's, chosen when it was made.
+        with self.mapped(name):
+            self.client.create_container(name)
+        return BucketInfo(name)
+
+    def delete_bucket(self, name: str) -> None:
+        with self.mapped(name):
+            self.client.delete_container(name)
+
+    def head_bucket(self, name: str) -> BucketInfo | None:
+        try:
+            self.client.get_container_client(name).get_container_properties()
+        except HttpResponseError as error:
+            if status_of(error) == 404:
+                return None
+            raise self.error(error, name) from error
+        except AzureError as error:
+            raise self.error(error, name) from error
+        return BucketInfo(name)
+
+    def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
+        with self.mapped():
+            pages: Any = self.client.list_containers(results_per_page=min(limit, MAX_PAGE)).by_page(
+                continuation_token=marker
+            )
+            items = [BucketInfo(container.name) for container in next(pages)]
+        return Page(items, pages.continuation_token or None)
+
+    # --- objects --------------------------------------------------------
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            properties = self.blob(bucket, key).get_blob_properties()
+        except HttpResponseError as error:
+            if status_of(error) == 404:  # the core tells a missing bucket apart
+                return None
+            raise self.error(error, bucket, key) from error
+        except AzureError as error:
+            raise self.error(error, bucket, key) from error
+        return object_info(key, properties, properties.size)
+
+    def list_objects(
+        self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
+    ) -> Page[ObjectInfo]:
+        container = self.client.get_container_client(bucket)
+        with self.mapped(bucket):
+            pages: Any = container.list_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                results_per_page=min(limit, MAX_PAGE),
+            ).by_page(continuation_token=marker)
+            items = [object_info(item.name, item, item.size) for item in next(pages)]
+        return Page(items, pages.continuation_token or None)
+
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        with self.mapped(bucket, key):
+            response = self.blob(bucket, key).upload_blob(
+                body,
+                length=body.size,
+                overwrite=not options.create_only,  # False sends If-None-Match: *
+                content_settings=ContentSettings(content_type=options.content_type),
+                metadata=metadata.encode(options.metadata),
+            )
+        md5 = response.get("content_md5")
+        return ObjectInfo(
+            key=key,
+            size=body.size,
+            last_modified=response["last_modified"],
+            etag=bytes(md5).hex() if md5 else unquoted(response["etag"]),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            revision=quoted(response["etag"]),
+        )
+
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        if options.end is not None and options.end <= options.start:
+            return self._empty_read(bucket, key, options)
+        args: dict[str, Any] = {"offset": options.start, "max_concurrency": 1}
+        if options.end is not None:
+            args["length"] = options.end - options.start
+        if options.if_revision is not None:
+            args["etag"] = options.if_revision
+            args["match_condition"] = MatchConditions.IfNotModified
+        try:
+            downloader = self.blob(bucket, key).download_blob(**args)
+        except HttpResponseError as error:
+            if error_code(error) == "InvalidRange":  # starts at or past the end
+                return self._empty_read(bucket, key, options)
+            if status_of(error) == 412:
+                raise self._replaced(bucket, key) from error
+            raise self.error(error, bucket, key) from error
+        except AzureError as error:
+            raise self.error(error, bucket, key) from error
+        properties = downloader.properties
+        info = object_info(key, properties, total_size(properties))
+        return ObjectStream(info, self._chunks(downloader, options.chunk_size, bucket, key))
+
+    def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        info = self.head_object(bucket, key)
+        if info is None:
+            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+        if options.if_revision is not None and info.revision != options.if_revision:
+            raise self._replaced(bucket, key)
+        return ObjectStream(info, iter(()))
+
+    def _replaced(self, bucket: str, key: str) -> PreconditionFailedException:
+        return PreconditionFailedException(
+            f"object {key!r} in bucket {bucket!r} was replaced while being read"
+        )
+
+    def _chunks(
+        self, downloader: StorageStreamDownloader[bytes], size: int, bucket: str, key: str
+    ) -> Iterator[bytes]:
+        """The downloader's chunks (one request each, pinned by the SDK to the
+        first response's ETag), cut to about ``size`` bytes."""
+        try:
+            for chunk in downloader.chunks():
+                if len(chunk) <= size:
+                    yield chunk
+                    continue
+                view = memoryview(chunk)
+                for start in range(0, len(view), size):
+                    yield bytes(view[start : start + size])
+        except HttpResponseError as error:
+            if status_of(error) == 412:
+                raise self._replaced(bucket, key) from error
+            raise self.error(error, bucket, key) from error
+        except (AzureError, *NETWORK_ERRORS) as error:
+            raise self.error(error, bucket, key) from error
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        try:
+            self.blob(bucket, key).delete_blob()
+        except HttpResponseError as error:
+            if error_code(error) == "BlobNotFound":
+                return  # deleting an absent object is not an error
+            raise self.error(error, bucket, key) from error
+        except AzureError as error:
+            raise self.error(error, bucket, key) from error
+
+    # --- multipart ------------------------------------------------------
+
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> blocks.BlockUpload:
+        return blocks.BlockUpload(self, bucket, key, blocks.new_upload_id())
+
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> blocks.BlockUpload:
+        return blocks.BlockUpload(self, bucket, key, blocks.checked_upload_id(upload_id))
+
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        return blocks.list_uploads(self, bucket)
+
+    # --- signed URLs ----------------------------------------------------
+
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
+        with self.mapped(bucket, key):
+            return sas.sign(self, bucket, key, request)
