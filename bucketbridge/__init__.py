@@ -16,6 +16,7 @@ from .errors import (
     ProviderConnectionException,
     ProviderInternalException,
     ProviderNotInstalledException,
+    UploadSupersededException,
     WaitStateException,
 )
 from .factory import CloudProviderFactory, ProviderList
@@ -49,5 +50,6 @@ __all__ = [
     "ResultList",
     "TransferConfig",
     "UploadPart",
+    "UploadSupersededException",
     "WaitStateException",
 ]

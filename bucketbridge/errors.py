@@ -61,6 +61,13 @@ class PreconditionFailedException(BucketBridgeException):
     """A conditional request failed, e.g. create-if-absent on an existing object."""
 
 
+class UploadSupersededException(BucketBridgeException):
+    """Another upload committed the same object name while this multipart
+    upload was in flight and, as Azure does, discarded its parts. Uploads of
+    files and seekable streams are re-run by the transfer engine; this is
+    raised when that kept happening, or the source could not be read again."""
+
+
 class BucketNotEmptyException(BucketBridgeException):
     """A bucket still holds objects; pass ``delete_contents=True`` to remove them too."""
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from azure.storage.blob import ContainerClient
@@ -15,6 +18,7 @@ from bucketbridge import (
     CloudProvider,
     PreconditionFailedException,
     TransferConfig,
+    UploadSupersededException,
 )
 from bucketbridge.drivers.records import Body, WriteOptions
 
@@ -121,3 +125,76 @@ def test_aborting_an_upload_over_an_existing_object_keeps_the_object(
     upload.abort()
     got = azure_bucket.objects.get("kept.bin")
     assert got is not None and got.download_range(0, 10) == b"kept"
+
+
+def _overtaken_once(bucket: Bucket, key: str) -> Callable[[int], None]:
+    """A progress callback that, after the first part of an upload is staged,
+    has another upload commit ``key`` (discarding that part on Azure)."""
+    done = threading.Event()
+
+    def progress(_nbytes: int) -> None:
+        if not done.is_set():
+            done.set()
+            other = bucket.objects.create(key).create_multipart_upload()
+            other.complete([other.upload_part(1, b"theirs")])
+
+    return progress
+
+
+def test_an_explicit_upload_overtaken_by_another_commit_says_so(
+    azure_bucket: Bucket, container: ContainerClient
+) -> None:
+    first = azure_bucket.objects.create("both.bin").create_multipart_upload()
+    second = azure_bucket.objects.create("both.bin").create_multipart_upload()
+    mine = [first.upload_part(1, b"first")]
+    theirs = [second.upload_part(1, b"second")]
+    second.complete(theirs)
+    with pytest.raises(UploadSupersededException, match="another upload committed that name"):
+        first.complete(mine)
+    first.abort()
+    got = azure_bucket.objects.get("both.bin")
+    assert got is not None and got.download_range(0, 100) == b"second"
+    assert _uncommitted(container) == [] and azure_bucket.objects.incomplete_uploads() == []
+
+
+@pytest.mark.parametrize("source", ["stream", "file"])
+def test_an_overtaken_upload_is_run_again_and_its_commit_wins(
+    azure_bucket: Bucket, container: ContainerClient, tmp_path: Path, source: str
+) -> None:
+    data = os.urandom(11 * MiB)
+    progress = _overtaken_once(azure_bucket, "big.bin")
+    obj = azure_bucket.objects.create("big.bin")
+    if source == "stream":
+        obj.upload(io.BytesIO(data), SMALL, progress=progress)
+    else:
+        (tmp_path / "big.bin").write_bytes(data)
+        obj.upload_from_file(tmp_path / "big.bin", SMALL, progress=progress)
+    got = azure_bucket.objects.get("big.bin")
+    assert got is not None and got.size == len(data) and got.etag == obj.etag
+    assert got.download_range(0, 64) == data[:64]
+    assert _uncommitted(container) == [] and azure_bucket.objects.incomplete_uploads() == []
+
+
+def test_an_overtaken_upload_of_a_stream_that_cannot_seek_fails_naming_why(
+    azure_bucket: Bucket, container: ContainerClient
+) -> None:
+    class OneWay(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+            return self._data.readinto(buffer)
+
+    progress = _overtaken_once(azure_bucket, "once.bin")
+    with pytest.raises(
+        UploadSupersededException, match="cannot seek, so the upload was not re-run"
+    ):
+        azure_bucket.objects.create("once.bin").upload(
+            io.BufferedReader(OneWay(os.urandom(11 * MiB))), SMALL, progress=progress
+        )
+    got = azure_bucket.objects.get("once.bin")
+    assert got is not None and got.download_range(0, 100) == b"theirs"
+    assert _uncommitted(container) == [] and azure_bucket.objects.incomplete_uploads() == []

@@ -37,7 +37,6 @@ from pathlib import Path
 import pytest
 
 from bucketbridge import Bucket, BucketObject, PreconditionFailedException, TransferConfig
-from tests.conformance.conftest import unenforced
 from tests.conformance.payloads import (
     HEADER_SIZE,
     make_payload,
@@ -244,10 +243,6 @@ def test_a_handle_describes_the_bytes_it_read(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bucketbridge")
     race = RACES[race_name]
-    if race_name == "multipart" and "concurrent_multipart_uploads" in unenforced(
-        request.getfixturevalue("provider_factory")
-    ):
-        pytest.skip("concurrent multipart uploads to one key fail on this backend (see its module)")
     tally = Tally()
     first = make_payload(999, 0, race.sizes[0])
     tally.written.add(first[:HEADER_SIZE])

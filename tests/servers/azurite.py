@@ -55,10 +55,6 @@ UNENFORCED = frozenset(
         "key_order",
         "suffix_ranges",
         "expiry_reason",
-        # Not Azurite's doing but Azure's rule: committing a block list discards
-        # every other upload's uncommitted blocks of that blob, so two multipart
-        # uploads racing to one name fail the later one (being fixed).
-        "concurrent_multipart_uploads",
     }
 )
 """What the conformance suite cannot prove on this server (see the module doc)."""

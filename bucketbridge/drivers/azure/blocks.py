@@ -28,6 +28,20 @@ blocks and the SDK's can wait on the same name.
   the look that finds no committed content and the delete, another writer
   could commit the name; Azurite honours no condition on a blob that has
   only blocks, so that window (one round trip) stays open.
+- Two uploads racing to one name: committing a block list discards every
+  other uncommitted block of the blob, so the later ``complete`` finds parts
+  this session staged gone (or its commit is refused as InvalidBlockList)
+  and raises UploadSupersededException, saying so. The transfer engine
+  re-runs such an upload from its file or seekable stream, a bounded number
+  of times; every attempt is aborted, so nothing is left staged. Last
+  commit wins, as on S3. Chosen over staging each part on a hidden
+  per-upload blob and copying the blocks into the target at ``complete``
+  with Put Block From URL: Azurite (3.35) answers that call
+  APINotImplemented, so it could not be tested here; it would also need a
+  source SAS (no account key under Entra ID), cost a server-side copy of
+  every byte, and hide a second blob from listings, incomplete uploads and
+  bucket deletion. What it would add is an explicit ``MultipartUpload``
+  that survives a race, which instead fails with that clear error.
 - On Azurite, a Put Blob with ``If-None-Match: *`` (``overwrite=False``)
   is refused while the name holds uncommitted blocks, as if it existed.
 """
@@ -45,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobBlock, ContentSettings
 
-from ...errors import InvalidValueException, NotFoundException
+from ...errors import InvalidValueException, NotFoundException, UploadSupersededException
 from ..parts import check_part_sizes, multipart_etag
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
 from . import metadata
@@ -97,6 +111,9 @@ class BlockUpload:
         self._key = key
         self.upload_id = upload_id
         self._aborted = False
+        # The parts this session staged: if the server no longer has one,
+        # it was discarded by another commit of the name, not never sent.
+        self._sent: set[int] = set()
 
     def _blob(self) -> Any:
         return self._driver.blob(self._bucket, self._key)
@@ -107,6 +124,13 @@ class BlockUpload:
             f" {self._bucket!r} was aborted, completed or has expired"
         )
 
+    def _superseded(self) -> UploadSupersededException:
+        return UploadSupersededException(
+            f"the multipart upload {self.upload_id!r} of object {self._key!r} in bucket"
+            f" {self._bucket!r} lost its parts: another upload committed that name first,"
+            " and Azure discards every uncommitted block of a blob when one is committed"
+        )
+
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
         if self._aborted or self.upload_id == FOREIGN:
             raise self._gone()
@@ -115,6 +139,7 @@ class BlockUpload:
             response = self._blob().stage_block(
                 block_id(self.upload_id, part_number), body, body.size
             )
+        self._sent.add(part_number)
         # Azure answers Put Block with the MD5 it computed; Azurite does not,
         # and then the part is read again (from the page cache) to hash it.
         served = response.get("content_md5")
@@ -137,6 +162,16 @@ class BlockUpload:
         if self._aborted or self.upload_id == FOREIGN:
             raise self._gone()
         staged = self._staged_sizes()
+        if any(
+            part.part_number in self._sent
+            and block_id(self.upload_id, part.part_number) not in staged
+            for part in parts
+        ):
+            # a commit of the name discards them; a delete of the blob or
+            # its container (no committed content then) ends the upload
+            if self._driver.head_object(self._bucket, self._key) is not None:
+                raise self._superseded()
+            raise self._gone()
         if not any((upload_of(block) or ("", 0))[0] == self.upload_id for block in staged):
             raise self._gone()
         ids: list[str] = []
@@ -154,13 +189,20 @@ class BlockUpload:
         args: dict[str, Any] = {}
         if options.create_only:
             args["if_none_match"] = "*"
-        with self._driver.mapped(self._bucket, self._key):
+        try:
             response = self._blob().commit_block_list(
                 [BlobBlock(block_id=block) for block in ids],
                 content_settings=ContentSettings(content_type=options.content_type),
                 metadata=metadata.encode(options.metadata, etag),
                 **args,
             )
+        except HttpResponseError as error:
+            # another commit between our look and ours discarded the blocks
+            if error_code(error) == "InvalidBlockList":
+                raise self._superseded() from error
+            raise self._driver.error(error, self._bucket, self._key) from error
+        except AzureError as error:
+            raise self._driver.error(error, self._bucket, self._key) from error
         return ObjectInfo(
             key=self._key,
             size=sum(part.size for part in sized),
