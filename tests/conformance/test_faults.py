@@ -31,7 +31,7 @@ from bucketbridge import (
     TransferConfig,
 )
 from tests.conformance.conftest import unique_name
-from tests.faults.backends import FAULT_BACKENDS
+from tests.faults.backends import FAULT_BACKENDS, Unsupported
 from tests.faults.fixtures import ProxiedBackend
 from tests.faults.proxy import ResetRequest, ResetResponse, RewriteBody, Stall, Truncate
 
@@ -280,8 +280,15 @@ def test_a_persistently_failing_upload_fails_once_and_leaves_nothing(
 
 @pytest.mark.parametrize("after", [None, 256 * 1024], ids=["before-response", "mid-body"])
 def test_a_stalled_read_fails_within_the_read_timeout(
-    faulty: ProxiedBackend, bucket_name: str, tmp_path: Path, after: int | None
+    faulty: ProxiedBackend,
+    bucket_name: str,
+    tmp_path: Path,
+    after: int | None,
+    request: pytest.FixtureRequest,
 ) -> None:
+    defect = faulty.wire.known_defects.get("stalled-read-mid-body")
+    if after is not None and defect:
+        request.applymarker(pytest.mark.xfail(reason=defect, strict=True))
     _put_directly(faulty, bucket_name, os.urandom(MiB))
     destination = tmp_path / "out.bin"
     destination.write_bytes(b"kept")
@@ -323,10 +330,11 @@ def test_create_only_multipart_upload_is_refused_where_the_server_ignores_if_non
 def test_listing_times_with_milliseconds_match_head(
     faulty: ProxiedBackend, bucket_name: str
 ) -> None:
+    change = faulty.wire.listing_in_milliseconds
+    if isinstance(change, Unsupported):
+        pytest.skip(change.reason)
     _put_directly(faulty, bucket_name, b"some bytes")
-    rewritten = faulty.proxy.add(
-        faulty.wire.listing(bucket_name), RewriteBody(faulty.wire.listing_in_milliseconds)
-    )
+    rewritten = faulty.proxy.add(faulty.wire.listing(bucket_name), RewriteBody(change))
     bucket = _through_proxy(faulty, bucket_name)
     listed = [obj for obj in bucket.objects.list() if obj.name == KEY]
     got = bucket.objects.get(KEY)

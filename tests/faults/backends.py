@@ -3,7 +3,7 @@ wire: which requests do what, and how its server says "slow down".
 
 Adding a backend of a known provider is one line in ``FAULT_BACKENDS`` (its
 ServerBackend from tests/servers and its provider's :class:`Wire`). A new
-provider (Azure, GCS, Swift) writes its Wire: a few request matchers, its
+provider (GCS, Swift) writes its Wire: a few request matchers, its
 error reply for 500/503, and how its listing would show milliseconds.
 
 The proxy is put in front of the server by rewriting the server's loopback
@@ -15,19 +15,23 @@ or a rule that rewrites it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.faults.proxy import Headers, Match, Reply, Request, StripHeader
-from tests.servers import moto, seaweedfs
+from tests.servers import azurite, moto, seaweedfs
 from tests.servers.backend import ServerBackend
 
 ErrorReply = Callable[[int], Reply]
@@ -36,6 +40,13 @@ Matcher = Callable[[str, str], Match]
 """The requests of one kind on (bucket, key)."""
 Configs = Callable[[], Sequence[Mapping[str, Any]]]
 """The provider configs handed out so far: where a re-signer finds a secret."""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A fault the provider's wire cannot carry, and why: its test skips saying so."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,11 @@ class Wire:
     """the request header that makes a write create-only"""
     strip: Callable[[str, Configs], StripHeader]
     """removes a request header, signing the request again if it was signed"""
-    listing_in_milliseconds: Callable[[bytes], bytes]
+    listing_in_milliseconds: Callable[[bytes], bytes] | Unsupported
     """a listing body changed to give times with milliseconds (as Ceph RGW)"""
     error: ErrorReply
+    known_defects: Mapping[str, str] = field(default_factory=dict)
+    """test name -> the client defect that test shows (marked strict xfail there)"""
 
 
 def s3_error(status: int) -> Reply:
@@ -135,6 +148,101 @@ S3_WIRE = Wire(
 )
 
 
+# --- Azure Blob ------------------------------------------------------------------------
+
+
+def azure_error(status: int) -> Reply:
+    """Azure's answer when it throttles (503 ServerBusy, as Azurite's module
+    spells it) or fails (500 InternalError)."""
+    if status == 503:
+        code, headers, body = azurite.server_busy_response()
+        # the proxy frames the reply itself: its Content-Length only
+        kept = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        return Reply(code, "Server Busy", body, kept)
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>InternalError</Code>'
+        b"<Message>The server encountered an internal error. Please retry the request."
+        b"</Message></Error>"
+    )
+    headers = [("Content-Type", "application/xml"), ("x-ms-error-code", "InternalError")]
+    return Reply(500, "Internal Server Error", body, headers)
+
+
+# The standard headers Shared Key signs, in order (Content-Length "0" as empty).
+_SHARED_KEY_HEADERS = (
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "date",
+    "if-modified-since",
+    "if-match",
+    "if-none-match",
+    "if-unmodified-since",
+    "range",
+)
+
+
+def azure_resign(request: Request, headers: Headers, body: bytes, configs: Configs) -> Headers:
+    """Sign a request again with the account's Shared Key after the proxy
+    removed a header (If-None-Match is part of the string to sign)."""
+    authorization = request.header("authorization") or ""
+    if not authorization.startswith("SharedKey "):
+        return headers  # a SAS or a token: nothing this proxy can redo
+    account = authorization.removeprefix("SharedKey ").split(":", 1)[0]
+    owner = next(c for c in configs() if c.get("azure_storage_account") == account)
+    lower = {name.lower(): value for name, value in headers if value}
+    if lower.get("content-length") == "0":
+        del lower["content-length"]
+    url = urlsplit(request.target)
+    to_sign = request.method + "\n"
+    to_sign += "".join(lower.get(name, "") + "\n" for name in _SHARED_KEY_HEADERS)
+    to_sign += "".join(f"{k}:{v}\n" for k, v in sorted(lower.items()) if k.startswith("x-ms-"))
+    to_sign += f"/{account}{url.path}"
+    query = sorted((name.lower(), value) for name, value in parse_qsl(url.query, True))
+    to_sign += "".join(f"\n{name}:{value}" for name, value in query)
+    key = base64.b64decode(owner["azure_account_key"])
+    signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest())
+    kept = [(k, v) for k, v in headers if k.lower() != "authorization"]
+    return [*kept, ("Authorization", f"SharedKey {account}:{signature.decode()}")]
+
+
+def _azure_path(bucket: str, key: str = "") -> str:
+    # Azurite puts the account first in the path; Azure itself puts it in the host
+    return r"(?:/[^/]+)?" + re.escape(f"/{bucket}" + (f"/{key}" if key else ""))
+
+
+def _comp(value: str) -> Callable[[Request], bool]:
+    return lambda request: request.query.get("comp") == [value]
+
+
+AZURE_WIRE = Wire(
+    read=lambda bucket, key: Match("GET", _azure_path(bucket, key), no_query=("comp",)),
+    put=lambda bucket, key: Match("PUT", _azure_path(bucket, key), no_query=("comp",)),
+    part=lambda bucket, key: Match(
+        "PUT", _azure_path(bucket, key), query=("blockid",), where=_comp("block")
+    ),
+    complete=lambda bucket, key: Match("PUT", _azure_path(bucket, key), where=_comp("blocklist")),
+    listing=lambda bucket: Match(
+        "GET", _azure_path(bucket) + "/?", query=("restype",), where=_comp("list")
+    ),
+    create_only_header="If-None-Match",
+    strip=lambda name, configs: StripHeader(name, partial(azure_resign, configs=configs)),
+    listing_in_milliseconds=Unsupported(
+        "Azure lists Last-Modified as an RFC 1123 date (whole seconds), as its HEAD"
+        " answers it: there are no milliseconds to add"
+    ),
+    error=azure_error,
+    known_defects={
+        "stalled-read-mid-body": (
+            "azure-storage-blob retries a body that broke mid-read 3 times, whatever"
+            " max_attempts says (_download.py: retry_total = 3, with 1 s sleeps)"
+        ),
+    },
+)
+
+
 @dataclass(frozen=True)
 class FaultBackend:
     server: ServerBackend[Any]
@@ -150,5 +258,6 @@ FAULT_BACKENDS = {
     for backend in (
         FaultBackend(seaweedfs.BACKEND, S3_WIRE),
         FaultBackend(moto.BACKEND, S3_WIRE),
+        FaultBackend(azurite.BACKEND, AZURE_WIRE),
     )
 }

@@ -64,6 +64,7 @@ from ..parts import check_part_sizes, multipart_etag
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
 from . import metadata
 from .errors import error_code, status_of
+from .own_writes import RetryWatch, own_object
 from .properties import quoted
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class BlockUpload:
         # Azure answers Put Block with the MD5 it computed; Azurite does not,
         # and then the part is read again (from the page cache) to hash it.
         served = response.get("content_md5")
-        token = bytes(served).hex() if served else _md5_of(body)
+        token = bytes(served).hex() if served else md5_of(body)
         return PartInfo(part_number, token, body.size)
 
     def _staged_sizes(self) -> dict[str, int]:
@@ -189,14 +190,23 @@ class BlockUpload:
         args: dict[str, Any] = {}
         if options.create_only:
             args["if_none_match"] = "*"
+        watch = RetryWatch()
         try:
             response = self._blob().commit_block_list(
                 [BlobBlock(block_id=block) for block in ids],
                 content_settings=ContentSettings(content_type=options.content_type),
                 metadata=metadata.encode(options.metadata, etag),
+                retry_hook=watch,
                 **args,
             )
         except HttpResponseError as error:
+            if watch.retried and error_code(error) in ("BlobAlreadyExists", "InvalidBlockList"):
+                # the lost attempt committed: the retry finds the blob, or
+                # (without a condition) no blocks left to commit
+                size = sum(part.size for part in sized)
+                mine = own_object(self._driver, self._bucket, self._key, etag, size)
+                if mine is not None:
+                    return mine
             # another commit between our look and ours discarded the blocks
             if error_code(error) == "InvalidBlockList":
                 raise self._superseded() from error
@@ -243,7 +253,7 @@ class BlockUpload:
             raise self._driver.error(error, self._bucket, self._key) from error
 
 
-def _md5_of(body: Body) -> str:
+def md5_of(body: Body) -> str:
     """The part's MD5 (for the S3-style etag), read in slices and rewound."""
     digest = hashlib.md5(usedforsecurity=False)
     body.seek(0)

@@ -40,6 +40,7 @@ from ..records import (
 from . import blocks, metadata, sas
 from .client import AzureSettings, build_client, read_settings
 from .errors import NETWORK_ERRORS, error_code, status_of, translate
+from .own_writes import RetryWatch, own_object
 from .properties import object_info, quoted, total_size, unquoted
 
 MAX_PAGE = 5000  # List Blobs / List Containers return at most this many a request
@@ -139,14 +140,24 @@ class AzureDriver:
         return Page(items, pages.continuation_token or None)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
-        with self.mapped(bucket, key):
+        watch = RetryWatch()
+        try:
             response = self.blob(bucket, key).upload_blob(
                 body,
                 length=body.size,
                 overwrite=not options.create_only,  # False sends If-None-Match: *
                 content_settings=ContentSettings(content_type=options.content_type),
                 metadata=metadata.encode(options.metadata),
+                retry_hook=watch,
             )
+        except HttpResponseError as error:
+            if watch.retried and error_code(error) == "BlobAlreadyExists":
+                mine = own_object(self, bucket, key, blocks.md5_of(body), body.size)
+                if mine is not None:
+                    return mine
+            raise self.error(error, bucket, key) from error
+        except AzureError as error:
+            raise self.error(error, bucket, key) from error
         md5 = response.get("content_md5")
         return ObjectInfo(
             key=key,

@@ -79,7 +79,7 @@ def translate(error: Exception, subject: Subject, auth: str) -> BucketBridgeExce
             " set azure_account_key, azure_sas_token, azure_connection_string or a service"
             " principal (azure_client_id, azure_secret, azure_tenant)"
         )
-    if isinstance(error, NETWORK_ERRORS):
+    if isinstance(error, NETWORK_ERRORS) or _lost_connection(error):
         return network_error(error, subject)
     if isinstance(error, AzureError):
         return ProviderInternalException(
@@ -88,6 +88,29 @@ def translate(error: Exception, subject: Subject, auth: str) -> BucketBridgeExce
     return ProviderInternalException(
         f"Azure Blob request on {subject.describe()} failed: {type(error).__name__}: {error}"
     )
+
+
+def _lost_connection(error: Exception) -> bool:
+    """azure-core wraps a connection that broke while a body streamed (a
+    reset, a read timeout) in an HttpResponseError with no status; the
+    network error is in its ``inner_exception`` or chain."""
+    if not isinstance(error, HttpResponseError) or error.status_code:
+        return False
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) or type(current).__module__.startswith(
+            ("requests.", "urllib3.")
+        ):
+            return True
+        inner = getattr(current, "inner_exception", None)
+        current = (
+            inner
+            if isinstance(inner, BaseException)
+            else (current.__cause__ or current.__context__)
+        )
+    return False
 
 
 def _response_error(error: HttpResponseError, subject: Subject, auth: str) -> BucketBridgeException:
