@@ -6,6 +6,7 @@ BACKENDS = [
     "memory",
     "s3_seaweedfs",
     "s3_moto",
+    "gcp_fake_gcs",
 ]
 
 BUCKET_BACKENDS = [
