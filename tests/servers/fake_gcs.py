@@ -109,8 +109,9 @@ def _binary() -> str:
 
 
 @contextmanager
-def start_fake_gcs(root: Path) -> Iterator[GcsServer]:
-    """Run fake-gcs-server with objects in memory, its log under ``root``."""
+def start_fake_gcs(root: Path, *, in_memory: bool = True) -> Iterator[GcsServer]:
+    """Run fake-gcs-server with its log under ``root`` and objects in memory,
+    or with ``in_memory=False`` in files under ``root`` (bench/: gigabytes)."""
     (port,) = free_ports(1)
     address = f"127.0.0.1:{port}"
     command = [
@@ -118,7 +119,8 @@ def start_fake_gcs(root: Path) -> Iterator[GcsServer]:
         "-scheme=http",
         "-host=127.0.0.1",
         f"-port={port}",
-        "-backend=memory",
+        *(["-backend=memory"] if in_memory else ["-backend=filesystem"]),
+        f"-filesystem-root={root / 'objects'}",
         f"-public-host={address}",  # the host signed XML URLs are served on
         f"-external-url=http://{address}",  # where resumable uploads continue
         "-log-level=warn",
