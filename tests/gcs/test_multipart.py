@@ -11,7 +11,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from bucketbridge import Bucket
+from bucketbridge import Bucket, InvalidValueException
 from bucketbridge.drivers.gcs import uploads
 from tests.servers.fake_gcs import GcsServer
 
@@ -77,3 +77,12 @@ def test_more_parts_than_one_compose_takes_are_joined_in_a_tree(
     assert obj.etag is not None and obj.etag.endswith("-4")
     assert obj.download_range(0, obj.size) == b"".join(data)
     assert _raw_names(fake_gcs_server, gcs_bucket.name) == ["tree.bin"]
+
+
+def test_the_etag_metadata_key_is_reserved(gcs_bucket: Bucket) -> None:
+    obj = gcs_bucket.objects.create("meta.txt")
+    with pytest.raises(InvalidValueException, match=uploads.ETAG_METADATA_KEY):
+        obj.upload(b"x", metadata={uploads.ETAG_METADATA_KEY: "forged-1"})
+    with pytest.raises(InvalidValueException, match=uploads.ETAG_METADATA_KEY):
+        obj.create_multipart_upload(metadata={uploads.ETAG_METADATA_KEY: "forged-1"})
+    assert gcs_bucket.objects.get("meta.txt") is None

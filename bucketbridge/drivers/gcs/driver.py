@@ -45,7 +45,14 @@ from ..records import (
 )
 from .client import GcsSettings, build_client, read_settings, retry_policy
 from .errors import NETWORK_ERRORS, SDK_ERRORS, status_of, translate
-from .uploads import ETAG_METADATA_KEY, RESERVED_PREFIX, GcsUpload, list_uploads, new_upload
+from .uploads import (
+    ETAG_METADATA_KEY,
+    RESERVED_PREFIX,
+    GcsUpload,
+    check_metadata,
+    list_uploads,
+    new_upload,
+)
 
 _TOKEN_MARKER = "t:"
 _NAME_MARKER = "n:"
@@ -146,8 +153,8 @@ class GcsDriver:
                 timeout=self.timeout,
                 retry=self.retry(),
             )
-            page = next(listing.pages)
-            names = sorted(bucket.name for bucket in page)
+            page = next(listing.pages, None)  # no page at all when there is no bucket
+            names = sorted(bucket.name for bucket in page or ())
         if listing.next_page_token:
             return Page([BucketInfo(n) for n in names], _TOKEN_MARKER + listing.next_page_token)
         if len(names) <= limit:
@@ -196,6 +203,7 @@ class GcsDriver:
         return Page(items, None)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        check_metadata(options)
         blob = self.client.bucket(bucket).blob(key, chunk_size=self.chunk_size)
         blob.metadata = dict(options.metadata) or None
         with self.mapped(bucket, key):
@@ -281,6 +289,7 @@ class GcsDriver:
     # --- multipart ------------------------------------------------------
 
     def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> GcsUpload:
+        check_metadata(options)
         return new_upload(self, bucket, key)
 
     def resume_multipart(self, bucket: str, key: str, upload_id: str) -> GcsUpload:

@@ -48,6 +48,13 @@ KEY_METADATA_KEY = "bucketbridge-key"
 MAX_COMPOSE_SOURCES = 32  # GCS's limit per compose request
 
 
+def check_metadata(options: WriteOptions) -> None:
+    """The etag's metadata key is the driver's: a user's value there would
+    pass for the object's etag."""
+    if ETAG_METADATA_KEY in options.metadata:
+        raise InvalidValueException("metadata", ETAG_METADATA_KEY, "this key is reserved on GCP")
+
+
 def new_upload(driver: GcsDriver, bucket: str, key: str) -> GcsUpload:
     upload = GcsUpload(driver, bucket, key, uuid.uuid4().hex)
     marker = driver.client.bucket(bucket).blob(upload.folder + "upload")
@@ -157,13 +164,16 @@ class GcsUpload:
 
     def abort(self) -> None:
         driver = self._driver
-        with driver.mapped(self._bucket, self._key):
-            names = [
-                blob.name
-                for blob in driver.client.list_blobs(
-                    self._bucket, prefix=self.folder, timeout=driver.timeout
-                )
-            ]
+        try:
+            with driver.mapped(self._bucket, self._key):
+                names = [
+                    blob.name
+                    for blob in driver.client.list_blobs(
+                        self._bucket, prefix=self.folder, timeout=driver.timeout
+                    )
+                ]
+        except NotFoundException:
+            return  # the bucket is gone, and the parts with it
         for name in names:
             driver.delete_object(self._bucket, name)
 
