@@ -86,3 +86,16 @@ def test_the_etag_metadata_key_is_reserved(gcs_bucket: Bucket) -> None:
     with pytest.raises(InvalidValueException, match=uploads.ETAG_METADATA_KEY):
         obj.create_multipart_upload(metadata={uploads.ETAG_METADATA_KEY: "forged-1"})
     assert gcs_bucket.objects.get("meta.txt") is None
+
+
+def test_a_page_thinned_by_parts_is_filled_from_the_next(gcs_bucket: Bucket) -> None:
+    # "-" sorts before ".bucketbridge/", which sorts before letters
+    for name in ("-first", "a", "b"):
+        gcs_bucket.objects.create(name).upload(b"x")
+    upload = gcs_bucket.objects.create("c").create_multipart_upload()
+    upload.upload_part(1, b"part")
+    page = gcs_bucket.objects.list(limit=2)
+    assert [o.name for o in page] == ["-first", "a"] and page.is_truncated
+    rest = gcs_bucket.objects.list(limit=2, marker=page.marker)
+    assert [o.name for o in rest] == ["b"]
+    upload.abort()
