@@ -19,7 +19,9 @@ and a GET URL can PUT), the ``response-content-*`` overrides (ignored), and
 ``ifGenerationMatch`` on compose (a multipart create-only upload is refused
 by the driver's look first, as well as by the condition it sends). It also
 returns every bucket in one page whatever ``maxResults`` says (the driver
-pages such a list itself).
+pages such a list itself), keeps an object's ``generation`` when a compose
+replaces it (the driver's revision adds the CRC32C: tests/gcs/test_pinned_reads.py),
+and answers 500, not 404, to a compose of parts that are gone.
 """
 
 from __future__ import annotations

@@ -3,8 +3,12 @@
 One ``storage.Client`` per driver. Listings are paged by the server
 (``startOffset`` at our marker, the last key); bucket listings by page token
 where the server gives one. Reads look the object up, then stream its
-media pinned to that ``generation`` (the revision), so the info and the
-bytes always belong to one revision. Errors go through :mod:`.errors`.
+media pinned to that ``generation``, and check that the response reports
+that generation and the looked-up CRC32C, so the info and the bytes always
+belong to one revision. The revision is ``<generation>/<crc32c>``, not the
+generation alone: fake-gcs-server keeps an object's generation when a compose
+replaces it (GCS makes a new one), so only the content hash tells those
+revisions apart. Errors go through :mod:`.errors`.
 
 Multipart uploads are parts stored as temporary objects and joined with
 ``compose`` (see :mod:`.uploads` for why, and what they leave behind).
@@ -56,6 +60,10 @@ from .uploads import (
 
 _TOKEN_MARKER = "t:"
 _NAME_MARKER = "n:"
+# An unpinned read replaced between its look and its GET looks again: on
+# fake-gcs-server with four writers replacing an object every ~10 ms (the
+# conformance race), half the looks or more were overtaken, and 5 looks failed reads.
+_READ_LOOKS = 20
 _RESUMABLE_CHUNK = 256 * 1024  # resumable chunks are multiples of this
 
 
@@ -122,6 +130,20 @@ class GcsDriver:
         return BucketInfo(name)
 
     def delete_bucket(self, name: str) -> None:
+        """Open uploads are objects in the bucket (see :mod:`.uploads`), which
+        GCS would count as contents: as on S3 they go with the bucket, so they
+        are deleted first, when no user object is there (with one, the
+        delete below is refused, and the uploads stay open)."""
+        if not self.list_objects(name, prefix=None, marker=None, limit=1).items:
+            with self.mapped(name):
+                leftovers = [
+                    blob.name
+                    for blob in self.client.list_blobs(
+                        name, prefix=RESERVED_PREFIX, timeout=self.timeout, retry=self.retry()
+                    )
+                ]
+            for key in leftovers:
+                self.delete_object(name, key)
         with self.mapped(name):
             self.client.bucket(name).delete(timeout=self.timeout, retry=self.retry())
 
@@ -230,35 +252,45 @@ class GcsDriver:
         return info_of(blob._properties)
 
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
-        info = self.head_object(bucket, key)
-        if info is None:
-            # GCS's 404 does not say which is missing: a second look, on misses only
-            if self.head_bucket(bucket) is None:
-                raise NotFoundException(f"bucket {bucket!r} does not exist")
-            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-        if options.if_revision is not None and info.revision != options.if_revision:
-            raise PreconditionFailedException(
-                f"object {key!r} in bucket {bucket!r} was replaced since it was looked up"
-            )
-        end = info.size if options.end is None else min(options.end, info.size)
-        if options.start >= end:
-            return ObjectStream(info, iter(()))
-        response = self._get_media(bucket, key, info, options.start, end)
-        if response is None:
-            raise PreconditionFailedException(
-                f"object {key!r} in bucket {bucket!r} was replaced while being read"
-            )
-        chunks = self._chunks(response, options.chunk_size, bucket, key)
-        return ObjectStream(info, chunks, response.close)
+        """Look up, then GET the media of exactly that revision. An unpinned
+        read replaced between the two looks again (a few times); a pinned
+        one fails with PreconditionFailedException."""
+        for _ in range(_READ_LOOKS):
+            info = self.head_object(bucket, key)
+            if info is None:
+                # GCS's 404 does not say which is missing: a second look, on misses only
+                if self.head_bucket(bucket) is None:
+                    raise NotFoundException(f"bucket {bucket!r} does not exist")
+                raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+            if options.if_revision is not None and info.revision != options.if_revision:
+                raise PreconditionFailedException(
+                    f"object {key!r} in bucket {bucket!r} was replaced since it was looked up"
+                )
+            end = info.size if options.end is None else min(options.end, info.size)
+            if options.start >= end:
+                return ObjectStream(info, iter(()))
+            response = self._get_media(bucket, key, info, options.start, end)
+            if response is not None:
+                chunks = self._chunks(response, options.chunk_size, bucket, key)
+                return ObjectStream(info, chunks, response.close)
+            if options.if_revision is not None:
+                break
+        raise PreconditionFailedException(
+            f"object {key!r} in bucket {bucket!r} was replaced while being read"
+        )
 
     def _get_media(
         self, bucket: str, key: str, info: ObjectInfo, start: int, end: int
     ) -> requests.Response | None:
         """GET the bytes ``[start, end)`` of exactly ``info.revision``; None
-        if that generation is gone (replaced or deleted since the lookup)."""
+        if that revision is gone (replaced or deleted since the lookup).
+        The response's own generation and CRC32C are checked, not only the
+        ``generation`` asked for: a server that ignored the parameter, or
+        reused a generation, would otherwise serve another revision's bytes."""
+        generation, _, crc32c = (info.revision or "").partition("/")
         url = (
             f"{self.client._connection.API_BASE_URL}/download/storage/v1/b/{quote(bucket, safe='')}"
-            f"/o/{quote(key, safe='')}?alt=media&generation={info.revision}"
+            f"/o/{quote(key, safe='')}?alt=media&generation={generation}"
         )
         headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
 
@@ -274,7 +306,13 @@ class GcsDriver:
 
         with self.mapped(bucket, key):
             response: requests.Response = self.retry()(get)()
-        if response.status_code == 404:
+        served = response.headers.get("x-goog-generation")
+        hashes = _hashes(response.headers.get("x-goog-hash", ""))
+        if (
+            response.status_code == 404
+            or served != generation
+            or (crc32c and hashes.get("crc32c", crc32c) != crc32c)
+        ):
             response.close()
             return None
         return response
@@ -369,8 +407,14 @@ def info_of(properties: dict[str, Any]) -> ObjectInfo:
         etag=etag,
         content_type=properties.get("contentType") or "application/octet-stream",
         metadata=metadata,
-        revision=str(properties["generation"]),
+        revision=f"{properties['generation']}/{properties.get('crc32c', '')}",
     )
+
+
+def _hashes(header: str) -> dict[str, str]:
+    """``crc32c=AAA==,md5=BBB==`` (an ``x-goog-hash`` header) as a dict."""
+    pairs = (part.strip().partition("=") for part in header.split(",") if "=" in part)
+    return {name: value for name, _, value in pairs}
 
 
 def _rfc3339(text: str) -> datetime:

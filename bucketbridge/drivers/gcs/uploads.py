@@ -96,15 +96,21 @@ class GcsUpload:
             self.folder + name, chunk_size=self._driver.chunk_size
         )
 
-    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+    def _check_open(self) -> None:
+        """As S3's NoSuchUpload: the marker is gone once the upload was
+        aborted or completed, or its bucket deleted."""
         driver = self._driver
         with driver.mapped(self._bucket, self._key):
             marker = self._blob("upload").exists(timeout=driver.timeout, retry=driver.retry())
-        if not marker:  # aborted or completed: as S3's NoSuchUpload
+        if not marker:
             raise NotFoundException(
                 f"the multipart upload of object {self._key!r} in bucket {self._bucket!r}"
                 " was aborted or completed"
             )
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        driver = self._driver
+        self._check_open()
         part = self._blob(f"part-{part_number:05d}")
         part.metadata = {KEY_METADATA_KEY: self._key}
         with driver.mapped(self._bucket, self._key):
@@ -121,6 +127,8 @@ class GcsUpload:
     def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
         check_part_sizes(parts)  # GCS composes parts of any size; S3 would refuse
         driver = self._driver
+        # composing parts that are gone is a 500 on fake-gcs-server, not a 404
+        self._check_open()
         sources = [self._blob(f"part-{part.part_number:05d}") for part in parts]
         level = 0
         while len(sources) > MAX_COMPOSE_SOURCES:
