@@ -17,6 +17,7 @@ Multipart uploads are parts stored as temporary objects and joined with
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -60,10 +61,11 @@ from .uploads import (
 
 _TOKEN_MARKER = "t:"
 _NAME_MARKER = "n:"
-# An unpinned read replaced between its look and its GET looks again: on
-# fake-gcs-server with four writers replacing an object every ~10 ms (the
-# conformance race), half the looks or more were overtaken, and 5 looks failed reads.
-_READ_LOOKS = 20
+# An unpinned read replaced between its look and its GET looks again, for as
+# long as a read may take (the read timeout), and at least this many times: on
+# fake-gcs-server with four writers replacing an object every few ms (the
+# conformance race), ~70% of looks were overtaken, and 20 looks still failed reads.
+_READ_LOOKS = 5
 _RESUMABLE_CHUNK = 256 * 1024  # resumable chunks are multiples of this
 
 
@@ -253,9 +255,12 @@ class GcsDriver:
 
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         """Look up, then GET the media of exactly that revision. An unpinned
-        read replaced between the two looks again (a few times); a pinned
+        read replaced between the two looks again (until the read timeout); a pinned
         one fails with PreconditionFailedException."""
-        for _ in range(_READ_LOOKS):
+        deadline = time.monotonic() + self.timeout[1]
+        looks = 0
+        while looks < _READ_LOOKS or time.monotonic() < deadline:
+            looks += 1
             info = self.head_object(bucket, key)
             if info is None:
                 # GCS's 404 does not say which is missing: a second look, on misses only
