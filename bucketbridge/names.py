@@ -37,8 +37,8 @@ Object names
     - no backslash: Azure turns it into ``/``, URL parsers treat it as a path
       separator, and it separates paths on Windows;
     - the name does not start with ``.well-known/acme-challenge/`` (GCS) or
-      with the segment ``.bucketbridge`` (the local provider keeps its own
-      state there).
+      with the segment ``.bucketbridge``: drivers keep their own objects there
+      and never list them (the local provider's state, GCS's multipart parts).
 
     Objects already in a bucket under other names (written by other tools)
     are still listed, and their handles can be read and deleted; the rule
@@ -70,7 +70,8 @@ MAX_SEGMENT_BYTES = 255
 MAX_SEGMENTS = 254
 """Azure: "The number of path segments comprising the blob name cannot exceed 254"."""
 RESERVED_FIRST_SEGMENT = ".bucketbridge"
-"""The local provider's state directory inside each bucket."""
+"""Where a driver keeps objects of its own inside a bucket, never listed: the
+local provider's state directory, the GCS driver's multipart parts."""
 
 _BUCKET_NAME = re.compile(r"[a-z][-a-z0-9]{1,61}[a-z0-9]")
 _BUCKET_RULE = (
@@ -186,7 +187,7 @@ def validate_object_key(key: object) -> str:
     if segments[0] == RESERVED_FIRST_SEGMENT:
         raise InvalidNameException(
             f"object name {shown}: the first segment {RESERVED_FIRST_SEGMENT!r} is reserved"
-            " for the local provider's state"
+            " for bucketbridge's own objects (the local provider's state, GCS upload parts)"
         )
     if key.startswith(_GCS_RESERVED_KEY_PREFIX):
         raise InvalidNameException(
