@@ -6,6 +6,7 @@ BACKENDS = [
     "memory",
     "s3_seaweedfs",
     "s3_moto",
+    "openstack_swift",
 ]
 
 BUCKET_BACKENDS = [

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from bucketbridge import Bucket, InvalidValueException
+from tests.conformance.conftest import unenforced
 
 
 def _tamper(url: str, name: str, value: str) -> str:
@@ -48,8 +49,8 @@ def test_a_read_url_cannot_write_and_a_write_url_cannot_read(bucket: Bucket) -> 
     obj = bucket.objects.create("guarded.txt").upload(b"original")
     read_url = obj.generate_url(expires_in=100)
     write_url = obj.generate_url(expires_in=100, writable=True)
-    assert requests.put(read_url, data=b"overwritten", timeout=30).status_code == 403
-    assert requests.get(write_url, timeout=30).status_code == 403
+    assert requests.put(read_url, data=b"overwritten", timeout=30).status_code in REFUSED
+    assert requests.get(write_url, timeout=30).status_code in REFUSED
     assert obj.download_range(0, 100) == b"original"
 
 
@@ -91,36 +92,42 @@ def test_tampered_url_is_refused(bucket: Bucket) -> None:
     url = obj.generate_url(expires_in=100)
     other_url = other.generate_url(expires_in=100)
     swapped = url.replace("/t.txt?", "/other.txt?")
-    assert swapped != url and requests.get(swapped, timeout=30).status_code == 403
+    assert swapped != url and requests.get(swapped, timeout=30).status_code in REFUSED
     query = dict(parse_qsl(urlsplit(url).query))
     for name, value in query.items():
         if value.isdigit():  # an expiry: push it later
             changed = _tamper(url, name, str(int(value) + 1000))
-            assert requests.get(changed, timeout=30).status_code == 403
-    forged = _tamper(url, "response-content-type", "text/html")
-    assert requests.get(forged, timeout=30).status_code == 403
+            assert requests.get(changed, timeout=30).status_code in REFUSED
+    forged = requests.get(_tamper(url, "response-content-type", "text/html"), timeout=30)
+    # refused, or (Swift, which signs no response override) the added
+    # parameter is ignored: either way it cannot change the answer
+    assert forged.status_code in REFUSED or "text/html" not in forged.headers["Content-Type"]
     signatures = [name for name in query if "sig" in name.lower()]
     assert signatures, f"no signature parameter in {url}"
     for name in signatures:  # one character of the signature changed
         value = query[name]
         changed = _tamper(url, name, value[:-1] + ("0" if value[-1] != "0" else "1"))
-        assert requests.get(changed, timeout=30).status_code == 403
+        assert requests.get(changed, timeout=30).status_code in REFUSED
     assert requests.get(other_url, timeout=30).content == b"other"
 
 
 @pytest.mark.enforced("signed_url_expiry")
-def test_expired_url_is_refused(bucket: Bucket) -> None:
+def test_expired_url_is_refused(request: pytest.FixtureRequest, bucket: Bucket) -> None:
     obj = bucket.objects.create("brief.txt").upload(b"soon gone")
     url = obj.generate_url(expires_in=2)
     write_url = obj.generate_url(expires_in=2, writable=True)
     assert requests.get(url, timeout=30).content == b"soon gone"  # before it expires
     time.sleep(3.5)
     refused = requests.get(url, timeout=30)
-    assert refused.status_code == 403
-    assert refused.content != b"soon gone" and b"expired" in refused.content
-    assert requests.put(write_url, data=b"late", timeout=30).status_code == 403
+    assert refused.status_code in REFUSED
+    assert refused.content != b"soon gone"
+    if "expiry_message" not in unenforced(request.getfixturevalue("provider_factory")):
+        assert b"expired" in refused.content
+    assert requests.put(write_url, data=b"late", timeout=30).status_code in REFUSED
     assert obj.download_range(0, 100) == b"soon gone"
 
+
+REFUSED = (401, 403)  # S3 and the others answer 403, Swift's tempurl 401
 
 SEVEN_DAYS = 7 * 24 * 3600  # the longest a SigV4 URL may live; every provider keeps to it
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import moto, seaweedfs
+from tests.servers import moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 from tests.servers.process import ServerStartError
 from tests.servers.providers import ProviderFactory, provider_factory
@@ -51,3 +51,4 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
     seaweedfs.DEFAULTS_BACKEND
 )
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
+swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)

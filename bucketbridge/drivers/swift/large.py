@@ -1,0 +1,148 @@
+"""Large objects as Swift Static Large Objects (SLO).
+
+- **Where**: parts are segments in the container ``<bucket>_segments``
+  (swiftclient's own convention), never in the bucket, so listings of the
+  bucket never show them. A segment is named ``<key>/<upload id>/<part>``,
+  so two uploads of one key never share segments.
+- **Open uploads**: Swift has no upload object, so ``start`` writes an empty
+  marker ``<key>/<upload id>/open`` beside the segments. An upload is open
+  while its marker exists; ``complete`` deletes the marker after writing the
+  manifest, ``abort`` deletes the segments and the marker. A killed upload
+  leaves its marker, which is how ``incomplete_uploads()`` finds segments no
+  manifest references; segments other tools wrote (no marker) are left alone.
+- **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
+  content type, the metadata and ``If-None-Match: *`` for a create-only
+  upload; Swift checks each segment's etag and size against the manifest.
+- **Deletion**: the driver deletes every object with
+  ``?multipart-manifest=delete``, which removes an SLO's segments with it.
+- **Size**: an SLO may exceed the server's single-object ``max_file_size``
+  (5 GiB by default); the test server lowers it to prove this.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from ...errors import NotFoundException
+from ..parts import check_part_sizes
+from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
+
+if TYPE_CHECKING:
+    from .driver import SwiftDriver
+
+SEGMENTS_SUFFIX = "_segments"
+OPEN_MARKER = "open"
+LISTING_LIMIT = 10_000
+
+
+def segment_container(bucket: str) -> str:
+    return bucket + SEGMENTS_SUFFIX
+
+
+class SloUpload:
+    def __init__(self, driver: SwiftDriver, bucket: str, key: str, upload_id: str) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+        self._segments = segment_container(bucket)
+        self._prefix = f"{key}/{upload_id}/"
+
+    @classmethod
+    def start(cls, driver: SwiftDriver, bucket: str, key: str) -> SloUpload:
+        if driver.head_bucket(bucket) is None:
+            raise NotFoundException(f"bucket {bucket!r} does not exist")
+        upload = cls(driver, bucket, key, uuid.uuid4().hex)
+        with driver.mapped(bucket, key) as conn:
+            conn.put_container(upload._segments)  # idempotent
+            conn.put_object(upload._segments, upload._prefix + OPEN_MARKER, b"")
+        return upload
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        response: dict[str, object] = {}
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            etag = conn.put_object(
+                self._segments,
+                f"{self._prefix}{part_number:05d}",
+                contents=body,
+                content_length=body.size,
+                response_dict=response,
+            )
+        return PartInfo(part_number, str(etag).strip('"'), body.size)
+
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        check_part_sizes(parts)  # Swift accepts 1-byte segments; S3 does not
+        manifest = [
+            {
+                "path": f"/{self._segments}/{self._prefix}{part.part_number:05d}",
+                "etag": part.token,
+                "size_bytes": part.size,
+            }
+            for part in parts
+        ]
+        from .driver import write_headers
+
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            conn.put_object(
+                self._bucket,
+                self._key,
+                contents=json.dumps(manifest).encode(),
+                content_type=options.content_type,
+                headers=write_headers(options),
+                query_string="multipart-manifest=put",
+            )
+        self._delete([self._prefix + OPEN_MARKER])
+        info = self._driver.head_object(self._bucket, self._key)
+        if info is None:
+            raise NotFoundException(
+                f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
+            )
+        return info
+
+    def abort(self) -> None:
+        try:
+            with self._driver.mapped(self._bucket, self._key) as conn:
+                _, listing = conn.get_container(
+                    self._segments, prefix=self._prefix, full_listing=True
+                )
+        except NotFoundException:
+            return
+        # the marker last: an abort cut short stays listed, to be aborted again
+        names = sorted((entry["name"] for entry in listing), key=lambda n: n.endswith("/open"))
+        self._delete(names)
+
+    def _delete(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                with self._driver.mapped(self._bucket, self._key) as conn:
+                    conn.delete_object(self._segments, name)
+            except NotFoundException:
+                pass
+
+
+def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
+    """The open uploads: the markers in the bucket's segments container."""
+    segments = segment_container(bucket)
+    marker: str | None = None
+    while True:
+        try:
+            with driver.mapped(bucket) as conn:
+                _, listing = conn.get_container(segments, marker=marker, limit=LISTING_LIMIT)
+        except NotFoundException:
+            if driver.head_bucket(bucket) is None:
+                raise
+            return
+        for entry in listing:
+            key, _, rest = str(entry["name"]).rpartition("/")
+            if rest != OPEN_MARKER:
+                continue
+            key, _, upload_id = key.rpartition("/")
+            initiated = datetime.fromisoformat(entry["last_modified"])
+            yield UploadInfo(key, upload_id, initiated.replace(tzinfo=timezone.utc))
+        if len(listing) < LISTING_LIMIT:
+            return
+        marker = listing[-1]["name"]
