@@ -25,6 +25,11 @@ CHILD = """\
 import os, runpy, sys
 os.setsid = lambda: None  # stay in the launcher's process group
 script, conf = sys.argv[1], sys.argv[2]
+# [swift-constraints] are read from /etc/swift/swift.conf at import unless
+# told where swift.conf is before the server module is loaded
+from swift.common import constraints, utils
+utils.set_swift_dir(os.path.dirname(conf))
+constraints.reload_constraints()
 sys.argv = [script, conf, "-v"]
 runpy.run_path(script, run_name="__main__")
 """
