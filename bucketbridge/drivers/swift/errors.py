@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import socket
 
+from keystoneauth1.exceptions.base import ClientException as KeystoneError
+from keystoneauth1.exceptions.connection import ConnectionError as KeystoneConnectionError
+from keystoneauth1.exceptions.http import HttpError as KeystoneHttpError
 from requests.exceptions import RequestException
 from swiftclient.exceptions import ClientException
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -18,8 +21,8 @@ from ...errors import (
 )
 from ..http_errors import Subject, error_for_status, network_error
 
-NETWORK_ERRORS = (RequestException, Urllib3Error, socket.error)
-SWIFT_ERRORS = (ClientException, *NETWORK_ERRORS)
+NETWORK_ERRORS = (RequestException, Urllib3Error, socket.error, KeystoneConnectionError)
+SWIFT_ERRORS = (ClientException, KeystoneError, *NETWORK_ERRORS)
 
 TOKEN_HINTS = {
     "token": "the token (os_auth_token) has expired or is invalid: get a new one"
@@ -54,8 +57,17 @@ def translate(error: BaseException, subject: Subject, mode: str) -> BucketBridge
         return error_for_status(
             status, subject, message=reason, attempts=1, denied_hint=TOKEN_HINTS[mode]
         )
+    if isinstance(error, KeystoneHttpError):  # Keystone refused the credentials, or failed
+        return error_for_status(
+            error.http_status or 500,
+            subject,
+            message=str(error.message or ""),
+            denied_hint=TOKEN_HINTS[mode],
+        )
     if isinstance(error, NETWORK_ERRORS):
         return network_error(error, subject)
+    if isinstance(error, KeystoneError):  # no object-store endpoint, a bad auth plugin setup
+        return InvalidConfigurationException(f"Keystone: {error}")
     return ProviderInternalException(
         f"Swift request on {subject.describe()} failed: {type(error).__name__}"
     )
