@@ -109,3 +109,18 @@ def test_a_bucket_named_like_a_segments_container(
     assert found is not None and [o.name for o in found.objects.list()] == ["a.txt"]
     found.delete(delete_contents=True)
     assert swift.storage.buckets.get(name) is None
+
+
+@pytest.mark.parametrize("key", ["replaced.bin", "dir/100% sure é %41.bin"])
+def test_overwriting_an_slo_removes_its_old_segments(
+    swift_bucket: Bucket, raw: Connection, key: str
+) -> None:
+    obj = swift_bucket.objects.create(key).upload(os.urandom(6 * MiB), SMALL)
+    first = set(_segments(raw, swift_bucket))
+    assert len(first) == 2
+    obj.upload(os.urandom(7 * MiB), SMALL)  # an SLO over an SLO
+    second = set(_segments(raw, swift_bucket))
+    assert len(second) == 2 and not first & second
+    obj.upload(b"small now")  # a plain object over an SLO
+    assert _segments(raw, swift_bucket) == []
+    assert obj.download_range(0, 100) == b"small now"

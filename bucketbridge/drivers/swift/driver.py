@@ -47,7 +47,14 @@ from ..records import (
 from . import metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
 from .errors import NETWORK_ERRORS, SWIFT_ERRORS, translate
-from .large import SEGMENTS_SUFFIX, SloUpload, list_uploads, segment_container
+from .large import (
+    SEGMENTS_SUFFIX,
+    SloUpload,
+    delete_segments,
+    list_uploads,
+    replaced_segments,
+    segment_container,
+)
 
 TEMP_URL_KEYS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
 
@@ -155,6 +162,7 @@ class SwiftDriver:
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         headers = write_headers(options)
         response: dict[str, Any] = {}
+        replaced = [] if options.create_only else replaced_segments(self, bucket, key)
         with self.mapped(bucket, key) as conn:
             conn.put_object(
                 bucket,
@@ -165,6 +173,7 @@ class SwiftDriver:
                 headers=headers,
                 response_dict=response,
             )
+        delete_segments(self, bucket, replaced)
         info = self.head_object(bucket, key)
         if info is None:
             raise NotFoundException(f"object {key!r} in bucket {bucket!r} vanished after upload")

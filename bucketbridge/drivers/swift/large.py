@@ -13,8 +13,13 @@
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
-- **Deletion**: the driver deletes every object with
-  ``?multipart-manifest=delete``, which removes an SLO's segments with it.
+- **Deletion**: an SLO is deleted with ``?multipart-manifest=delete``, which
+  removes its segments with it (a plain object refuses that query, so a HEAD
+  says which the object is).
+- **Overwriting**: a write over an SLO first reads the old manifest
+  (:func:`replaced_segments`) and, once the new object is stored, deletes
+  the old segments that were in ``<bucket>_segments``; segments elsewhere
+  may be shared by other tools' manifests and are left alone.
 - **Size**: an SLO may exceed the server's single-object ``max_file_size``
   (5 GiB by default); the test server lowers it to prove this.
 """
@@ -26,6 +31,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+
+from swiftclient.exceptions import ClientException
 
 from ...errors import NotFoundException
 from ..parts import check_part_sizes
@@ -86,6 +93,9 @@ class SloUpload:
         ]
         from .driver import write_headers
 
+        replaced = (
+            [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
+        )
         with self._driver.mapped(self._bucket, self._key) as conn:
             conn.put_object(
                 self._bucket,
@@ -95,7 +105,7 @@ class SloUpload:
                 headers=write_headers(options),
                 query_string="multipart-manifest=put",
             )
-        self._delete([self._prefix + OPEN_MARKER])
+        self._delete([self._prefix + OPEN_MARKER, *replaced])
         info = self._driver.head_object(self._bucket, self._key)
         if info is None:
             raise NotFoundException(
@@ -116,12 +126,37 @@ class SloUpload:
         self._delete(names)
 
     def _delete(self, names: Sequence[str]) -> None:
-        for name in names:
-            try:
-                with self._driver.mapped(self._bucket, self._key) as conn:
-                    conn.delete_object(self._segments, name)
-            except NotFoundException:
-                pass
+        delete_segments(self._driver, self._bucket, names)
+
+
+def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
+    """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
+    delete once a write has replaced it; none for a plain or absent object."""
+    segments = segment_container(bucket)
+    with driver.mapped(bucket, key) as conn:
+        try:
+            headers = conn.head_object(bucket, key)
+        except ClientException as error:
+            if error.http_status == 404:
+                return []
+            raise
+        if headers.get("x-static-large-object", "").lower() != "true":
+            return []
+        _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
+    prefix = f"/{segments}/"
+    # the manifest names segments by their plain path (not percent-encoded)
+    names = [str(entry["name"]) for entry in json.loads(body)]
+    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+
+
+def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
+    segments = segment_container(bucket)
+    for name in names:
+        try:
+            with driver.mapped(segments, name) as conn:
+                conn.delete_object(segments, name)
+        except NotFoundException:
+            pass
 
 
 def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
