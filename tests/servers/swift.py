@@ -13,6 +13,10 @@ The proxy's ``max_file_size`` is lowered to ``MAX_FILE_SIZE`` (40 MiB, from
 Swift's 5 GiB + 2 bytes) so that the tests prove on a small file what a
 6 GiB one needs in production: an object over the limit is stored as an SLO.
 
+Its SLO ``max_manifest_segments`` is lowered to ``MAX_SEGMENTS`` (2, from
+1000) for the same reason: every upload of 3 parts or more goes through the
+nested manifests that an upload of more than 1000 parts needs.
+
 No pytest here: bench/ can start the same server.
 
 What this Swift (2.38) does not enforce as the suite expects (``UNENFORCED``):
@@ -57,6 +61,7 @@ LAUNCHER = Path(__file__).with_name("swift_launcher.py")
 INSTALL_HINT = "bash scripts/test.sh (it makes .cache/swift-venv with 'pip install swift')"
 USER, KEY = "test:tester", "testing"
 MAX_FILE_SIZE = 40 * 1024 * 1024
+MAX_SEGMENTS = 2
 
 UNENFORCED = frozenset(
     {
@@ -134,6 +139,11 @@ def _write_configs(etc: Path, devices: Path, ports: dict[str, int], log_port: in
     pipeline += " bulk tempurl tempauth copy slo dlo proxy-logging proxy-server"
     sections = "".join(
         f"[filter:{name}]\nuse = egg:swift#{egg}\n\n" for name, egg in filters.items()
+    )
+    # 1000 segments per manifest on a real cluster: 2 here, so that a
+    # 3-part upload proves the nested manifests 1001 parts would need
+    sections = sections.replace(
+        "use = egg:swift#slo\n", f"use = egg:swift#slo\nmax_manifest_segments = {MAX_SEGMENTS}\n"
     )
     (etc / "proxy-server.conf").write_text(
         f"[DEFAULT]\n{common}bind_port = {ports['proxy']}\n\n"

@@ -4,6 +4,7 @@ clean-up of a killed upload (bucketbridge/drivers/swift/large.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -16,7 +17,7 @@ from bucketbridge import (
     PreconditionFailedException,
     TransferConfig,
 )
-from tests.servers.swift import MAX_FILE_SIZE
+from tests.servers.swift import MAX_FILE_SIZE, MAX_SEGMENTS
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
@@ -36,7 +37,14 @@ def test_an_slo_keeps_its_segments_out_of_the_bucket(
     )
     headers = raw.head_object(swift_bucket.name, "big/file.bin")
     assert headers["x-static-large-object"] == "True"
-    assert len(_segments(raw, swift_bucket)) == 3
+    stored = _segments(raw, swift_bucket)
+    # 3 parts, 2 per manifest on the test server (MAX_SEGMENTS): 2 sub-manifests
+    assert sum(name.rpartition("/")[2].isdigit() for name in stored) == 3
+    assert sum("/manifest-" in name for name in stored) == 2
+    top = json.loads(
+        raw.get_object(swift_bucket.name, "big/file.bin", query_string="multipart-manifest=get")[1]
+    )
+    assert len(top) <= MAX_SEGMENTS
     assert [o.name for o in swift_bucket.objects.list()] == ["big/file.bin"]
     names = [b.name for b in swift.storage.buckets.list(limit=1000)]
     assert swift_bucket.name in names and f"{swift_bucket.name}_segments" not in names
@@ -124,3 +132,17 @@ def test_overwriting_an_slo_removes_its_old_segments(
     obj.upload(b"small now")  # a plain object over an SLO
     assert _segments(raw, swift_bucket) == []
     assert obj.download_range(0, 100) == b"small now"
+
+
+def test_many_parts_nest_manifests_as_deep_as_needed(swift_bucket: Bucket, raw: Connection) -> None:
+    """5 parts with 2 per manifest: 3 sub-manifests, then 2 above them."""
+    data = os.urandom(21 * MiB)
+    obj = swift_bucket.objects.create("deep.bin").upload(data, SMALL)
+    assert obj.size == len(data)
+    assert obj.download_range(0, len(data)) == data
+    assert sum("/manifest-1-" in name for name in _segments(raw, swift_bucket)) == 2
+    obj.upload(b"replaced")  # the old SLO's whole tree goes
+    assert _segments(raw, swift_bucket) == []
+    obj.upload(data, SMALL)
+    obj.delete()
+    assert _segments(raw, swift_bucket) == []

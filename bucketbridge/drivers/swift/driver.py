@@ -29,7 +29,9 @@ from ...errors import (
     DuplicateResourceException,
     InvalidValueException,
     NotFoundException,
+    PermissionDeniedException,
     PreconditionFailedException,
+    ProviderConnectionException,
 )
 from ..base import Driver
 from ..http_errors import Subject
@@ -56,6 +58,7 @@ from .large import (
     segment_container,
 )
 
+DEFAULT_SEGMENTS = 1000
 TEMP_URL_KEYS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
 
 
@@ -78,6 +81,7 @@ class SwiftDriver:
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
         self._temp_url_key: str | None = settings.temp_url_key
         self._key_lock = threading.Lock()
+        self._manifest_limit: int | None = None
 
     def __repr__(self) -> str:
         return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
@@ -245,6 +249,24 @@ class SwiftDriver:
 
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
         return list_uploads(self, bucket)
+
+    def max_manifest_segments(self) -> int:
+        """The server's SLO limit from ``/info`` (read once; 1000, Swift's
+        default, if the server does not publish it)."""
+        if self._manifest_limit is None:
+            try:
+                with self.mapped() as conn:
+                    info = conn.get_capabilities()
+                limit = int(info.get("slo", {}).get("max_manifest_segments", DEFAULT_SEGMENTS))
+            except (
+                ProviderConnectionException,
+                InvalidValueException,
+                NotFoundException,
+                PermissionDeniedException,
+            ):
+                limit = DEFAULT_SEGMENTS  # /info may be disabled; Swift's default holds
+            self._manifest_limit = max(2, limit)
+        return self._manifest_limit
 
     # --- temp URLs ------------------------------------------------------
 

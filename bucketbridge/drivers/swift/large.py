@@ -20,6 +20,11 @@
   (:func:`replaced_segments`) and, once the new object is stored, deletes
   the old segments that were in ``<bucket>_segments``; segments elsewhere
   may be shared by other tools' manifests and are left alone.
+- **Many parts**: a manifest holds at most the server's
+  ``max_manifest_segments`` (1000 by default) where S3 allows 10,000 parts;
+  above it, groups of segments become sub-manifests (nested SLOs) named
+  ``<key>/<upload id>/manifest-<level>-<n>``, which a delete of the object
+  removes with their segments.
 - **Size**: an SLO may exceed the server's single-object ``max_file_size``
   (5 GiB by default); the test server lowers it to prove this.
 """
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 
 SEGMENTS_SUFFIX = "_segments"
 OPEN_MARKER = "open"
+SUB_MANIFEST = "manifest-"
 LISTING_LIMIT = 10_000
 
 
@@ -83,7 +89,7 @@ class SloUpload:
 
     def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
         check_part_sizes(parts)  # Swift accepts 1-byte segments; S3 does not
-        manifest = [
+        manifest: list[dict[str, object]] = [
             {
                 "path": f"/{self._segments}/{self._prefix}{part.part_number:05d}",
                 "etag": part.token,
@@ -91,6 +97,7 @@ class SloUpload:
             }
             for part in parts
         ]
+        manifest = self._nested(manifest, self._driver.max_manifest_segments())
         from .driver import write_headers
 
         replaced = (
@@ -112,6 +119,28 @@ class SloUpload:
                 f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
             )
         return info
+
+    def _nested(self, entries: list[dict[str, object]], limit: int) -> list[dict[str, object]]:
+        """Entries for a manifest of at most ``limit`` (the server's
+        ``max_manifest_segments``, 1000 by default, where S3 allows 10,000
+        parts): above it, groups of ``limit`` become sub-manifests beside the
+        segments, as many levels as needed (Swift nests SLOs 10 deep)."""
+        level = 0
+        while len(entries) > limit:
+            grouped: list[dict[str, object]] = []
+            for start in range(0, len(entries), limit):
+                name = f"{self._prefix}{SUB_MANIFEST}{level}-{start // limit:05d}"
+                with self._driver.mapped(self._bucket, self._key) as conn:
+                    conn.put_object(
+                        self._segments,
+                        name,
+                        contents=json.dumps(entries[start : start + limit]).encode(),
+                        query_string="multipart-manifest=put",
+                    )
+                # Swift checks a sub-manifest's etag and size itself when null
+                grouped.append({"path": f"/{self._segments}/{name}", "etag": None})
+            entries, level = grouped, level + 1
+        return entries
 
     def abort(self) -> None:
         try:
@@ -150,11 +179,14 @@ def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
 
 
 def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
+    """Delete segments; a sub-manifest with the segments under it."""
     segments = segment_container(bucket)
     for name in names:
+        nested = name.rpartition("/")[2].startswith(SUB_MANIFEST)
+        query = "multipart-manifest=delete" if nested else None
         try:
             with driver.mapped(segments, name) as conn:
-                conn.delete_object(segments, name)
+                conn.delete_object(segments, name, query_string=query)
         except NotFoundException:
             pass
 
