@@ -110,7 +110,14 @@ class SwiftServer:
         }
 
 
-def _write_configs(etc: Path, devices: Path, ports: dict[str, int], log_port: int) -> None:
+def _write_configs(
+    etc: Path,
+    devices: Path,
+    ports: dict[str, int],
+    log_port: int,
+    max_file_size: int = MAX_FILE_SIZE,
+    max_segments: int = MAX_SEGMENTS,
+) -> None:
     user = pwd.getpwuid(os.getuid()).pw_name  # Swift's default "swift" user does not exist
     common = (
         f"swift_dir = {etc}\nbind_ip = 127.0.0.1\nuser = {user}\nworkers = 0\n"
@@ -121,7 +128,7 @@ def _write_configs(etc: Path, devices: Path, ports: dict[str, int], log_port: in
     (etc / "swift.conf").write_text(
         "[swift-hash]\nswift_hash_path_prefix = bb\nswift_hash_path_suffix = bb\n\n"
         "[storage-policy:0]\nname = Policy-0\ndefault = yes\n\n"
-        f"[swift-constraints]\nmax_file_size = {MAX_FILE_SIZE}\n"
+        f"[swift-constraints]\nmax_file_size = {max_file_size}\n"
     )
     for server in ("object", "container", "account"):
         (etc / f"{server}-server.conf").write_text(
@@ -143,7 +150,7 @@ def _write_configs(etc: Path, devices: Path, ports: dict[str, int], log_port: in
     # 1000 segments per manifest on a real cluster: 2 here, so that a
     # 3-part upload proves the nested manifests 1001 parts would need
     sections = sections.replace(
-        "use = egg:swift#slo\n", f"use = egg:swift#slo\nmax_manifest_segments = {MAX_SEGMENTS}\n"
+        "use = egg:swift#slo\n", f"use = egg:swift#slo\nmax_manifest_segments = {max_segments}\n"
     )
     (etc / "proxy-server.conf").write_text(
         f"[DEFAULT]\n{common}bind_port = {ports['proxy']}\n\n"
@@ -181,8 +188,11 @@ def _ready(server: SwiftServer, ports: dict[str, int]) -> bool:
 
 
 @contextmanager
-def start_swift(root: Path) -> Iterator[SwiftServer]:
-    """Run the all-in-one Swift with its configs, rings and data under ``root``."""
+def start_swift(
+    root: Path, *, max_file_size: int = MAX_FILE_SIZE, max_segments: int = MAX_SEGMENTS
+) -> Iterator[SwiftServer]:
+    """Run the all-in-one Swift with its configs, rings and data under ``root``
+    (bench/ passes Swift's production limits: 5 GiB + 2 bytes, 1000)."""
     python = swift_venv() / "bin" / "python"
     if not (swift_venv() / "bin" / "swift-proxy-server").is_file():
         raise ServerStartError(f"Swift is not installed in {swift_venv()}: run {INSTALL_HINT}")
@@ -196,7 +206,7 @@ def start_swift(root: Path) -> Iterator[SwiftServer]:
         "account": account_port,
         "proxy": proxy_port,
     }
-    _write_configs(etc, devices, ports, log_port)
+    _write_configs(etc, devices, ports, log_port, max_file_size, max_segments)
     proxy_url = f"http://127.0.0.1:{proxy_port}"
     server = SwiftServer(proxy_url, f"{proxy_url}/auth/v1.0", USER, KEY, root)
     # -I: the launcher's folder holds this module, named like the swift package
