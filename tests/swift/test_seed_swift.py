@@ -7,14 +7,17 @@ makes an AWS provider is left out."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bucketbridge import CloudProviderFactory, ProviderList
 from tests.conformance.test_seed import assert_walkthrough_done, run_blocks, seed_blocks
 from tests.servers.swift import SwiftServer
+from tests.test_user_scripts import assert_exited_cleanly, run_script
 
 
 def test_the_seed_walkthrough_runs_on_swift(
@@ -57,3 +60,30 @@ def test_the_seed_walkthrough_runs_on_swift(
         provider.close()
         if namespace["provider"] is not provider:
             namespace["provider"].close()
+
+
+def test_a_users_script_on_swift_exits_by_itself(
+    swift_server: SwiftServer, tmp_path: Path, swift: Any
+) -> None:
+    """The seed's OpenStack block, then a parallel SLO upload and a temp URL,
+    in a script that never closes its provider: it must still exit."""
+    storage_url, token = swift_server.auth()
+    (openstack,) = [block for block in seed_blocks() if "ProviderList.OPENSTACK" in block]
+    openstack = openstack.replace("'SWIFT_STORAGE_URL'", repr(storage_url))
+    bucket_name = f"swt-script-{uuid.uuid4().hex[:8]}"
+    code = (
+        "from bucketbridge import CloudProviderFactory, ProviderList, TransferConfig\n"
+        + openstack.replace("'MY_SESSION_TOKEN'", repr(token))
+        + f"b = provider.storage.buckets.create({bucket_name!r})\n"
+        "o = b.objects.create('big.bin').upload(b'x' * (11 << 20),"
+        " TransferConfig(threshold=5 << 20, part_size=5 << 20, max_concurrency=4))\n"
+        "print(o.generate_url(expires_in=60))\n"
+    )
+    try:
+        result = run_script(code, tmp_path)
+        assert_exited_cleanly(result)
+        assert requests.get(result.stdout.strip(), timeout=30).content == b"x" * (11 << 20)
+    finally:
+        leftover = swift.storage.buckets.get(bucket_name)
+        if leftover is not None:
+            leftover.delete(delete_contents=True)
