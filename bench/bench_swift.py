@@ -107,10 +107,12 @@ def worker(client: str, scenario: str, url: str, token: str, path: str) -> dict[
 def _measure(client: str, scenario: str, url: str, token: str, path: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", client, scenario, url, token, str(path)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"{client} {scenario} failed:\n{out.stderr[-3000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

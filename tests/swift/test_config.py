@@ -18,6 +18,7 @@ from bucketbridge import (
     ProviderConnectionException,
     ProviderList,
 )
+from tests.servers.process import free_ports
 from tests.servers.swift import SwiftServer
 
 MakeProvider = Callable[[dict[str, Any]], CloudProvider]
@@ -99,3 +100,19 @@ def test_keystone_v3_unreachable_is_a_connection_error(make_provider: MakeProvid
     with pytest.raises(ProviderConnectionException) as raised:
         provider.storage.buckets.list()
     assert "secret-pw" not in str(raised.value)
+
+
+def test_an_unreachable_swift_fails_within_its_attempts(make_provider: MakeProvider) -> None:
+    (port,) = free_ports(1)  # nothing listens there
+    provider = make_provider(
+        {
+            "os_storage_url": f"http://127.0.0.1:{port}/v1/AUTH_x",
+            "os_auth_token": "t",
+            "connect_timeout": 1,
+            "max_attempts": 2,
+        }
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderConnectionException, match="connection refused"):
+        provider.storage.buckets.list()
+    assert time.monotonic() - started < 30  # two tries and one backoff, not five

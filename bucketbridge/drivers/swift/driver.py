@@ -91,17 +91,21 @@ class SwiftDriver:
 
     # --- errors ---------------------------------------------------------
 
-    def error(self, error: BaseException, bucket: str | None, key: str | None = None) -> Exception:
-        return translate(error, self._subject.on(bucket, key), self._settings.mode)
+    def error(
+        self, error: BaseException, bucket: str | None, key: str | None = None, attempts: int = 1
+    ) -> Exception:
+        return translate(error, self._subject.on(bucket, key), self._settings.mode, attempts)
 
     @contextmanager
     def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[Any]:
         """A pooled connection; swiftclient's errors leave as ours."""
-        try:
-            with self.pool.connection() as conn:
+        with self.pool.connection() as conn:
+            try:
                 yield conn
-        except SWIFT_ERRORS as error:
-            raise self.error(error, bucket, key) from error
+            except SWIFT_ERRORS as error:
+                # swiftclient counts the tries of its last request (5xx, resets)
+                tries = max(1, int(getattr(conn, "attempts", 1) or 1))
+                raise self.error(error, bucket, key, tries) from error
 
     # --- buckets --------------------------------------------------------
 

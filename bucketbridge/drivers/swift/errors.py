@@ -33,7 +33,9 @@ TOKEN_HINTS = {
 }
 
 
-def translate(error: BaseException, subject: Subject, mode: str) -> BucketBridgeException:
+def translate(
+    error: BaseException, subject: Subject, mode: str, attempts: int = 1
+) -> BucketBridgeException:
     """The bucketbridge exception for a swiftclient (or requests) error;
     ``mode`` is how the driver authenticates, for the hint of a refusal."""
     if isinstance(error, ClientException):
@@ -55,7 +57,7 @@ def translate(error: BaseException, subject: Subject, mode: str) -> BucketBridge
                 "size", subject.describe(), "larger than the Swift server accepts in one request"
             )
         return error_for_status(
-            status, subject, message=reason, attempts=1, denied_hint=TOKEN_HINTS[mode]
+            status, subject, message=reason, attempts=attempts, denied_hint=TOKEN_HINTS[mode]
         )
     if isinstance(error, KeystoneHttpError):  # Keystone refused the credentials, or failed
         return error_for_status(
