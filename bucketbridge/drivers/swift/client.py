@@ -188,25 +188,30 @@ class ConnectionPool:
         }
         return Connection(session=self._session, os_options=os_options, **common)
 
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def borrow(self) -> Connection:
+        """A connection for this thread alone until :meth:`give_back`."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._new()
+        return conn if conn is not None else self._new()
+
+    def give_back(self, conn: Connection) -> None:
+        if self._settings.mode == "token" and not conn.token:
+            # swiftclient forgets a refused token, and with it the storage
+            # URL; keep both so the next request says "expired" again
+            conn.url, conn.token = self._settings.storage_url, self._settings.auth_token
+        with self._lock:
+            if len(self._idle) < self._settings.connection.pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        conn = self.borrow()
         try:
             yield conn
         finally:
-            if self._settings.mode == "token" and not conn.token:
-                # swiftclient forgets a refused token, and with it the storage
-                # URL; keep both so the next request says "expired" again
-                conn.url, conn.token = self._settings.storage_url, self._settings.auth_token
-            with self._lock:
-                if len(self._idle) < self._settings.connection.pool_size:
-                    self._idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
+            self.give_back(conn)
 
     def storage_url(self) -> str:
         """The account's URL (authenticating first if need be)."""

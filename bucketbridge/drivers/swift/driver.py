@@ -194,22 +194,29 @@ class SwiftDriver:
                 return self._empty_read(bucket, key, options)
             last = "" if options.end is None else options.end - 1
             headers["Range"] = f"bytes={options.start}-{last}"
+        # the body streams over the connection's own HTTP state: the connection
+        # stays this read's until the stream ends or is closed
+        conn = self.pool.borrow()
         try:
-            with self.mapped(bucket, key) as conn:
-                got, body = conn.get_object(
-                    bucket, key, resp_chunk_size=options.chunk_size, headers=headers
-                )
-        except InvalidValueException as error:
-            if isinstance(error.__cause__, ClientException) and error.__cause__.http_status == 416:
+            got, body = conn.get_object(
+                bucket, key, resp_chunk_size=options.chunk_size, headers=headers
+            )
+        except SWIFT_ERRORS as error:
+            self.pool.give_back(conn)
+            if isinstance(error, ClientException) and error.http_status == 416:
                 return self._empty_read(bucket, key, options)
+            raise self.error(error, bucket, key, max(1, int(conn.attempts or 1))) from error
+        except BaseException:
+            self.pool.give_back(conn)
             raise
+        release = _Release(body, lambda: self.pool.give_back(conn))
         info = _info(key, got, _total_size(got))
         if options.if_revision is not None and info.revision != options.if_revision:
-            body.close()
+            release()
             raise PreconditionFailedException(
                 f"object {key!r} in bucket {bucket!r} was replaced while being read"
             )
-        return ObjectStream(info, self._chunks(body, bucket, key), body.close)
+        return ObjectStream(info, self._chunks(body, bucket, key, release), release)
 
     def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         info = self.head_object(bucket, key)
@@ -221,7 +228,9 @@ class SwiftDriver:
             )
         return ObjectStream(info, iter(()))
 
-    def _chunks(self, body: Any, bucket: str, key: str) -> Iterator[bytes]:
+    def _chunks(
+        self, body: Any, bucket: str, key: str, release: Callable[[], None]
+    ) -> Iterator[bytes]:
         try:
             for chunk in body:
                 if chunk:
@@ -229,7 +238,7 @@ class SwiftDriver:
         except NETWORK_ERRORS as error:
             raise self.error(error, bucket, key) from error
         finally:
-            body.close()
+            release()
 
     def delete_object(self, bucket: str, key: str) -> None:
         """An SLO goes with its segments (``multipart-manifest=delete``); Swift
@@ -312,6 +321,25 @@ class SwiftDriver:
                         conn.post_account({"X-Account-Meta-Temp-URL-Key": key})
                     self._temp_url_key = key
             return self._temp_url_key
+
+
+class _Release:
+    """Closes a read's body and returns its connection to the pool, once
+    (the stream's end and its ``close`` may both call it)."""
+
+    def __init__(self, body: Any, give_back: Callable[[], None]) -> None:
+        self._body = body
+        self._give_back: Callable[[], None] | None = give_back
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            try:
+                self._body.close()
+            finally:
+                give_back()
 
 
 def write_headers(options: WriteOptions) -> dict[str, str]:
