@@ -12,16 +12,13 @@ Large objects are Static Large Objects (:mod:`.large`): parts are segments in
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from swiftclient.exceptions import ClientException
-from swiftclient.utils import generate_temp_url
 
 from ...config import Settings
 from ...errors import (
@@ -57,9 +54,9 @@ from .large import (
     replaced_segments,
     segment_container,
 )
+from .tempurl import TempUrlSigner
 
 DEFAULT_SEGMENTS = 1000
-TEMP_URL_KEYS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
 
 
 def create_driver(settings: Settings) -> SwiftDriver:
@@ -79,8 +76,7 @@ class SwiftDriver:
         self._settings = settings
         self.pool = ConnectionPool(settings)
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
-        self._temp_url_key: str | None = settings.temp_url_key
-        self._key_lock = threading.Lock()
+        self._signer = TempUrlSigner(self, settings.temp_url_key)
         self._manifest_limit: int | None = None
 
     def __repr__(self) -> str:
@@ -284,43 +280,7 @@ class SwiftDriver:
     # --- temp URLs ------------------------------------------------------
 
     def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
-        if request.response_content_type is not None:
-            raise InvalidValueException(
-                "content_type",
-                request.response_content_type,
-                "Swift temp URLs cannot override the response's Content-Type;"
-                " store the object with that content type instead",
-            )
-        storage_url = self._storage_url()
-        parts = urlsplit(storage_url)
-        path = f"{parts.path.rstrip('/')}/{bucket}/{key}"
-        signed = generate_temp_url(path, request.expires_in, self._url_key(), request.method)
-        query = signed.split("?", 1)[1]
-        query += _disposition_query(request.response_content_disposition)
-        return f"{parts.scheme}://{parts.netloc}{quote(path)}?{query}"
-
-    def _storage_url(self) -> str:
-        try:
-            return self.pool.storage_url()
-        except SWIFT_ERRORS as error:
-            raise self.error(error, None) from error
-
-    def _url_key(self) -> str:
-        """The account's own temp URL key; one is set only when the account
-        has none (someone else's URLs may depend on an existing one)."""
-        with self._key_lock:
-            if self._temp_url_key is None:
-                with self.mapped() as conn:
-                    headers = conn.head_account()
-                existing = [headers[name] for name in TEMP_URL_KEYS if headers.get(name)]
-                if existing:
-                    self._temp_url_key = existing[0]
-                else:
-                    key = secrets.token_hex(32)
-                    with self.mapped() as conn:
-                        conn.post_account({"X-Account-Meta-Temp-URL-Key": key})
-                    self._temp_url_key = key
-            return self._temp_url_key
+        return self._signer.sign(bucket, key, request)
 
 
 class _Release:
@@ -347,23 +307,6 @@ def write_headers(options: WriteOptions) -> dict[str, str]:
     if options.create_only:
         headers["If-None-Match"] = "*"
     return headers
-
-
-def _disposition_query(disposition: str | None) -> str:
-    """Swift's tempurl sets Content-Disposition from ``filename=`` (attachment)
-    or ``inline`` (with an optional ``filename=``)."""
-    if disposition is None:
-        return ""
-    kind, _, rest = disposition.partition(";")
-    filename = ""
-    for param in rest.split(";"):
-        name, _, value = param.strip().partition("=")
-        if name.strip().lower() == "filename":
-            filename = value.strip().strip('"')
-    query = "&inline" if kind.strip().lower() == "inline" else ""
-    if filename:
-        query += "&filename=" + quote(filename, safe="")
-    return query
 
 
 def _timestamp(headers: Mapping[str, str]) -> datetime:
