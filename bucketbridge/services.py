@@ -164,7 +164,8 @@ class BucketObjectService:
     def __iter__(self) -> Iterator[BucketObject]:
         marker: str | None = None
         while True:
-            page = self.list(limit=ITERATION_PAGE_SIZE, marker=marker)
+            # as many per request as the server gives (Features.listing_page_size)
+            page = self.list(limit=self._provider.features.listing_page_size, marker=marker)
             yield from page
             if page.marker is None:
                 return

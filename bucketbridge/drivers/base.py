@@ -190,6 +190,13 @@ class RefusesNonEmptyBucketDelete(Protocol):
     refuses_non_empty_bucket_delete: bool
 
 
+DEFAULT_LISTING_PAGE_SIZE = 1000
+"""Objects per page when the core iterates a whole bucket: S3's most per
+ListObjectsV2. A driver whose server returns more per request (Swift:
+10,000) says so with a ``listing_page_size`` attribute, so that iterating
+10,000 objects is one request there, not ten."""
+
+
 @dataclass(frozen=True)
 class Features:
     """A driver's optional capabilities, resolved once (as rclone's
@@ -199,6 +206,7 @@ class Features:
     deletes_in_batches: DeletesInBatches | None
     transfers_files: TransfersFiles | None
     refuses_non_empty_bucket_delete: bool
+    listing_page_size: int = DEFAULT_LISTING_PAGE_SIZE
 
     @classmethod
     def of(cls, driver: Driver) -> Features:
@@ -209,4 +217,5 @@ class Features:
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)
             ),
+            listing_page_size=int(getattr(driver, "listing_page_size", DEFAULT_LISTING_PAGE_SIZE)),
         )

@@ -116,3 +116,26 @@ def test_an_unreachable_swift_fails_within_its_attempts(make_provider: MakeProvi
     with pytest.raises(ProviderConnectionException, match="connection refused"):
         provider.storage.buckets.list()
     assert time.monotonic() - started < 30  # two tries and one backoff, not five
+
+
+def test_iterating_a_bucket_asks_for_swifts_whole_listing_limit(
+    swift: CloudProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 objects per request (Features.listing_page_size), not S3's 1000."""
+    bucket = swift.storage.buckets.create(f"swt-iter-{time.time_ns()}")
+    try:
+        for name in ("a", "b", "c"):
+            bucket.objects.create(name).upload(b"x")
+        asked: list[int] = []
+        real = swift.driver.list_objects
+
+        def recording(name: str, **kwargs: Any) -> Any:
+            asked.append(kwargs["limit"])
+            return real(name, **kwargs)
+
+        monkeypatch.setattr(swift.driver, "list_objects", recording)
+        assert [o.name for o in bucket.objects] == ["a", "b", "c"]
+        assert asked == [10_000]
+    finally:
+        monkeypatch.undo()
+        bucket.delete(delete_contents=True)

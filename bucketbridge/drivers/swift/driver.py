@@ -71,6 +71,7 @@ _checked: Callable[[Settings], Driver] = create_driver
 class SwiftDriver:
     provider_id = "openstack"
     refuses_non_empty_bucket_delete = True  # a container DELETE answers 409
+    listing_page_size = 10_000  # Swift's container_listing_limit default
 
     def __init__(self, settings: SwiftSettings) -> None:
         self._settings = settings
