@@ -7,6 +7,7 @@ BACKENDS = [
     "s3_seaweedfs",
     "s3_moto",
     "azure_azurite",
+    "openstack_swift",
 ]
 
 BUCKET_BACKENDS = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import azurite, moto, seaweedfs
+from tests.servers import azurite, moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 from tests.servers.process import ServerStartError
 from tests.servers.providers import ProviderFactory, provider_factory
@@ -52,3 +52,4 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
 )
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
+swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)
