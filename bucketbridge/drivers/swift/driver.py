@@ -49,6 +49,7 @@ from .errors import NETWORK_ERRORS, SWIFT_ERRORS, translate
 from .large import (
     SEGMENTS_SUFFIX,
     SloUpload,
+    abort_open_uploads,
     delete_segments,
     list_uploads,
     replaced_segments,
@@ -120,6 +121,10 @@ class SwiftDriver:
                 conn.delete_container(name)
         except DuplicateResourceException as error:  # Swift's 409: objects remain
             raise BucketNotEmptyException(f"bucket {name!r} is not empty") from error
+        # its open uploads go with it, as on S3: a bucket of the same name
+        # made later must not list them (their markers and segments live in
+        # <bucket>_segments, which outlives the container otherwise)
+        abort_open_uploads(self, name)
         # its segments container goes too, once no segment is left in it
         try:
             with self.mapped(segment_container(name)) as conn:

@@ -213,3 +213,14 @@ def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
         if len(listing) < LISTING_LIMIT:
             return
         marker = listing[-1]["name"]
+
+
+def abort_open_uploads(driver: SwiftDriver, bucket: str) -> None:
+    """Abort every open upload of a bucket just deleted (its markers, found
+    without asking for the bucket); segments other tools wrote are left."""
+    try:
+        uploads = list(list_uploads(driver, bucket))
+    except NotFoundException:
+        return  # no segments container, nor bucket
+    for upload in uploads:
+        SloUpload(driver, bucket, upload.key, upload.upload_id).abort()

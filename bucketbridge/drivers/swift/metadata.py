@@ -6,6 +6,10 @@ lowercases names already. A name with an ``_`` (or one that starts with our
 prefix) is stored as ``bbx-`` and its hex, which Swift keeps as is; every
 other name is stored as itself, so metadata written by other Swift tools
 reads as they wrote it.
+
+Values: swiftclient percent-decodes every response header (its convention
+for non-ASCII values), so a value is written with each ``%`` as ``%25`` and
+comes back byte for byte (as ``swift stat`` shows it too).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ ENCODED = "bbx-"
 
 
 def to_headers(metadata: Mapping[str, str]) -> dict[str, str]:
-    return {HEADER + _encode(name): value for name, value in metadata.items()}
+    return {HEADER + _encode(name): value.replace("%", "%25") for name, value in metadata.items()}
 
 
 def from_headers(headers: Mapping[str, str]) -> dict[str, str]:
