@@ -122,7 +122,7 @@ def _override_parameter(obj: BucketObject) -> str:
 
 
 @pytest.mark.enforced("signatures")
-def test_tampered_url_is_refused(bucket: Bucket) -> None:
+def test_tampered_url_is_refused(bucket: Bucket, provider_factory: ProviderFactory) -> None:
     obj = bucket.objects.create("t.txt").upload(b"secret")
     other = bucket.objects.create("other.txt").upload(b"other")
     url = obj.generate_url(expires_in=100)
@@ -137,10 +137,12 @@ def test_tampered_url_is_refused(bucket: Bucket) -> None:
             pushed += 1
             assert requests.get(_tamper(url, name, later), timeout=30).status_code in REFUSED
     assert pushed, f"no expiry parameter in {url}"
-    forged = requests.get(_tamper(url, _override_parameter(obj), "text/html"), timeout=30)
-    # refused, or (Swift, which signs no response override) the added
-    # parameter is ignored: either way it cannot change the answer
-    assert forged.status_code in REFUSED or "text/html" not in forged.headers["Content-Type"]
+    if "response_overrides" not in unenforced(provider_factory):
+        # a provider without content-type overrides (Swift) has no parameter
+        # to forge one in: its URLs refuse to be made with one
+        forged = requests.get(_tamper(url, _override_parameter(obj), "text/html"), timeout=30)
+        # refused, or the added parameter is ignored: it cannot change the answer
+        assert forged.status_code in REFUSED or "text/html" not in forged.headers["Content-Type"]
     signatures = [name for name in query if "sig" in name.lower()]
     assert signatures, f"no signature parameter in {url}"
     for name in signatures:  # one character of the signature changed
