@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# OpenStack Swift (tests/servers/swift.py) runs from its own venv, so its pinned
+# dependencies (eventlet, greenlet, ...) never touch ours: made once, ~5-15 s.
+SWIFT_VENV=${SWIFT_VENV:-.cache/swift-venv}
+if [ ! -x "$SWIFT_VENV/bin/swift-proxy-server" ]; then
+  python3 -m venv "$SWIFT_VENV"
+  "$SWIFT_VENV/bin/pip" install --quiet --disable-pip-version-check 'swift>=2.36,<2.39'
+fi
 
 # Azurite, the Azure Blob emulator (tests/servers/azurite.py looks for it here)
 AZURITE_PREFIX="${XDG_CACHE_HOME:-$HOME/.cache}/bucketbridge/azurite"

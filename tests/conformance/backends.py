@@ -8,6 +8,7 @@ BACKENDS = [
     "s3_moto",
     "azure_azurite",
     "gcp_fake_gcs",
+    "openstack_swift",
 ]
 
 BUCKET_BACKENDS = [

@@ -63,8 +63,8 @@ def test_a_read_url_cannot_write_and_a_write_url_cannot_read(bucket: Bucket) -> 
     read_url = obj.generate_url(expires_in=100)
     write_url = obj.generate_url(expires_in=100, writable=True)
     refused = requests.put(read_url, data=b"overwritten", headers=BLOB_TYPE, timeout=30)
-    assert refused.status_code == 403
-    assert requests.get(write_url, timeout=30).status_code == 403
+    assert refused.status_code in REFUSED
+    assert requests.get(write_url, timeout=30).status_code in REFUSED
     assert obj.download_range(0, 100) == b"original"
 
 
@@ -122,29 +122,33 @@ def _override_parameter(obj: BucketObject) -> str:
 
 
 @pytest.mark.enforced("signatures")
-def test_tampered_url_is_refused(bucket: Bucket) -> None:
+def test_tampered_url_is_refused(bucket: Bucket, provider_factory: ProviderFactory) -> None:
     obj = bucket.objects.create("t.txt").upload(b"secret")
     other = bucket.objects.create("other.txt").upload(b"other")
     url = obj.generate_url(expires_in=100)
     other_url = other.generate_url(expires_in=100)
     swapped = url.replace("/t.txt?", "/other.txt?")
-    assert swapped != url and requests.get(swapped, timeout=30).status_code == 403
+    assert swapped != url and requests.get(swapped, timeout=30).status_code in REFUSED
     query = dict(parse_qsl(urlsplit(url).query))
     pushed = 0
     for name, value in query.items():
         later = _later(value)
         if later is not None:
             pushed += 1
-            assert requests.get(_tamper(url, name, later), timeout=30).status_code == 403
+            assert requests.get(_tamper(url, name, later), timeout=30).status_code in REFUSED
     assert pushed, f"no expiry parameter in {url}"
-    forged = _tamper(url, _override_parameter(obj), "text/html")
-    assert requests.get(forged, timeout=30).status_code == 403
+    if "response_overrides" not in unenforced(provider_factory):
+        # a provider without content-type overrides (Swift) has no parameter
+        # to forge one in: its URLs refuse to be made with one
+        forged = requests.get(_tamper(url, _override_parameter(obj), "text/html"), timeout=30)
+        # refused, or the added parameter is ignored: it cannot change the answer
+        assert forged.status_code in REFUSED or "text/html" not in forged.headers["Content-Type"]
     signatures = [name for name in query if "sig" in name.lower()]
     assert signatures, f"no signature parameter in {url}"
     for name in signatures:  # one character of the signature changed
         value = query[name]
         changed = _tamper(url, name, value[:-1] + ("0" if value[-1] != "0" else "1"))
-        assert requests.get(changed, timeout=30).status_code == 403
+        assert requests.get(changed, timeout=30).status_code in REFUSED
     assert requests.get(other_url, timeout=30).content == b"other"
 
 
@@ -156,14 +160,16 @@ def test_expired_url_is_refused(bucket: Bucket, provider_factory: ProviderFactor
     assert requests.get(url, timeout=30).content == b"soon gone"  # before it expires
     time.sleep(3.5)
     refused = requests.get(url, timeout=30)
-    assert refused.status_code == 403
+    assert refused.status_code in REFUSED
     assert refused.content != b"soon gone"
     if "expiry_reason" not in unenforced(provider_factory):
         assert b"expired" in refused.content
     late = requests.put(write_url, data=b"late", headers=BLOB_TYPE, timeout=30)
-    assert late.status_code == 403
+    assert late.status_code in REFUSED
     assert obj.download_range(0, 100) == b"soon gone"
 
+
+REFUSED = (401, 403)  # S3 and the others answer 403, Swift's tempurl 401
 
 SEVEN_DAYS = 7 * 24 * 3600  # the longest a SigV4 URL may live; every provider keeps to it
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import azurite, fake_gcs, moto, seaweedfs
+from tests.servers import azurite, fake_gcs, moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 from tests.servers.process import ServerStartError
 from tests.servers.providers import ProviderFactory, provider_factory
@@ -53,3 +53,4 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
 fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKEND)
+swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)

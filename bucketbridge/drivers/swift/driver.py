@@ -1,0 +1,356 @@
+"""The OpenStack provider: Swift, over python-swiftclient.
+
+One Swift request per primitive, on a connection borrowed from the pool
+(:mod:`.client`). Listings are paged by the server (``limit`` + ``marker``).
+``revision`` is the object's ``X-Timestamp``, which every PUT changes and
+every GET and HEAD returns: a read pinned to a revision compares it with the
+response it streams from.
+
+Large objects are Static Large Objects (:mod:`.large`): parts are segments in
+``<bucket>_segments``, completion writes the manifest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from swiftclient.exceptions import ClientException
+
+from ...config import Settings
+from ...errors import (
+    BucketNotEmptyException,
+    DuplicateResourceException,
+    InvalidValueException,
+    NotFoundException,
+    PermissionDeniedException,
+    PreconditionFailedException,
+    ProviderConnectionException,
+)
+from ..base import Driver
+from ..http_errors import Subject
+from ..records import (
+    Body,
+    BucketInfo,
+    ObjectInfo,
+    ObjectStream,
+    Page,
+    ReadOptions,
+    UploadInfo,
+    UrlRequest,
+    WriteOptions,
+)
+from . import metadata
+from .client import ConnectionPool, SwiftSettings, read_settings
+from .errors import NETWORK_ERRORS, SWIFT_ERRORS, translate
+from .large import (
+    SEGMENTS_SUFFIX,
+    SloUpload,
+    abort_open_uploads,
+    delete_segments,
+    list_uploads,
+    replaced_segments,
+    segment_container,
+)
+from .tempurl import TempUrlSigner
+
+DEFAULT_SEGMENTS = 1000
+
+
+def create_driver(settings: Settings) -> SwiftDriver:
+    return SwiftDriver(read_settings(settings))
+
+
+# The factory loads drivers by name; this line has mypy compare the driver
+# with the Driver protocol.
+_checked: Callable[[Settings], Driver] = create_driver
+
+
+class SwiftDriver:
+    provider_id = "openstack"
+    refuses_non_empty_bucket_delete = True  # a container DELETE answers 409
+    list_page_size = 10_000  # Swift's container_listing_limit default
+
+    def __init__(self, settings: SwiftSettings) -> None:
+        self._settings = settings
+        self.pool = ConnectionPool(settings)
+        self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
+        self._signer = TempUrlSigner(self, settings.temp_url_key)
+        self._manifest_limit: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # --- errors ---------------------------------------------------------
+
+    def error(
+        self, error: BaseException, bucket: str | None, key: str | None = None, attempts: int = 1
+    ) -> Exception:
+        return translate(error, self._subject.on(bucket, key), self._settings.mode, attempts)
+
+    @contextmanager
+    def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[Any]:
+        """A pooled connection; swiftclient's errors leave as ours."""
+        with self.pool.connection() as conn:
+            try:
+                yield conn
+            except SWIFT_ERRORS as error:
+                # swiftclient counts the tries of its last request (5xx, resets)
+                tries = max(1, int(getattr(conn, "attempts", 1) or 1))
+                raise self.error(error, bucket, key, tries) from error
+
+    # --- buckets --------------------------------------------------------
+
+    def create_bucket(self, name: str, location: str | None) -> BucketInfo:
+        # a container PUT succeeds (202) on an existing one: look first
+        if self.head_bucket(name) is not None:
+            raise DuplicateResourceException(f"bucket {name!r} already exists")
+        with self.mapped(name) as conn:
+            conn.put_container(name)
+        return BucketInfo(name)
+
+    def delete_bucket(self, name: str) -> None:
+        try:
+            with self.mapped(name) as conn:
+                conn.delete_container(name)
+        except DuplicateResourceException as error:  # Swift's 409: objects remain
+            raise BucketNotEmptyException(f"bucket {name!r} is not empty") from error
+        # its open uploads go with it, as on S3: a bucket of the same name
+        # made later must not list them (their markers and segments live in
+        # <bucket>_segments, which outlives the container otherwise)
+        abort_open_uploads(self, name)
+        # its segments container goes too, once no segment is left in it
+        try:
+            with self.mapped(segment_container(name)) as conn:
+                conn.delete_container(segment_container(name))
+        except (NotFoundException, DuplicateResourceException):
+            pass
+
+    def head_bucket(self, name: str) -> BucketInfo | None:
+        try:
+            with self.mapped(name) as conn:
+                conn.head_container(name)
+        except (NotFoundException, InvalidValueException):
+            return None  # a name Swift cannot hold (400) is no bucket either
+        return BucketInfo(name)
+
+    def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
+        """Server-side pages; segment containers are the driver's own and
+        are left out (a page may then be short, its marker still says more)."""
+        with self.mapped() as conn:
+            _, containers = conn.get_account(marker=marker, limit=limit)
+        names = [c["name"] for c in containers]
+        shown = [BucketInfo(name) for name in names if not name.endswith(SEGMENTS_SUFFIX)]
+        return Page(shown, names[-1] if len(names) == limit else None)
+
+    # --- objects --------------------------------------------------------
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            with self.mapped(bucket, key) as conn:
+                headers = conn.head_object(bucket, key)
+        except NotFoundException:
+            return None
+        return _info(key, headers, int(headers["content-length"]))
+
+    def list_objects(
+        self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
+    ) -> Page[ObjectInfo]:
+        with self.mapped(bucket) as conn:
+            _, listing = conn.get_container(
+                bucket, marker=marker, limit=limit, prefix=prefix or None
+            )
+        items = [_listed(entry) for entry in listing]
+        return Page(items, items[-1].key if len(items) == limit else None)
+
+    def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        headers = write_headers(options)
+        response: dict[str, Any] = {}
+        replaced = [] if options.create_only else replaced_segments(self, bucket, key)
+        with self.mapped(bucket, key) as conn:
+            conn.put_object(
+                bucket,
+                key,
+                contents=body,
+                content_length=body.size,
+                content_type=options.content_type,
+                headers=headers,
+                response_dict=response,
+            )
+        delete_segments(self, bucket, replaced)
+        info = self.head_object(bucket, key)
+        if info is None:
+            raise NotFoundException(f"object {key!r} in bucket {bucket!r} vanished after upload")
+        return info
+
+    def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        headers: dict[str, str] = {}
+        if options.start or options.end is not None:
+            if options.end is not None and options.end <= options.start:
+                return self._empty_read(bucket, key, options)
+            last = "" if options.end is None else options.end - 1
+            headers["Range"] = f"bytes={options.start}-{last}"
+        # the body streams over the connection's own HTTP state: the connection
+        # stays this read's until the stream ends or is closed
+        conn = self.pool.borrow()
+        try:
+            got, body = conn.get_object(
+                bucket, key, resp_chunk_size=options.chunk_size, headers=headers
+            )
+        except SWIFT_ERRORS as error:
+            self.pool.give_back(conn)
+            if isinstance(error, ClientException) and error.http_status == 416:
+                return self._empty_read(bucket, key, options)
+            raise self.error(error, bucket, key, max(1, int(conn.attempts or 1))) from error
+        except BaseException:
+            self.pool.give_back(conn)
+            raise
+        release = _Release(body, lambda: self.pool.give_back(conn))
+        info = _info(key, got, _total_size(got))
+        if options.if_revision is not None and info.revision != options.if_revision:
+            release()
+            raise PreconditionFailedException(
+                f"object {key!r} in bucket {bucket!r} was replaced while being read"
+            )
+        return ObjectStream(info, self._chunks(body, bucket, key, release), release)
+
+    def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
+        info = self.head_object(bucket, key)
+        if info is None:
+            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
+        if options.if_revision is not None and info.revision != options.if_revision:
+            raise PreconditionFailedException(
+                f"object {key!r} in bucket {bucket!r} was replaced while being read"
+            )
+        return ObjectStream(info, iter(()))
+
+    def _chunks(
+        self, body: Any, bucket: str, key: str, release: Callable[[], None]
+    ) -> Iterator[bytes]:
+        try:
+            for chunk in body:
+                if chunk:
+                    yield chunk
+        except NETWORK_ERRORS as error:
+            raise self.error(error, bucket, key) from error
+        finally:
+            release()
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        """An SLO goes with its segments (``multipart-manifest=delete``); Swift
+        refuses that query on a plain object, so the HEAD says which it is."""
+        try:
+            with self.mapped(bucket, key) as conn:
+                headers = conn.head_object(bucket, key)
+                is_slo = headers.get("x-static-large-object", "").lower() == "true"
+                query = "multipart-manifest=delete" if is_slo else None
+                conn.delete_object(bucket, key, query_string=query)
+        except NotFoundException:
+            pass
+
+    # --- multipart (SLO) -------------------------------------------------
+
+    def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> SloUpload:
+        return SloUpload.start(self, bucket, key)
+
+    def resume_multipart(self, bucket: str, key: str, upload_id: str) -> SloUpload:
+        return SloUpload(self, bucket, key, upload_id)
+
+    def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
+        return list_uploads(self, bucket)
+
+    def max_manifest_segments(self) -> int:
+        """The server's SLO limit from ``/info`` (read once; 1000, Swift's
+        default, if the server does not publish it)."""
+        if self._manifest_limit is None:
+            try:
+                with self.mapped() as conn:
+                    info = conn.get_capabilities()
+                limit = int(info.get("slo", {}).get("max_manifest_segments", DEFAULT_SEGMENTS))
+            except (
+                ProviderConnectionException,
+                InvalidValueException,
+                NotFoundException,
+                PermissionDeniedException,
+            ):
+                limit = DEFAULT_SEGMENTS  # /info may be disabled; Swift's default holds
+            self._manifest_limit = max(2, limit)
+        return self._manifest_limit
+
+    # --- temp URLs ------------------------------------------------------
+
+    def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
+        return self._signer.sign(bucket, key, request)
+
+
+class _Release:
+    """Closes a read's body and returns its connection to the pool, once
+    (the stream's end and its ``close`` may both call it)."""
+
+    def __init__(self, body: Any, give_back: Callable[[], None]) -> None:
+        self._body = body
+        self._give_back: Callable[[], None] | None = give_back
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            try:
+                self._body.close()
+            finally:
+                give_back()
+
+
+def write_headers(options: WriteOptions) -> dict[str, str]:
+    headers = metadata.to_headers(options.metadata)
+    if options.create_only:
+        headers["If-None-Match"] = "*"
+    return headers
+
+
+def _timestamp(headers: Mapping[str, str]) -> datetime:
+    value = headers.get("x-timestamp")
+    if value:
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _info(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=size,
+        last_modified=_timestamp(headers),
+        etag=(headers.get("etag") or "").strip('"') or None,
+        content_type=headers.get("content-type") or "application/octet-stream",
+        metadata=metadata.from_headers(headers),
+        revision=headers.get("x-timestamp"),
+    )
+
+
+def _listed(entry: Mapping[str, Any]) -> ObjectInfo:
+    modified = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=timezone.utc)
+    etag = str(entry.get("slo_etag") or entry.get("hash") or "").strip('"')
+    content_type = str(entry.get("content_type") or "").split(";swift_bytes=")[0]
+    return ObjectInfo(
+        key=entry["name"],
+        size=int(entry["bytes"]),
+        last_modified=modified,
+        etag=etag or None,
+        content_type=content_type or None,
+    )
+
+
+def _total_size(headers: Mapping[str, str]) -> int:
+    content_range = headers.get("content-range")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return int(headers["content-length"])

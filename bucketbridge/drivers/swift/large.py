@@ -1,0 +1,226 @@
+"""Large objects as Swift Static Large Objects (SLO).
+
+- **Where**: parts are segments in the container ``<bucket>_segments``
+  (swiftclient's own convention), never in the bucket, so listings of the
+  bucket never show them. A segment is named ``<key>/<upload id>/<part>``,
+  so two uploads of one key never share segments.
+- **Open uploads**: Swift has no upload object, so ``start`` writes an empty
+  marker ``<key>/<upload id>/open`` beside the segments. An upload is open
+  while its marker exists; ``complete`` deletes the marker after writing the
+  manifest, ``abort`` deletes the segments and the marker. A killed upload
+  leaves its marker, which is how ``incomplete_uploads()`` finds segments no
+  manifest references; segments other tools wrote (no marker) are left alone.
+- **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
+  content type, the metadata and ``If-None-Match: *`` for a create-only
+  upload; Swift checks each segment's etag and size against the manifest.
+- **Deletion**: an SLO is deleted with ``?multipart-manifest=delete``, which
+  removes its segments with it (a plain object refuses that query, so a HEAD
+  says which the object is).
+- **Overwriting**: a write over an SLO first reads the old manifest
+  (:func:`replaced_segments`) and, once the new object is stored, deletes
+  the old segments that were in ``<bucket>_segments``; segments elsewhere
+  may be shared by other tools' manifests and are left alone.
+- **Many parts**: a manifest holds at most the server's
+  ``max_manifest_segments`` (1000 by default) where S3 allows 10,000 parts;
+  above it, groups of segments become sub-manifests (nested SLOs) named
+  ``<key>/<upload id>/manifest-<level>-<n>``, which a delete of the object
+  removes with their segments.
+- **Size**: an SLO may exceed the server's single-object ``max_file_size``
+  (5 GiB by default); the test server lowers it to prove this.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from swiftclient.exceptions import ClientException
+
+from ...errors import NotFoundException
+from ..parts import check_part_sizes
+from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
+
+if TYPE_CHECKING:
+    from .driver import SwiftDriver
+
+SEGMENTS_SUFFIX = "_segments"
+OPEN_MARKER = "open"
+SUB_MANIFEST = "manifest-"
+LISTING_LIMIT = 10_000
+
+
+def segment_container(bucket: str) -> str:
+    return bucket + SEGMENTS_SUFFIX
+
+
+class SloUpload:
+    def __init__(self, driver: SwiftDriver, bucket: str, key: str, upload_id: str) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+        self._segments = segment_container(bucket)
+        self._prefix = f"{key}/{upload_id}/"
+
+    @classmethod
+    def start(cls, driver: SwiftDriver, bucket: str, key: str) -> SloUpload:
+        if driver.head_bucket(bucket) is None:
+            raise NotFoundException(f"bucket {bucket!r} does not exist")
+        upload = cls(driver, bucket, key, uuid.uuid4().hex)
+        with driver.mapped(bucket, key) as conn:
+            conn.put_container(upload._segments)  # idempotent
+            conn.put_object(upload._segments, upload._prefix + OPEN_MARKER, b"")
+        return upload
+
+    def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        response: dict[str, object] = {}
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            etag = conn.put_object(
+                self._segments,
+                f"{self._prefix}{part_number:05d}",
+                contents=body,
+                content_length=body.size,
+                response_dict=response,
+            )
+        return PartInfo(part_number, str(etag).strip('"'), body.size)
+
+    def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        check_part_sizes(parts)  # Swift accepts 1-byte segments; S3 does not
+        manifest: list[dict[str, object]] = [
+            {
+                "path": f"/{self._segments}/{self._prefix}{part.part_number:05d}",
+                "etag": part.token,
+                "size_bytes": part.size,
+            }
+            for part in parts
+        ]
+        manifest = self._nested(manifest, self._driver.max_manifest_segments())
+        from .driver import write_headers
+
+        replaced = (
+            [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
+        )
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            conn.put_object(
+                self._bucket,
+                self._key,
+                contents=json.dumps(manifest).encode(),
+                content_type=options.content_type,
+                headers=write_headers(options),
+                query_string="multipart-manifest=put",
+            )
+        self._delete([self._prefix + OPEN_MARKER, *replaced])
+        info = self._driver.head_object(self._bucket, self._key)
+        if info is None:
+            raise NotFoundException(
+                f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
+            )
+        return info
+
+    def _nested(self, entries: list[dict[str, object]], limit: int) -> list[dict[str, object]]:
+        """Entries for a manifest of at most ``limit`` (the server's
+        ``max_manifest_segments``, 1000 by default, where S3 allows 10,000
+        parts): above it, groups of ``limit`` become sub-manifests beside the
+        segments, as many levels as needed (Swift nests SLOs 10 deep)."""
+        level = 0
+        while len(entries) > limit:
+            grouped: list[dict[str, object]] = []
+            for start in range(0, len(entries), limit):
+                name = f"{self._prefix}{SUB_MANIFEST}{level}-{start // limit:05d}"
+                with self._driver.mapped(self._bucket, self._key) as conn:
+                    conn.put_object(
+                        self._segments,
+                        name,
+                        contents=json.dumps(entries[start : start + limit]).encode(),
+                        query_string="multipart-manifest=put",
+                    )
+                # Swift checks a sub-manifest's etag and size itself when null
+                grouped.append({"path": f"/{self._segments}/{name}", "etag": None})
+            entries, level = grouped, level + 1
+        return entries
+
+    def abort(self) -> None:
+        try:
+            with self._driver.mapped(self._bucket, self._key) as conn:
+                _, listing = conn.get_container(
+                    self._segments, prefix=self._prefix, full_listing=True
+                )
+        except NotFoundException:
+            return
+        # the marker last: an abort cut short stays listed, to be aborted again
+        names = sorted((entry["name"] for entry in listing), key=lambda n: n.endswith("/open"))
+        self._delete(names)
+
+    def _delete(self, names: Sequence[str]) -> None:
+        delete_segments(self._driver, self._bucket, names)
+
+
+def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
+    """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
+    delete once a write has replaced it; none for a plain or absent object."""
+    segments = segment_container(bucket)
+    with driver.mapped(bucket, key) as conn:
+        try:
+            headers = conn.head_object(bucket, key)
+        except ClientException as error:
+            if error.http_status == 404:
+                return []
+            raise
+        if headers.get("x-static-large-object", "").lower() != "true":
+            return []
+        _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
+    prefix = f"/{segments}/"
+    # the manifest names segments by their plain path (not percent-encoded)
+    names = [str(entry["name"]) for entry in json.loads(body)]
+    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+
+
+def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
+    """Delete segments; a sub-manifest with the segments under it."""
+    segments = segment_container(bucket)
+    for name in names:
+        nested = name.rpartition("/")[2].startswith(SUB_MANIFEST)
+        query = "multipart-manifest=delete" if nested else None
+        try:
+            with driver.mapped(segments, name) as conn:
+                conn.delete_object(segments, name, query_string=query)
+        except NotFoundException:
+            pass
+
+
+def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
+    """The open uploads: the markers in the bucket's segments container."""
+    segments = segment_container(bucket)
+    marker: str | None = None
+    while True:
+        try:
+            with driver.mapped(bucket) as conn:
+                _, listing = conn.get_container(segments, marker=marker, limit=LISTING_LIMIT)
+        except NotFoundException:
+            if driver.head_bucket(bucket) is None:
+                raise
+            return
+        for entry in listing:
+            key, _, rest = str(entry["name"]).rpartition("/")
+            if rest != OPEN_MARKER:
+                continue
+            key, _, upload_id = key.rpartition("/")
+            initiated = datetime.fromisoformat(entry["last_modified"])
+            yield UploadInfo(key, upload_id, initiated.replace(tzinfo=timezone.utc))
+        if len(listing) < LISTING_LIMIT:
+            return
+        marker = listing[-1]["name"]
+
+
+def abort_open_uploads(driver: SwiftDriver, bucket: str) -> None:
+    """Abort every open upload of a bucket just deleted (its markers, found
+    without asking for the bucket); segments other tools wrote are left."""
+    try:
+        uploads = list(list_uploads(driver, bucket))
+    except NotFoundException:
+        return  # no segments container, nor bucket
+    for upload in uploads:
+        SloUpload(driver, bucket, upload.key, upload.upload_id).abort()
