@@ -21,6 +21,7 @@ from ...errors import NotFoundException, PermissionDeniedException, Precondition
 from ..base import Driver
 from ..http_errors import Subject
 from ..paging import page_of_names
+from ..ranges import empty_read
 from ..records import (
     Body,
     BucketInfo,
@@ -249,7 +250,7 @@ class S3Driver:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if options.start or options.end is not None:
             if options.end is not None and options.end <= options.start:
-                return self._empty_read(bucket, key, options)
+                return empty_read(self, bucket, key, options)
             last = "" if options.end is None else options.end - 1
             args["Range"] = f"bytes={options.start}-{last}"
         if options.if_revision is not None:
@@ -258,7 +259,7 @@ class S3Driver:
             response = self._client.get_object(**args)
         except ClientError as error:
             if error_code(error) == "InvalidRange":  # starts at or past the end
-                return self._empty_read(bucket, key, options)
+                return empty_read(self, bucket, key, options)
             if http_status(error) == 412:
                 raise PreconditionFailedException(
                     f"object {key!r} in bucket {bucket!r} was replaced while being read"
@@ -270,16 +271,6 @@ class S3Driver:
         return ObjectStream(
             info, self._chunks(response, options.chunk_size, bucket, key), response["Body"].close
         )
-
-    def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
-        info = self.head_object(bucket, key)
-        if info is None:
-            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-        if options.if_revision is not None and info.revision != options.if_revision:
-            raise PreconditionFailedException(
-                f"object {key!r} in bucket {bucket!r} was replaced while being read"
-            )
-        return ObjectStream(info, iter(()))
 
     def _chunks(
         self, response: GetObjectOutputTypeDef, chunk_size: int, bucket: str, key: str

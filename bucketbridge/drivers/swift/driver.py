@@ -32,6 +32,7 @@ from ...errors import (
 )
 from ..base import Driver
 from ..http_errors import Subject
+from ..ranges import empty_read
 from ..records import (
     Body,
     BucketInfo,
@@ -193,7 +194,7 @@ class SwiftDriver:
         headers: dict[str, str] = {}
         if options.start or options.end is not None:
             if options.end is not None and options.end <= options.start:
-                return self._empty_read(bucket, key, options)
+                return empty_read(self, bucket, key, options)
             last = "" if options.end is None else options.end - 1
             headers["Range"] = f"bytes={options.start}-{last}"
         # the body streams over the connection's own HTTP state: the connection
@@ -206,7 +207,7 @@ class SwiftDriver:
         except SWIFT_ERRORS as error:
             self.pool.give_back(conn)
             if isinstance(error, ClientException) and error.http_status == 416:
-                return self._empty_read(bucket, key, options)
+                return empty_read(self, bucket, key, options)
             raise self.error(error, bucket, key, max(1, int(conn.attempts or 1))) from error
         except BaseException:
             self.pool.give_back(conn)
@@ -219,16 +220,6 @@ class SwiftDriver:
                 f"object {key!r} in bucket {bucket!r} was replaced while being read"
             )
         return ObjectStream(info, self._chunks(body, bucket, key, release), release)
-
-    def _empty_read(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
-        info = self.head_object(bucket, key)
-        if info is None:
-            raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-        if options.if_revision is not None and info.revision != options.if_revision:
-            raise PreconditionFailedException(
-                f"object {key!r} in bucket {bucket!r} was replaced while being read"
-            )
-        return ObjectStream(info, iter(()))
 
     def _chunks(
         self, body: Any, bucket: str, key: str, release: Callable[[], None]
