@@ -58,6 +58,8 @@ class Setting:
     minimum: float | None = None  # for int and float keys: the smallest value allowed
 
 
+DATA_PLANES = ("lean", "sdk")
+
 DEFAULT_THRESHOLD = 32 * MiB
 DEFAULT_PART_SIZE = 16 * MiB
 DEFAULT_MAX_CONCURRENCY = 8
@@ -74,6 +76,9 @@ CONNECTION_SETTINGS = (
     Setting("connect_timeout", float, 10.0, minimum=0.001),
     Setting("read_timeout", float, 60.0, minimum=0.001),
     Setting("max_attempts", int, 5, minimum=1),
+    # "lean": hot calls on bucketbridge's own HTTP data plane
+    # (bucketbridge/dataplane/); "sdk": every call through the provider's SDK
+    Setting("data_plane", str, "lean"),
 )
 
 
@@ -129,14 +134,21 @@ class ConnectionSettings:
     read_timeout: float
     max_attempts: int
     pool_size: int
+    data_plane: str = "lean"
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionSettings:
+        data_plane = settings["data_plane"]
+        if data_plane not in DATA_PLANES:
+            raise InvalidConfigurationException(
+                f"config key 'data_plane': {data_plane!r}; use one of {', '.join(DATA_PLANES)}"
+            )
         return cls(
             connect_timeout=settings["connect_timeout"],
             read_timeout=settings["read_timeout"],
             max_attempts=settings["max_attempts"],
             pool_size=max(32, settings["multipart_max_concurrency"]),
+            data_plane=data_plane,
         )
 
 

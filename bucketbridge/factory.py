@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .config import CONNECTION_SETTINGS, CORE_SETTINGS, ProviderConfig, Setting, Settings, resolve
+from .config import (
+    CONNECTION_SETTINGS,
+    CORE_SETTINGS,
+    ConnectionSettings,
+    ProviderConfig,
+    Setting,
+    Settings,
+    resolve,
+)
 from .drivers.base import Driver
 from .errors import (
     BucketBridgeException,
@@ -65,6 +73,7 @@ class CloudProviderFactory:
             provider_id, config, [setting.name for setting in declared if setting.secret]
         )
         settings = resolve(provider_id, provider_config, declared)
+        ConnectionSettings.of(settings)  # checks them for every provider, local ones too
         # registered before the driver exists: building the SDK client logs too
         secrets = register_secrets(settings.secret_values())
         try:

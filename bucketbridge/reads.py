@@ -5,8 +5,10 @@ in the middle: one reset would fail a whole download. :func:`open_read`
 resumes such a read from the byte it reached, pinned to the revision the
 first response described, so bytes of two revisions are never mixed (a
 replaced object fails with PreconditionFailedException instead). It backs
-off with jitter between attempts and gives up after ``max_attempts`` with
-one ProviderConnectionException.
+off with jitter between attempts and gives up after ``max_attempts``
+failures in a row (a resumed read that delivers bytes starts the count
+again, so a long download over a flaky link is not failed by resets spread
+over its whole length) with one ProviderConnectionException.
 """
 
 from __future__ import annotations
@@ -35,36 +37,80 @@ def backoff(failures: int) -> float:
 def open_read(
     driver: Driver, bucket: str, key: str, options: ReadOptions, max_attempts: int
 ) -> ObjectStream:
-    """Open a read whose chunks resume after a dropped connection."""
-    first = driver.read_object(bucket, key, options)
-    revision = options.if_revision or first.info.revision
-    state = {"stream": first}
+    """Open a read whose chunks (or ``readinto``) resume after a dropped connection."""
+    read = _ResumingRead(driver, bucket, key, options, max_attempts)
+    return ObjectStream(read.info, read.chunks(), read.close, readinto=read.readinto)
 
-    def chunks() -> Iterator[bytes]:
-        position = options.start
-        failures = 0
+
+class _ResumingRead:
+    def __init__(
+        self, driver: Driver, bucket: str, key: str, options: ReadOptions, max_attempts: int
+    ) -> None:
+        self._driver = driver
+        self._bucket = bucket
+        self._key = key
+        self._options = options
+        self._max_attempts = max_attempts
+        self._stream = driver.read_object(bucket, key, options)
+        self.info = self._stream.info
+        self._revision = options.if_revision or self.info.revision
+        self._position = options.start
+        self._failures = 0
+
+    def chunks(self) -> Iterator[bytes]:
         try:
             while True:
                 try:
-                    for chunk in state["stream"]:
-                        position += len(chunk)
+                    for chunk in self._stream:
+                        self._delivered(len(chunk))
                         yield chunk
                     return
                 except ProviderConnectionException as error:
-                    state["stream"].close()
-                    failures += 1
-                    if failures >= max_attempts:
-                        raise ProviderConnectionException(
-                            f"{error} (gave up after {failures} attempts to read"
-                            f" {key!r} in bucket {bucket!r})"
-                        ) from error
-                    log.info("read of %s/%s broke at byte %d; resuming", bucket, key, position)
-                    time.sleep(backoff(failures))
-                    if options.end is not None and position >= options.end:
+                    if not self._resume(error):
                         return
-                    resumed = dataclasses.replace(options, start=position, if_revision=revision)
-                    state["stream"] = driver.read_object(bucket, key, resumed)
         finally:
-            state["stream"].close()
+            self.close()
 
-    return ObjectStream(first.info, chunks(), lambda: state["stream"].close())
+    def readinto(self, buffer: memoryview) -> int:
+        filled = 0
+        while filled < len(buffer):
+            try:
+                count = self._stream.readinto(buffer[filled:])
+            except ProviderConnectionException as error:
+                if not self._resume(error):
+                    break
+                continue
+            if not count:
+                break
+            self._delivered(count)
+            filled += count
+        return filled
+
+    def _delivered(self, count: int) -> None:
+        self._position += count
+        self._failures = 0
+
+    def _resume(self, error: ProviderConnectionException) -> bool:
+        """Open the rest of the range after ``error``; False if nothing is left."""
+        self._stream.close()
+        self._failures += 1
+        if self._failures >= self._max_attempts:
+            raise ProviderConnectionException(
+                f"{error} (gave up after {self._failures} attempts in a row to read"
+                f" {self._key!r} in bucket {self._bucket!r})"
+            ) from error
+        log.info(
+            "read of %s/%s broke at byte %d; resuming", self._bucket, self._key, self._position
+        )
+        time.sleep(backoff(self._failures))
+        end = self._options.end
+        if end is not None and self._position >= end:
+            return False
+        resumed = dataclasses.replace(
+            self._options, start=self._position, if_revision=self._revision
+        )
+        self._stream = self._driver.read_object(self._bucket, self._key, resumed)
+        return True
+
+    def close(self) -> None:
+        self._stream.close()

@@ -166,26 +166,29 @@ class Progress:
 
 
 def _counted(body: Body, progress: Progress) -> Body:
-    """``body`` reporting bytes as a driver reads them. An SDK may rewind a
-    body to sign it or to retry; only bytes past the furthest offset read
-    so far are reported, so a second pass never counts twice."""
+    """``body`` reporting bytes as a driver reads them (or as the data plane
+    sends its file window). An SDK may rewind a body to sign it or to
+    retry; only bytes past the furthest offset reached so far are reported,
+    so a second pass never counts twice."""
     if progress.wanted is None:
         return body
     furthest = 0
     lock = threading.Lock()
 
-    def read_at(offset: int, length: int) -> bytes:
+    def reached(end: int) -> None:
         nonlocal furthest
+        with lock:
+            if end > furthest:
+                progress(end - furthest)
+                furthest = end
+
+    def read_at(offset: int, length: int) -> bytes:
         body.seek(offset)
         data = body.read(length)
-        with lock:
-            reached = offset + len(data)
-            if reached > furthest:
-                progress(reached - furthest)
-                furthest = reached
+        reached(offset + len(data))
         return data
 
-    return Body(body.size, read_at)
+    return Body(body.size, read_at, window=body.window, reached=reached)
 
 
 @dataclass(frozen=True)

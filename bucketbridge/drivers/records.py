@@ -135,17 +135,48 @@ class UrlRequest:
 class ObjectStream:
     """An open read: the chunks of the requested range, and ``info``, the
     record of the whole object whose bytes they are (from the same response,
-    so it describes exactly the revision read)."""
+    so it describes exactly the revision read).
+
+    Read it either by iterating its chunks or with :meth:`readinto`, not
+    both. A driver on the lean data plane passes ``readinto`` so bytes land
+    in the caller's buffer without a copy; otherwise it is served from the
+    chunks."""
 
     def __init__(
-        self, info: ObjectInfo, chunks: Iterator[bytes], close: Callable[[], None] | None = None
+        self,
+        info: ObjectInfo,
+        chunks: Iterator[bytes],
+        close: Callable[[], None] | None = None,
+        *,
+        readinto: Callable[[memoryview], int] | None = None,
     ) -> None:
         self.info = info
         self._chunks = chunks
         self._close = close
+        self._readinto = readinto
+        self._left = memoryview(b"")
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        """Fill ``buffer`` with the next bytes: fewer only at the end of the
+        range, 0 once it is over."""
+        view = memoryview(buffer).cast("B")
+        if self._readinto is not None:
+            return self._readinto(view)
+        filled = 0
+        while filled < len(view):
+            if not self._left:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._left = memoryview(chunk)
+            count = min(len(self._left), len(view) - filled)
+            view[filled : filled + count] = self._left[:count]
+            self._left = self._left[count:]
+            filled += count
+        return filled
 
     def close(self) -> None:
         if self._close is not None:
@@ -161,11 +192,28 @@ class Body(io.RawIOBase):
     to retry or to sign it.
     """
 
-    def __init__(self, size: int, read_at: Callable[[int, int], bytes]) -> None:
+    def __init__(
+        self,
+        size: int,
+        read_at: Callable[[int, int], bytes],
+        *,
+        window: tuple[int, int] | None = None,
+        reached: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__()
         self.size = size
         self._read_at = read_at
         self._position = 0
+        # (fd, offset) when the bytes are a window of an open file: the lean
+        # data plane sends them with os.sendfile instead of reading them
+        self.window = window
+        self._reached = reached
+
+    def sent(self, end: int) -> None:
+        """Note that the first ``end`` bytes left without being read
+        (``os.sendfile``), for the progress a reading body would report."""
+        if self._reached is not None:
+            self._reached(end)
 
     @classmethod
     def of_bytes(cls, data: bytes | bytearray | memoryview) -> Body:
@@ -190,7 +238,7 @@ class Body(io.RawIOBase):
                 done += len(chunk)
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        return cls(size, read_at)
+        return cls(size, read_at, window=(fd, offset))
 
     @classmethod
     def of_stream(cls, stream: IO[bytes], size: int) -> Body:

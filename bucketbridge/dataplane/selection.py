@@ -1,0 +1,23 @@
+"""Whether a provider's hot calls take the lean plane or stay on its SDK."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+
+from .request import Endpoint
+
+log = logging.getLogger("bucketbridge")
+
+
+def use_lean_plane(data_plane: str, endpoint: Endpoint) -> bool:
+    """True unless the user chose the SDK, or the environment sends this
+    endpoint through a proxy: the SDKs honour HTTP(S)_PROXY, the lean plane
+    does not, so a proxied endpoint keeps the SDK rather than bypass it."""
+    if data_plane == "sdk":
+        return False
+    proxies = urllib.request.getproxies()
+    if endpoint.scheme in proxies and not urllib.request.proxy_bypass(endpoint.host):
+        log.info("%s goes through a proxy: its requests stay on the SDK", endpoint.url())
+        return False
+    return True
