@@ -20,9 +20,11 @@ from .errors import (
     WaitStateException,
 )
 from .factory import CloudProviderFactory, ProviderList
+from .locations import Location
 from .provider import CloudProvider
 from .resources import Bucket, BucketObject, MultipartUpload, UploadPart
 from .results import ResultList
+from .sync import SyncReport, copy, sync
 from .transfer import TransferConfig
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "InvalidNameException",
     "InvalidParamException",
     "InvalidValueException",
+    "Location",
     "MultipartUpload",
     "NotFoundException",
     "PermissionDeniedException",
@@ -48,8 +51,11 @@ __all__ = [
     "ProviderList",
     "ProviderNotInstalledException",
     "ResultList",
+    "SyncReport",
     "TransferConfig",
     "UploadPart",
     "UploadSupersededException",
     "WaitStateException",
+    "copy",
+    "sync",
 ]

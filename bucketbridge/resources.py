@@ -28,6 +28,7 @@ from .checks import (
     positive_int,
     writable_binary_stream,
 )
+from .copying import CopySource, copy_object
 from .drivers.base import Driver, Features, MultipartSession
 from .drivers.parts import check_part_number, ordered_parts
 from .drivers.records import (
@@ -48,6 +49,7 @@ from .errors import (
     wrap_foreign_errors,
 )
 from .lookup import head_existing
+from .names import validate_object_key
 from .reads import open_read
 from .transfer import (
     DownloadSource,
@@ -365,6 +367,53 @@ class BucketObject(_Resource):
         plan = self._plan(config)
         source = DownloadSource(self._driver, self._provider.features, self._bucket.name, self._key)
         self._info = download_file(source, path, plan, Progress(progress))
+
+    @wrap_foreign_errors
+    def copy_to(
+        self,
+        bucket: Bucket,
+        name: str | None = None,
+        *,
+        overwrite: bool = True,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        config: TransferConfig | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BucketObject:
+        """Copy this object to ``name`` (default: the same name) in
+        ``bucket``, which may belong to another provider, and return the copy.
+
+        On the same provider the copy is made inside it where the provider
+        can (no bytes through this process); otherwise the bytes stream
+        through here in parts, within ``part_size * max_concurrency`` of
+        memory and no temporary file. The copy has the source's content type
+        and metadata unless ``content_type`` / ``metadata`` are given. What
+        is copied is the object as it is when the copy starts: replaced
+        meanwhile, the copy fails (PreconditionFailedException) rather than
+        mix two versions. With ``overwrite=False`` an existing destination
+        raises PreconditionFailedException."""
+        if not isinstance(bucket, Bucket):
+            raise InvalidValueException("bucket", bucket, "must be a Bucket")
+        key = self._key if name is None else validate_object_key(name)
+        destination = BucketObject(bucket._provider, bucket, key, None)
+        target = destination._target(content_type, metadata, overwrite)
+        source = CopySource(
+            self._provider,
+            self._driver,
+            self._bucket.name,
+            self._key,
+            self._provider.settings["max_attempts"],
+        )
+        destination._info = copy_object(
+            source,
+            target,
+            bucket._provider,
+            destination._plan(config),
+            Progress(progress),
+            content_type=target.options.content_type if content_type is not None else None,
+            metadata=target.options.metadata if metadata is not None else None,
+        )
+        return destination
 
     @wrap_foreign_errors
     def generate_url(

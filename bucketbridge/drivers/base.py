@@ -182,6 +182,30 @@ class TransfersFiles(Protocol):
 
 
 @runtime_checkable
+class CopiesObjects(Protocol):
+    """A driver that copies an object without its bytes leaving the provider
+    (S3 CopyObject, Azure copy from URL, GCS rewrite, Swift COPY, a kernel
+    copy). Without it the core streams the bytes through this process."""
+
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        """Store a copy of revision ``source_revision`` of the source (None:
+        whatever is there; PreconditionFailedException if it was replaced
+        since) as ``key`` in ``bucket``, atomically, with ``options``' content
+        type, metadata and create-only rule (the core fills them in from the
+        source when the caller gave none). A missing source is
+        NotFoundException."""
+        ...
+
+
+@runtime_checkable
 class RefusesNonEmptyBucketDelete(Protocol):
     """A driver whose ``delete_bucket`` always refuses a bucket that still
     holds objects. Without it the core lists one key first (SeaweedFS, for
@@ -212,6 +236,7 @@ class Features:
     deletes_in_batches: DeletesInBatches | None
     transfers_files: TransfersFiles | None
     refuses_non_empty_bucket_delete: bool
+    copies_objects: CopiesObjects | None = None
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
 
     @classmethod
@@ -220,6 +245,7 @@ class Features:
             computes_etag=driver if isinstance(driver, ComputesEtag) else None,
             deletes_in_batches=driver if isinstance(driver, DeletesInBatches) else None,
             transfers_files=driver if isinstance(driver, TransfersFiles) else None,
+            copies_objects=driver if isinstance(driver, CopiesObjects) else None,
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)
             ),

@@ -198,6 +198,30 @@ class MemoryDriver:
             store.objects[key] = _Stored(data, info)
         return info
 
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        with self._lock:
+            stored = self._bucket(source_bucket).objects.get(source_key)
+            self._bucket(bucket)  # a missing destination bucket is NotFound, before the source
+        if stored is None:
+            raise NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
+        if source_revision is not None and stored.info.revision != source_revision:
+            raise PreconditionFailedException(
+                f"object {source_key!r} in bucket {source_bucket!r} was replaced since it was"
+                " looked up"
+            )
+        # bytes are immutable: the copy shares them, as a server-side copy shares nothing
+        etag = stored.info.etag
+        assert etag is not None  # the memory driver computes every etag on write
+        return self._store(bucket, key, stored.data, etag, options)
+
     def delete_object(self, bucket: str, key: str) -> None:
         with self._lock:
             store = self._bucket(bucket)

@@ -428,6 +428,31 @@ class LocalDriver:
             _copy_fd(source.fileno(), fd, progress)
         return info
 
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        """Copy inside the kernel (a reflink where the filesystem shares
+        blocks); the copy keeps the source's etag, or how to compute it."""
+        self._check_object(bucket, key)
+        source, info = self._open_described(source_bucket, source_key, source_revision)
+        sidecar = self._sidecars.read(
+            source_bucket, source_key, identity(os.fstat(source.fileno()))
+        )
+        with source, TempFile(self._tmp_fd) as (fd, temp_name):
+            _copy_fd(source.fileno(), fd, None)
+            record = {
+                "content_type": options.content_type,
+                "metadata": dict(options.metadata),
+                "etag_part_size": sidecar.get("etag_part_size"),
+            }
+            return self._publish(bucket, key, fd, temp_name, record, info.etag, options.create_only)
+
     def delete_object(self, bucket: str, key: str) -> None:
         *directories, name = key_segments(key)
         with (

@@ -1,0 +1,126 @@
+"""Copying an object: inside the provider when it can, else streamed through here.
+
+The same provider with the ``CopiesObjects`` capability copies server-side,
+pinned to the revision looked up first. Anything else (another provider,
+another account, a driver without the capability) streams: a read pinned to
+that revision, resumed if the connection drops (:mod:`.reads`), feeds the
+upload engine part by part (:func:`.transfer.upload_stream`), so memory stays
+near ``part_size * max_concurrency`` whatever the size and no temporary
+file is written. Either way the destination only ever holds a whole object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from .drivers.base import Driver
+from .drivers.records import ObjectInfo, ObjectStream, ReadOptions, WriteOptions
+from .lookup import head_existing
+from .reads import open_read
+from .transfer import Progress, TransferPlan, UploadTarget, upload_stream
+
+STREAM_BUFFER = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """An object to copy from, on a provider identified by ``provider``
+    (the same value on both sides means the same provider instance)."""
+
+    provider: object
+    driver: Driver
+    bucket: str
+    key: str
+    max_attempts: int
+
+
+def copy_object(
+    source: CopySource,
+    target: UploadTarget,
+    target_provider: object,
+    plan: TransferPlan,
+    progress: Progress,
+    *,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+) -> ObjectInfo:
+    """Copy what the source holds now to ``target``. The copy gets
+    ``content_type`` and ``metadata`` where given, else the source's;
+    ``target.options`` gives the create-only rule."""
+    info = head_existing(source.driver, source.bucket, source.key)
+    target = dataclasses.replace(
+        target,
+        options=WriteOptions(
+            content_type=content_type or info.content_type or target.options.content_type,
+            metadata=dict(info.metadata or {}) if metadata is None else dict(metadata),
+            create_only=target.options.create_only,
+        ),
+    )
+    copies = target.features.copies_objects
+    if copies is not None and source.provider is target_provider:
+        copied = copies.copy_object(
+            source.bucket, source.key, info.revision, target.bucket, target.key, target.options
+        )
+        progress(copied.size)
+        return copied
+    reader = _PinnedReader(source, info)
+    try:
+        # unbuffered: each part is read straight into its own buffer
+        return upload_stream(target, cast(BinaryIO, reader), info.size, plan, progress)
+    finally:
+        reader.close()
+
+
+class _PinnedReader(io.RawIOBase):
+    """The source object as a stream, every read pinned to one revision.
+    Seeking back to the start opens the read again (an upload the provider
+    made start over, see ``UploadSupersededException``)."""
+
+    def __init__(self, source: CopySource, info: ObjectInfo) -> None:
+        super().__init__()
+        self._source = source
+        self._info = info
+        self._position = 0
+        self._stream = self._open()
+
+    def _open(self) -> ObjectStream:
+        return open_read(
+            self._source.driver,
+            self._source.bucket,
+            self._source.key,
+            ReadOptions(chunk_size=STREAM_BUFFER, if_revision=self._info.revision),
+            self._source.max_attempts,
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence != io.SEEK_SET or offset != 0:
+            raise io.UnsupportedOperation("a copy source only seeks back to its start")
+        if self._position:
+            self._stream.close()
+            self._stream = self._open()
+            self._position = 0
+        return 0
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        count = self._stream.readinto(memoryview(buffer))
+        self._position += count
+        return count
+
+    def close(self) -> None:
+        stream = getattr(self, "_stream", None)  # absent if the first open failed
+        if not self.closed and stream is not None:
+            stream.close()
+        super().close()

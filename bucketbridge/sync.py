@@ -1,0 +1,431 @@
+"""``copy`` and ``sync``: many objects from one location to another, on any executor.
+
+The coordinator (the calling thread) walks both listings in key order, page
+by page, and merge-joins them: a source key missing at the destination, or
+different there, is to copy; a destination key missing at the source is to
+delete (``sync(delete=True)``). The actions are cut into batches of at most
+``batch_objects`` objects or ``batch_bytes`` bytes, and each batch is one
+task on the executor: a thread pool here by default, or any
+``concurrent.futures.Executor`` -- a process pool, or a Dask cluster through
+``distributed.Client.get_executor()``. A task is idempotent (it copies whole
+objects, each written atomically), so an executor may run it twice after a
+worker dies; it names its locations by provider id and config, so a worker
+in another process makes its own provider. At most ``max_in_flight``
+batches are out at once, so the listing streams in bounded memory whatever
+the size of the buckets. Deletions run only after every copy succeeded, as
+rclone does: a failed sync never leaves the destination with less than it had.
+
+"Different" means: sizes differ, or the etags differ and the destination
+does not record the source's etag in its ``bb-src-etag`` metadata (which
+``sync`` writes on every copy: etags of two providers, or of a multipart
+and a single upload, are not comparable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .checks import boolean, optional_callable, positive_int
+from .errors import (
+    BucketBridgeException,
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+)
+from .locations import Location, provider_for
+from .resources import Bucket, BucketObject
+from .transfer import TransferConfig
+
+log = logging.getLogger("bucketbridge")
+
+Overwrite = Literal["always", "different", "never"]
+SOURCE_ETAG_KEY = "bb-src-etag"
+DEFAULT_BATCH_OBJECTS = 1000
+DEFAULT_BATCH_BYTES = 8 * 1024**3
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One object of a listing, by its key below the location's prefix."""
+
+    name: str
+    size: int
+    etag: str | None
+    # same size, etags not comparable from the listings: the task looks closer
+    maybe_same: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One task: copy ``copies`` and delete ``deletes`` (names below the prefixes)."""
+
+    source: Location
+    destination: Location
+    copies: tuple[Entry, ...]
+    deletes: tuple[str, ...]
+    overwrite: Overwrite
+    record_source_etag: bool
+    config: TransferConfig | None
+
+
+@dataclass
+class Failure:
+    name: str
+    error: str
+
+
+@dataclass
+class BatchResult:
+    copied: list[str] = field(default_factory=list)
+    copied_bytes: int = 0
+    skipped: list[str] = field(default_factory=list)  # "never" met an existing object
+    unchanged: list[str] = field(default_factory=list)  # looked closer: the same after all
+    deleted: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    """What a copy or sync did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool
+    to_copy: list[str] = field(default_factory=list)
+    to_delete: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    copied: int = 0
+    copied_bytes: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def raise_for_failures(self) -> None:
+        """BucketBridgeException naming the first failures, if any."""
+        if self.failures:
+            shown = "; ".join(f"{f.name}: {f.error}" for f in self.failures[:3])
+            more = f" (and {len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
+            raise BucketBridgeException(f"{len(self.failures)} object(s) failed: {shown}{more}")
+
+
+def copy(
+    source: Location | Bucket,
+    destination: Location | Bucket,
+    *,
+    overwrite: Overwrite = "always",
+    dry_run: bool = False,
+    executor: Executor | None = None,
+    config: TransferConfig | None = None,
+    batch_objects: int = DEFAULT_BATCH_OBJECTS,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_in_flight: int | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> SyncReport:
+    """Copy every object under the source prefix to the destination prefix
+    (``overwrite``: ``"always"``, ``"different"``, or ``"never"`` -- create
+    only, safe against concurrent writers). Objects keep their content type
+    and metadata."""
+    return _run(
+        _location(source, "source"),
+        _location(destination, "destination"),
+        overwrite=_overwrite(overwrite),
+        delete=False,
+        dry_run=boolean("dry_run", dry_run),
+        executor=executor,
+        config=config,
+        batch_objects=positive_int("batch_objects", batch_objects),
+        batch_bytes=positive_int("batch_bytes", batch_bytes),
+        max_in_flight=max_in_flight,
+        on_batch=optional_callable("on_batch", on_batch),
+    )
+
+
+def sync(
+    source: Location | Bucket,
+    destination: Location | Bucket,
+    *,
+    delete: bool = False,
+    dry_run: bool = False,
+    executor: Executor | None = None,
+    config: TransferConfig | None = None,
+    batch_objects: int = DEFAULT_BATCH_OBJECTS,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_in_flight: int | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> SyncReport:
+    """Make the destination prefix hold what the source prefix holds: copy
+    what is missing or different there, and with ``delete`` remove what
+    the source lacks (only once every copy succeeded). ``dry_run`` lists
+    the work without doing it."""
+    return _run(
+        _location(source, "source"),
+        _location(destination, "destination"),
+        overwrite="different",
+        delete=boolean("delete", delete),
+        dry_run=boolean("dry_run", dry_run),
+        executor=executor,
+        config=config,
+        batch_objects=positive_int("batch_objects", batch_objects),
+        batch_bytes=positive_int("batch_bytes", batch_bytes),
+        max_in_flight=max_in_flight,
+        on_batch=optional_callable("on_batch", on_batch),
+    )
+
+
+def _location(value: object, name: str) -> Location:
+    if isinstance(value, Location):
+        return value
+    if isinstance(value, Bucket):
+        return Location.of(value)
+    raise InvalidValueException(name, value, "must be a Location or a Bucket")
+
+
+def _overwrite(value: object) -> Overwrite:
+    if value == "always" or value == "different" or value == "never":
+        return value
+    raise InvalidValueException("overwrite", value, "use 'always', 'different' or 'never'")
+
+
+def _run(
+    source: Location,
+    destination: Location,
+    *,
+    overwrite: Overwrite,
+    delete: bool,
+    dry_run: bool,
+    executor: Executor | None,
+    config: TransferConfig | None,
+    batch_objects: int,
+    batch_bytes: int,
+    max_in_flight: int | None,
+    on_batch: Callable[[BatchResult], None] | None,
+) -> SyncReport:
+    if config is not None and not isinstance(config, TransferConfig):
+        raise InvalidValueException("config", config, "must be a TransferConfig or None")
+    if executor is not None and not isinstance(executor, Executor):
+        raise InvalidValueException("executor", executor, "must be a concurrent.futures.Executor")
+    report = SyncReport(dry_run=dry_run)
+    rest = (overwrite, overwrite == "different", config)
+    deletes: list[str] = []
+
+    def batches() -> Iterator[Batch]:
+        pending: list[Entry] = []
+        pending_bytes = 0
+        for action, entry in _plan(source, destination, overwrite):
+            if action == "delete":
+                deletes.append(entry.name)
+                continue
+            if action == "same":
+                report.unchanged += 1
+                continue
+            if action == "exists":
+                report.skipped += 1
+                continue
+            if dry_run:
+                if entry.maybe_same and _unchanged(
+                    _bucket(source), _bucket(destination), entry, source, destination
+                ):
+                    report.unchanged += 1
+                else:
+                    report.to_copy.append(entry.name)
+                continue
+            pending.append(entry)
+            pending_bytes += entry.size
+            if len(pending) >= batch_objects or pending_bytes >= batch_bytes:
+                yield Batch(source, destination, tuple(pending), (), *rest)
+                pending, pending_bytes = [], 0
+        if pending:
+            yield Batch(source, destination, tuple(pending), (), *rest)
+
+    if dry_run:
+        for _ in batches():
+            pass
+        if delete:
+            report.to_delete = deletes
+        return report
+    own_pool = executor is None
+    pool = executor if executor is not None else ThreadPoolExecutor(DEFAULT_WORKERS, "bb-sync")
+    width = max_in_flight or 2 * getattr(pool, "_max_workers", DEFAULT_WORKERS)
+    try:
+        _submit_all(pool, batches(), positive_int("max_in_flight", width), report, on_batch)
+        if delete and deletes and report.ok:
+            jobs = (
+                Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest)
+                for i in range(0, len(deletes), batch_objects)
+            )
+            _submit_all(pool, jobs, width, report, on_batch)
+        elif delete and deletes:
+            log.warning("sync: %d deletion(s) not made, because copies failed", len(deletes))
+    finally:
+        if own_pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return report
+
+
+def _submit_all(
+    pool: Executor,
+    batches: Iterator[Batch],
+    width: int,
+    report: SyncReport,
+    on_batch: Callable[[BatchResult], None] | None,
+) -> None:
+    """Run the batches with at most ``width`` out at once (back-pressure:
+    the listing is only read as fast as batches finish)."""
+    running: set[Future[BatchResult]] = set()
+
+    def collect(done: set[Future[BatchResult]]) -> None:
+        for future in done:
+            result = future.result()
+            report.copied += len(result.copied)
+            report.copied_bytes += result.copied_bytes
+            report.skipped += len(result.skipped)
+            report.unchanged += len(result.unchanged)
+            report.deleted += len(result.deleted)
+            report.failures.extend(result.failures)
+            if on_batch is not None:
+                on_batch(result)
+
+    for batch in batches:
+        if len(running) >= width:
+            done, running = _wait_some(running)
+            collect(done)
+        running.add(pool.submit(run_batch, batch))
+    while running:
+        done, running = _wait_some(running)
+        collect(done)
+
+
+def _wait_some(
+    running: set[Future[BatchResult]],
+) -> tuple[set[Future[BatchResult]], set[Future[BatchResult]]]:
+    done, still = wait(running, return_when=FIRST_COMPLETED)
+    return set(done), set(still)
+
+
+def _plan(
+    source: Location, destination: Location, overwrite: Overwrite
+) -> Iterator[tuple[str, Entry]]:
+    """Merge-join the two listings: ``("copy", e)``, ``("same", e)``,
+    ``("exists", e)`` (for ``overwrite="never"``), ``("delete", e)``."""
+    theirs = _entries(destination)
+    there = next(theirs, None)
+    for entry in _entries(source):
+        while there is not None and there.name < entry.name:
+            yield "delete", there
+            there = next(theirs, None)
+        if there is not None and there.name == entry.name:
+            if overwrite == "never":
+                yield "exists", entry
+            elif overwrite == "always" or entry.size != there.size:
+                yield "copy", entry
+            elif entry.etag is not None and entry.etag == there.etag:
+                yield "same", entry
+            else:
+                yield "copy", dataclasses.replace(entry, maybe_same=True)
+            there = next(theirs, None)
+        else:
+            yield "copy", entry
+    while there is not None:
+        yield "delete", there
+        there = next(theirs, None)
+
+
+def _entries(location: Location) -> Iterator[Entry]:
+    """The location's objects in key order (UTF-8 byte order, as every driver lists)."""
+    provider = provider_for(location)
+    cut = len(location.prefix)
+    marker: str | None = None
+    while True:
+        page = provider.driver.list_objects(
+            location.bucket,
+            prefix=location.prefix or None,
+            marker=marker,
+            limit=provider.features.list_page_size,
+        )
+        for info in page.items:
+            yield Entry(info.key[cut:], info.size, info.etag)
+        if page.next_marker is None:
+            return
+        marker = page.next_marker
+
+
+def _bucket(location: Location) -> Bucket:
+    provider = provider_for(location)
+    bucket = provider.storage.buckets.get(location.bucket)
+    if bucket is None:
+        raise NotFoundException(f"bucket {location.bucket!r} does not exist")
+    return bucket
+
+
+def run_batch(batch: Batch) -> BatchResult:
+    """Do one batch; failures of single objects are recorded, not raised,
+    so one bad object does not stop the others."""
+    result = BatchResult()
+    target = _bucket(batch.destination)
+    if batch.copies:
+        origin = _bucket(batch.source)
+        for entry in batch.copies:
+            try:
+                if entry.maybe_same and _unchanged(
+                    origin, target, entry, batch.source, batch.destination
+                ):
+                    result.unchanged.append(entry.name)
+                    continue
+                copied = _copy_one(origin, target, entry, batch)
+            except PreconditionFailedException as error:
+                if batch.overwrite == "never":
+                    result.skipped.append(entry.name)
+                else:
+                    result.failures.append(Failure(entry.name, str(error)))
+            except BucketBridgeException as error:
+                result.failures.append(Failure(entry.name, str(error)))
+            else:
+                result.copied.append(entry.name)
+                result.copied_bytes += copied.size
+    for name in batch.deletes:
+        try:
+            target.objects.create(batch.destination.prefix + name).delete()
+        except BucketBridgeException as error:
+            result.failures.append(Failure(name, str(error)))
+        else:
+            result.deleted.append(name)
+    return result
+
+
+def _unchanged(
+    origin: Bucket, target: Bucket, entry: Entry, source: Location, destination: Location
+) -> bool:
+    """Whether the destination holds the source's content: its etag, or the
+    source etag the copy recorded, is the source's."""
+    there = target.objects.get(destination.prefix + entry.name)
+    if there is None or there.size != entry.size:
+        return False
+    etag = entry.etag
+    if etag is None:  # a provider that computes etags on demand (local)
+        found = origin.objects.get(source.prefix + entry.name)
+        etag = found.etag if found is not None else None
+    return etag is not None and etag in (there.etag, there.metadata.get(SOURCE_ETAG_KEY))
+
+
+def _copy_one(origin: Bucket, target: Bucket, entry: Entry, batch: Batch) -> BucketObject:
+    source = origin.objects.create(batch.source.prefix + entry.name)
+    metadata = None
+    if batch.record_source_etag:
+        source.refresh()
+        if source.etag is not None:
+            metadata = {**source.metadata, SOURCE_ETAG_KEY: source.etag}
+    return source.copy_to(
+        target,
+        batch.destination.prefix + entry.name,
+        overwrite=batch.overwrite != "never",
+        metadata=metadata,
+        config=batch.config,
+    )

@@ -1,0 +1,92 @@
+"""The copy/sync engine's own rules, on real LOCAL and MEMORY providers:
+batches run on any executor (a process pool here), deletions only after
+every copy succeeded, bad arguments named, locations that pickle small."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bucketbridge import (
+    CloudProviderFactory,
+    InvalidValueException,
+    Location,
+    ProviderList,
+    sync,
+)
+from bucketbridge.sync import copy
+
+
+def _local(root: Path) -> dict[str, str]:
+    return {"local_root": str(root)}
+
+
+def test_sync_on_a_process_pool_is_complete_and_idempotent(tmp_path: Path) -> None:
+    config = _local(tmp_path)
+    with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        provider.storage.buckets.create("dst-bucket")
+        for i in range(120):
+            source.objects.create(f"data/é{i:03d}/x").upload(bytes([i]) * i)
+    origin = Location("local", "src-bucket", "data/", config)
+    target = Location("local", "dst-bucket", "", config)
+    with ProcessPoolExecutor(2) as pool:
+        first = sync(origin, target, executor=pool, batch_objects=25)
+        second = sync(origin, target, executor=pool, batch_objects=25)
+    assert (first.copied, first.unchanged, first.ok) == (120, 0, True)
+    assert (second.copied, second.unchanged) == (0, 120)
+    with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
+        copied = provider.storage.buckets.get("dst-bucket")
+        assert copied is not None
+        names = [o.name for o in copied.objects]
+        assert names == [f"é{i:03d}/x" for i in range(120)]
+        got = copied.objects.get("é077/x")
+        assert got is not None and b"".join(got.iter_content()) == bytes([77]) * 77
+
+
+def test_a_failed_copy_stops_every_deletion(tmp_path: Path) -> None:
+    memory = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    local = CloudProviderFactory().create_provider(ProviderList.LOCAL, _local(tmp_path))
+    source = memory.storage.buckets.create("src-bucket")
+    source.objects.create("a/b").upload(b"1")  # the local provider cannot hold a/b beside a
+    source.objects.create("c").upload(b"2")
+    destination = local.storage.buckets.create("dst-bucket")
+    destination.objects.create("a").upload(b"stale")
+    report = sync(source, destination, delete=True)
+    assert not report.ok and [f.name for f in report.failures] == ["a/b"]
+    assert report.copied == 1 and report.deleted == 0
+    assert destination.objects.get("a") is not None  # not deleted: a copy failed
+    with pytest.raises(Exception, match="1 object\\(s\\) failed: a/b"):
+        report.raise_for_failures()
+    memory.close()
+    local.close()
+
+
+def test_bad_arguments_are_named(tmp_path: Path) -> None:
+    memory = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    bucket = memory.storage.buckets.create("some-bucket")
+    with pytest.raises(InvalidValueException, match="overwrite"):
+        copy(bucket, bucket, overwrite="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueException, match="executor"):
+        sync(bucket, bucket, executor=object())  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueException, match="source"):
+        sync("s3://bucket", bucket)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueException, match="batch_objects"):
+        sync(bucket, bucket, batch_objects=0)
+    # a live provider cannot go to another process, and says so
+    with pytest.raises(InvalidValueException, match="live provider"):
+        pickle.dumps(Location.of(bucket))
+
+
+def test_a_location_pickles_without_resolved_secrets_and_masks_them() -> None:
+    location = Location("aws", "my-bucket", "p/", {"aws_secret_key": "SECRET-VALUE"})
+    assert "SECRET-VALUE" not in repr(location)
+    restored = pickle.loads(pickle.dumps(location))
+    assert (restored.bucket, restored.prefix, dict(restored.config)) == (
+        "my-bucket",
+        "p/",
+        {"aws_secret_key": "SECRET-VALUE"},  # what the user gave, to rebuild the provider
+    )
