@@ -7,8 +7,10 @@ full-jitter backoff (:func:`bucketbridge.reads.backoff`), up to the
 request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
 DELETE), so trying again is safe; a create-only PUT may meet its own first
 attempt's object, which the driver tells apart by ``Response.attempts``.
-A reused keep-alive connection the server had closed is replaced once
-without counting an attempt. A body cut off mid-read is not retried here:
+A reused keep-alive connection the server had closed is replaced without
+counting an attempt (the pool drops those it can see closed before use;
+one closed while the request was on its way fails it, and each such
+failure uses up one idle connection, so this ends). A body cut off mid-read is not retried here:
 the reader raises ProviderConnectionException and the core resumes the read
 pinned to its revision (:mod:`bucketbridge.reads`).
 """
@@ -29,9 +31,9 @@ from email.message import Message
 from ..config import ConnectionSettings
 from ..drivers.http_errors import Subject, network_error
 from ..drivers.records import Body
-from ..errors import ProviderConnectionException
+from ..errors import InvalidValueException, ProviderConnectionException
 from ..reads import backoff
-from .pool import ConnectionPool
+from .pool import ConnectionPool, ReadTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -84,7 +86,6 @@ class HttpClient:
         request.headers["host"] = request.endpoint.netloc
         request.headers["content-length"] = str(request.content_length)
         attempt = 0
-        replaced_stale = False
         while True:
             attempt += 1
             signer.sign(request)
@@ -97,15 +98,22 @@ class HttpClient:
             except NETWORK_ERRORS as error:
                 if connection is not None:
                     connection.close()
-                if reused and not replaced_stale and isinstance(error, STALE_CONNECTION):
-                    replaced_stale = True  # the server closed it while idle: not an attempt
-                    attempt -= 1
+                if reused and isinstance(error, STALE_CONNECTION):
+                    attempt -= 1  # the server closed it while idle: not an attempt
                     continue
-                if attempt >= self._connection.max_attempts:
-                    raise network_error(error, subject) from error
+                if attempt >= self._connection.max_attempts or isinstance(
+                    error, ssl.SSLCertVerificationError
+                ):  # a refused certificate is refused again: say so at once
+                    raise network_error(_named(error), subject) from error
                 log.debug("%s %s failed (%s); retrying", request.method, subject.describe(), error)
                 time.sleep(backoff(attempt))
                 continue
+            except BaseException:
+                # not the network's fault (a file window that shrank, an
+                # interrupt): the connection is half-used, never reuse it
+                if connection is not None:
+                    connection.close()
+                raise
             response = Response(raw, connection, pool, subject, attempt)
             if raw.status in RETRY_STATUSES and attempt < self._connection.max_attempts:
                 response.discard()
@@ -160,9 +168,13 @@ class Response:
                 if not count:
                     break
                 filled += count
+            if filled < len(view) and self._raw.length:
+                # http.client's readinto takes a clean close before the
+                # Content-Length for the end of the body: it is not
+                raise http.client.IncompleteRead(b"", self._raw.length)
         except NETWORK_ERRORS as error:
-            self.close()
-            raise network_error(error, self._subject) from error
+            self._abandon()
+            raise network_error(_named(error), self._subject) from error
         if filled < len(view):
             self._finished()
         return filled
@@ -174,8 +186,8 @@ class Response:
         try:
             data = self._raw.read()
         except NETWORK_ERRORS as error:
-            self.close()
-            raise network_error(error, self._subject) from error
+            self._abandon()
+            raise network_error(_named(error), self._subject) from error
         self._finished()
         return data
 
@@ -205,6 +217,14 @@ class Response:
 
     def _finished(self) -> None:
         self.close()
+
+    def _abandon(self) -> None:
+        """Close the connection after a failure: http.client may have marked
+        the response closed, but the connection is not fit to reuse."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._raw.close()
+            connection.close()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -258,9 +278,22 @@ def _sendfile(
                     raise TimeoutError("timed out sending the request body") from None
                 continue
             if sent == 0:
-                raise OSError(f"the file ended {count - sent_total} bytes before the body did")
+                raise InvalidValueException(
+                    "file", f"offset {offset + sent_total}", "it shrank while it was sent"
+                )
             sent_total += sent
             body.sent(sent_total)
+
+
+def _named(error: BaseException) -> BaseException:
+    """``error``, a bare timeout named for what timed out: once connected,
+    every wait is for the server's answer (connect timeouts are named by
+    the pool)."""
+    if type(error) is TimeoutError:
+        named = ReadTimeoutError(*error.args)
+        named.__cause__ = error
+        return named
+    return error
 
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:

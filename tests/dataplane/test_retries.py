@@ -1,0 +1,121 @@
+"""One retry policy: 429 and 5xx are sent again, signed afresh, up to
+max_attempts, then the last answer goes to the driver; a connection that
+never answers fails after exactly max_attempts attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bucketbridge.dataplane.client import HttpClient
+from bucketbridge.errors import ProviderConnectionException
+from tests.dataplane.conftest import CountingSigner, get, subject
+from tests.dataplane.server import Exchange, Server
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_retried_status_is_sent_again_signed_afresh_then_answered(
+    status: int,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    delays: list[int],
+) -> None:
+    def busy_twice(exchange: Exchange) -> None:
+        if len(exchange.server.seen) <= 2:
+            exchange.reply(status, b"<Error>SlowDown</Error>")
+        else:
+            exchange.reply(200, b"done")
+
+    server = serve(busy_twice)
+    signer = CountingSigner()
+    response = make_client(max_attempts=3).send(get(server.url), signer, subject(server.url))
+    assert (response.status, response.read(), response.attempts) == (200, b"done", 3)
+    assert [seen.headers["x-signature"] for seen in server.seen] == [
+        "signed-1",
+        "signed-2",
+        "signed-3",
+    ]
+    assert delays == [1, 2]
+    assert server.connections == 1  # the short error bodies were read: the connection stayed
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_the_last_retried_status_is_returned_to_the_driver(
+    status: int,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    delays: list[int],
+) -> None:
+    server = serve(
+        lambda exchange: exchange.reply(status, f"busy {len(exchange.server.seen)}".encode())
+    )
+    signer = CountingSigner()
+    response = make_client(max_attempts=4).send(get(server.url), signer, subject(server.url))
+    assert response.status == status
+    assert response.attempts == 4
+    assert response.read() == b"busy 4"  # the last answer's body, for the driver's error
+    assert signer.count == len(server.seen) == 4
+    assert delays == [1, 2, 3]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 412, 416])
+def test_a_client_error_is_not_retried(
+    status: int,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    delays: list[int],
+) -> None:
+    server = serve(lambda exchange: exchange.reply(status, b"no"))
+    response = make_client(max_attempts=5).send(
+        get(server.url), CountingSigner(), subject(server.url)
+    )
+    assert (response.status, response.attempts, len(server.seen)) == (status, 1, 1)
+    assert delays == []
+
+
+def test_a_server_that_hangs_up_on_every_request_fails_after_max_attempts(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient], delays: list[int]
+) -> None:
+    server = serve(lambda exchange: exchange.hang_up())
+    signer = CountingSigner()
+    with pytest.raises(ProviderConnectionException) as raised:
+        make_client(max_attempts=4).send(get(server.url), signer, subject(server.url))
+    assert f"127.0.0.1:{server.port}" in str(raised.value)
+    assert "closed" in str(raised.value) or "reset" in str(raised.value)
+    assert len(server.seen) == server.connections == signer.count == 4
+    assert delays == [1, 2, 3]
+
+
+def test_a_server_that_resets_every_request_fails_after_max_attempts(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient], delays: list[int]
+) -> None:
+    server = serve(lambda exchange: exchange.reset())
+    with pytest.raises(ProviderConnectionException, match="connection reset by peer"):
+        make_client(max_attempts=2).send(get(server.url), CountingSigner(), subject(server.url))
+    assert len(server.seen) == 2
+
+
+def test_hanging_up_after_a_kept_connection_counts_attempts_on_new_ones(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient], delays: list[int]
+) -> None:
+    """With a connection idle in the pool, the first hang-up is taken for a
+    stale connection (uncounted); every later one is on a new connection
+    and counts, so the request still ends after max_attempts attempts."""
+    answered = False
+
+    def once_then_hang_up(exchange: Exchange) -> None:
+        nonlocal answered
+        if answered:
+            exchange.hang_up()
+        else:
+            answered = True
+            exchange.reply(200, b"ok")
+
+    server = serve(once_then_hang_up)
+    client = make_client(max_attempts=3)
+    assert client.send(get(server.url), CountingSigner(), subject(server.url)).read() == b"ok"
+    with pytest.raises(ProviderConnectionException):
+        client.send(get(server.url), CountingSigner(), subject(server.url))
+    assert len(server.seen) == 1 + 1 + 3
+    assert delays == [1, 2]
