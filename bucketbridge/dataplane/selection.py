@@ -17,7 +17,9 @@ def use_lean_plane(data_plane: str, endpoint: Endpoint) -> bool:
     if data_plane == "sdk":
         return False
     proxies = urllib.request.getproxies()
-    if endpoint.scheme in proxies and not urllib.request.proxy_bypass(endpoint.host):
+    # ALL_PROXY counts too: requests (under the Azure and Google SDKs) honours it
+    proxied = endpoint.scheme in proxies or "all" in proxies
+    if proxied and not urllib.request.proxy_bypass(endpoint.host):
         log.info("%s goes through a proxy: its requests stay on the SDK", endpoint.url())
         return False
     return True
