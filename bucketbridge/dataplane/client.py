@@ -218,6 +218,16 @@ class Response:
     def _finished(self) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # Dropped unread (a driver's error path, a caller that stopped
+        # early): nothing else will close the connection, the pool only
+        # holds idle ones. Closed here without the pool, whose lock this
+        # thread may hold when the collector runs.
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            self._connection = None
+            connection.close()
+
     def _abandon(self) -> None:
         """Close the connection after a failure: http.client may have marked
         the response closed, but the connection is not fit to reuse."""
