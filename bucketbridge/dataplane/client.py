@@ -33,7 +33,7 @@ from ..drivers.http_errors import Subject, network_error
 from ..drivers.records import Body
 from ..errors import InvalidValueException, ProviderConnectionException
 from ..reads import backoff
-from .pool import ConnectionPool, ReadTimeoutError
+from .pool import ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -250,6 +250,13 @@ class Response:
 
 
 def _send(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
+    try:
+        _write(connection, request, timeout)
+    except TimeoutError as error:  # the server stopped taking the request in
+        raise WriteTimeoutError(f"sending the request: {error}") from error
+
+
+def _write(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
     connection.putrequest(
         request.method, request.target(), skip_host=True, skip_accept_encoding=True
     )

@@ -26,6 +26,10 @@ class ReadTimeoutError(TimeoutError):
     """The server sent nothing for ``read_timeout`` (before or inside a response)."""
 
 
+class WriteTimeoutError(TimeoutError):
+    """The server took no more of the request for ``read_timeout``."""
+
+
 class ConnectionPool:
     def __init__(
         self,

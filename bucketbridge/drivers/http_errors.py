@@ -120,6 +120,8 @@ def network_reason(error: BaseException) -> str:
             kind = type(current).__name__
             if "Read" in kind:
                 return "read timed out"
+            if "Write" in kind:
+                return "write timed out"
             return "connect timed out" if "Connect" in kind else "timed out"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"

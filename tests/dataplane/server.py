@@ -49,7 +49,7 @@ class Exchange(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length and self.server.read_bodies else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.seen = Seen(self.command, self.path, headers, body, self.number)
         self.server.record(self.seen)
@@ -103,9 +103,12 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, app: Callable[[Exchange], None], tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, app: Callable[[Exchange], None], tls: ssl.SSLContext | None, read_bodies: bool
+    ) -> None:
         super().__init__(("127.0.0.1", 0), Exchange)
         self.app = app
+        self.read_bodies = read_bodies
         self.tls = tls
         self.connections = 0
         self.seen: list[Seen] = []
@@ -137,9 +140,15 @@ class _HttpServer(ThreadingHTTPServer):
 
 class Server:
     def __init__(
-        self, app: Callable[[Exchange], None], *, tls: ssl.SSLContext | None = None
+        self,
+        app: Callable[[Exchange], None],
+        *,
+        tls: ssl.SSLContext | None = None,
+        read_bodies: bool = True,
     ) -> None:
-        self._server = _HttpServer(app, tls)
+        """``read_bodies=False``: the app is called before the request body
+        is read (and must read it, or never does)."""
+        self._server = _HttpServer(app, tls, read_bodies)
         self.port: int = self._server.server_address[1]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

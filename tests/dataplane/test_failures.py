@@ -5,15 +5,19 @@ what happened, and shows no secret of the request."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from bucketbridge.dataplane.client import HttpClient
+from bucketbridge.drivers.records import Body
 from bucketbridge.errors import ProviderConnectionException
+from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, subject
 from tests.dataplane.server import Exchange, Server
 
@@ -188,3 +192,36 @@ def test_a_chunked_body_cut_short_is_an_error_and_its_connection_is_not_reused(
     after = client.send(get(server.url, "/ok"), CountingSigner(), subject(server.url))
     assert after.read() == b"fine"
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_server_that_stops_reading_the_body_gives_a_write_timeout(
+    scheme: str,
+    tmp_path: Path,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    caplog: pytest.LogCaptureFixture,
+    stalled: threading.Event,
+) -> None:
+    path = tmp_path / "sparse"
+    with path.open("wb") as file:
+        file.truncate(64 * 1024 * 1024)  # more than every socket buffer on the way holds
+    tls = certs.make(tmp_path) if scheme == "https" else None
+    server = serve(
+        lambda exchange: stalled.wait(30),
+        read_bodies=False,
+        **({"tls": tls.server} if tls else {}),
+    )
+    client = make_client(
+        read_timeout=TIMEOUT, max_attempts=1, verify=str(tls.ca_file) if tls else True
+    )
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        caplog.set_level(logging.DEBUG, logger="bucketbridge")
+        started = time.monotonic()
+        request = get(server.url, "/object", "PUT", body=Body.of_file(fd, 0, 64 * 1024 * 1024))
+        with pytest.raises(ProviderConnectionException, match="write timed out"):
+            client.send(request, CountingSigner(), subject(server.url))
+        assert time.monotonic() - started < TIMEOUT + 5
+    finally:
+        os.close(fd)
