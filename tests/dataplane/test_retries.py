@@ -12,6 +12,7 @@ from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.errors import ProviderConnectionException
 from tests.dataplane.conftest import CountingSigner, get, subject
 from tests.dataplane.server import Exchange, Server
+from tests.faults.proxy import FaultProxy, Match, ResetResponse, Truncate
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
@@ -119,3 +120,34 @@ def test_hanging_up_after_a_kept_connection_counts_attempts_on_new_ones(
         client.send(get(server.url), CountingSigner(), subject(server.url))
     assert len(server.seen) == 1 + 1 + 3
     assert delays == [1, 2]
+
+
+def test_through_the_fault_proxy_resets_before_the_answer_are_retried(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient], delays: list[int]
+) -> None:
+    server = serve(lambda exchange: exchange.reply(200, b"at last"))
+    with FaultProxy(("127.0.0.1", server.port)) as proxy:
+        lost = proxy.add(Match(method="GET"), ResetResponse(after=None), times=2)
+        signer = CountingSigner()
+        response = make_client(max_attempts=3).send(
+            get(proxy.url, "/object"), signer, subject(proxy.url)
+        )
+        assert (response.read(), response.attempts) == (b"at last", 3)
+        # the server did the work three times; the client heard only the third
+        assert (lost.matched, lost.fired, len(server.seen), signer.count) == (3, 2, 3, 3)
+        assert proxy.errors == []
+
+
+def test_through_the_fault_proxy_a_truncated_body_is_not_resent(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient]
+) -> None:
+    server = serve(lambda exchange: exchange.reply(200, b"w" * 100_000))
+    with FaultProxy(("127.0.0.1", server.port)) as proxy:
+        proxy.add(Match(method="GET"), Truncate(after=50_000), times=1)
+        client = make_client(max_attempts=3)
+        response = client.send(get(proxy.url, "/object"), CountingSigner(), subject(proxy.url))
+        with pytest.raises(ProviderConnectionException, match=proxy.address):
+            response.read()
+        again = client.send(get(proxy.url, "/object"), CountingSigner(), subject(proxy.url))
+        assert len(again.read()) == 100_000
+        assert len(server.seen) == 2
