@@ -19,7 +19,10 @@ def use_lean_plane(data_plane: str, endpoint: Endpoint) -> bool:
     proxies = urllib.request.getproxies()
     # ALL_PROXY counts too: requests (under the Azure and Google SDKs) honours it
     proxied = endpoint.scheme in proxies or "all" in proxies
-    if proxied and not urllib.request.proxy_bypass(endpoint.host):
+    # NO_PROXY may name the host, or host:port (requests, under the Azure
+    # and Google SDKs, honours both)
+    bypass = urllib.request.proxy_bypass
+    if proxied and not (bypass(endpoint.host) or bypass(f"{endpoint.host}:{endpoint.port}")):
         log.info("%s goes through a proxy: its requests stay on the SDK", endpoint.url())
         return False
     return True

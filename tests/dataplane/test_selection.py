@@ -51,7 +51,14 @@ def test_all_proxy_keeps_the_sdk_for_every_scheme(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     "no_proxy",
-    ["storage.example.com", "example.com", ".example.com", "*", "other,storage.example.com"],
+    [
+        "storage.example.com",
+        "example.com",
+        ".example.com",
+        "*",
+        "other,storage.example.com",
+        "storage.example.com:9000",
+    ],
 )
 def test_no_proxy_covering_the_host_keeps_the_lean_plane(
     no_proxy: str, monkeypatch: pytest.MonkeyPatch
