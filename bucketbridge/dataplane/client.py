@@ -8,11 +8,13 @@ request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
 DELETE), so trying again is safe; a create-only PUT may meet its own first
 attempt's object, which the driver tells apart by ``Response.attempts``.
 A reused keep-alive connection the server had closed is replaced without
-counting an attempt (the pool drops those it can see closed before use;
-one closed while the request was on its way fails it, and each such
-failure uses up one idle connection, so this ends). A body cut off mid-read is not retried here:
-the reader raises ProviderConnectionException and the core resumes the read
-pinned to its revision (:mod:`bucketbridge.reads`).
+counting an attempt or waiting (the pool drops those it sees closed before
+use; one closed while the request was on its way fails it, and each such
+failure uses up one idle connection, so this ends). A refused certificate
+is not tried again. A body cut off mid-read is not retried here: the reader
+raises ProviderConnectionException and the core resumes the read pinned to
+its revision (:mod:`bucketbridge.reads`). Timeouts are named for what timed
+out (connect, read, write), so the message says which.
 """
 
 from __future__ import annotations

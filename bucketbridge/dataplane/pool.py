@@ -50,9 +50,10 @@ class ConnectionPool:
         self._closed = False
 
     def acquire(self) -> tuple[http.client.HTTPConnection, bool]:
-        """A connected connection, and whether it was reused (a reused one may
-        have been closed by the server while idle: the client retries that
-        once on a new connection, without counting it as an attempt)."""
+        """A connected connection, and whether it was reused. Idle ones the
+        server has visibly closed are dropped here; one it closes just as it
+        is reused fails the request, which the client then sends again on
+        another connection without counting an attempt."""
         while True:
             with self._lock:
                 if not self._idle:
