@@ -3,6 +3,7 @@ that might hold stale bytes, or that the server closed, is never reused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from bucketbridge.dataplane.client import HttpClient
@@ -135,3 +136,51 @@ def test_a_connection_closed_after_every_response_still_serves(
         assert response.read() == b"once"
     assert delays == []
     assert server.connections == 3
+
+
+def test_bytes_past_the_content_length_are_never_read_as_the_next_answer(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient]
+) -> None:
+    """A server that sends more than its Content-Length: the extra bytes
+    sit on the connection; the next request must not take them for its
+    answer."""
+
+    def overlong(exchange: Exchange) -> None:
+        if exchange.path == "/overlong":
+            exchange.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+            exchange.wfile.flush()
+            time.sleep(0.05)  # after the client has read its answer
+            exchange.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale")
+            exchange.wfile.flush()
+        else:
+            exchange.reply(200, b"fresh")
+
+    server = serve(overlong)
+    client = make_client(max_attempts=1)
+    first = client.send(get(server.url, "/overlong"), CountingSigner(), subject(server.url))
+    assert first.read() == b"hello"
+    time.sleep(0.2)  # the extra bytes have arrived by the next request
+    second = client.send(get(server.url, "/next"), CountingSigner(), subject(server.url))
+    assert second.read() == b"fresh"
+    assert second.attempts == 1
+
+
+def test_a_response_framed_by_closing_the_connection_is_read_whole_and_not_reused(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient]
+) -> None:
+    def close_framed(exchange: Exchange) -> None:
+        exchange.send_response(200)
+        exchange.send_header("connection", "close")
+        exchange.end_headers()
+        exchange.wfile.write(b"until the end " * 1000)
+        exchange.wfile.flush()
+        exchange.hang_up()
+
+    server = serve(close_framed)
+    client = make_client(max_attempts=1)
+    for _ in range(2):
+        response = client.send(get(server.url), CountingSigner(), subject(server.url))
+        buffer = bytearray(20_000)
+        assert response.readinto(buffer) == 14_000
+        assert bytes(buffer[:14]) == b"until the end "
+    assert server.connections == 2
