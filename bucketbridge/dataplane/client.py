@@ -33,7 +33,11 @@ from email.message import Message
 from ..config import ConnectionSettings
 from ..drivers.http_errors import Subject, network_error
 from ..drivers.records import Body
-from ..errors import InvalidValueException, ProviderConnectionException
+from ..errors import (
+    InvalidConfigurationException,
+    InvalidValueException,
+    ProviderConnectionException,
+)
 from ..reads import backoff
 from .pool import ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
@@ -322,5 +326,11 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as error:  # missing, unreadable, not PEM
+            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+            raise InvalidConfigurationException(
+                f"CA bundle {verify!r} cannot be loaded: {reason}"
+            ) from error
     return ssl.create_default_context()

@@ -13,11 +13,16 @@ import pytest
 from bucketbridge.dataplane import client as client_module
 from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.drivers.records import Body
-from bucketbridge.errors import InvalidValueException, ProviderConnectionException
+from bucketbridge.errors import (
+    InvalidConfigurationException,
+    InvalidValueException,
+    ProviderConnectionException,
+)
 from bucketbridge.transfer import Progress, _counted
 from tests.dataplane import certs
-from tests.dataplane.conftest import CountingSigner, get, subject
+from tests.dataplane.conftest import CountingSigner, get, settings, subject
 from tests.dataplane.server import Exchange, Server
+from tests.faults.proxy import FaultProxy, Match, ResetRequest
 
 OFFSET = 4097  # a window that starts mid-page, so an offset ignored would show
 SIZES = [0, 1, 64 * 1024 + 1, 5 * 1024 * 1024 + 3]
@@ -192,3 +197,36 @@ def test_verify_false_accepts_the_untrusted_certificate(
         get(server.url), CountingSigner(), subject(server.url)
     )
     assert response.read() == b"over tls"
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate"])
+def test_a_ca_bundle_that_cannot_be_loaded_is_a_configuration_error(
+    content: bytes | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "bundle.pem"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InvalidConfigurationException, match=f"CA bundle '{path}'"):
+        HttpClient(settings(), verify=str(path))
+
+
+def test_an_upload_reset_midway_is_sent_again_whole_and_counted_once(
+    content: bytes,
+    source: int,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    delays: list[int],
+) -> None:
+    server = serve(stored)
+    size = 4 * 1024 * 1024 + 1
+    with FaultProxy(("127.0.0.1", server.port)) as proxy:
+        cut = proxy.add(Match(method="PUT"), ResetRequest(after=1024 * 1024), times=1)
+        reported: list[int] = []
+        body = _counted(Body.of_file(source, OFFSET, size), Progress(reported.append))
+        request = get(proxy.url, "/object", "PUT", body=body)
+        response = make_client(max_attempts=2).send(request, CountingSigner(), subject(proxy.url))
+        assert (response.status, response.attempts) == (201, 2)
+        assert cut.fired == 1
+    (seen,) = server.seen
+    assert seen.body == content[OFFSET : OFFSET + size]
+    assert sum(reported) == size
