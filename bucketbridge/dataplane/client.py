@@ -99,8 +99,7 @@ class HttpClient:
             reused = False
             try:
                 connection, reused = pool.acquire()
-                _send(connection, request, self._connection.read_timeout)
-                raw = connection.getresponse()
+                raw = _exchange(connection, request, self._connection.read_timeout)
             except NETWORK_ERRORS as error:
                 if connection is not None:
                     connection.close()
@@ -253,6 +252,27 @@ class Response:
         else:
             self._raw.close()
             connection.close()
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, request: Request, timeout: float
+) -> http.client.HTTPResponse:
+    """Send ``request`` and read the head of its answer. A server may answer
+    before it has read the whole body (a 403, a 400 for a bad checksum) and
+    close the connection: sending then fails, but its answer is the one to
+    give the driver, not "broken pipe"."""
+    try:
+        _send(connection, request, timeout)
+    except (BrokenPipeError, ConnectionResetError) as error:
+        if not request.content_length:
+            raise
+        try:
+            raw = connection.getresponse()
+        except NETWORK_ERRORS:
+            raise error from None
+        raw.will_close = True  # the request was not all sent: never reuse it
+        return raw
+    return connection.getresponse()
 
 
 def _send(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:

@@ -230,3 +230,42 @@ def test_an_upload_reset_midway_is_sent_again_whole_and_counted_once(
     (seen,) = server.seen
     assert seen.body == content[OFFSET : OFFSET + size]
     assert sum(reported) == size
+
+
+@pytest.mark.parametrize("window", [True, False])
+def test_an_answer_given_before_the_body_was_read_reaches_the_driver(
+    window: bool,
+    tmp_path: Path,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+) -> None:
+    """A server that refuses a large upload at its headers (S3's 403 for a
+    bad signature) answers and closes without reading the body: the driver
+    gets that answer to map, not "broken pipe"."""
+
+    def deny(exchange: Exchange) -> None:
+        if exchange.command == "PUT":
+            exchange.reply(403, b"<Error><Code>AccessDenied</Code></Error>")
+            exchange.close_connection = True
+        else:
+            exchange.reply(200, b"still here")
+
+    server = serve(deny, read_bodies=False)
+    size = 64 * 1024 * 1024  # more than the socket buffers on the way hold
+    path = tmp_path / "sparse"
+    with path.open("wb") as file:
+        file.truncate(size)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        body = Body.of_file(fd, 0, size) if window else Body.of_bytes(bytes(size))
+        client = make_client(max_attempts=3)
+        response = client.send(
+            get(server.url, "/object", "PUT", body=body), CountingSigner(), subject(server.url)
+        )
+        assert (response.status, response.attempts) == (403, 1)
+        assert b"AccessDenied" in response.read()
+        after = client.send(get(server.url, "/after"), CountingSigner(), subject(server.url))
+        assert after.read() == b"still here"
+        assert server.connections == 2
+    finally:
+        os.close(fd)
