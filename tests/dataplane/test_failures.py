@@ -225,3 +225,15 @@ def test_a_server_that_stops_reading_the_body_gives_a_write_timeout(
         assert time.monotonic() - started < TIMEOUT + 5
     finally:
         os.close(fd)
+
+
+def test_a_tls_handshake_that_never_completes_is_a_connect_timeout(
+    make_client: Callable[..., HttpClient], caplog: pytest.LogCaptureFixture, delays: list[int]
+) -> None:
+    with socket.socket() as listener:  # the kernel accepts; nobody answers the ClientHello
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        client = make_client(connect_timeout=TIMEOUT, read_timeout=30, max_attempts=2)
+        message = fail(client, f"https://127.0.0.1:{port}", caplog, within=2 * TIMEOUT + 3)
+    assert "connect timed out" in message

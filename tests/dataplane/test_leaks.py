@@ -10,8 +10,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from bucketbridge.dataplane.client import HttpClient
+from bucketbridge.errors import ProviderConnectionException
+from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, settings, subject
 from tests.dataplane.server import Exchange, Server
 
@@ -66,4 +71,21 @@ def test_a_response_dropped_unread_closes_its_connection(
         gc.collect()
     assert [str(warning.message) for warning in caught] == []
     assert settle(lambda: threading.active_count() == threads)
+    assert settle(lambda: descriptors() == fds)
+
+
+def test_a_refused_certificate_leaves_no_socket_behind(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    tls = certs.make(tmp_path)
+    server = serve(big, tls=tls.server)
+    client = HttpClient(settings(max_attempts=2))
+    fds = descriptors()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(ProviderConnectionException, match="certificate"):
+            client.send(get(server.url), CountingSigner(), subject(server.url))
+        gc.collect()
+    client.close()
+    assert [str(warning.message) for warning in caught] == []
     assert settle(lambda: descriptors() == fds)
