@@ -8,9 +8,8 @@ request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
 DELETE), so trying again is safe; a create-only PUT may meet its own first
 attempt's object, which the driver tells apart by ``Response.attempts``.
 A reused keep-alive connection the server had closed is replaced without
-counting an attempt or waiting (the pool drops those it sees closed before
-use; one closed while the request was on its way fails it, and each such
-failure uses up one idle connection, so this ends). A refused certificate
+counting an attempt or waiting: the pool drops those it sees closed before
+use, and one closed just as the request went out is replaced once. A refused certificate
 is not tried again. A body cut off mid-read is not retried here: the reader
 raises ProviderConnectionException and the core resumes the read pinned to
 its revision (:mod:`bucketbridge.reads`). Timeouts are named for what timed
@@ -92,6 +91,7 @@ class HttpClient:
         request.headers["host"] = request.endpoint.netloc
         request.headers["content-length"] = str(request.content_length)
         attempt = 0
+        replaced_stale = False
         while True:
             attempt += 1
             signer.sign(request)
@@ -103,8 +103,13 @@ class HttpClient:
             except NETWORK_ERRORS as error:
                 if connection is not None:
                     connection.close()
-                if reused and isinstance(error, STALE_CONNECTION):
-                    attempt -= 1  # the server closed it while idle: not an attempt
+                if reused and not replaced_stale and isinstance(error, STALE_CONNECTION):
+                    # closed by the server just as it was reused: not an
+                    # attempt. Once only: a request the server hangs up on
+                    # would otherwise go round every connection that other
+                    # threads keep handing back, without end.
+                    replaced_stale = True
+                    attempt -= 1
                     continue
                 if attempt >= self._connection.max_attempts or isinstance(
                     error, ssl.SSLCertVerificationError

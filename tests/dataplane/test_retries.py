@@ -4,6 +4,8 @@ never answers fails after exactly max_attempts attempts."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -151,3 +153,39 @@ def test_through_the_fault_proxy_a_truncated_body_is_not_resent(
         again = client.send(get(proxy.url, "/object"), CountingSigner(), subject(proxy.url))
         assert len(again.read()) == 100_000
         assert len(server.seen) == 2
+
+
+def test_a_request_the_server_hangs_up_on_ends_while_others_keep_the_pool_full(
+    serve: Callable[..., Server], make_client: Callable[..., HttpClient], delays: list[int]
+) -> None:
+    """Other threads keep handing live connections back to the pool; a
+    request the server always hangs up on must still end after max_attempts
+    (and one uncounted try on a reused connection), not go round them all."""
+
+    def poison(exchange: Exchange) -> None:
+        if exchange.path == "/poison":
+            exchange.hang_up()
+        else:
+            exchange.reply(200, b"fine")
+
+    server = serve(poison)
+    client = make_client(max_attempts=2, pool_size=8)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            client.send(get(server.url, "/fine"), CountingSigner(), subject(server.url)).read()
+            time.sleep(0.005)  # the connection waits in the pool meanwhile
+
+    workers = [threading.Thread(target=busy) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(0.2)
+        with pytest.raises(ProviderConnectionException):
+            client.send(get(server.url, "/poison"), CountingSigner(), subject(server.url))
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(10)
+    assert 2 <= sum(seen.target == "/poison" for seen in server.seen) <= 3
