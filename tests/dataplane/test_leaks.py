@@ -27,13 +27,21 @@ def descriptors() -> int:
 
 def settle(condition: Callable[[], bool]) -> bool:
     """Whether ``condition`` holds within 5 s (the server's threads notice a
-    closed connection on their own time)."""
+    closed connection on their own time; an earlier test's may still be
+    ending, hence the comparisons with <=)."""
     deadline = time.monotonic() + 5
     while not condition():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
     return True
+
+
+def unclosed(caught: list[warnings.WarningMessage], server: Server) -> list[str]:
+    """The collector's complaints about sockets to ``server`` left unclosed
+    (an earlier test's leftovers are not this test's business)."""
+    to_server = f"raddr=('127.0.0.1', {server.port})"
+    return [str(warning.message) for warning in caught if to_server in str(warning.message)]
 
 
 def big(exchange: Exchange) -> None:
@@ -53,8 +61,8 @@ def test_close_leaves_no_descriptor_and_no_thread(serve: Callable[..., Server]) 
     unread = held[5]  # one still busy when the client closes
     client.close()
     unread.read()  # a busy connection finished after close() is closed, not pooled
-    assert settle(lambda: threading.active_count() == threads)
-    assert settle(lambda: descriptors() == fds)
+    assert settle(lambda: threading.active_count() <= threads)
+    assert settle(lambda: descriptors() <= fds)
 
 
 def test_a_response_dropped_unread_closes_its_connection(
@@ -69,9 +77,9 @@ def test_a_response_dropped_unread_closes_its_connection(
         response.readinto(bytearray(1000))
         del response
         gc.collect()
-    assert [str(warning.message) for warning in caught] == []
-    assert settle(lambda: threading.active_count() == threads)
-    assert settle(lambda: descriptors() == fds)
+    assert unclosed(caught, server) == []
+    assert settle(lambda: threading.active_count() <= threads)
+    assert settle(lambda: descriptors() <= fds)
 
 
 def test_a_refused_certificate_leaves_no_socket_behind(
@@ -87,5 +95,5 @@ def test_a_refused_certificate_leaves_no_socket_behind(
             client.send(get(server.url), CountingSigner(), subject(server.url))
         gc.collect()
     client.close()
-    assert [str(warning.message) for warning in caught] == []
-    assert settle(lambda: descriptors() == fds)
+    assert unclosed(caught, server) == []
+    assert settle(lambda: descriptors() <= fds)
