@@ -138,7 +138,8 @@ class ConnectionSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionSettings:
-        data_plane = settings["data_plane"]
+        # an empty value is "not set" (see _convert): the default, not an error
+        data_plane = settings["data_plane"] or DATA_PLANES[0]
         if data_plane not in DATA_PLANES:
             raise InvalidConfigurationException(
                 f"config key 'data_plane': {data_plane!r}; use one of {', '.join(DATA_PLANES)}"

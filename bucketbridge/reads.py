@@ -27,6 +27,13 @@ log = logging.getLogger("bucketbridge")
 
 BASE_DELAY = 0.1
 MAX_DELAY = 5.0
+RESUME_SLICE = 256 * 1024
+"""A resumed readinto asks the driver's stream for at most this much at a
+time. A stream's readinto fills its buffer or raises, so the bytes of a
+fill that broke are never counted: in slices, a break loses at most one
+slice and a read that moves forward is seen to (a caller's 64 MiB buffer
+over a link that breaks every few MiB would otherwise never count as
+progress). The calls are cheap next to the recv_into calls under them."""
 
 
 def backoff(failures: int) -> float:
@@ -75,7 +82,7 @@ class _ResumingRead:
         filled = 0
         while filled < len(buffer):
             try:
-                count = self._stream.readinto(buffer[filled:])
+                count = self._stream.readinto(buffer[filled : filled + RESUME_SLICE])
             except ProviderConnectionException as error:
                 if not self._resume(error):
                     break

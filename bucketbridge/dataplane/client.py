@@ -7,10 +7,13 @@ full-jitter backoff (:func:`bucketbridge.reads.backoff`), up to the
 request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
 DELETE), so trying again is safe; a create-only PUT may meet its own first
 attempt's object, which the driver tells apart by ``Response.attempts``.
-A reused keep-alive connection the server had closed is replaced once
-without counting an attempt. A body cut off mid-read is not retried here:
-the reader raises ProviderConnectionException and the core resumes the read
-pinned to its revision (:mod:`bucketbridge.reads`).
+A reused keep-alive connection the server had closed is replaced without
+counting an attempt or waiting: the pool drops those it sees closed before
+use, and one closed just as the request went out is replaced once. A refused certificate
+is not tried again. A body cut off mid-read is not retried here: the reader
+raises ProviderConnectionException and the core resumes the read pinned to
+its revision (:mod:`bucketbridge.reads`). Timeouts are named for what timed
+out (connect, read, write), so the message says which.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ from email.message import Message
 from ..config import ConnectionSettings
 from ..drivers.http_errors import Subject, network_error
 from ..drivers.records import Body
-from ..errors import ProviderConnectionException
+from ..errors import (
+    InvalidConfigurationException,
+    InvalidValueException,
+    ProviderConnectionException,
+)
 from ..reads import backoff
-from .pool import ConnectionPool
+from .pool import ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -92,20 +99,31 @@ class HttpClient:
             reused = False
             try:
                 connection, reused = pool.acquire()
-                _send(connection, request, self._connection.read_timeout)
-                raw = connection.getresponse()
+                raw = _exchange(connection, request, self._connection.read_timeout)
             except NETWORK_ERRORS as error:
                 if connection is not None:
                     connection.close()
                 if reused and not replaced_stale and isinstance(error, STALE_CONNECTION):
-                    replaced_stale = True  # the server closed it while idle: not an attempt
+                    # closed by the server just as it was reused: not an
+                    # attempt. Once only: a request the server hangs up on
+                    # would otherwise go round every connection that other
+                    # threads keep handing back, without end.
+                    replaced_stale = True
                     attempt -= 1
                     continue
-                if attempt >= self._connection.max_attempts:
-                    raise network_error(error, subject) from error
+                if attempt >= self._connection.max_attempts or isinstance(
+                    error, ssl.SSLCertVerificationError
+                ):  # a refused certificate is refused again: say so at once
+                    raise network_error(_named(error), subject) from error
                 log.debug("%s %s failed (%s); retrying", request.method, subject.describe(), error)
                 time.sleep(backoff(attempt))
                 continue
+            except BaseException:
+                # not the network's fault (a file window that shrank, an
+                # interrupt): the connection is half-used, never reuse it
+                if connection is not None:
+                    connection.close()
+                raise
             response = Response(raw, connection, pool, subject, attempt)
             if raw.status in RETRY_STATUSES and attempt < self._connection.max_attempts:
                 response.discard()
@@ -160,9 +178,13 @@ class Response:
                 if not count:
                     break
                 filled += count
+            if filled < len(view) and self._raw.length:
+                # http.client's readinto takes a clean close before the
+                # Content-Length for the end of the body: it is not
+                raise http.client.IncompleteRead(b"", self._raw.length)
         except NETWORK_ERRORS as error:
-            self.close()
-            raise network_error(error, self._subject) from error
+            self._abandon()
+            raise network_error(_named(error), self._subject) from error
         if filled < len(view):
             self._finished()
         return filled
@@ -174,8 +196,8 @@ class Response:
         try:
             data = self._raw.read()
         except NETWORK_ERRORS as error:
-            self.close()
-            raise network_error(error, self._subject) from error
+            self._abandon()
+            raise network_error(_named(error), self._subject) from error
         self._finished()
         return data
 
@@ -206,6 +228,24 @@ class Response:
     def _finished(self) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # Dropped unread (a driver's error path, a caller that stopped
+        # early): nothing else will close the connection, the pool only
+        # holds idle ones. Closed here without the pool, whose lock this
+        # thread may hold when the collector runs.
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            self._connection = None
+            connection.close()
+
+    def _abandon(self) -> None:
+        """Close the connection after a failure: http.client may have marked
+        the response closed, but the connection is not fit to reuse."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._raw.close()
+            connection.close()
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is None:
@@ -219,7 +259,35 @@ class Response:
             connection.close()
 
 
+def _exchange(
+    connection: http.client.HTTPConnection, request: Request, timeout: float
+) -> http.client.HTTPResponse:
+    """Send ``request`` and read the head of its answer. A server may answer
+    before it has read the whole body (a 403, a 400 for a bad checksum) and
+    close the connection: sending then fails, but its answer is the one to
+    give the driver, not "broken pipe"."""
+    try:
+        _send(connection, request, timeout)
+    except (BrokenPipeError, ConnectionResetError) as error:
+        if not request.content_length:
+            raise
+        try:
+            raw = connection.getresponse()
+        except NETWORK_ERRORS:
+            raise error from None
+        raw.will_close = True  # the request was not all sent: never reuse it
+        return raw
+    return connection.getresponse()
+
+
 def _send(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
+    try:
+        _write(connection, request, timeout)
+    except TimeoutError as error:  # the server stopped taking the request in
+        raise WriteTimeoutError(f"sending the request: {error}") from error
+
+
+def _write(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
     connection.putrequest(
         request.method, request.target(), skip_host=True, skip_accept_encoding=True
     )
@@ -258,9 +326,22 @@ def _sendfile(
                     raise TimeoutError("timed out sending the request body") from None
                 continue
             if sent == 0:
-                raise OSError(f"the file ended {count - sent_total} bytes before the body did")
+                raise InvalidValueException(
+                    "file", f"offset {offset + sent_total}", "it shrank while it was sent"
+                )
             sent_total += sent
             body.sent(sent_total)
+
+
+def _named(error: BaseException) -> BaseException:
+    """``error``, a bare timeout named for what timed out: once connected,
+    every wait is for the server's answer (connect timeouts are named by
+    the pool)."""
+    if type(error) is TimeoutError:
+        named = ReadTimeoutError(*error.args)
+        named.__cause__ = error
+        return named
+    return error
 
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:
@@ -270,5 +351,11 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as error:  # missing, unreadable, not PEM
+            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+            raise InvalidConfigurationException(
+                f"CA bundle {verify!r} cannot be loaded: {reason}"
+            ) from error
     return ssl.create_default_context()

@@ -9,11 +9,25 @@ has been read to the end, so the next request on it starts clean.
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 import threading
 
 from .request import Endpoint
+
+
+class ConnectTimeoutError(TimeoutError):
+    """No connection (TCP and TLS handshake) within ``connect_timeout``: the
+    error message says "connect timed out", not just "timed out"."""
+
+
+class ReadTimeoutError(TimeoutError):
+    """The server sent nothing for ``read_timeout`` (before or inside a response)."""
+
+
+class WriteTimeoutError(TimeoutError):
+    """The server took no more of the request for ``read_timeout``."""
 
 
 class ConnectionPool:
@@ -36,12 +50,20 @@ class ConnectionPool:
         self._closed = False
 
     def acquire(self) -> tuple[http.client.HTTPConnection, bool]:
-        """A connected connection, and whether it was reused (a reused one may
-        have been closed by the server while idle: the client retries that
-        once on a new connection, without counting it as an attempt)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
+        """A connected connection, and whether it was reused. Idle ones the
+        server has visibly closed are dropped here; one it closes just as it
+        is reused fails the request, which the client then sends again on
+        another connection without counting an attempt."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                connection = self._idle.pop()
+            if not _dropped(connection):
+                return connection, True
+            # the server closed it while idle (its keep-alive timeout): found
+            # here with one poll rather than by a failed request
+            connection.close()
         return self._connect(), False
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -53,7 +75,13 @@ class ConnectionPool:
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
-        connection.connect()
+        try:
+            connection.connect()
+        except TimeoutError as error:
+            connection.close()
+            raise ConnectTimeoutError(
+                f"connect timed out after {self._connect_timeout}s"
+            ) from error
         # the connect timeout bounds the handshake; every later wait is a read
         assert connection.sock is not None
         connection.sock.settimeout(self._read_timeout)
@@ -73,3 +101,14 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection is unusable: readable means the server
+    closed it (EOF), reset it, or sent bytes no request asked for."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))

@@ -17,7 +17,12 @@ def use_lean_plane(data_plane: str, endpoint: Endpoint) -> bool:
     if data_plane == "sdk":
         return False
     proxies = urllib.request.getproxies()
-    if endpoint.scheme in proxies and not urllib.request.proxy_bypass(endpoint.host):
+    # ALL_PROXY counts too: requests (under the Azure and Google SDKs) honours it
+    proxied = endpoint.scheme in proxies or "all" in proxies
+    # NO_PROXY may name the host, or host:port (requests, under the Azure
+    # and Google SDKs, honours both)
+    bypass = urllib.request.proxy_bypass
+    if proxied and not (bypass(endpoint.host) or bypass(f"{endpoint.host}:{endpoint.port}")):
         log.info("%s goes through a proxy: its requests stay on the SDK", endpoint.url())
         return False
     return True

@@ -117,7 +117,12 @@ def network_reason(error: BaseException) -> str:
             isinstance(current, (TimeoutError, socket.timeout))
             or "Timeout" in type(current).__name__
         ):
-            return "read timed out" if "Read" in type(current).__name__ else "timed out"
+            kind = type(current).__name__
+            if "Read" in kind:
+                return "read timed out"
+            if "Write" in kind:
+                return "write timed out"
+            return "connect timed out" if "Connect" in kind else "timed out"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
         if isinstance(current, ConnectionResetError):
