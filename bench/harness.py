@@ -354,7 +354,7 @@ def _spec(
     elif row.scenario in ("find",):
         key = list_key(sizes.objects // 2)
     elif row.scenario == "small-up":
-        key = f"up-{contender}-{number}"
+        key = f"up-{contender.replace(' ', '-')}-{number}"
     elif row.scenario == "small-down":
         key = "small"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
