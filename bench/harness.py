@@ -107,10 +107,10 @@ class Bench:
     ``server(work)`` is a context manager giving a JSON-able dict of
     parameters every worker gets (``spec["server"]``); ``prepare(server,
     source, sizes)`` stores the download source, the listing and the small
-    objects; ``prime(server, spec)`` reads the download source through the
-    server once, so a cold-regime row measures the client, not the server's
-    disk; ``check(server, spec, source)`` verifies what a measurement stored
-    or fetched (round 1)."""
+    objects; ``prime(spec)`` reads the download source through the server
+    once, so a cold-regime row measures the client, not the server's disk;
+    ``check(server, spec, source)`` verifies what a measurement stored or
+    fetched (round 1)."""
 
     name: str
     server: Callable[[Path], AbstractContextManager[dict[str, Any]]]

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 MiB = 1024 * 1024
+PAGE = 4096
 REGIMES = ("warm", "cold")
 SHM = "/dev/shm"
 REPORTED = Path("/sys/module/page_reporting/parameters/reported_kib")
@@ -135,6 +136,22 @@ def _pwrite_loop(path: Path, size: int) -> float:
         os.close(fd)
 
 
+def _touch(size: int) -> float:
+    """Seconds to fault in ``size`` bytes of fresh anonymous memory, a page
+    at a time: the regime itself, without a filesystem in the way."""
+    import mmap
+
+    area = mmap.mmap(-1, size)
+    try:
+        area.madvise(mmap.MADV_NOHUGEPAGE)
+        start = time.perf_counter()
+        for offset in range(0, size, PAGE):
+            area[offset] = 1
+        return time.perf_counter() - start
+    finally:
+        area.close()
+
+
 def _cp(source: Path, target: Path) -> float:
     start = time.perf_counter()
     subprocess.run(["cp", str(source), str(target)], check=True)
@@ -159,6 +176,7 @@ def probe(size: int, rounds: int, workdir: str | None, drop: bool) -> str:
         for number in range(rounds):
             for name in REGIMES if number % 2 == 0 else REGIMES[::-1]:
                 for tool, run in (
+                    ("touch pages", lambda: _touch(size // 2)),
                     ("pwrite 1 MiB", lambda: _pwrite_loop(target, size)),
                     ("cp", lambda: _cp(source, target)),
                 ):
@@ -169,11 +187,19 @@ def probe(size: int, rounds: int, workdir: str | None, drop: bool) -> str:
                         make_warm(work, size)
                     times.setdefault((name, tool), []).append(run())
                     os.sync()
-        lines = [f"{size // MiB} MiB written into {work.parent}, medians of {rounds}:"]
-        for tool in ("pwrite 1 MiB", "cp"):
+        lines = [
+            f"{size // MiB} MiB written into {work.parent} (fresh memory: {size // MiB // 2} MiB"
+            f" touched), each after its own regime set-up; medians of {rounds}:"
+        ]
+        pages = size // 2 // PAGE
+        for tool in ("touch pages", "pwrite 1 MiB", "cp"):
             medians = {name: statistics.median(times[(name, tool)]) for name in REGIMES}
-            cells = ", ".join(f"{n} {size / MiB / s:,.0f} MiB/s" for n, s in medians.items())
-            lines.append(f"  {tool:13s} {cells}; cold/warm {medians['warm'] / medians['cold']:.2f}")
+            if tool == "touch pages":
+                cells = ", ".join(f"{n} {s / pages * 1e6:.1f} µs/page" for n, s in medians.items())
+            else:
+                cells = ", ".join(f"{n} {size / MiB / s:,.0f} MiB/s" for n, s in medians.items())
+            ratio = medians["warm"] / medians["cold"]
+            lines.append(f"  {tool:13s} {cells}; cold/warm speed {ratio:.2f}")
         return "\n".join(lines)
     finally:
         shutil.rmtree(work, ignore_errors=True)
