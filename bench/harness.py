@@ -67,6 +67,12 @@ class External:
 Action = Callable[[], object] | External
 
 
+class Failed(Exception):
+    """A contender that failed or fetched wrong bytes: its cell says so, the
+    other contenders go on (a driver may be mid-way through a change), and
+    the script exits non-zero after printing the table."""
+
+
 @dataclass
 class Row:
     """One row group of the table: a scenario in one regime, its contenders
@@ -296,34 +302,47 @@ def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
             make_file(source, options.sizes.size)
             with bench.server(work) as server:
                 bench.prepare(server, source, options.sizes)
-                results = _rounds(bench, options, server, source, work)
+                results, failures = _rounds(bench, options, server, source, work)
                 versions = {**package_versions(), **bench.versions(server)}
     except ServerStartError as error:
         raise SystemExit(f"bench_{bench.name}: {error}") from None
     elapsed = time.monotonic() - started
-    report = Report(bench.name, options, select_rows(bench, options), results, versions, elapsed)
+    rows = select_rows(bench, options)
+    report = Report(bench.name, options, rows, results, failures, versions, elapsed)
     print(report.markdown() if options.markdown else report.text())
+    if failures:
+        raise SystemExit(3)
 
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
+Failures = dict[tuple[str, str], str]
 
 
 def _rounds(
     bench: Bench, options: Options, server: dict[str, Any], source: Path, work: Path
-) -> Results:
+) -> tuple[Results, Failures]:
     results: Results = {}
+    failures: Failures = {}
     rows = select_rows(bench, options)
     for number in range(options.sizes.rounds):
         for row in rows:
             runnable = [c for c in row.contenders if c not in row.na]
             shift = number % max(1, len(runnable))
             for contender in runnable[shift:] + runnable[:shift]:
+                if (row.label, contender) in failures:
+                    continue
                 spec = _spec(row, contender, server, options, source, work, number)
-                result = _measure(bench, spec, server, options)
+                try:
+                    result = _measure(bench, spec, server, options)
+                    if number == 0 and bench.check is not None:
+                        bench.check(server, spec, source)
+                except Failed as failure:
+                    failures[(row.label, contender)] = str(failure)
+                    print(f"{row.label} {contender} FAILED: {failure}", file=sys.stderr)
+                    continue
+                finally:
+                    _cleanup(spec)
                 results.setdefault((row.label, contender), []).append(result)
-                if number == 0 and bench.check is not None:
-                    bench.check(server, spec, source)
-                _cleanup(spec)
                 print(
                     f"round {number + 1} {row.label:22s} {contender:20s}"
                     f" {result['seconds']:9.4f} s  cpu {result['cpu']:7.4f} s"
@@ -331,7 +350,7 @@ def _rounds(
                     file=sys.stderr,
                     flush=True,
                 )
-    return results
+    return results, failures
 
 
 def _spec(
@@ -390,9 +409,9 @@ def _measure(
     command = [sys.executable, str(Path(sys.argv[0]).resolve()), "--worker", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(
-            f"{spec['contender']} {spec['scenario']} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
-        )
+        print(done.stderr[-4000:], file=sys.stderr)
+        lines = (done.stderr or done.stdout or "no output").strip().splitlines()
+        raise Failed(f"exit {done.returncode}: {lines[-1][:200]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["regime"] = spec["regime"] + note
     return result
@@ -435,9 +454,13 @@ def in_pool(width: int, count: int, call: Callable[[int], object]) -> None:
 
 
 def check_download(spec: dict[str, Any], source: Path) -> None:
-    downloaded = spec["scenario"] in ("download", "download-shm")
-    if downloaded and not same_content(Path(spec["path"]), source):
-        raise SystemExit(f"{spec['contender']} downloaded different bytes")
+    if spec["scenario"] not in ("download", "download-shm"):
+        return
+    target = Path(spec["path"])
+    if not target.is_file():
+        raise Failed(f"left no file at {target}")
+    if not same_content(target, source):
+        raise Failed("downloaded different bytes")
 
 
 # --- versions and machine ---------------------------------------------------
@@ -496,6 +519,7 @@ class Report:
     options: Options
     rows: list[Row]
     results: Results
+    failures: Failures
     versions: dict[str, str]
     elapsed: float
 
@@ -506,6 +530,10 @@ class Report:
         for contender in row.contenders:
             if contender in row.na:
                 yield [row.label, contender, "n/a", "", "", "", "", row.na[contender]]
+                continue
+            failure = self.failures.get((row.label, contender))
+            if failure is not None:
+                yield [row.label, contender, "failed", "", "", "", "", failure.replace("|", "/")]
                 continue
             runs = self.results[(row.label, contender)]
             seconds = statistics.median(r["seconds"] for r in runs)

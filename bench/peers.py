@@ -18,6 +18,7 @@ from harness import (
     SMALL_BUCKET,
     SOURCE_KEY,
     Action,
+    Failed,
     MiB,
     Row,
     Sizes,
@@ -196,10 +197,10 @@ def check(server: dict[str, Any], spec: dict[str, Any], source: Path) -> None:
     if spec["scenario"] == "upload":
         stored = made.storage.buckets.get(DATA_BUCKET).objects.get(spec["key"])
         if stored is None or stored.size != source.stat().st_size:
-            raise SystemExit(f"{spec['contender']} stored a wrong upload: {stored!r}")
+            raise Failed(f"stored a wrong upload: {stored!r}")
     else:
         small = made.storage.buckets.get(SMALL_BUCKET)
         last = small.objects.get(small_key(spec["key"], spec["small"] - 1))
         if last is None or last.size != spec["small_size"]:
-            raise SystemExit(f"{spec['contender']} small uploads missing: {last!r}")
+            raise Failed(f"small uploads missing: {last!r}")
     made.close()

@@ -8,7 +8,8 @@ Runs the page-cache probe (bench/regime.py) first, so the table says whether
 the warm and cold regimes differed on the machine at the time, then each
 provider's script with ``--markdown`` (and the options given after the
 known ones, e.g. ``--rounds 3``). Progress goes to stderr. A provider whose
-server cannot start here gets a line saying why, not a failed report.
+server cannot start here gets a line saying so, and a contender that
+fails is a "failed" cell in its provider's table, not a lost report.
 Swift needs ``SWIFT_VENV`` (bench/README.md).
 """
 
@@ -19,7 +20,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import harness
 import regime
@@ -56,11 +56,13 @@ def main() -> None:
             command.append("--quick")
         print(f"{name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=harness.ROOT)
-        if done.returncode != 0:
-            out += [f"### {name}", "", f"not run: `{Path(script).name}` exited {done.returncode}"]
-            out += ["(its error is on stderr above)", ""]
+        if done.stdout.strip():
+            out += [done.stdout.strip(), ""]
+            if done.returncode != 0:  # the table is there; some contender failed in it
+                out += [f"(`{script.name}` exited {done.returncode}: see its failed rows)", ""]
             continue
-        out += [done.stdout.strip(), ""]
+        out += [f"### {name}", "", f"not run: `{script.name}` exited {done.returncode}"]
+        out += ["(its error went to stderr)", ""]
     out.append(f"All rows took {(time.monotonic() - started) / 60:.0f} min.")
     print("\n".join(out))
 

@@ -81,3 +81,39 @@ def test_s3_rows_run_on_seaweedfs() -> None:
 )
 def test_server_scripts_declare_their_rows(script: str, expected: str) -> None:
     assert expected in run(script, "--list-rows")
+
+
+BROKEN = """
+import sys
+sys.path.insert(0, {bench!r})
+import bench_local, harness
+real = bench_local.make_action
+def broken(spec):
+    if spec["contender"] == "obstore":
+        raise RuntimeError("a driver mid-way through a change")
+    if spec["contender"] == "cp":
+        return harness.External(["true"])  # "succeeds" and leaves no file
+    return real(spec)
+bench_local.BENCH.make_action = broken
+harness.main(bench_local.BENCH, sys.argv[1:])
+"""
+
+
+def test_a_failing_contender_is_a_failed_cell_not_a_lost_table(tmp_path: Path) -> None:
+    script = tmp_path / "bench_broken.py"
+    script.write_text(BROKEN.format(bench=str(BENCH)))
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--markdown", "--scenarios=download-shm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=BENCH.parent,
+    )
+    assert done.returncode == 3, done.stderr[-3000:]
+    table = rows_of(done.stdout)
+    assert table[("download-shm (warm)", "bucketbridge")][2].endswith(" s")
+    assert table[("download-shm (warm)", "bucketbridge")][4] == "-"  # no reference to divide by
+    assert table[("download-shm (warm)", "obstore")][2:] == [
+        "failed", "", "", "", "", "exit 1: RuntimeError: a driver mid-way through a change"
+    ]  # fmt: skip
+    assert table[("download-shm (warm)", "cp")][7].startswith("left no file at ")
