@@ -83,19 +83,25 @@ _providers_lock = threading.Lock()
 
 
 def provider_for(location: Location) -> CloudProvider:
-    """The location's provider: its own, or one per (id, config) in this
-    process, made on first use and closed at exit. Two locations with the
-    same id and config share it, and so copy between them inside the
-    provider where it can."""
+    """The location's provider: its own, or the process's shared one for
+    its id and config (:func:`shared_provider`). Two locations with the same
+    id and config share it, and so copy between them inside the provider
+    where it can."""
     if isinstance(location.provider, CloudProvider):
         return location.provider
-    cache_key = json.dumps([location.provider, dict(location.config)], sort_keys=True, default=str)
+    return shared_provider(location.provider, location.config)
+
+
+def shared_provider(provider_id: str, config: Mapping[str, Any]) -> CloudProvider:
+    """One provider per (id, config) in this process, made on first use and
+    closed at exit (a fork starts afresh): what copy/sync tasks and the
+    fsspec filesystems use, so every thread of a worker shares one
+    connection pool -- and one MEMORY store."""
+    cache_key = json.dumps([provider_id, dict(config)], sort_keys=True, default=str)
     with _providers_lock:
         provider = _providers.get(cache_key)
         if provider is None:
-            provider = CloudProviderFactory().create_provider(
-                location.provider, dict(location.config)
-            )
+            provider = CloudProviderFactory().create_provider(provider_id, dict(config))
             _providers[cache_key] = provider
     return provider
 

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 from .records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -206,6 +207,22 @@ class CopiesObjects(Protocol):
 
 
 @runtime_checkable
+class ListsDirectories(Protocol):
+    """A driver whose server lists one "directory" level (S3's
+    ``Delimiter=/``). Without it the core folds a flat listing of
+    everything under the prefix, which costs a request per 1000 keys below."""
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """Objects whose key is ``prefix`` + a name without ``/``, and the
+        distinct ``prefix + name + "/"`` below which more keys exist, in key
+        order, at most ``limit`` of both together. ``prefix`` is "" or ends
+        in ``/``."""
+        ...
+
+
+@runtime_checkable
 class RefusesNonEmptyBucketDelete(Protocol):
     """A driver whose ``delete_bucket`` always refuses a bucket that still
     holds objects. Without it the core lists one key first (SeaweedFS, for
@@ -237,6 +254,7 @@ class Features:
     transfers_files: TransfersFiles | None
     refuses_non_empty_bucket_delete: bool
     copies_objects: CopiesObjects | None = None
+    lists_directories: ListsDirectories | None = None
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
 
     @classmethod
@@ -246,6 +264,7 @@ class Features:
             deletes_in_batches=driver if isinstance(driver, DeletesInBatches) else None,
             transfers_files=driver if isinstance(driver, TransfersFiles) else None,
             copies_objects=driver if isinstance(driver, CopiesObjects) else None,
+            lists_directories=driver if isinstance(driver, ListsDirectories) else None,
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)
             ),

@@ -35,6 +35,7 @@ from .parts import check_part_sizes, multipart_etag
 from .records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -153,6 +154,36 @@ class MemoryDriver:
         if len(items) > limit:
             return Page(items[:limit], items[limit - 1].key)
         return Page(items, None)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        objects: list[ObjectInfo] = []
+        directories: list[str] = []
+        last = ""
+        with self._lock:
+            store = self._bucket(bucket)
+            keys = store.keys
+            if marker is None:
+                index = bisect.bisect_left(keys, prefix)
+            elif marker.endswith("/"):  # a directory: go past every key below it
+                index = bisect.bisect_left(keys, marker[:-1] + "0")  # "0" follows "/"
+            else:
+                index = bisect.bisect_right(keys, marker)
+            while index < len(keys) and keys[index].startswith(prefix):
+                if len(objects) + len(directories) == limit:
+                    return DirectoryPage(objects, directories, last)
+                key = keys[index]
+                slash = key.find("/", len(prefix))
+                if slash < 0:
+                    objects.append(store.objects[key].info)
+                    last = key
+                    index += 1
+                else:
+                    last = key[: slash + 1]
+                    directories.append(last)
+                    index = bisect.bisect_left(keys, last[:-1] + "0")
+        return DirectoryPage(objects, directories, None)
 
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         with self._lock:

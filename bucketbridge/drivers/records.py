@@ -85,6 +85,16 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class DirectoryPage:
+    """One page of a delimited listing: the objects directly under a prefix,
+    and the names of the "directories" below it (each ending in ``/``)."""
+
+    objects: list[ObjectInfo]
+    directories: list[str]
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
 class PartInfo:
     """A part that was uploaded: its number, its size and the driver's
     opaque token (S3's part ETag, the local part file's MD5)."""

@@ -29,6 +29,8 @@ def provider_factory(
         return provider
 
     make.unenforced = unenforced  # type: ignore[attr-defined]
+    make.provider_id = provider_id  # type: ignore[attr-defined]
+    make.config = config  # type: ignore[attr-defined]  # the dict a provider is made from
     try:
         yield make
     finally:

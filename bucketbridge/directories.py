@@ -1,0 +1,48 @@
+"""One "directory" level of a bucket: what ``ls`` in a file-system view shows.
+
+Object stores have no directories; a key's ``/`` makes one. A driver that
+``ListsDirectories`` asks its server for one level (S3's ``Delimiter=/``);
+for any other the whole prefix is listed flat and folded here, which costs
+a request per page of keys below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .drivers.base import Driver, Features
+from .drivers.records import ObjectInfo
+
+
+def walk_directory(
+    driver: Driver, features: Features, bucket: str, prefix: str
+) -> Iterator[ObjectInfo | str]:
+    """The objects directly under ``prefix`` ("" or ending in ``/``) and the
+    directory names below it (each ending in ``/``), in key order."""
+    lister = features.lists_directories
+    limit = features.list_page_size
+    marker: str | None = None
+    if lister is not None:
+        while True:
+            page = lister.list_directory(bucket, prefix=prefix, marker=marker, limit=limit)
+            merged: list[ObjectInfo | str] = [*page.objects, *page.directories]
+            merged.sort(key=lambda item: item if isinstance(item, str) else item.key)
+            yield from merged
+            if page.next_marker is None:
+                return
+            marker = page.next_marker
+    last_directory = None
+    while True:
+        flat = driver.list_objects(bucket, prefix=prefix or None, marker=marker, limit=limit)
+        for info in flat.items:
+            slash = info.key.find("/", len(prefix))
+            if slash < 0:
+                yield info
+                continue
+            directory = info.key[: slash + 1]
+            if directory != last_directory:  # keys below one directory come together
+                last_directory = directory
+                yield directory
+        if flat.next_marker is None:
+            return
+        marker = flat.next_marker
