@@ -89,13 +89,18 @@ def provider_for(location: Location) -> CloudProvider:
     provider where it can."""
     if isinstance(location.provider, CloudProvider):
         return location.provider
-    cache_key = json.dumps([location.provider, dict(location.config)], sort_keys=True, default=str)
+    return shared_provider(location.provider, location.config)
+
+
+def shared_provider(provider_id: str, config: Mapping[str, Any]) -> CloudProvider:
+    """This process's provider for ``provider_id`` and ``config`` (the one
+    :func:`provider_for` gives the locations that name them), made on
+    first use and closed at exit."""
+    cache_key = json.dumps([provider_id, dict(config)], sort_keys=True, default=str)
     with _providers_lock:
         provider = _providers.get(cache_key)
         if provider is None:
-            provider = CloudProviderFactory().create_provider(
-                location.provider, dict(location.config)
-            )
+            provider = CloudProviderFactory().create_provider(provider_id, dict(config))
             _providers[cache_key] = provider
     return provider
 
