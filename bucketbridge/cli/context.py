@@ -12,6 +12,7 @@ from typing import Any
 from ..config import PROFILE_ENV, Profile, load_profile
 from ..errors import NotFoundException
 from ..locations import Location, shared_provider
+from ..names import validate_bucket_name
 from ..provider import CloudProvider
 from ..resources import Bucket, BucketObject
 from ..transfer import TransferConfig
@@ -68,6 +69,8 @@ class Context:
         )
 
     def bucket(self, address: Address) -> Bucket:
+        # a name no provider accepts is a typo to point out, not "not found"
+        validate_bucket_name(address.bucket)
         bucket = self.provider(address).storage.buckets.get(address.bucket)
         if bucket is None:
             raise NotFoundException(f"bucket {address.bucket!r} does not exist")
