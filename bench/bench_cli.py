@@ -74,7 +74,8 @@ def _tools(server: S3Server, config_file: Path) -> tuple[list[Tool], dict[str, s
     endpoint = server.endpoint_url
     bb = [sys.executable, "-m", "bucketbridge", "-q"]
     s5 = ["s5cmd", "--endpoint-url", endpoint, "--log", "error"]
-    aws = ["aws", "--endpoint-url", endpoint, "--only-show-errors", "s3"]
+    aws = ["aws", "--endpoint-url", endpoint, "s3"]
+    quiet = ["--only-show-errors"]
 
     def bucketbridge(row: str, p: dict[str, str]) -> list[str]:
         return {
@@ -109,11 +110,11 @@ def _tools(server: S3Server, config_file: Path) -> tuple[list[Tool], dict[str, s
 
     def aws_s3(row: str, p: dict[str, str]) -> list[str]:
         return {
-            "cp-r-up": [*aws, "cp", "--recursive", p["dir"], f"s3://{p['bucket']}/up/"],
-            "cp-r-down": [*aws, "cp", "--recursive", f"s3://{p['bucket']}/up/", p["out"]],
-            "cp-up": [*aws, "cp", p["big"], f"s3://{p['bucket']}/big"],
-            "cp-down": [*aws, "cp", f"s3://{p['bucket']}/big", p["out_big"]],
-            "sync": [*aws, "sync", p["dir"], f"s3://{p['bucket']}/sync/"],
+            "cp-r-up": [*aws, *quiet, "cp", "--recursive", p["dir"], f"s3://{p['bucket']}/up/"],
+            "cp-r-down": [*aws, *quiet, "cp", "--recursive", f"s3://{p['bucket']}/up/", p["out"]],
+            "cp-up": [*aws, *quiet, "cp", p["big"], f"s3://{p['bucket']}/big"],
+            "cp-down": [*aws, *quiet, "cp", f"s3://{p['bucket']}/big", p["out_big"]],
+            "sync": [*aws, *quiet, "sync", p["dir"], f"s3://{p['bucket']}/sync/"],
             "ls-r": [*aws, "ls", "--recursive", f"s3://{p['bucket']}/ls/"],
         }[row]
 

@@ -17,15 +17,6 @@ from collections.abc import Callable, Sequence
 from .exits import FAILED, USAGE, CommandError, code_of, describe, signals_unwind
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bucketbridge")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "0+unknown"
-
-
 def _log_setup(verbose: bool, debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
@@ -57,7 +48,7 @@ def _handler(command: str) -> Callable[..., int]:
 def main(argv: Sequence[str] | None = None) -> int:
     from .parsing import build_parser
 
-    args = build_parser(_version()).parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command in ("demo", "serve"):
         from .local_commands import run_demo, run_serve
 

@@ -69,7 +69,21 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser(version: str) -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked (importlib.metadata is a
+    tenth of a second of every start otherwise)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        import bucketbridge
+
+        print(f"bucketbridge {bucketbridge.__version__}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bucketbridge",
         description="One object-storage API over every cloud: move and list data on"
@@ -78,7 +92,7 @@ def build_parser(version: str) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common(True)],
     )
-    parser.add_argument("--version", action="version", version=f"bucketbridge {version}")
+    parser.add_argument("--version", action=_Version)
     common = _common(False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
