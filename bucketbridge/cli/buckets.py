@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import BucketNotEmptyException
 from .addresses import Address, parse, remote, with_bucket
 from .context import Context, walk
-from .exits import at
+from .exits import CommandError, at
 from .output import out, out_json
 
 
@@ -73,7 +74,12 @@ def mb(ctx: Context, args: argparse.Namespace) -> int:
 def rb(ctx: Context, args: argparse.Namespace) -> int:
     address = with_bucket(args.url)
     with at(args.url):
-        ctx.bucket(address).delete(delete_contents=args.force)
+        try:
+            ctx.bucket(address).delete(delete_contents=args.force)
+        except BucketNotEmptyException as error:
+            raise CommandError(
+                args.url, BucketNotEmptyException("the bucket is not empty (rb --force empties it)")
+            ) from error
     return 0
 
 
