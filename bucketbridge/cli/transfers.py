@@ -277,7 +277,12 @@ def _summary(ctx: Context, report: SyncReport, address: str) -> None:
     if report.failures:
         first = report.failures[0]
         more = f" (and {len(report.failures) - 1} more failed)" if len(report.failures) > 1 else ""
-        raise CommandError(f"{first.name}{more}", RuntimeError(first.error), 1)
+        where = (
+            os.path.join(address, first.name)
+            if "://" not in address
+            else (address.rstrip("/") + "/" + first.name)
+        )
+        raise CommandError(f"{where}{more}", RuntimeError(first.error), 1)
 
 
 __all__ = ["Meter", "cp", "mv", "sync"]

@@ -98,3 +98,16 @@ def test_a_profile_reaches_its_server(
         assert f"s3://{bucket_name}/" in cli.run("ls", "--profile", "weed").stdout.decode()
     finally:
         cli.run("--profile", "weed", "rb", "--force", f"s3://{bucket_name}")
+
+
+def test_a_partly_failed_recursive_copy_exits_1_naming_the_object(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    cli, _ = cli_for("local")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "good.txt").write_bytes(b"good")
+    (tree / "bad.").write_bytes(b"no object name ends with a dot")
+    cli.run("mb", f"local://{bucket_name}")
+    _fails(cli, 1, "cp", "-r", str(tree), f"local://{bucket_name}/", names=str(tree / "bad."))
+    assert cli.run("ls", "-r", f"local://{bucket_name}").stdout == b"good.txt\n"
