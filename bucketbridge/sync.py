@@ -15,6 +15,12 @@ batches are out at once, so the listing streams in bounded memory whatever
 the size of the buckets. Deletions run only after every copy succeeded, as
 rclone does: a failed sync never leaves the destination with less than it had.
 
+``progress(nbytes)`` and ``on_object(name)`` run in the tasks, so on a
+process pool or a cluster they must pickle and they report in the worker;
+on threads (the default) they see every byte, and an exception they raise
+stops the copy under way, which aborts what it started (the command line's
+Ctrl-C).
+
 "Different" means: sizes differ, or the etags differ and the destination
 does not record the source's etag in its ``bb-src-etag`` metadata (which
 ``sync`` writes on every copy: etags of two providers, or of a multipart
