@@ -274,13 +274,57 @@ _KIND_NAMES = {
 }
 
 
-def _read_file_section(provider_id: str) -> dict[str, str]:
+def _read_config_file() -> tuple[str, configparser.ConfigParser]:
     path = config_file_path()
-    if not os.path.exists(path):
-        return {}
     parser = configparser.ConfigParser(interpolation=None)
+    if not os.path.exists(path):
+        return path, parser
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeError) as error:
         raise InvalidConfigurationException(f"config file {path}: {error}") from error
+    return path, parser
+
+
+def _read_file_section(provider_id: str) -> dict[str, str]:
+    _, parser = _read_config_file()
     return dict(parser[provider_id]) if parser.has_section(provider_id) else {}
+
+
+PROFILE_ENV = "BUCKETBRIDGE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of settings for one provider: the config file's section
+    ``[profile NAME]``, whose ``provider`` key names the provider and whose
+    other keys are that provider's config keys -- so a MinIO or SeaweedFS
+    endpoint is ``--profile NAME`` away. Its values go to ``create_provider``
+    as the config dict, so they win over the environment and the provider's
+    own section."""
+
+    name: str
+    provider_id: str
+    values: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        shown = {key: "***" if looks_secret(key) else value for key, value in self.values.items()}
+        return f"Profile({self.name!r}, {self.provider_id!r}, {shown!r})"
+
+
+def load_profile(name: str) -> Profile:
+    """The profile ``name`` of the config file; InvalidConfigurationException
+    naming it (and the file) when it is missing or names no provider."""
+    path, parser = _read_config_file()
+    section = f"profile {name}"
+    if not parser.has_section(section):
+        known = sorted(s[len("profile ") :] for s in parser.sections() if s.startswith("profile "))
+        hint = f"; profiles there: {', '.join(known)}" if known else ""
+        raise InvalidConfigurationException(f"profile {name!r}: no [{section}] in {path}{hint}")
+    values = dict(parser[section])
+    provider_id = values.pop("provider", "").strip()
+    if not provider_id:
+        raise InvalidConfigurationException(
+            f"profile {name!r} in {path}: set 'provider' (aws, azure, gcp, openstack or local)"
+        )
+    return Profile(name, provider_id, values)

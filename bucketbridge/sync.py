@@ -15,6 +15,12 @@ batches are out at once, so the listing streams in bounded memory whatever
 the size of the buckets. Deletions run only after every copy succeeded, as
 rclone does: a failed sync never leaves the destination with less than it had.
 
+``progress(nbytes)`` and ``on_object(name)`` run in the tasks, so on a
+process pool or a cluster they must pickle and they report in the worker;
+on threads (the default) they see every byte, and an exception they raise
+stops the copy under way, which aborts what it started (the command line's
+Ctrl-C).
+
 "Different" means: sizes differ, or the etags differ and the destination
 does not record the source's etag in its ``bb-src-etag`` metadata (which
 ``sync`` writes on every copy: etags of two providers, or of a multipart
@@ -24,6 +30,7 @@ and a single upload, are not comparable).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -128,6 +135,8 @@ def copy(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     max_in_flight: int | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_object: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Copy every object under the source prefix to the destination prefix
     (``overwrite``: ``"always"``, ``"different"``, or ``"never"`` -- create
@@ -145,6 +154,8 @@ def copy(
         batch_bytes=positive_int("batch_bytes", batch_bytes),
         max_in_flight=max_in_flight,
         on_batch=optional_callable("on_batch", on_batch),
+        progress=optional_callable("progress", progress),
+        on_object=optional_callable("on_object", on_object),
     )
 
 
@@ -160,6 +171,8 @@ def sync(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     max_in_flight: int | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_object: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Make the destination prefix hold what the source prefix holds: copy
     what is missing or different there, and with ``delete`` remove what
@@ -177,6 +190,8 @@ def sync(
         batch_bytes=positive_int("batch_bytes", batch_bytes),
         max_in_flight=max_in_flight,
         on_batch=optional_callable("on_batch", on_batch),
+        progress=optional_callable("progress", progress),
+        on_object=optional_callable("on_object", on_object),
     )
 
 
@@ -207,6 +222,8 @@ def _run(
     batch_bytes: int,
     max_in_flight: int | None,
     on_batch: Callable[[BatchResult], None] | None,
+    progress: Callable[[int], None] | None,
+    on_object: Callable[[str], None] | None,
 ) -> SyncReport:
     if config is not None and not isinstance(config, TransferConfig):
         raise InvalidValueException("config", config, "must be a TransferConfig or None")
@@ -255,13 +272,18 @@ def _run(
     pool = executor if executor is not None else ThreadPoolExecutor(DEFAULT_WORKERS, "bb-sync")
     width = max_in_flight or 2 * getattr(pool, "_max_workers", DEFAULT_WORKERS)
     try:
-        _submit_all(pool, batches(), positive_int("max_in_flight", width), report, on_batch)
+        task = (
+            functools.partial(run_batch, progress=progress, on_object=on_object)
+            if progress is not None or on_object is not None
+            else run_batch
+        )
+        _submit_all(pool, task, batches(), positive_int("max_in_flight", width), report, on_batch)
         if delete and deletes and report.ok:
             jobs = (
                 Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest)
                 for i in range(0, len(deletes), batch_objects)
             )
-            _submit_all(pool, jobs, width, report, on_batch)
+            _submit_all(pool, task, jobs, width, report, on_batch)
         elif delete and deletes:
             log.warning("sync: %d deletion(s) not made, because copies failed", len(deletes))
     finally:
@@ -272,6 +294,7 @@ def _run(
 
 def _submit_all(
     pool: Executor,
+    task: Callable[[Batch], BatchResult],
     batches: Iterator[Batch],
     width: int,
     report: SyncReport,
@@ -297,7 +320,7 @@ def _submit_all(
         if len(running) >= width:
             done, running = _wait_some(running)
             collect(done)
-        running.add(pool.submit(run_batch, batch))
+        running.add(pool.submit(task, batch))
     while running:
         done, running = _wait_some(running)
         collect(done)
@@ -365,9 +388,16 @@ def _bucket(location: Location) -> Bucket:
     return bucket
 
 
-def run_batch(batch: Batch) -> BatchResult:
+def run_batch(
+    batch: Batch,
+    progress: Callable[[int], None] | None = None,
+    on_object: Callable[[str], None] | None = None,
+) -> BatchResult:
     """Do one batch; failures of single objects are recorded, not raised,
-    so one bad object does not stop the others."""
+    so one bad object does not stop the others. ``progress(nbytes)`` is
+    called as bytes move, ``on_object(name)`` after each object copied or
+    deleted; an exception either raises stops the batch (the copy under
+    way aborts what it started)."""
     result = BatchResult()
     target = _bucket(batch.destination)
     if batch.copies:
@@ -379,7 +409,7 @@ def run_batch(batch: Batch) -> BatchResult:
                 ):
                     result.unchanged.append(entry.name)
                     continue
-                copied = _copy_one(origin, target, entry, batch)
+                copied = _copy_one(origin, target, entry, batch, progress)
             except PreconditionFailedException as error:
                 if batch.overwrite == "never":
                     result.skipped.append(entry.name)
@@ -390,6 +420,8 @@ def run_batch(batch: Batch) -> BatchResult:
             else:
                 result.copied.append(entry.name)
                 result.copied_bytes += copied.size
+                if on_object is not None:
+                    on_object(entry.name)
     for name in batch.deletes:
         try:
             target.objects.create(batch.destination.prefix + name).delete()
@@ -397,6 +429,8 @@ def run_batch(batch: Batch) -> BatchResult:
             result.failures.append(Failure(name, str(error)))
         else:
             result.deleted.append(name)
+            if on_object is not None:
+                on_object(name)
     return result
 
 
@@ -415,7 +449,13 @@ def _unchanged(
     return etag is not None and etag in (there.etag, there.metadata.get(SOURCE_ETAG_KEY))
 
 
-def _copy_one(origin: Bucket, target: Bucket, entry: Entry, batch: Batch) -> BucketObject:
+def _copy_one(
+    origin: Bucket,
+    target: Bucket,
+    entry: Entry,
+    batch: Batch,
+    progress: Callable[[int], None] | None,
+) -> BucketObject:
     source = origin.objects.create(batch.source.prefix + entry.name)
     metadata = None
     if batch.record_source_etag:
@@ -428,4 +468,5 @@ def _copy_one(origin: Bucket, target: Bucket, entry: Entry, batch: Batch) -> Buc
         overwrite=batch.overwrite != "never",
         metadata=metadata,
         config=batch.config,
+        progress=progress,
     )

@@ -43,6 +43,9 @@ from .request import Endpoint, Request
 from .signing import Signer
 
 log = logging.getLogger("bucketbridge")
+# one DEBUG line per request answered (``bucketbridge -v``); the query is left
+# out, since a SAS token or a signature may travel there
+requests_log = logging.getLogger("bucketbridge.requests")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SEND_BLOCK = 1024 * 1024  # a TLS or in-memory body is sent in slices this large
@@ -94,6 +97,7 @@ class HttpClient:
         replaced_stale = False
         while True:
             attempt += 1
+            started = time.monotonic()
             signer.sign(request)
             connection: http.client.HTTPConnection | None = None
             reused = False
@@ -132,6 +136,16 @@ class HttpClient:
                 )
                 time.sleep(backoff(attempt))
                 continue
+            if requests_log.isEnabledFor(logging.DEBUG):
+                requests_log.debug(
+                    "%s %s://%s%s -> %d in %.3f s",
+                    request.method,
+                    request.endpoint.scheme,
+                    request.endpoint.netloc,
+                    request.path,
+                    raw.status,
+                    time.monotonic() - started,
+                )
             return response
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from ..errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..localserver import SignedUrlService
+from ..urlservice import SignedUrlService
 from .base import Driver
 from .paging import page_of_names
 from .parts import check_part_sizes, multipart_etag

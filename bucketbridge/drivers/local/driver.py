@@ -75,7 +75,7 @@ from ...errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ...localserver import SignedUrlService
+from ...urlservice import SignedUrlService
 from ...urlsigning import load_or_create_key
 from ..base import Driver
 from ..paging import page_of_names

@@ -1,45 +1,17 @@
-"""The ``bucketbridge`` command: ``demo`` walks through the API, ``serve`` runs
+"""``bucketbridge demo`` walks through the API, ``bucketbridge serve`` runs
 the signed-URL server for a local root."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import logging
 import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-from .errors import ProviderConnectionException
-from .factory import CloudProviderFactory, ProviderList
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="bucketbridge", description="One object-storage API over every cloud."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    demo = commands.add_parser("demo", help="walk through the API on the local provider")
-    demo.add_argument("--root", help="local root (default: the per-user data dir)")
-
-    serve = commands.add_parser("serve", help="serve the signed URLs of a local root over HTTP")
-    serve.add_argument("--root", help="local root (default: the per-user data dir)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8650)
-
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if args.command == "demo":
-        return run_demo(args.root)
-    return run_serve(args.root, args.host, args.port)
+from ..errors import ProviderConnectionException
+from ..factory import CloudProviderFactory, ProviderList
 
 
 def _local_config(root: str | None) -> dict[str, Any]:
@@ -101,7 +73,7 @@ def run_demo(root: str | None) -> int:
 
 
 def run_serve(root: str | None, host: str, port: int) -> int:
-    from .localserver import SignedUrlServer
+    from ..localserver import SignedUrlServer
 
     provider = CloudProviderFactory().create_provider(ProviderList.LOCAL, _local_config(root))
     driver: Any = provider.driver
@@ -119,7 +91,3 @@ def run_serve(root: str | None, host: str, port: int) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

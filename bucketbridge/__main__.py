@@ -1,0 +1,7 @@
+"""``python -m bucketbridge``: the ``bucketbridge`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""What every command needs from the command line: providers made with the
+right settings (a profile's, else the environment's and the config file's),
+locations, transfer settings, and the progress meter."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import PROFILE_ENV, Profile, load_profile
+from ..errors import NotFoundException
+from ..locations import Location, shared_provider
+from ..names import validate_bucket_name
+from ..provider import CloudProvider
+from ..resources import Bucket, BucketObject
+from ..transfer import TransferConfig
+from .addresses import SCHEME_OF, Address
+from .exits import UsageError
+from .output import Meter
+
+LIST_PAGE = 1000
+
+
+@dataclass
+class Context:
+    profile: Profile | None
+    quiet: bool
+    jobs: int
+    part_size: int | None
+    concurrency: int | None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, environ: dict[str, str]) -> Context:
+        name = args.profile or environ.get(PROFILE_ENV)
+        return cls(
+            profile=load_profile(name) if name else None,
+            quiet=args.quiet,
+            jobs=args.jobs,
+            part_size=args.part_size,
+            concurrency=args.concurrency,
+        )
+
+    def config(self, provider_id: str) -> dict[str, Any]:
+        """The profile's keys for its own provider; none for the others
+        (they read the environment and the config file)."""
+        if self.profile is not None and self.profile.provider_id == provider_id:
+            return dict(self.profile.values)
+        return {}
+
+    def default_provider_id(self) -> str:
+        return self.profile.provider_id if self.profile is not None else "local"
+
+    def default_scheme(self) -> str:
+        provider_id = self.default_provider_id()
+        if provider_id not in SCHEME_OF:
+            raise UsageError(f"profile provider {provider_id!r} has no address scheme")
+        return SCHEME_OF[provider_id]
+
+    def provider(self, address: Address) -> CloudProvider:
+        assert address.provider_id is not None
+        return shared_provider(address.provider_id, self.config(address.provider_id))
+
+    def location(self, address: Address) -> Location:
+        assert address.provider_id is not None
+        return Location(
+            address.provider_id, address.bucket, address.key, self.config(address.provider_id)
+        )
+
+    def bucket(self, address: Address) -> Bucket:
+        # a name no provider accepts is a typo to point out, not "not found"
+        validate_bucket_name(address.bucket)
+        bucket = self.provider(address).storage.buckets.get(address.bucket)
+        if bucket is None:
+            raise NotFoundException(f"bucket {address.bucket!r} does not exist")
+        return bucket
+
+    def object(self, address: Address) -> BucketObject:
+        """The object as it is now (NotFoundException if missing)."""
+        obj = self.bucket(address).objects.get(address.key)
+        if obj is None:
+            raise NotFoundException(
+                f"object {address.key!r} does not exist in bucket {address.bucket!r}"
+            )
+        return obj
+
+    def transfer_config(self) -> TransferConfig | None:
+        if self.part_size is None and self.concurrency is None:
+            return None
+        return TransferConfig(part_size=self.part_size, max_concurrency=self.concurrency)
+
+    def meter(self, label: str, total: int | None = None, *, counts: bool = False) -> Meter:
+        return Meter(label, total, counts=counts, quiet=self.quiet)
+
+
+def walk(bucket: Bucket, prefix: str) -> Iterator[BucketObject]:
+    """Every object under ``prefix``, page by page (one request a page)."""
+    marker: str | None = None
+    while True:
+        page = bucket.objects.list(limit=LIST_PAGE, marker=marker, prefix=prefix or None)
+        yield from page
+        if not page.is_truncated or page.marker is None:
+            return
+        marker = page.marker

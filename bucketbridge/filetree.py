@@ -1,0 +1,307 @@
+"""Copy and sync between a directory of files and a location.
+
+``upload_tree`` and ``download_tree`` are :func:`bucketbridge.sync.copy`
+and :func:`~bucketbridge.sync.sync` with a file tree on one side (what
+``bucketbridge cp -r dir s3://b/p`` and ``sync dir s3://b/p`` run). A file's
+key is its path below the directory, ``/``-separated. Both walk the two
+sides in key order and merge-join them, as ``sync`` does, and transfer on a
+thread pool of ``workers`` (the provider's connection pool is shared).
+
+With ``only_changed`` (sync), a pair is the same when the sizes match and
+the newer side is not the source: an upload is needed when the file is
+newer than the object, a download when the object is newer than the file;
+a download sets the file's modification time to the object's, so the next
+sync finds them equal (aws-cli's rule; checksums of every file would read
+the whole tree). With ``delete``, what the source lacks is removed from
+the destination, only once every transfer succeeded.
+
+Each object is written whole or not at all (the library's uploads and
+downloads are atomic). ``progress(nbytes)`` is called from the workers as
+bytes move, ``on_object(name)`` after each object; an exception raised
+by either stops that transfer, which then aborts what it started -- the
+way a command line turns Ctrl-C into a clean stop.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .checks import boolean, optional_callable, positive_int
+from .errors import BucketBridgeException, InvalidValueException, NotFoundException
+from .locations import Location, provider_for
+from .resources import Bucket
+from .sync import Failure, SyncReport
+from .transfer import TransferConfig
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class _Side:
+    name: str  # key below the prefix, or path below the directory, "/"-separated
+    size: int
+    modified: float  # seconds since the epoch
+
+
+def _files(directory: str) -> Iterator[_Side]:
+    """Every regular file under ``directory`` in UTF-8 byte order of its
+    relative name (the order object listings come in); symlinks to
+    directories are not followed."""
+    found: list[tuple[bytes, _Side]] = []
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in names:
+            path = os.path.join(root, name)
+            if not os.path.isfile(path):
+                continue
+            relative = os.path.relpath(path, directory).replace(os.sep, "/")
+            stat = os.stat(path)
+            found.append(
+                (
+                    relative.encode("utf-8", "surrogateescape"),
+                    _Side(relative, stat.st_size, stat.st_mtime),
+                )
+            )
+    found.sort(key=lambda item: item[0])
+    return (side for _, side in found)
+
+
+def _objects(location: Location) -> Iterator[_Side]:
+    provider = provider_for(location)
+    cut = len(location.prefix)
+    marker: str | None = None
+    while True:
+        page = provider.driver.list_objects(
+            location.bucket,
+            prefix=location.prefix or None,
+            marker=marker,
+            limit=provider.features.list_page_size,
+        )
+        for info in page.items:
+            yield _Side(info.key[cut:], info.size, info.last_modified.timestamp())
+        if page.next_marker is None:
+            return
+        marker = page.next_marker
+
+
+def _merge(
+    sources: Iterator[_Side], targets: Iterator[_Side], only_changed: bool
+) -> Iterator[tuple[str, _Side]]:
+    """("copy" | "same" | "delete", side), in key order."""
+    there = next(targets, None)
+    for side in sources:
+        while there is not None and there.name < side.name:
+            yield "delete", there
+            there = next(targets, None)
+        if there is not None and there.name == side.name:
+            # an upload's object is stamped when written, after its file; a
+            # download's file gets its object's time: so the source being
+            # newer means it changed since the last transfer
+            same = only_changed and side.size == there.size and side.modified <= there.modified
+            yield ("same" if same else "copy"), side
+            there = next(targets, None)
+        else:
+            yield "copy", side
+    while there is not None:
+        yield "delete", there
+        there = next(targets, None)
+
+
+def _bucket_of(location: Location) -> Bucket:
+    provider = provider_for(location)
+    bucket = provider.storage.buckets.get(location.bucket)
+    if bucket is None:
+        raise NotFoundException(f"bucket {location.bucket!r} does not exist")
+    return bucket
+
+
+def _directory(value: object, must_exist: bool) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidValueException("directory", value, "must be a path")
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise InvalidValueException("directory", value, "must be a str path")
+    if must_exist and not os.path.isdir(path):
+        raise InvalidValueException("directory", path, "is not a directory")
+    if not must_exist and os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidValueException("directory", path, "exists and is not a directory")
+    return path
+
+
+def upload_tree(
+    directory: str | os.PathLike[str],
+    destination: Location,
+    *,
+    only_changed: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    config: TransferConfig | None = None,
+    workers: int = DEFAULT_WORKERS,
+    content_type: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_object: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Upload every file under ``directory`` to ``destination`` (its prefix
+    + the file's relative path)."""
+    root = _directory(directory, must_exist=True)
+    if not isinstance(destination, Location):
+        raise InvalidValueException("destination", destination, "must be a Location")
+    bucket = _bucket_of(destination)
+
+    def transfer(side: _Side) -> int:
+        obj = bucket.objects.create(destination.prefix + side.name)
+        obj.upload_from_file(
+            os.path.join(root, *side.name.split("/")),
+            config,
+            content_type=content_type,
+            metadata=metadata,
+            progress=progress,
+        )
+        return obj.size
+
+    def remove(side: _Side) -> None:
+        bucket.objects.create(destination.prefix + side.name).delete()
+
+    plan = _merge(_files(root), _objects(destination), boolean("only_changed", only_changed))
+    return _run(plan, transfer, remove, delete, dry_run, workers, on_object)
+
+
+def download_tree(
+    source: Location,
+    directory: str | os.PathLike[str],
+    *,
+    only_changed: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    config: TransferConfig | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[int], None] | None = None,
+    on_object: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Download every object under the source prefix into ``directory``
+    (made if missing), each file named by the key below the prefix."""
+    root = _directory(directory, must_exist=False)
+    if not isinstance(source, Location):
+        raise InvalidValueException("source", source, "must be a Location")
+    bucket = _bucket_of(source)
+
+    def path_of(name: str) -> str:
+        parts = name.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            # a key such as "a/../../etc" must not write outside the directory
+            raise InvalidValueException("key", name, "cannot be a file name below the directory")
+        return os.path.join(root, *parts)
+
+    def transfer(side: _Side) -> int:
+        path = path_of(side.name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        obj = bucket.objects.create(source.prefix + side.name)
+        obj.download_to_file(path, config, progress=progress)
+        modified = obj._info.last_modified if obj._info is not None else None
+        if modified is not None:
+            stamp = modified.astimezone(timezone.utc).timestamp()
+            os.utime(path, (datetime.now(timezone.utc).timestamp(), stamp))
+        return obj.size
+
+    def remove(side: _Side) -> None:
+        os.unlink(path_of(side.name))
+
+    files = _files(root) if os.path.isdir(root) else iter(())
+    plan = _merge(_objects(source), files, boolean("only_changed", only_changed))
+    return _run(plan, transfer, remove, delete, dry_run, workers, on_object)
+
+
+def _run(
+    plan: Iterator[tuple[str, _Side]],
+    transfer: Callable[[_Side], int],
+    remove: Callable[[_Side], None],
+    delete: bool,
+    dry_run: bool,
+    workers: int,
+    on_object: Callable[[str], None] | None,
+) -> SyncReport:
+    delete = boolean("delete", delete)
+    report = SyncReport(dry_run=boolean("dry_run", dry_run))
+    workers = positive_int("workers", workers)
+    on_object = optional_callable("on_object", on_object)
+    deletes: list[_Side] = []
+    lock = threading.Lock()  # the workers add to one report
+
+    def copies() -> Iterator[_Side]:
+        for action, side in plan:
+            if action == "delete":
+                deletes.append(side)
+            elif action == "same":
+                report.unchanged += 1
+            elif report.dry_run:
+                report.to_copy.append(side.name)
+            else:
+                yield side
+
+    if report.dry_run:
+        for _ in copies():
+            pass
+        if delete:
+            report.to_delete = [side.name for side in deletes]
+        return report
+
+    def copy_one(side: _Side) -> None:
+        try:
+            size = transfer(side)
+        except (BucketBridgeException, OSError) as error:
+            with lock:
+                report.failures.append(Failure(side.name, str(error)))
+        else:
+            with lock:
+                report.copied += 1
+                report.copied_bytes += size
+            if on_object is not None:
+                on_object(side.name)
+
+    def delete_one(side: _Side) -> None:
+        try:
+            remove(side)
+        except (BucketBridgeException, OSError) as error:
+            with lock:
+                report.failures.append(Failure(side.name, str(error)))
+        else:
+            with lock:
+                report.deleted += 1
+
+    with ThreadPoolExecutor(workers, "bb-tree") as pool:
+        try:
+            _bounded(pool, copy_one, copies(), 2 * workers)
+            if delete and deletes and report.ok:
+                _bounded(pool, delete_one, iter(deletes), 2 * workers)
+        except BaseException:
+            # Ctrl-C or a failing callback: start nothing more; the transfers
+            # running stop at their next progress call and abort
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return report
+
+
+def _bounded(
+    pool: ThreadPoolExecutor, work: Callable[[_Side], None], items: Iterator[_Side], width: int
+) -> None:
+    """At most ``width`` items submitted at once, so a huge tree streams;
+    an exception a task raised (not a recorded failure) is raised here."""
+    running: set[Future[None]] = set()
+    for item in items:
+        if len(running) >= width:
+            done, pending = wait(running, return_when=FIRST_COMPLETED)
+            running = set(pending)
+            for future in done:
+                future.result()
+        running.add(pool.submit(work, item))
+    while running:
+        done, pending = wait(running, return_when=FIRST_COMPLETED)
+        running = set(pending)
+        for future in done:
+            future.result()

@@ -1,0 +1,113 @@
+"""Each kind of failure has its exit code and one line on stderr naming the address."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+USAGE, NOT_FOUND, PERMISSION, CONNECTION = 2, 3, 4, 5
+
+
+def _fails(cli: Cli, code: int, *args: str, names: str | None = None) -> str:
+    result = cli.run(*args, ok=False)
+    stderr = result.stderr.decode()
+    assert result.returncode == code, (args, result.returncode, stderr)
+    assert stderr.startswith("bucketbridge: ") or stderr.startswith("usage: "), stderr
+    if names is not None:
+        assert names in stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ls", "nope://bucket"),
+        ("cp", "a.txt", "b.txt"),
+        ("cp", "-", "local://bucket/k", "-r"),
+        ("ls", "local://Bad_Bucket"),
+        ("--profile", "missing", "ls"),
+        ("cp", "--part-size", "lots", "a", "local://b/k"),
+        ("cp",),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: tuple[str, ...], cli_for: Callable[..., tuple[Cli, dict[str, Any]]]
+) -> None:
+    cli, _ = cli_for("local")
+    _fails(cli, USAGE, *args)
+
+
+def test_missing_things_exit_3_naming_them(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str
+) -> None:
+    cli, _ = cli_for("local")
+    where = f"local://{bucket_name}"
+    _fails(cli, NOT_FOUND, "ls", where + "/", names=where)
+    cli.run("mb", where)
+    _fails(cli, NOT_FOUND, "stat", where + "/nothing", names=where + "/nothing")
+    _fails(cli, NOT_FOUND, "cat", where + "/nothing", names=where + "/nothing")
+    _fails(cli, NOT_FOUND, "cp", "no-such-file.txt", where + "/k", names="no-such-file.txt")
+
+
+def test_refused_credentials_exit_4(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]],
+) -> None:
+    cli, configs = cli_for("s3")
+    cli.profiles["wrong"] = ("aws", {**configs["s3"], "aws_secret_key": "not-the-secret-key"})
+    cli.write()
+    stderr = _fails(cli, PERMISSION, "--profile", "wrong", "ls", "s3://", names="s3://")
+    assert "not-the-secret-key" not in stderr
+
+
+def test_unreachable_server_exits_5(cli_for: Callable[..., tuple[Cli, dict[str, Any]]]) -> None:
+    cli, _ = cli_for("local")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cli.profiles["down"] = (
+        "aws",
+        {
+            "s3_endpoint_url": f"http://127.0.0.1:{port}",
+            "aws_access_key": "AKIDEXAMPLE",
+            "aws_secret_key": "secret-secret-secret",
+            "max_attempts": 1,
+            "connect_timeout": 2,
+        },
+    )
+    cli.write()
+    _fails(cli, CONNECTION, "--profile", "down", "ls", "s3://bucket/", names="s3://bucket/")
+
+
+def test_a_profile_reaches_its_server(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    cli, configs = cli_for("s3")
+    cli.profiles["weed"] = ("aws", configs["s3"])
+    cli.sections.pop("aws")  # only the profile knows the endpoint now
+    cli.write()
+    cli.run("--profile", "weed", "mb", f"s3://{bucket_name}")
+    try:
+        assert f"s3://{bucket_name}/" in cli.run("ls", "--profile", "weed").stdout.decode()
+    finally:
+        cli.run("--profile", "weed", "rb", "--force", f"s3://{bucket_name}")
+
+
+def test_a_partly_failed_recursive_copy_exits_1_naming_the_object(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    cli, _ = cli_for("local")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "good.txt").write_bytes(b"good")
+    (tree / "bad.").write_bytes(b"no object name ends with a dot")
+    cli.run("mb", f"local://{bucket_name}")
+    _fails(cli, 1, "cp", "-r", str(tree), f"local://{bucket_name}/", names=str(tree / "bad."))
+    assert cli.run("ls", "-r", f"local://{bucket_name}").stdout == b"good.txt\n"

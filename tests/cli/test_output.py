@@ -1,0 +1,60 @@
+"""What the command prints: requests with -v (never a secret), nothing but
+results when piped, its version; and that it starts without the SDKs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bucketbridge
+from tests.cli.conftest import REPO, Cli
+
+
+def test_verbose_logs_each_request_without_secrets(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    cli, configs = cli_for("s3")
+    cli.run("mb", f"s3://{bucket_name}")
+    try:
+        (tmp_path / "f.txt").write_bytes(b"data")
+        quiet = cli.run("cp", str(tmp_path / "f.txt"), f"s3://{bucket_name}/f.txt")
+        assert (quiet.stdout, quiet.stderr) == (b"", b"")  # piped: no bar, no summary
+        stderr = cli.run("-v", "cat", f"s3://{bucket_name}/f.txt").stderr.decode()
+        assert re.search(rf"GET \S*/{bucket_name}/f.txt\S* .*200", stderr), stderr
+        assert configs["s3"]["aws_secret_key"] not in stderr
+        assert "Signature=" not in stderr.replace("Signature=***", "")
+    finally:
+        cli.run("rb", "--force", f"s3://{bucket_name}", ok=False)
+
+
+def test_version_everywhere(cli_for: Callable[..., tuple[Cli, dict[str, Any]]]) -> None:
+    cli, _ = cli_for("local")
+    shown = cli.run("--version").stdout.decode().strip()
+    assert shown == f"bucketbridge {bucketbridge.__version__}"
+    assert re.fullmatch(r"bucketbridge \d+\.\d+\.\d+\S*", shown)
+
+
+def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from bucketbridge.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "main(['ls', 'local://'])\n"
+        "sdks = ('boto3', 'botocore', 'azure', 'google', 'swiftclient', 'tqdm')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in sdks))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PYTHONPATH": str(REPO), "LOCAL_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "exit codes:" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
