@@ -232,6 +232,16 @@ def _send(connection: http.client.HTTPConnection, request: Request, timeout: flo
     connection.endheaders()
     sock = connection.sock
     assert sock is not None
+    if body.frame is not None and not isinstance(sock, ssl.SSLSocket):
+        head, inner, tail = body.frame
+        sock.sendall(head)
+        _send_body(sock, inner, timeout)
+        sock.sendall(tail)
+        return
+    _send_body(sock, body, timeout)
+
+
+def _send_body(sock: socket.socket, body: Body, timeout: float) -> None:
     if body.window is not None and not isinstance(sock, ssl.SSLSocket) and body.size:
         fd, offset = body.window
         _sendfile(sock, fd, offset, body.size, timeout, body)
