@@ -7,10 +7,11 @@ full-jitter backoff (:func:`bucketbridge.reads.backoff`), up to the
 request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
 DELETE), so trying again is safe; a create-only PUT may meet its own first
 attempt's object, which the driver tells apart by ``Response.attempts``.
-A reused keep-alive connection the server had closed is replaced once
-without counting an attempt. A body cut off mid-read is not retried here:
-the reader raises ProviderConnectionException and the core resumes the read
-pinned to its revision (:mod:`bucketbridge.reads`).
+A reused keep-alive connection the server closed as it was sent is replaced
+once without counting an attempt (one closed while idle never leaves the
+pool). A body cut off mid-read is not retried here: the reader raises
+ProviderConnectionException and the core resumes the read pinned to its
+revision (:mod:`bucketbridge.reads`).
 """
 
 from __future__ import annotations
@@ -40,14 +41,12 @@ log = logging.getLogger("bucketbridge")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SEND_BLOCK = 1024 * 1024  # a TLS or in-memory body is sent in slices this large
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
-# What a keep-alive connection closed by the server while idle looks like
-STALE_CONNECTION = (
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
-    BrokenPipeError,
-    ConnectionResetError,
-    ConnectionAbortedError,
-)
+# What a keep-alive connection the server closed just as it was reused looks
+# like: no answer at all. The pool drops connections already closed while
+# idle (pool.py); a reset (RST) or a broken pipe while the request was on its
+# way is a failed attempt like any other -- a fault proxy, or a server that
+# refused the body, does exactly that.
+STALE_CONNECTION = (http.client.RemoteDisconnected,)
 
 
 class HttpClient:
@@ -158,6 +157,9 @@ class Response:
             while filled < len(view):
                 count = self._raw.readinto(view[filled:])
                 if not count:
+                    if self._raw.length:  # closed before Content-Length was reached:
+                        # http.client returns 0 there rather than raise
+                        raise http.client.IncompleteRead(bytes(filled), self._raw.length)
                     break
                 filled += count
         except NETWORK_ERRORS as error:

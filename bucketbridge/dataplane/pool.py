@@ -9,11 +9,13 @@ has been read to the end, so the next request on it starts clean.
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 import threading
 
 from .request import Endpoint
+from .response_head import LeanHTTPResponse
 
 
 class ConnectionPool:
@@ -39,9 +41,14 @@ class ConnectionPool:
         """A connected connection, and whether it was reused (a reused one may
         have been closed by the server while idle: the client retries that
         once on a new connection, without counting it as an attempt)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                connection = self._idle.pop()
+            if _open(connection):
+                return connection, True
+            connection.close()  # the server closed it while it was idle
         return self._connect(), False
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -53,6 +60,7 @@ class ConnectionPool:
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        connection.response_class = LeanHTTPResponse
         connection.connect()
         # the connect timeout bounds the handshake; every later wait is a read
         assert connection.sock is not None
@@ -73,3 +81,17 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+def _open(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection is still open: nothing to read on it (as
+    urllib3 checks). A server that closed it (keep-alive timeout) left an EOF
+    there; one that sent something unasked left it in an unknown state.
+    Polled, not read: a socket with a timeout waits for data before a recv,
+    whatever its flags."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return not poller.poll(0)

@@ -160,7 +160,9 @@ class GcsWire:
             f"--{boundary}\r\ncontent-type: {content_type}\r\n\r\n"
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
-        query = [("uploadType", "multipart"), ("fields", OBJECT_FIELDS)]
+        # the name is in the resource; in the query too, so that a log or a
+        # proxy sees which object a request writes
+        query = [("uploadType", "multipart"), ("name", key), ("fields", OBJECT_FIELDS)]
         if if_generation_match is not None:
             query.append(("ifGenerationMatch", str(if_generation_match)))
         reported = error_key if error_key is not None else key
