@@ -182,17 +182,31 @@ class Response:
         return data
 
     def chunks(self, size: int) -> Iterator[bytes]:
-        """The body in chunks of ``size`` bytes (the last may be shorter)."""
+        """The body in chunks of ``size`` bytes (the last may be shorter),
+        each read straight into the ``bytes`` yielded: one copy, as an SDK's."""
         try:
             while True:
-                buffer = bytearray(size)
-                count = self.readinto(buffer)
-                if count:
-                    yield bytes(buffer) if count == size else bytes(buffer[:count])
-                if count < size:
+                chunk = self._read_chunk(size)
+                if chunk:
+                    yield chunk
+                if len(chunk) < size:
                     return
         finally:
             self.close()
+
+    def _read_chunk(self, size: int) -> bytes:
+        if self._connection is None:
+            return b""
+        try:
+            data = self._raw.read(size)
+            if len(data) < size and self._raw.length:  # closed short of Content-Length
+                raise http.client.IncompleteRead(data, self._raw.length)
+        except NETWORK_ERRORS as error:
+            self.close()
+            raise network_error(error, self._subject) from error
+        if len(data) < size:
+            self._finished()
+        return data
 
     def discard(self) -> None:
         """Read and drop a short body (an error's) so the connection is reused."""
