@@ -50,14 +50,12 @@ requests_log = logging.getLogger("bucketbridge.requests")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SEND_BLOCK = 1024 * 1024  # a TLS or in-memory body is sent in slices this large
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
-# What a keep-alive connection closed by the server while idle looks like
-STALE_CONNECTION = (
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
-    BrokenPipeError,
-    ConnectionResetError,
-    ConnectionAbortedError,
-)
+# What a keep-alive connection the server closed just as it was reused looks
+# like: no answer at all. The pool drops connections already closed while
+# idle (pool.py); a reset (RST) or a broken pipe while the request was on its
+# way is a failed attempt like any other -- a fault proxy, or a server that
+# refused the body, does exactly that.
+STALE_CONNECTION = (http.client.RemoteDisconnected,)
 
 
 class HttpClient:
@@ -216,17 +214,31 @@ class Response:
         return data
 
     def chunks(self, size: int) -> Iterator[bytes]:
-        """The body in chunks of ``size`` bytes (the last may be shorter)."""
+        """The body in chunks of ``size`` bytes (the last may be shorter),
+        each read straight into the ``bytes`` yielded: one copy, as an SDK's."""
         try:
             while True:
-                buffer = bytearray(size)
-                count = self.readinto(buffer)
-                if count:
-                    yield bytes(buffer) if count == size else bytes(buffer[:count])
-                if count < size:
+                chunk = self._read_chunk(size)
+                if chunk:
+                    yield chunk
+                if len(chunk) < size:
                     return
         finally:
             self.close()
+
+    def _read_chunk(self, size: int) -> bytes:
+        if self._connection is None:
+            return b""
+        try:
+            data = self._raw.read(size)
+            if len(data) < size and self._raw.length:  # closed short of Content-Length
+                raise http.client.IncompleteRead(data, self._raw.length)
+        except NETWORK_ERRORS as error:
+            self._abandon()
+            raise network_error(_named(error), self._subject) from error
+        if len(data) < size:
+            self._finished()
+        return data
 
     def discard(self) -> None:
         """Read and drop a short body (an error's) so the connection is reused."""
@@ -314,6 +326,16 @@ def _write(connection: http.client.HTTPConnection, request: Request, timeout: fl
     connection.endheaders()
     sock = connection.sock
     assert sock is not None
+    if body.frame is not None and not isinstance(sock, ssl.SSLSocket):
+        head, inner, tail = body.frame
+        sock.sendall(head)
+        _send_body(sock, inner, timeout)
+        sock.sendall(tail)
+        return
+    _send_body(sock, body, timeout)
+
+
+def _send_body(sock: socket.socket, body: Body, timeout: float) -> None:
     if body.window is not None and not isinstance(sock, ssl.SSLSocket) and body.size:
         fd, offset = body.window
         _sendfile(sock, fd, offset, body.size, timeout, body)

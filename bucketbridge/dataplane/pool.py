@@ -15,6 +15,7 @@ import ssl
 import threading
 
 from .request import Endpoint
+from .response_head import LeanHTTPResponse
 
 
 class ConnectTimeoutError(TimeoutError):
@@ -75,6 +76,8 @@ class ConnectionPool:
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        # headers parsed without email.parser: a third of a HEAD's client CPU
+        connection.response_class = LeanHTTPResponse
         try:
             connection.connect()
         except TimeoutError as error:

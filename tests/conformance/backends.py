@@ -20,3 +20,12 @@ BUCKET_BACKENDS = [
     "s3_seaweedfs_defaults",
 ]
 """The backends test_buckets.py runs on."""
+
+SDK_PLANE_BACKENDS = ["gcp_fake_gcs_sdk"]
+"""Backends with ``data_plane="sdk"``: the provider's SDK for every call,
+where the backend of the same name without ``_sdk`` takes the lean data
+plane (bucketbridge/dataplane/) for its hot calls. They run only the modules
+that exercise those calls (``SDK_PLANE_MODULES``), to keep the fallback
+proven without running the whole suite twice."""
+
+SDK_PLANE_MODULES = frozenset({"test_objects", "test_transfers", "test_multipart", "test_races"})

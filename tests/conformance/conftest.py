@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from bucketbridge import Bucket, CloudProvider
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import BACKENDS, SDK_PLANE_BACKENDS, SDK_PLANE_MODULES
 from tests.servers.providers import ProviderFactory
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, *SDK_PLANE_BACKENDS])
 def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
     return backend_factory(request)
 
@@ -58,3 +58,24 @@ def _skip_what_the_server_does_not_enforce(request: pytest.FixtureRequest) -> No
     missing = needed & unenforced(request.getfixturevalue("provider_factory"))
     if missing:
         pytest.skip(f"this test server does not enforce {', '.join(sorted(missing))}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The SDK-plane backends run only the modules that exercise the calls
+    the lean data plane carries (tests/conformance/backends.py)."""
+    dropped = [
+        item
+        for item in items
+        if _backend_of(item) in SDK_PLANE_BACKENDS
+        and item.path.stem not in SDK_PLANE_MODULES
+        and item.path.parent.name == "conformance"
+    ]
+    if dropped:
+        ignored = set(map(id, dropped))
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if id(item) not in ignored]
+
+
+def _backend_of(item: pytest.Item) -> object:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("provider_factory")

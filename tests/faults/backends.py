@@ -3,7 +3,7 @@ wire: which requests do what, and how its server says "slow down".
 
 Adding a backend of a known provider is one line in ``FAULT_BACKENDS`` (its
 ServerBackend from tests/servers and its provider's :class:`Wire`). A new
-provider (GCS, Swift) writes its Wire: a few request matchers, its
+provider (Swift) writes its Wire: a few request matchers, its
 error reply for 500/503, and how its listing would show milliseconds.
 
 The proxy is put in front of the server by rewriting the server's loopback
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +32,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.faults.proxy import Headers, Match, Reply, Request, StripHeader
-from tests.servers import azurite, moto, seaweedfs
+from tests.servers import azurite, fake_gcs, moto, seaweedfs
 from tests.servers.backend import ServerBackend
 
 ErrorReply = Callable[[int], Reply]
@@ -243,6 +244,69 @@ AZURE_WIRE = Wire(
 )
 
 
+# --- Google Cloud Storage (JSON API) ---------------------------------------------------
+
+
+def gcs_error(status: int) -> Reply:
+    """GCS's JSON error when it sheds load (503 backendError) or fails (500)."""
+    reason, message = (
+        ("backendError", "Service Unavailable")
+        if status == 503
+        else ("internalError", "Internal Error")
+    )
+    body = json.dumps(
+        {
+            "error": {
+                "code": status,
+                "message": message,
+                "errors": [{"domain": "global", "reason": reason, "message": message}],
+            }
+        }
+    ).encode()
+    phrase = "Service Unavailable" if status == 503 else "Internal Server Error"
+    return Reply(status, phrase, body, [("Content-Type", "application/json; charset=UTF-8")])
+
+
+def _gcs_object(bucket: str, key: str) -> str:
+    return re.escape(f"/storage/v1/b/{bucket}/o/{key}")  # the proxy matches decoded paths
+
+
+def _gcs_upload(bucket: str, named: Callable[[str], bool]) -> Match:
+    """An upload request whose object name (the ``name`` query parameter the
+    driver sends beside the resource) passes ``named``."""
+    return Match(
+        "POST",
+        re.escape(f"/upload/storage/v1/b/{bucket}/o"),
+        query=("name",),
+        where=lambda request: named(request.query["name"][0]),
+    )
+
+
+GCS_WIRE = Wire(
+    read=lambda bucket, key: Match(
+        "GET", re.escape("/download") + _gcs_object(bucket, key), query=("alt",)
+    ),
+    put=lambda bucket, key: _gcs_upload(bucket, lambda name: name == key),
+    # parts are objects under .bucketbridge/uploads/<id>/ (drivers/gcs/uploads.py)
+    part=lambda bucket, key: _gcs_upload(
+        bucket, lambda name: name.startswith(".bucketbridge/uploads/") and "/part-" in name
+    ),
+    complete=lambda bucket, key: Match("POST", _gcs_object(bucket, key) + "/compose"),
+    listing=lambda bucket: Match("GET", re.escape(f"/storage/v1/b/{bucket}/o") + "/?"),
+    # GCS's JSON API makes a write create-only with the ifGenerationMatch=0
+    # query parameter, not a header; fake-gcs-server already ignores it on
+    # compose (tests/servers/fake_gcs.py), so the server that test emulates is
+    # this one as it is: stripping the XML API's header changes nothing
+    create_only_header="x-goog-if-generation-match",
+    strip=lambda name, configs: StripHeader(name),  # bearer tokens sign no header
+    listing_in_milliseconds=Unsupported(
+        "GCS lists and looks up an object as the same JSON resource: its listing"
+        " and its metadata GET give `updated` with the same precision"
+    ),
+    error=gcs_error,
+)
+
+
 @dataclass(frozen=True)
 class FaultBackend:
     server: ServerBackend[Any]
@@ -259,5 +323,6 @@ FAULT_BACKENDS = {
         FaultBackend(seaweedfs.BACKEND, S3_WIRE),
         FaultBackend(moto.BACKEND, S3_WIRE),
         FaultBackend(azurite.BACKEND, AZURE_WIRE),
+        FaultBackend(fake_gcs.BACKEND, GCS_WIRE),
     )
 }

@@ -6,14 +6,26 @@ and the CRC32C, and it checks both on the media response."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, PreconditionFailedException
 from bucketbridge.drivers.records import ReadOptions
+from tests.servers.fake_gcs import GcsServer
 
 MiB = 1024 * 1024
+
+
+@pytest.fixture(params=["lean", "sdk"])
+def gcs(
+    request: pytest.FixtureRequest,
+    fake_gcs_server: GcsServer,
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+) -> CloudProvider:
+    """Both data planes check the media response's revision."""
+    return make_provider(fake_gcs_server.config(data_plane=request.param))
 
 
 def _compose_replace(bucket: Bucket, key: str, data: bytes) -> None:

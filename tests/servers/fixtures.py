@@ -46,6 +46,26 @@ def session_fixtures(
     return server, factory
 
 
+def sdk_plane_fixture(backend: ServerBackend[Any]) -> Callable[..., Iterator[ProviderFactory]]:
+    """``<backend>_sdk_provider_factory``: providers on the backend's server
+    with ``data_plane="sdk"`` (every call through the provider's SDK)."""
+
+    @pytest.fixture(
+        name=f"{backend.factory_fixture.removesuffix('_provider_factory')}_sdk_provider_factory"
+    )
+    def factory(request: pytest.FixtureRequest) -> Iterator[ProviderFactory]:
+        running = request.getfixturevalue(backend.server_fixture)
+
+        def config(**extra: Any) -> dict[str, Any]:
+            made: dict[str, Any] = running.config(**{"data_plane": "sdk", **extra})
+            return made
+
+        with provider_factory(backend.provider_id, config, backend.unenforced) as make:
+            yield make
+
+    return factory
+
+
 seaweedfs_server, s3_seaweedfs_provider_factory = session_fixtures(seaweedfs.BACKEND)
 seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixtures(
     seaweedfs.DEFAULTS_BACKEND
@@ -53,4 +73,5 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
 fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKEND)
+gcp_fake_gcs_sdk_provider_factory = sdk_plane_fixture(fake_gcs.BACKEND)
 swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)

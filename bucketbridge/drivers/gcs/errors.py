@@ -3,6 +3,8 @@ does not say, and the SDK's credential and network exception types."""
 
 from __future__ import annotations
 
+import json
+
 import requests
 from google.api_core.exceptions import GoogleAPICallError, RetryError
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
@@ -50,6 +52,16 @@ def translate(
             f"GCS request on {subject.describe()} failed: {type(error).__name__}: {error}"
         )
     message = str(getattr(error, "message", "") or "")
+    return status_error(
+        status, subject, reason=_reason(error), message=message, attempts=attempts, who=who
+    )
+
+
+def status_error(
+    status: int, subject: Subject, *, reason: str, message: str, attempts: int, who: str
+) -> BucketBridgeException:
+    """The exception for a GCS error response, whichever client got it (the
+    SDK's exception, or a lean-plane response read by :func:`parse_error_body`)."""
     if status in (409, 412) and subject.key is None and "empty" in message.lower():
         # GCS answers 409 "The bucket you tried to delete is not empty"; a 409
         # elsewhere is a name already taken
@@ -57,11 +69,33 @@ def translate(
     return error_for_status(
         status,
         subject,
-        code=_reason(error),
+        code=reason,
         message=message,
         attempts=attempts,
         denied_hint=f"check the roles of {who} on this bucket (storage.objectAdmin)",
     )
+
+
+def parse_error_body(body: bytes) -> tuple[str, str]:
+    """``(reason, message)`` of a JSON API error body
+    (``{"error": {"message": ..., "errors": [{"reason": ...}]}}``), as
+    google-api-core reads it for the SDK; a body that is not JSON (a proxy's,
+    fake-gcs-server's media 404) is the message."""
+    try:
+        error = json.loads(body).get("error") or {}
+    except (ValueError, AttributeError):
+        return "", body.decode("utf-8", "replace").strip()[:200]
+    if not isinstance(error, dict):
+        return "", str(error)[:200]
+    reason = next(
+        (
+            str(item["reason"])
+            for item in error.get("errors") or []
+            if isinstance(item, dict) and item.get("reason")
+        ),
+        "",
+    )
+    return reason, str(error.get("message") or "")
 
 
 def _reason(error: BaseException) -> str:

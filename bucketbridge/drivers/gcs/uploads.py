@@ -101,7 +101,10 @@ class GcsUpload:
         aborted or completed, or its bucket deleted."""
         driver = self._driver
         with driver.mapped(self._bucket, self._key):
-            marker = self._blob("upload").exists(timeout=driver.timeout, retry=driver.retry())
+            if driver.wire is not None:
+                marker = driver.wire.get_object(self._bucket, self.folder + "upload") is not None
+            else:
+                marker = self._blob("upload").exists(timeout=driver.timeout, retry=driver.retry())
         if not marker:
             raise NotFoundException(
                 f"the multipart upload of object {self._key!r} in bucket {self._bucket!r}"
@@ -111,6 +114,19 @@ class GcsUpload:
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
         driver = self._driver
         self._check_open()
+        if driver.wire is not None:
+            with driver.mapped(self._bucket, self._key):
+                resource = driver.wire.upload(
+                    self._bucket,
+                    f"{self.folder}part-{part_number:05d}",
+                    body,
+                    content_type="application/octet-stream",
+                    metadata={KEY_METADATA_KEY: self._key},
+                    if_generation_match=None,
+                    error_key=self._key,
+                )
+            md5 = base64.b64decode(resource.get("md5Hash") or "").hex()
+            return PartInfo(part_number, md5, body.size)
         part = self._blob(f"part-{part_number:05d}")
         part.metadata = {KEY_METADATA_KEY: self._key}
         with driver.mapped(self._bucket, self._key):

@@ -1,0 +1,65 @@
+"""The lean plane's pool never hands out a keep-alive connection the server
+closed while it was idle (so such a close costs no attempt), and does hand
+back one that is still open. A real HTTP/1.1 server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bucketbridge.dataplane.pool import ConnectionPool
+from bucketbridge.dataplane.request import Endpoint
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        if self.path == "/then-close":
+            self.close_connection = True  # closes without saying so: an idle timeout
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def pool() -> Iterator[ConnectionPool]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = Endpoint("http", "127.0.0.1", server.server_address[1])
+    made = ConnectionPool(endpoint, size=4, connect_timeout=2, read_timeout=5, tls=None)
+    yield made
+    made.close()
+    server.shutdown()
+    server.server_close()
+
+
+def _get(pool: ConnectionPool, path: str) -> bool:
+    connection, reused = pool.acquire()
+    connection.request("GET", path)
+    assert connection.getresponse().read() == b"ok"
+    pool.release(connection)
+    return reused
+
+
+def test_an_open_idle_connection_is_reused(pool: ConnectionPool) -> None:
+    assert _get(pool, "/") is False
+    assert _get(pool, "/") is True
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_handed_out(
+    pool: ConnectionPool,
+) -> None:
+    _get(pool, "/then-close")
+    time.sleep(0.2)  # the server's FIN arrives
+    started = time.monotonic()
+    assert _get(pool, "/") is False
+    assert time.monotonic() - started < 2  # a poll, not a wait for the read timeout
