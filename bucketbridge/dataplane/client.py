@@ -158,6 +158,10 @@ class Response:
             while filled < len(view):
                 count = self._raw.readinto(view[filled:])
                 if not count:
+                    # http.client answers a body cut short by a clean close
+                    # as its end: what Content-Length still promised says
+                    if self._raw.length:
+                        raise http.client.IncompleteRead(b"", self._raw.length)
                     break
                 filled += count
         except NETWORK_ERRORS as error:

@@ -20,3 +20,12 @@ BUCKET_BACKENDS = [
     "s3_seaweedfs_defaults",
 ]
 """The backends test_buckets.py runs on."""
+
+SDK_PATH_BACKENDS = [
+    # Azurite with data_plane="sdk": the SDK calls the lean data plane
+    # replaced (HEAD, GET, Put Blob, Put Block, List Blobs) stay proven for
+    # users who choose them. Only the modules that exercise objects and
+    # transfers run on it (test_objects, test_transfers, test_multipart).
+    "azure_azurite_sdk",
+]
+"""Backends that run a provider with its SDK-only data plane."""

@@ -24,8 +24,15 @@ from bucketbridge import (
     TransferConfig,
 )
 from bucketbridge.drivers.records import ReadOptions
-from tests.conformance.conftest import unenforced, unique_name
+from tests.conformance.backends import BACKENDS, SDK_PATH_BACKENDS
+from tests.conformance.conftest import backend_factory, unenforced, unique_name
 from tests.servers.providers import ProviderFactory
+
+
+@pytest.fixture(params=[*BACKENDS, *SDK_PATH_BACKENDS])
+def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
+    return backend_factory(request)
+
 
 MiB = 1024 * 1024
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

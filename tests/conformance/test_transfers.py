@@ -21,8 +21,15 @@ from bucketbridge import (
     NotFoundException,
     TransferConfig,
 )
-from tests.conformance.conftest import unenforced, unique_name
+from tests.conformance.backends import BACKENDS, SDK_PATH_BACKENDS
+from tests.conformance.conftest import backend_factory, unenforced, unique_name
 from tests.servers.providers import ProviderFactory
+
+
+@pytest.fixture(params=[*BACKENDS, *SDK_PATH_BACKENDS])
+def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
+    return backend_factory(request)
+
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
