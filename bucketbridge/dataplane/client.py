@@ -184,17 +184,32 @@ class Response:
         return data
 
     def chunks(self, size: int) -> Iterator[bytes]:
-        """The body in chunks of ``size`` bytes (the last may be shorter)."""
+        """The body in chunks of ``size`` bytes (the last may be shorter),
+        each read straight into its bytes object (no bytearray copied)."""
         try:
             while True:
-                buffer = bytearray(size)
-                count = self.readinto(buffer)
-                if count:
-                    yield bytes(buffer) if count == size else bytes(buffer[:count])
-                if count < size:
+                data = self._read_chunk(size)
+                if data:
+                    yield data
+                if len(data) < size:
                     return
         finally:
             self.close()
+
+    def _read_chunk(self, size: int) -> bytes:
+        if self._connection is None:
+            return b""
+        try:
+            data = self._raw.read(size)
+            if len(data) < size and self._raw.length:
+                # cut short by a clean close: what Content-Length still promised
+                raise http.client.IncompleteRead(data, self._raw.length)
+        except NETWORK_ERRORS as error:
+            self.close()
+            raise network_error(error, self._subject) from error
+        if len(data) < size:
+            self._finished()
+        return data
 
     def discard(self) -> None:
         """Read and drop a short body (an error's) so the connection is reused."""

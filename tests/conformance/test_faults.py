@@ -30,6 +30,8 @@ from bucketbridge import (
     ProviderConnectionException,
     TransferConfig,
 )
+from bucketbridge.drivers.records import ReadOptions
+from bucketbridge.reads import open_read
 from tests.conformance.conftest import unique_name
 from tests.faults.backends import FAULT_BACKENDS, Unsupported
 from tests.faults.fixtures import ProxiedBackend
@@ -157,6 +159,28 @@ def test_a_truncated_body_is_resumed(
     rule = faulty.proxy.add(faulty.wire.read(bucket_name, KEY), Truncate(after=MiB + 5), times=1)
     got = _read(_through_proxy(faulty, bucket_name), "single", tmp_path / "out.bin")
     assert _digest(got) == _digest(data)
+    assert rule.matched == 2
+
+
+def test_a_truncated_body_read_into_a_buffer_is_resumed(
+    faulty: ProxiedBackend, bucket_name: str
+) -> None:
+    """The lean plane's readinto path (ObjectStream.readinto): a body that
+    ends early with a clean close is noticed, not taken for its end."""
+    data = os.urandom(2 * MiB)
+    _put_directly(faulty, bucket_name, data)
+    rule = faulty.proxy.add(faulty.wire.read(bucket_name, KEY), Truncate(after=MiB + 5), times=1)
+    driver = faulty.provider(**RETRYING).driver
+    stream = open_read(driver, bucket_name, KEY, ReadOptions(), ATTEMPTS)
+    buffer = bytearray(len(data) + 1)
+    view = memoryview(buffer)
+    filled = 0
+    try:
+        while count := stream.readinto(view[filled : filled + 256 * 1024]):
+            filled += count
+    finally:
+        stream.close()
+    assert filled == len(data) and _digest(bytes(buffer[:filled])) == _digest(data)
     assert rule.matched == 2
 
 

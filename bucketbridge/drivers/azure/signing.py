@@ -45,8 +45,19 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 TOKEN_MARGIN = 300.0  # a cached token is renewed this many seconds before it expires
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
 def http_date() -> str:
-    return formatdate(usegmt=True)
+    """Now as an RFC 1123 date, formatted once a second (a HEAD is ~0.5 ms:
+    formatdate alone was a tenth of its client time)."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 @lru_cache(maxsize=256)
