@@ -13,15 +13,6 @@ from bucketbridge import (
     NotFoundException,
     UploadPart,
 )
-from tests.conformance.backends import BACKENDS, SDK_PATH_BACKENDS
-from tests.conformance.conftest import backend_factory
-from tests.servers.providers import ProviderFactory
-
-
-@pytest.fixture(params=[*BACKENDS, *SDK_PATH_BACKENDS])
-def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
-    return backend_factory(request)
-
 
 MiB = 1024 * 1024
 
