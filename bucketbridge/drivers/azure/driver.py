@@ -3,7 +3,10 @@
 One ``BlobServiceClient`` per driver (thread-safe), one REST call per
 primitive. Listings are paged by the server: Azure's continuation token is
 our marker. Multipart uploads are staged blocks (:mod:`.blocks`), signed URLs
-SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says.
+SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says. The
+hot calls (HEAD, GET, Put Blob, Put Block, List Blobs) go over the lean data
+plane (:mod:`.wire`, signed by :mod:`.signing`) unless ``data_plane="sdk"``
+or a proxy keeps them on the SDK.
 
 The etag is S3's, as on every provider: the MD5 of the content for an object
 stored in one request (Azure computes and keeps it as Content-MD5), and
