@@ -134,3 +134,21 @@ def test_a_put_block_whose_body_does_not_match_its_md5_is_refused(
         lean.wire.put_block(azure_bucket.name, "k", block, Body.of_bytes(b"the body"), md5=wrong)
     right = hashlib.md5(b"the body").hexdigest()
     lean.wire.put_block(azure_bucket.name, "k", block, Body.of_bytes(b"the body"), md5=right)
+
+
+def test_a_proxied_endpoint_and_data_plane_sdk_keep_the_sdk(
+    make_provider: MakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK honours HTTP(S)_PROXY and the lean plane does not, so a
+    proxied endpoint keeps every call on the SDK rather than bypass it."""
+    config = {
+        "azure_storage_account": "devstoreaccount1",
+        "azure_account_key": "a2V5",
+        "azure_endpoint_url": "http://blobs.example.test:10000/devstoreaccount1",
+    }
+    assert _driver(make_provider(config)).wire is not None
+    assert _driver(make_provider({**config, "data_plane": "sdk"})).wire is None
+    monkeypatch.setenv("http_proxy", "http://proxy.example.test:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert _driver(make_provider(config)).wire is None
