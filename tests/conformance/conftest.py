@@ -66,8 +66,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped = [
         item
         for item in items
-        if _backend_of(item) in SDK_PLANE_BACKENDS
-        and item.path.stem not in SDK_PLANE_MODULES
+        if _backend_of(item) in SDK_PLANE_MODULES
+        and item.path.stem not in SDK_PLANE_MODULES[str(_backend_of(item))]
         and item.path.parent.name == "conformance"
     ]
     if dropped:

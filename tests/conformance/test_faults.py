@@ -30,6 +30,8 @@ from bucketbridge import (
     ProviderConnectionException,
     TransferConfig,
 )
+from bucketbridge.drivers.records import ReadOptions
+from bucketbridge.reads import open_read
 from tests.conformance.conftest import unique_name
 from tests.faults.backends import FAULT_BACKENDS, Unsupported
 from tests.faults.fixtures import ProxiedBackend
@@ -160,6 +162,28 @@ def test_a_truncated_body_is_resumed(
     assert rule.matched == 2
 
 
+def test_a_truncated_body_read_into_a_buffer_is_resumed(
+    faulty: ProxiedBackend, bucket_name: str
+) -> None:
+    """The lean plane's readinto path (ObjectStream.readinto): a body that
+    ends early with a clean close is noticed, not taken for its end."""
+    data = os.urandom(2 * MiB)
+    _put_directly(faulty, bucket_name, data)
+    rule = faulty.proxy.add(faulty.wire.read(bucket_name, KEY), Truncate(after=MiB + 5), times=1)
+    driver = faulty.provider(**RETRYING).driver
+    stream = open_read(driver, bucket_name, KEY, ReadOptions(), ATTEMPTS)
+    buffer = bytearray(len(data) + 1)
+    view = memoryview(buffer)
+    filled = 0
+    try:
+        while count := stream.readinto(view[filled : filled + 256 * 1024]):
+            filled += count
+    finally:
+        stream.close()
+    assert filled == len(data) and _digest(bytes(buffer[:filled])) == _digest(data)
+    assert rule.matched == 2
+
+
 def test_a_put_answered_slow_down_is_retried(faulty: ProxiedBackend, bucket_name: str) -> None:
     data = os.urandom(MiB)
     rule = faulty.proxy.add(faulty.wire.put(bucket_name, KEY), faulty.wire.error(503), times=1)
@@ -278,22 +302,27 @@ def test_a_persistently_failing_upload_fails_once_and_leaves_nothing(
     assert _incomplete_uploads(faulty, bucket_name) == []
 
 
-@pytest.mark.parametrize("after", [None, 256 * 1024], ids=["before-response", "mid-body"])
+@pytest.mark.parametrize(
+    ("after", "data_plane"),
+    [(None, "lean"), (256 * 1024, "lean"), (256 * 1024, "sdk")],
+    ids=["before-response", "mid-body", "mid-body-sdk"],
+)
 def test_a_stalled_read_fails_within_the_read_timeout(
     faulty: ProxiedBackend,
     bucket_name: str,
     tmp_path: Path,
     after: int | None,
+    data_plane: str,
     request: pytest.FixtureRequest,
 ) -> None:
     defect = faulty.wire.known_defects.get("stalled-read-mid-body")
-    if after is not None and defect:
+    if after is not None and data_plane == "sdk" and defect:
         request.applymarker(pytest.mark.xfail(reason=defect, strict=True))
     _put_directly(faulty, bucket_name, os.urandom(MiB))
     destination = tmp_path / "out.bin"
     destination.write_bytes(b"kept")
     rule = faulty.proxy.add(faulty.wire.read(bucket_name, KEY), Stall(after=after))
-    bucket = _through_proxy(faulty, bucket_name, **IMPATIENT)
+    bucket = _through_proxy(faulty, bucket_name, **IMPATIENT, data_plane=data_plane)
     started = time.monotonic()
     with pytest.raises(ProviderConnectionException) as failure:
         _read(bucket, "single", destination)

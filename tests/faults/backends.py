@@ -72,7 +72,8 @@ class Wire:
     """a listing body changed to give times with milliseconds (as Ceph RGW)"""
     error: ErrorReply
     known_defects: Mapping[str, str] = field(default_factory=dict)
-    """test name -> the client defect that test shows (marked strict xfail there)"""
+    """test name -> the SDK defect that test shows with ``data_plane="sdk"``
+    (marked strict xfail there; the lean data plane does not have it)"""
 
 
 def s3_error(status: int) -> Reply:

@@ -3,7 +3,10 @@
 One ``BlobServiceClient`` per driver (thread-safe), one REST call per
 primitive. Listings are paged by the server: Azure's continuation token is
 our marker. Multipart uploads are staged blocks (:mod:`.blocks`), signed URLs
-SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says.
+SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says. The
+hot calls (HEAD, GET, Put Blob, Put Block, List Blobs) go over the lean data
+plane (:mod:`.wire`, signed by :mod:`.signing`) unless ``data_plane="sdk"``
+or a proxy keeps them on the SDK.
 
 The etag is S3's, as on every provider: the MD5 of the content for an object
 stored in one request (Azure computes and keeps it as Content-MD5), and
@@ -24,6 +27,8 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import ContentSettings, StorageStreamDownloader
 
 from ...config import Settings
+from ...dataplane.request import Endpoint
+from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PreconditionFailedException
 from ..http_errors import Subject
 from ..records import (
@@ -42,6 +47,8 @@ from .client import AzureSettings, build_client, read_settings
 from .errors import NETWORK_ERRORS, error_code, status_of, translate
 from .own_writes import RetryWatch, own_object
 from .properties import object_info, quoted, total_size, unquoted
+from .signing import signer_for
+from .wire import AzureWire, RetriedCreate
 
 MAX_PAGE = 5000  # List Blobs / List Containers return at most this many a request
 
@@ -60,11 +67,23 @@ class AzureDriver:
         self.settings = settings
         self.client = build_client(settings)
         self.subject = Subject("Azure Blob", settings.endpoint_url)
+        # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
+        self.wire: AzureWire | None = None
+        if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):
+            credential = self.client.credential if settings.auth not in ("key", "sas") else None
+            self.wire = AzureWire(
+                settings,
+                signer_for(settings, credential),
+                self.client.api_version,
+                self.subject,
+            )
 
     def __repr__(self) -> str:
         return f"<AzureDriver {self.settings.endpoint_url} auth={self.settings.auth}>"
 
     def close(self) -> None:
+        if self.wire is not None:
+            self.wire.close()
         self.client.close()
 
     # --- errors ---------------------------------------------------------
@@ -116,6 +135,8 @@ class AzureDriver:
     # --- objects --------------------------------------------------------
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        if self.wire is not None:
+            return self.wire.head(bucket, key)
         try:
             properties = self.blob(bucket, key).get_blob_properties()
         except HttpResponseError as error:
@@ -129,6 +150,10 @@ class AzureDriver:
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
+        if self.wire is not None:
+            return self.wire.list_page(
+                bucket, prefix=prefix, marker=marker, limit=min(limit, MAX_PAGE)
+            )
         container = self.client.get_container_client(bucket)
         with self.mapped(bucket):
             pages: Any = container.list_blobs(
@@ -140,6 +165,8 @@ class AzureDriver:
         return Page(items, pages.continuation_token or None)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        if self.wire is not None:
+            return self._put_lean(self.wire, bucket, key, body, options)
         watch = RetryWatch()
         try:
             response = self.blob(bucket, key).upload_blob(
@@ -169,9 +196,23 @@ class AzureDriver:
             revision=quoted(response["etag"]),
         )
 
+    def _put_lean(
+        self, wire: AzureWire, bucket: str, key: str, body: Body, options: WriteOptions
+    ) -> ObjectInfo:
+        try:
+            return wire.put(bucket, key, body, options)
+        except RetriedCreate:
+            mine = own_object(self, bucket, key, blocks.md5_of(body), body.size)
+            if mine is not None:
+                return mine
+            raise
+
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         if options.end is not None and options.end <= options.start:
             return self._empty_read(bucket, key, options)
+        if self.wire is not None:
+            stream = self.wire.get(bucket, key, options)
+            return stream if stream is not None else self._empty_read(bucket, key, options)
         args: dict[str, Any] = {"offset": options.start, "max_concurrency": 1}
         if options.end is not None:
             args["length"] = options.end - options.start

@@ -114,8 +114,16 @@ def _lost_connection(error: Exception) -> bool:
 
 
 def _response_error(error: HttpResponseError, subject: Subject, auth: str) -> BucketBridgeException:
-    code = error_code(error)
-    status = status_of(error)
+    return response_error(status_of(error), error_code(error), _first_line(error), subject, auth)
+
+
+def response_error(
+    status: int, code: str, message: str, subject: Subject, auth: str
+) -> BucketBridgeException:
+    """The bucketbridge exception for an error response: its status, its
+    ``x-ms-error-code`` and the first line of its message. The SDK path and
+    the lean plane (:mod:`.wire`) both come here, so a refusal is the same
+    exception whichever sent the request."""
     what = subject.describe()
     if code == "ContainerNotFound":
         return NotFoundException(f"bucket {subject.bucket!r} does not exist")
@@ -145,7 +153,7 @@ def _response_error(error: HttpResponseError, subject: Subject, auth: str) -> Bu
         )
     if code in BUSY:
         status = max(status, 503)
-    return error_for_status(status, subject, code=code, message=_first_line(error))
+    return error_for_status(status, subject, code=code, message=message)
 
 
 def _hint(auth: str) -> str:
