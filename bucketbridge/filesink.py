@@ -3,8 +3,8 @@
 On this kind of machine (a VM that hands idle memory back to its host) the
 page cache is sometimes cheap to grow and sometimes ~5x dearer: buffered
 writes of a parallel download ran at 1206 MiB/s in one regime and 297 MiB/s
-in the other, 8 writers spinning on the inode lock
-(docs/../research/data-path.md). Writes with ``O_DIRECT`` from reused aligned
+in the other, 8 writers spinning on the inode lock (the project's
+research note data-path.md, issue 13). Writes with ``O_DIRECT`` from reused aligned
 buffers skip the page cache and were fast in both (1049 and 858 MiB/s).
 
 So each range is read with ``ObjectStream.readinto`` into a page-aligned
@@ -41,10 +41,12 @@ MiB = 1024 * 1024
 BLOCK = 4096
 """The alignment O_DIRECT gets: every Linux filesystem's logical block size
 divides it (512 or 4096), and it is the page size the buffers are aligned to."""
-BUFFER_SIZE = 8 * MiB
-"""One worker's buffer. Measured on SeaweedFS, 512 MiB into ext4 (see the
-report of issue 13): 8 MiB was as fast as 16 and ahead of 1-4 MiB, whose
-smaller direct writes cost more syscalls and device round trips."""
+BUFFER_SIZE = 1 * MiB
+"""One worker's buffer. Measured with the engine alone (512 MiB from the
+MEMORY driver into ext4, 8 workers, medians of 3, a loaded machine): 1 MiB
+ran at 530 MiB/s warm and 717 cold, 8 MiB at 339 and ~340. A smaller buffer
+blocks its worker for less time per direct write, and costs fewer first
+touches of memory the host may have reclaimed (~11 us a page)."""
 BUFFERED_SLICE = 1 * MiB
 _REFUSED = (errno.EINVAL, errno.EOPNOTSUPP)
 
