@@ -122,8 +122,10 @@ class InstrumentedSession:
         self._inner.abort()
 
 
-PLAN = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3, max_attempts=3)
-SERIAL = TransferPlan(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=1, max_attempts=3)
+PLAN = TransferPlan(5 * MiB, 5 * MiB, max_concurrency=3, max_attempts=3, download_part_size=5 * MiB)
+SERIAL = TransferPlan(
+    5 * MiB, 5 * MiB, max_concurrency=1, max_attempts=3, download_part_size=5 * MiB
+)
 
 
 @pytest.fixture
