@@ -70,6 +70,10 @@ CORE_SETTINGS = (
     Setting("multipart_max_concurrency", int, DEFAULT_MAX_CONCURRENCY, minimum=1),
     Setting("default_result_limit", int, 50, minimum=1),
     Setting("iter_chunk_size", int, 1 * MiB, minimum=1),
+    # O_DIRECT writes of parallel downloads (bucketbridge/filesink.py): steady
+    # in both page-cache regimes of a VM that reclaims memory, but bound by
+    # the disk's direct-write speed; False writes through the page cache
+    Setting("download_direct_io", bool, True),
 )
 
 CONNECTION_SETTINGS = (

@@ -140,6 +140,9 @@ class TransferPlan:
     """The size of a download's ranges when the caller named one
     (``TransferConfig.part_size``); None: derived from the object's size
     (:meth:`range_size_for`)."""
+    direct_io: bool = True
+    """Write downloads with O_DIRECT where the filesystem takes it (the
+    ``download_direct_io`` config key; see :mod:`.filesink`)."""
 
     @classmethod
     def resolve(cls, config: TransferConfig | None, settings: Settings) -> TransferPlan:
@@ -155,7 +158,14 @@ class TransferPlan:
         # No wider than the client's connection pool: threads past it would
         # open and discard a connection per request.
         concurrency = min(concurrency, ConnectionSettings.of(settings).pool_size)
-        return cls(threshold, part_size, concurrency, settings["max_attempts"], config.part_size)
+        return cls(
+            threshold,
+            part_size,
+            concurrency,
+            settings["max_attempts"],
+            config.part_size,
+            bool(settings.get("download_direct_io", True)),
+        )
 
     def part_size_for(self, size: int) -> int:
         """The configured part size, grown where needed to stay within MAX_PARTS."""
@@ -567,7 +577,7 @@ def _parallel_ranges(
         os.ftruncate(fd, size)
     # O_DIRECT writes must start on a block: ranges of a part size that is
     # not a multiple of it go through the page cache
-    with FileSink(fd, direct=range_size % BLOCK == 0) as sink:
+    with FileSink(fd, direct=plan.direct_io and range_size % BLOCK == 0) as sink:
         tasks = (
             functools.partial(
                 _read_range_into,

@@ -6,6 +6,7 @@ files are real (tmp_path, and /dev/shm for tmpfs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import os
@@ -244,6 +245,31 @@ def test_a_part_size_off_the_block_goes_through_the_page_cache(
     assert (tmp_path / "out").read_bytes() == data
     assert spy.direct() == []
     assert sorted(driver.reads)[1] == (part, 2 * part)
+
+
+def test_download_direct_io_off_writes_through_the_page_cache(
+    driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``download_direct_io = false`` (a disk slower direct than buffered)."""
+    plan = dataclasses.replace(PLAN, direct_io=False)
+    data = os.urandom(3 * PART + 5)
+    driver.put(data)
+    spy = WriteSpy(monkeypatch)
+    _download(driver, tmp_path / "out", plan)
+    assert (tmp_path / "out").read_bytes() == data
+    assert spy.direct() == [] and spy.writes
+    assert max(length for _, _, length in spy.writes) <= 1024 * 1024
+
+
+def test_the_config_key_reaches_the_plan() -> None:
+    from bucketbridge import CloudProviderFactory, ProviderList
+
+    with CloudProviderFactory().create_provider(
+        ProviderList.MEMORY, {"download_direct_io": "false"}
+    ) as provider:
+        assert TransferPlan.resolve(None, provider.settings).direct_io is False
+    with CloudProviderFactory().create_provider(ProviderList.MEMORY, {}) as provider:
+        assert TransferPlan.resolve(None, provider.settings).direct_io is True
 
 
 @pytest.mark.parametrize("existing", [True, False], ids=["over-a-file", "new-file"])
