@@ -137,6 +137,7 @@ class Response:
         attempts: int,
     ) -> None:
         self.status = raw.status
+        self.reason = raw.reason  # some servers (Swift) say no more than this
         self.headers: Message = raw.msg
         self.attempts = attempts
         self._raw = raw

@@ -37,8 +37,6 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from swiftclient.exceptions import ClientException
-
 from ...errors import NotFoundException
 from ..parts import check_part_sizes
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
@@ -76,11 +74,16 @@ class SloUpload:
         return upload
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        name = f"{self._prefix}{part_number:05d}"
+        wire = self._driver.wire()
+        if wire is not None:
+            reply = wire.put(self._segments, name, body, {})
+            return PartInfo(part_number, reply.headers.get("etag", "").strip('"'), body.size)
         response: dict[str, object] = {}
         with self._driver.mapped(self._bucket, self._key) as conn:
             etag = conn.put_object(
                 self._segments,
-                f"{self._prefix}{part_number:05d}",
+                name,
                 contents=body,
                 content_length=body.size,
                 response_dict=response,
@@ -162,15 +165,10 @@ def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
     """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
     delete once a write has replaced it; none for a plain or absent object."""
     segments = segment_container(bucket)
+    headers = driver.object_headers(bucket, key)
+    if headers is None or headers.get("x-static-large-object", "").lower() != "true":
+        return []
     with driver.mapped(bucket, key) as conn:
-        try:
-            headers = conn.head_object(bucket, key)
-        except ClientException as error:
-            if error.http_status == 404:
-                return []
-            raise
-        if headers.get("x-static-large-object", "").lower() != "true":
-            return []
         _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
     prefix = f"/{segments}/"
     # the manifest names segments by their plain path (not percent-encoded)
