@@ -20,3 +20,15 @@ BUCKET_BACKENDS = [
     "s3_seaweedfs_defaults",
 ]
 """The backends test_buckets.py runs on."""
+
+SDK_PLANE_BACKENDS = [
+    *BACKENDS,
+    # Swift with data_plane="sdk": the hot calls (HEAD, GET, PUT, parts,
+    # listing pages) on swiftclient, as a user on an exotic endpoint would
+    # choose. Only the tests marked sdk_plane run on it (conftest.py
+    # deselects the rest): the whole suite again would add minutes.
+    "openstack_swift_sdk",
+]
+"""The backends test_objects.py and test_transfers.py run on."""
+
+SDK_PLANE_ONLY = frozenset({"openstack_swift_sdk"})

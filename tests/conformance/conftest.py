@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bucketbridge import Bucket, CloudProvider
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import BACKENDS, SDK_PLANE_ONLY
 from tests.servers.providers import ProviderFactory
 
 
@@ -58,3 +58,17 @@ def _skip_what_the_server_does_not_enforce(request: pytest.FixtureRequest) -> No
     missing = needed & unenforced(request.getfixturevalue("provider_factory"))
     if missing:
         pytest.skip(f"this test server does not enforce {', '.join(sorted(missing))}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An SDK-plane backend runs only the tests marked ``sdk_plane``."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("provider_factory") if callspec is not None else None
+        sdk_only = backend in SDK_PLANE_ONLY and item.get_closest_marker("sdk_plane") is None
+        (dropped if sdk_only else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

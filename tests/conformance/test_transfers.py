@@ -21,8 +21,15 @@ from bucketbridge import (
     NotFoundException,
     TransferConfig,
 )
-from tests.conformance.conftest import unenforced, unique_name
+from tests.conformance.backends import SDK_PLANE_BACKENDS
+from tests.conformance.conftest import backend_factory, unenforced, unique_name
 from tests.servers.providers import ProviderFactory
+
+
+@pytest.fixture(params=SDK_PLANE_BACKENDS)
+def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
+    return backend_factory(request)
+
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
@@ -77,6 +84,7 @@ def test_unseekable_stream_goes_multipart_without_knowing_its_size(
     assert obj.download_range(0, len(data)) == data
 
 
+@pytest.mark.sdk_plane
 def test_upload_and_download_files_with_progress(
     request: pytest.FixtureRequest, bucket: Bucket, tmp_path: Path
 ) -> None:
@@ -111,6 +119,7 @@ def test_small_uploads_report_progress(bucket: Bucket, tmp_path: Path) -> None:
     assert sum(from_file) == 2000 and obj.size == 2000
 
 
+@pytest.mark.sdk_plane
 def test_small_file_round_trip_keeps_content_type(bucket: Bucket, tmp_path: Path) -> None:
     source = tmp_path / "page.html"
     source.write_text("<p>hi</p>")
@@ -151,6 +160,7 @@ def test_interrupted_download_leaves_the_old_file_intact(bucket: Bucket, tmp_pat
         assert [p.name for p in tmp_path.iterdir()] == ["keep.bin"]
 
 
+@pytest.mark.sdk_plane
 def test_interrupted_download_creates_no_file(bucket: Bucket, tmp_path: Path) -> None:
     obj = bucket.objects.create("big.bin").upload(os.urandom(6 * MiB))
     with pytest.raises(BucketBridgeException):
@@ -172,6 +182,7 @@ def test_failed_multipart_upload_stores_nothing(bucket: Bucket, tmp_path: Path) 
     assert bucket.objects.get("aborted.bin") is None
 
 
+@pytest.mark.sdk_plane
 def test_a_failed_replacement_keeps_the_old_object(bucket: Bucket) -> None:
     obj = bucket.objects.create("stable.bin").upload(b"old")
     with pytest.raises(BucketBridgeException):

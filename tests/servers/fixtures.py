@@ -5,6 +5,7 @@ line here."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,6 +17,7 @@ from tests.servers import azurite, fake_gcs, moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 from tests.servers.process import ServerStartError
 from tests.servers.providers import ProviderFactory, provider_factory
+from tests.servers.swift import SwiftServer
 
 
 def session_fixtures(
@@ -54,3 +56,12 @@ moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
 fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKEND)
 swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)
+
+
+@pytest.fixture
+def openstack_swift_sdk_provider_factory(swift_server: SwiftServer) -> Iterator[ProviderFactory]:
+    """Swift with every request on swiftclient (``data_plane="sdk"``), for
+    the modules that exercise what the lean plane otherwise carries."""
+    config = functools.partial(swift_server.config, data_plane="sdk")
+    with provider_factory(swift.BACKEND.provider_id, config, swift.BACKEND.unenforced) as make:
+        yield make
