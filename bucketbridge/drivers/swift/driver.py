@@ -64,6 +64,7 @@ from .large import (
     replaced_segments,
     segment_container,
 )
+from .segments import SegmentReads
 from .signing import TokenSigner
 from .tempurl import TempUrlSigner
 from .wire import SwiftWire, decoded
@@ -93,6 +94,7 @@ class SwiftDriver:
         self._manifest_limit: int | None = None
         self._wire_lock = threading.Lock()
         self._wire: SwiftWire | None = None
+        self._segment_reads: SegmentReads | None = None
         self._wire_chosen = False
 
     def __repr__(self) -> str:
@@ -127,7 +129,9 @@ class SwiftDriver:
         if not use_lean_plane(connection.data_plane, endpoint):
             return None
         subject = Subject("Swift", signer.storage_url())
-        return SwiftWire(HttpClient(connection), signer, endpoint, subject, self._settings.mode)
+        wire = SwiftWire(HttpClient(connection), signer, endpoint, subject, self._settings.mode)
+        self._segment_reads = SegmentReads(wire)
+        return wire
 
     # --- errors ---------------------------------------------------------
 
@@ -197,7 +201,10 @@ class SwiftDriver:
         headers = self.object_headers(bucket, key)
         if headers is None:
             return None
-        return _info(key, headers, int(headers["content-length"]))
+        info = _info(key, headers, int(headers["content-length"]))
+        if self._segment_reads is not None:
+            self._segment_reads.saw(bucket, key, headers, info)
+        return info
 
     def object_headers(self, bucket: str, key: str) -> Mapping[str, str] | None:
         """The object's HEAD; None if it is missing."""
@@ -333,6 +340,10 @@ class SwiftDriver:
         options: ReadOptions,
         headers: dict[str, str],
     ) -> ObjectStream:
+        if self._segment_reads is not None:
+            stream = self._segment_reads.open(bucket, key, options)
+            if stream is not None:
+                return stream
         response = wire.get(bucket, key, {name.lower(): v for name, v in headers.items()})
         if response is None:
             return empty_read(self, bucket, key, options)

@@ -72,15 +72,25 @@ class SwiftWire:
         response.discard()
         return decoded(response.headers)
 
-    def get(self, container: str, name: str, headers: dict[str, str]) -> Response | None:
+    def get(
+        self,
+        container: str,
+        name: str,
+        headers: dict[str, str],
+        *,
+        query: list[tuple[str, str]] | None = None,
+        report: frozenset[int] = frozenset(),
+    ) -> Response | None:
         """The open response to a GET (its body not yet read); None if the
-        range is not satisfiable (416)."""
+        range is not satisfiable (416). An error status raises, unless it is
+        in ``report``."""
         subject = self._subject.on(container, name)
-        response = self._send(self._request("GET", container, name, headers=headers), subject)
+        request = self._request("GET", container, name, headers=headers, query=query)
+        response = self._send(request, subject)
         if response.status == 416:
             response.discard()
             return None
-        if response.status >= 300:
+        if response.status >= 300 and response.status not in report:
             raise self._failure(response, subject)
         return response
 
