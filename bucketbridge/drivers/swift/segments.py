@@ -175,12 +175,12 @@ class _SegmentedRead:
         return filled
 
     def chunks(self, size: int) -> Iterator[bytes]:
+        view = memoryview(bytearray(size))  # reused, as Response.chunks does
         try:
             while True:
-                buffer = bytearray(size)
-                count = self.readinto(memoryview(buffer))
+                count = self.readinto(view)
                 if count:
-                    yield bytes(buffer) if count == size else bytes(buffer[:count])
+                    yield bytes(view[:count])
                 if count < size:
                     return
         finally:
