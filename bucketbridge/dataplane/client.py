@@ -159,6 +159,11 @@ class Response:
             while filled < len(view):
                 count = self._raw.readinto(view[filled:])
                 if not count:
+                    # http.client ends a Content-Length body cut short
+                    # quietly: it must not pass for the whole body
+                    left = self._raw.length
+                    if left:
+                        raise http.client.IncompleteRead(b"", left)
                     break
                 filled += count
         except NETWORK_ERRORS as error:
