@@ -55,7 +55,10 @@ class HttpClient:
 
     def __init__(self, connection: ConnectionSettings, *, verify: bool | str = True) -> None:
         self._connection = connection
-        self._tls = _tls_context(verify)
+        # made with the first https pool: loading the CA store costs ~20 ms
+        # of CPU, which a plain-http endpoint (a test server) never needs
+        self._verify = verify
+        self._tls: ssl.SSLContext | None = None
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         self._lock = threading.Lock()
 
@@ -71,10 +74,15 @@ class HttpClient:
                         size=self._connection.pool_size,
                         connect_timeout=self._connection.connect_timeout,
                         read_timeout=self._connection.read_timeout,
-                        tls=self._tls if endpoint.scheme == "https" else None,
+                        tls=self._tls_context() if endpoint.scheme == "https" else None,
                     ),
                 )
         return pool
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:  # under self._lock, held by _pool
+            self._tls = _tls_context(self._verify)
+        return self._tls
 
     def send(self, request: Request, signer: Signer, subject: Subject) -> Response:
         """The server's response (any status but a retried 429/5xx), its
