@@ -63,7 +63,12 @@ class HttpClient:
 
     def __init__(self, connection: ConnectionSettings, *, verify: bool | str = True) -> None:
         self._connection = connection
-        self._tls = _tls_context(verify)
+        # made with the first https pool: loading the CA store costs ~20 ms
+        # of CPU, which a plain-http endpoint (a test server) never needs
+        self._verify = verify
+        # a CA bundle the user named is loaded now, so a bad one is refused
+        # when the provider is made, not at its first request
+        self._tls: ssl.SSLContext | None = _tls_context(verify) if isinstance(verify, str) else None
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         self._lock = threading.Lock()
 
@@ -79,10 +84,15 @@ class HttpClient:
                         size=self._connection.pool_size,
                         connect_timeout=self._connection.connect_timeout,
                         read_timeout=self._connection.read_timeout,
-                        tls=self._tls if endpoint.scheme == "https" else None,
+                        tls=self._tls_context() if endpoint.scheme == "https" else None,
                     ),
                 )
         return pool
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:  # under self._lock, held by _pool
+            self._tls = _tls_context(self._verify)
+        return self._tls
 
     def send(self, request: Request, signer: Signer, subject: Subject) -> Response:
         """The server's response (any status but a retried 429/5xx), its
@@ -167,6 +177,7 @@ class Response:
         attempts: int,
     ) -> None:
         self.status = raw.status
+        self.reason = raw.reason  # some servers (Swift) say no more than this
         self.headers: Message = raw.msg
         self.attempts = attempts
         self._raw = raw

@@ -27,6 +27,9 @@ SDK_PLANE_MODULES: dict[str, frozenset[str]] = {
     ),
     # test_transfers' multipart uploads are Put Blocks; test_multipart would add ~30 s
     "azure_azurite_sdk": frozenset({"test_objects", "test_transfers"}),
+    # Swift's requests are slow (~11 ms a HEAD): only the tests marked
+    # ``sdk_plane`` in these modules run there (SDK_PLANE_MARKED_ONLY)
+    "openstack_swift_sdk": frozenset({"test_objects", "test_transfers"}),
 }
 """Backends with ``data_plane="sdk"``: the provider's SDK for every call,
 where the backend of the same name without ``_sdk`` takes the lean data
@@ -35,3 +38,6 @@ conformance modules that exercise those calls, to keep the fallback proven
 without running the whole suite twice."""
 
 SDK_PLANE_BACKENDS = list(SDK_PLANE_MODULES)
+
+SDK_PLANE_MARKED_ONLY = frozenset({"openstack_swift_sdk"})
+"""SDK-plane backends that run only the tests marked ``sdk_plane``."""

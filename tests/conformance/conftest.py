@@ -8,7 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from bucketbridge import Bucket, CloudProvider
-from tests.conformance.backends import BACKENDS, SDK_PLANE_BACKENDS, SDK_PLANE_MODULES
+from tests.conformance.backends import (
+    BACKENDS,
+    SDK_PLANE_BACKENDS,
+    SDK_PLANE_MARKED_ONLY,
+    SDK_PLANE_MODULES,
+)
 from tests.servers.providers import ProviderFactory
 
 
@@ -62,13 +67,20 @@ def _skip_what_the_server_does_not_enforce(request: pytest.FixtureRequest) -> No
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The SDK-plane backends run only the modules that exercise the calls
-    the lean data plane carries (tests/conformance/backends.py)."""
+    the lean data plane carries, some only the tests marked ``sdk_plane``
+    (tests/conformance/backends.py)."""
     dropped = [
         item
         for item in items
-        if _backend_of(item) in SDK_PLANE_MODULES
-        and item.path.stem not in SDK_PLANE_MODULES[str(_backend_of(item))]
-        and item.path.parent.name == "conformance"
+        if item.path.parent.name == "conformance"
+        and _backend_of(item) in SDK_PLANE_MODULES
+        and (
+            item.path.stem not in SDK_PLANE_MODULES[str(_backend_of(item))]
+            or (
+                _backend_of(item) in SDK_PLANE_MARKED_ONLY
+                and item.get_closest_marker("sdk_plane") is None
+            )
+        )
     ]
     if dropped:
         ignored = set(map(id, dropped))

@@ -55,6 +55,7 @@ def test_create_persists_nothing_until_upload(bucket: Bucket) -> None:
     assert bucket.objects.get("pending.txt") is not None
 
 
+@pytest.mark.sdk_plane
 def test_object_crud_and_properties(bucket: Bucket) -> None:
     before = datetime.now(timezone.utc) - timedelta(minutes=5)
     obj = bucket.objects.create("hello.txt")
@@ -105,6 +106,7 @@ def test_stream_uploads_from_its_current_position(bucket: Bucket) -> None:
     assert obj.download_range(0, 4) == b"keep"
 
 
+@pytest.mark.sdk_plane
 def test_content_type_and_metadata_round_trip(bucket: Bucket) -> None:
     obj = bucket.objects.create("report.bin")
     obj.upload(b"{}", content_type="application/json", metadata={"Owner": "ana", "run-id": "7"})
@@ -116,6 +118,7 @@ def test_content_type_and_metadata_round_trip(bucket: Bucket) -> None:
     assert listed.metadata == {"owner": "ana", "run-id": "7"}
 
 
+@pytest.mark.sdk_plane
 def test_metadata_names_and_values_round_trip_byte_for_byte(
     bucket: Bucket, provider_factory: ProviderFactory
 ) -> None:
@@ -165,6 +168,7 @@ def test_any_buffer_uploads_its_bytes(bucket: Bucket) -> None:
         obj.upload(12345)  # type: ignore[arg-type]
 
 
+@pytest.mark.sdk_plane
 def test_upload_replaces_and_overwrite_false_refuses(bucket: Bucket) -> None:
     obj = bucket.objects.create("once.txt")
     obj.upload(b"first", overwrite=False)
@@ -325,6 +329,7 @@ def test_invalid_object_names_are_refused(bucket: Bucket, name: object) -> None:
         bucket.objects.get(name)  # type: ignore[arg-type]
 
 
+@pytest.mark.sdk_plane
 def test_unicode_and_nested_names(bucket: Bucket) -> None:
     names = ["ünïcödé/файл.txt", "a b/c+d=e&f.txt", "deep/er/and/deeper/leaf"]
     for name in names:
@@ -353,6 +358,7 @@ def test_one_bucket_shared_by_many_threads(bucket: Bucket) -> None:
     ]
 
 
+@pytest.mark.sdk_plane
 def test_a_read_pinned_to_a_replaced_version_is_refused(
     provider: CloudProvider, bucket: Bucket
 ) -> None:
@@ -391,6 +397,7 @@ AWKWARD_KEYS = [
 ]
 
 
+@pytest.mark.sdk_plane
 def test_keys_that_need_escaping_list_and_get_alike(bucket: Bucket) -> None:
     """Keys that need URL-encoding in S3's XML: listed, each with its size
     and etag, and ``list`` and ``get`` agree on each."""

@@ -77,6 +77,7 @@ def test_unseekable_stream_goes_multipart_without_knowing_its_size(
     assert obj.download_range(0, len(data)) == data
 
 
+@pytest.mark.sdk_plane
 def test_upload_and_download_files_with_progress(
     request: pytest.FixtureRequest, bucket: Bucket, tmp_path: Path
 ) -> None:
@@ -111,6 +112,7 @@ def test_small_uploads_report_progress(bucket: Bucket, tmp_path: Path) -> None:
     assert sum(from_file) == 2000 and obj.size == 2000
 
 
+@pytest.mark.sdk_plane
 def test_small_file_round_trip_keeps_content_type(bucket: Bucket, tmp_path: Path) -> None:
     source = tmp_path / "page.html"
     source.write_text("<p>hi</p>")
@@ -151,6 +153,7 @@ def test_interrupted_download_leaves_the_old_file_intact(bucket: Bucket, tmp_pat
         assert [p.name for p in tmp_path.iterdir()] == ["keep.bin"]
 
 
+@pytest.mark.sdk_plane
 def test_interrupted_download_creates_no_file(bucket: Bucket, tmp_path: Path) -> None:
     obj = bucket.objects.create("big.bin").upload(os.urandom(6 * MiB))
     with pytest.raises(BucketBridgeException):
@@ -172,6 +175,7 @@ def test_failed_multipart_upload_stores_nothing(bucket: Bucket, tmp_path: Path) 
     assert bucket.objects.get("aborted.bin") is None
 
 
+@pytest.mark.sdk_plane
 def test_a_failed_replacement_keeps_the_old_object(bucket: Bucket) -> None:
     obj = bucket.objects.create("stable.bin").upload(b"old")
     with pytest.raises(BucketBridgeException):

@@ -32,7 +32,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.faults.proxy import Headers, Match, Reply, Request, StripHeader
-from tests.servers import azurite, fake_gcs, moto, seaweedfs
+from tests.servers import azurite, fake_gcs, moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 
 ErrorReply = Callable[[int], Reply]
@@ -308,6 +308,56 @@ GCS_WIRE = Wire(
 )
 
 
+# --- OpenStack Swift -----------------------------------------------------------------
+
+
+def swift_error(status: int) -> Reply:
+    """Swift's proxy answer when it fails (500) or has no node to serve (503)."""
+    reason = "Service Unavailable" if status == 503 else "Internal Error"
+    body = f"<html><h1>{reason}</h1><p>The server has an error.</p></html>".encode()
+    return Reply(status, reason, body, [("Content-Type", "text/html; charset=UTF-8")])
+
+
+def _swift_path(container: str, key: str = "") -> str:
+    # the storage URL's /v1/AUTH_<account> first; keys are matched decoded
+    return r"/v1/[^/]+" + re.escape(f"/{container}" + (f"/{key}" if key else ""))
+
+
+SWIFT_WIRE = Wire(
+    # the object, or one of its segments (a pinned read of an SLO GETs them)
+    read=lambda bucket, key: Match(
+        "GET",
+        f"(?:{_swift_path(bucket, key)}|{_swift_path(f'{bucket}_segments', key)}/.+)",
+        no_query=("multipart-manifest",),
+    ),
+    put=lambda bucket, key: Match(
+        "PUT", _swift_path(bucket, key), no_query=("multipart-manifest",)
+    ),
+    # a segment: <bucket>_segments/<key>/<upload id>/<part number>
+    part=lambda bucket, key: Match(
+        "PUT", _swift_path(f"{bucket}_segments", key) + r"/[0-9a-f]+/\d{5}"
+    ),
+    complete=lambda bucket, key: Match(
+        "PUT", _swift_path(bucket, key), query=("multipart-manifest",)
+    ),
+    listing=lambda bucket: Match("GET", _swift_path(bucket) + "/?", query=("format",)),
+    create_only_header="If-None-Match",
+    strip=lambda name, configs: StripHeader(name),  # a token signs no header
+    listing_in_milliseconds=Unsupported(
+        "Swift lists last_modified with microseconds already"
+        " (2026-11-27T13:03:32.000610), as its X-Timestamp has them"
+    ),
+    error=swift_error,
+    known_defects={
+        "stalled-read-mid-body": (
+            "swiftclient's get_object wraps the body in _RetryBody, which re-requests a"
+            " body broken mid-read up to `retries` times itself, beneath bucketbridge's"
+            " own resumption: max_attempts squared GETs"
+        ),
+    },
+)
+
+
 @dataclass(frozen=True)
 class FaultBackend:
     server: ServerBackend[Any]
@@ -325,5 +375,6 @@ FAULT_BACKENDS = {
         FaultBackend(moto.BACKEND, S3_WIRE),
         FaultBackend(azurite.BACKEND, AZURE_WIRE),
         FaultBackend(fake_gcs.BACKEND, GCS_WIRE),
+        FaultBackend(swift.BACKEND, SWIFT_WIRE),
     )
 }

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from bucketbridge import ProviderList
 from tests.servers import azurite, fake_gcs, moto, seaweedfs, swift
 from tests.servers.backend import ServerBackend
 from tests.servers.process import ServerStartError
@@ -77,15 +76,5 @@ fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKE
 gcp_fake_gcs_sdk_provider_factory = sdk_plane_fixture(fake_gcs.BACKEND)
 swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)
 
-
-@pytest.fixture
-def azure_azurite_sdk_provider_factory(request: pytest.FixtureRequest) -> Iterator[ProviderFactory]:
-    """Azurite with ``data_plane="sdk"``: the hot calls on azure-storage-blob,
-    as before the lean plane (tests/conformance/backends.py SDK_PLANE_MODULES)."""
-    running = request.getfixturevalue(azurite.BACKEND.server_fixture)
-
-    def config(**extra: Any) -> dict[str, Any]:
-        return dict(running.config(**{"data_plane": "sdk", **extra}))
-
-    with provider_factory(ProviderList.AZURE, config, azurite.UNENFORCED) as make:
-        yield make
+azure_azurite_sdk_provider_factory = sdk_plane_fixture(azurite.BACKEND)
+openstack_swift_sdk_provider_factory = sdk_plane_fixture(swift.BACKEND)

@@ -18,6 +18,7 @@ from bucketbridge import (
     PreconditionFailedException,
     TransferConfig,
 )
+from bucketbridge.drivers.records import ReadOptions
 from tests.servers.swift import MAX_FILE_SIZE, MAX_SEGMENTS
 
 MiB = 1024 * 1024
@@ -162,3 +163,35 @@ def test_parallel_ranged_downloads_of_an_slo(swift_bucket: Bucket, tmp_path: Pat
         target = tmp_path / f"copy-{round_}.bin"
         obj.download_to_file(target, many)
         assert target.read_bytes() == data
+
+
+def test_a_pinned_read_of_an_slo_comes_from_its_segments_and_never_mixes_revisions(
+    swift: CloudProvider, swift_bucket: Bucket, raw: Connection
+) -> None:
+    """On the lean plane a pinned ranged read of an SLO reads the manifest
+    once and GETs the segments (bucketbridge/drivers/swift/segments.py),
+    each with If-Match on the etag its manifest names: a range across
+    segments (and nested manifests: 3 parts are nested on this server) is
+    whole; the revision it was pinned to is served while its segments are
+    there, even once the object is replaced; a segment changed since is
+    refused."""
+    data = os.urandom(15 * MiB)
+    swift_bucket.objects.create("pinned.bin").upload(data, SMALL)
+    driver = swift.driver
+    info = driver.head_object(swift_bucket.name, "pinned.bin")
+    assert info is not None and info.revision is not None
+
+    def read(start: int, end: int) -> bytes:
+        options = ReadOptions(start=start, end=end, if_revision=info.revision)
+        return b"".join(driver.read_object(swift_bucket.name, "pinned.bin", options))
+
+    assert read(3 * MiB, 12 * MiB + 5) == data[3 * MiB : 12 * MiB + 5]
+    # replaced by a plain object (another tool's: the old segments stay)
+    raw.put_object(swift_bucket.name, "pinned.bin", b"new")
+    assert read(MiB, 11 * MiB) == data[MiB : 11 * MiB]
+    # a segment rewritten with other bytes is not the revision's any more
+    segment = next(name for name in _segments(raw, swift_bucket) if name.endswith("/00002"))
+    raw.put_object(f"{swift_bucket.name}_segments", segment, os.urandom(5 * MiB))
+    with pytest.raises(PreconditionFailedException, match="replaced"):
+        read(4 * MiB, 6 * MiB)
+    assert read(0, MiB) == data[:MiB]  # the first segment is still the revision's

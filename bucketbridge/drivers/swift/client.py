@@ -220,6 +220,23 @@ class ConnectionPool:
                 conn.url, conn.token = conn.get_auth()
             return str(conn.url)
 
+    @property
+    def renewable(self) -> bool:
+        """Whether a refused token can be replaced (not a pre-authenticated one)."""
+        return self._settings.mode != "token"
+
+    def authenticate(self, renew: bool) -> tuple[str, str]:
+        """The storage URL and a token, as swiftclient gets them (so the lean
+        data plane goes where the SDK goes); ``renew`` asks for a new token."""
+        s = self._settings
+        if s.mode == "token":
+            return s.storage_url or "", s.auth_token or ""
+        if renew and self._session is not None:
+            self._session.invalidate()  # else it hands back its cached token
+        with self.connection() as conn:
+            url, token = conn.get_auth()
+        return str(url), str(token)
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []

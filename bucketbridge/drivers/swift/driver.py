@@ -8,19 +8,27 @@ response it streams from.
 
 Large objects are Static Large Objects (:mod:`.large`): parts are segments in
 ``<bucket>_segments``, completion writes the manifest.
+
+The hot calls (HEAD, GET and PUT of objects and segments, listing pages)
+take the lean data plane (:mod:`.wire`) unless ``data_plane="sdk"`` or the
+storage URL goes through a proxy; everything else is swiftclient's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from swiftclient.exceptions import ClientException
 
 from ...config import Settings
+from ...dataplane.client import HttpClient
+from ...dataplane.selection import use_lean_plane
 from ...errors import (
     BucketNotEmptyException,
     DuplicateResourceException,
@@ -46,7 +54,7 @@ from ..records import (
 )
 from . import metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
-from .errors import NETWORK_ERRORS, SWIFT_ERRORS, translate
+from .errors import NETWORK_ERRORS, SWIFT_ERRORS, status_error, translate
 from .large import (
     SEGMENTS_SUFFIX,
     SloUpload,
@@ -56,7 +64,10 @@ from .large import (
     replaced_segments,
     segment_container,
 )
+from .segments import SegmentReads
+from .signing import TokenSigner
 from .tempurl import TempUrlSigner
+from .wire import SwiftWire, decoded
 
 DEFAULT_SEGMENTS = 1000
 
@@ -81,12 +92,46 @@ class SwiftDriver:
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
         self._signer = TempUrlSigner(self, settings.temp_url_key)
         self._manifest_limit: int | None = None
+        self._wire_lock = threading.Lock()
+        self._wire: SwiftWire | None = None
+        self._segment_reads: SegmentReads | None = None
+        self._wire_chosen = False
 
     def __repr__(self) -> str:
         return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
 
     def close(self) -> None:
         self.pool.close()
+        if self._wire is not None:
+            self._wire.close()
+
+    def wire(self) -> SwiftWire | None:
+        """The lean data plane, or None where the SDK carries the hot calls.
+        Chosen at the first hot call: with v1 or Keystone auth, the storage
+        URL is only known once authenticated."""
+        if self._wire_chosen:
+            return self._wire
+        with self._wire_lock:
+            if not self._wire_chosen:
+                self._wire = self._new_wire()
+                self._wire_chosen = True
+        return self._wire
+
+    def _new_wire(self) -> SwiftWire | None:
+        connection = self._settings.connection
+        if connection.data_plane == "sdk":
+            return None
+        signer = TokenSigner(self.pool.authenticate, renewable=self.pool.renewable)
+        try:
+            endpoint = signer.endpoint()
+        except SWIFT_ERRORS as error:
+            raise self.error(error, None) from error
+        if not use_lean_plane(connection.data_plane, endpoint):
+            return None
+        subject = Subject("Swift", signer.storage_url())
+        wire = SwiftWire(HttpClient(connection), signer, endpoint, subject, self._settings.mode)
+        self._segment_reads = SegmentReads(wire)
+        return wire
 
     # --- errors ---------------------------------------------------------
 
@@ -153,27 +198,50 @@ class SwiftDriver:
     # --- objects --------------------------------------------------------
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        headers = self.object_headers(bucket, key)
+        if headers is None:
+            return None
+        info = _info(key, headers, int(headers["content-length"]))
+        if self._segment_reads is not None:
+            self._segment_reads.saw(bucket, key, headers, info)
+        return info
+
+    def object_headers(self, bucket: str, key: str) -> Mapping[str, str] | None:
+        """The object's HEAD; None if it is missing."""
+        wire = self.wire()
+        if wire is not None:
+            return wire.head(bucket, key)
         try:
             with self.mapped(bucket, key) as conn:
-                headers = conn.head_object(bucket, key)
+                headers: Mapping[str, str] = conn.head_object(bucket, key)
         except NotFoundException:
             return None
-        return _info(key, headers, int(headers["content-length"]))
+        return headers
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
-        with self.mapped(bucket) as conn:
-            _, listing = conn.get_container(
-                bucket, marker=marker, limit=limit, prefix=prefix or None
-            )
+        wire = self.wire()
+        if wire is not None:
+            listing = wire.listing(bucket, prefix=prefix, marker=marker, limit=limit)
+        else:
+            with self.mapped(bucket) as conn:
+                _, listing = conn.get_container(
+                    bucket, marker=marker, limit=limit, prefix=prefix or None
+                )
         items = [_listed(entry) for entry in listing]
         return Page(items, items[-1].key if len(items) == limit else None)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         headers = write_headers(options)
         response: dict[str, Any] = {}
+        # an SLO replaced by this write takes its segments with it
         replaced = [] if options.create_only else replaced_segments(self, bucket, key)
+        wire = self.wire()
+        if wire is not None:
+            written = self._put_lean(wire, bucket, key, body, options, headers)
+            delete_segments(self, bucket, replaced)
+            return written
         with self.mapped(bucket, key) as conn:
             conn.put_object(
                 bucket,
@@ -190,6 +258,46 @@ class SwiftDriver:
             raise NotFoundException(f"object {key!r} in bucket {bucket!r} vanished after upload")
         return info
 
+    def _put_lean(
+        self,
+        wire: SwiftWire,
+        bucket: str,
+        key: str,
+        body: Body,
+        options: WriteOptions,
+        headers: dict[str, str],
+    ) -> ObjectInfo:
+        """One PUT; the info from what was sent and what Swift answered (its
+        MD5 and Last-Modified), without a HEAD: Swift's PUT does not return
+        the new X-Timestamp, so ``revision`` is None and ``last_modified``
+        whole seconds (reads pin to the revision their own response gives)."""
+        sent = {name.lower(): value for name, value in headers.items()}
+        sent["content-type"] = options.content_type
+        reply = wire.put(bucket, key, body, sent, report=frozenset({412}))
+        if reply.status == 412:
+            # a retried create-only PUT may have met its own first attempt
+            mine = self._written_by_us(bucket, key, body) if reply.attempts > 1 else None
+            if mine is not None:
+                return mine
+            subject = self._subject.on(bucket, key)
+            raise status_error(412, "", subject, self._settings.mode, reply.attempts)
+        return ObjectInfo(
+            key=key,
+            size=body.size,
+            last_modified=_http_date(reply.headers),
+            etag=(reply.headers.get("etag") or "").strip('"') or None,
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+        )
+
+    def _written_by_us(self, bucket: str, key: str, body: Body) -> ObjectInfo | None:
+        """The object at ``key`` if it holds ``body``'s bytes (hashed only
+        on this rare path)."""
+        info = self.head_object(bucket, key)
+        if info is None or info.etag != _md5(body):
+            return None
+        return info
+
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
         headers: dict[str, str] = {}
         if options.start or options.end is not None:
@@ -197,6 +305,9 @@ class SwiftDriver:
                 return empty_read(self, bucket, key, options)
             last = "" if options.end is None else options.end - 1
             headers["Range"] = f"bytes={options.start}-{last}"
+        wire = self.wire()
+        if wire is not None:
+            return self._read_lean(wire, bucket, key, options, headers)
         # the body streams over the connection's own HTTP state: the connection
         # stays this read's until the stream ends or is closed
         conn = self.pool.borrow()
@@ -221,6 +332,35 @@ class SwiftDriver:
             )
         return ObjectStream(info, self._chunks(body, bucket, key, release), release)
 
+    def _read_lean(
+        self,
+        wire: SwiftWire,
+        bucket: str,
+        key: str,
+        options: ReadOptions,
+        headers: dict[str, str],
+    ) -> ObjectStream:
+        if self._segment_reads is not None:
+            stream = self._segment_reads.open(bucket, key, options)
+            if stream is not None:
+                return stream
+        response = wire.get(bucket, key, {name.lower(): v for name, v in headers.items()})
+        if response is None:
+            return empty_read(self, bucket, key, options)
+        got = decoded(response.headers)
+        info = _info(key, got, _total_size(got))
+        if options.if_revision is not None and info.revision != options.if_revision:
+            response.close()
+            raise PreconditionFailedException(
+                f"object {key!r} in bucket {bucket!r} was replaced while being read"
+            )
+        return ObjectStream(
+            info,
+            response.chunks(options.chunk_size),
+            response.close,
+            readinto=response.readinto,
+        )
+
     def _chunks(
         self, body: Any, bucket: str, key: str, release: Callable[[], None]
     ) -> Iterator[bytes]:
@@ -237,10 +377,12 @@ class SwiftDriver:
         """An SLO goes with its segments (``multipart-manifest=delete``); Swift
         refuses that query on a plain object, so the HEAD says which it is."""
         try:
+            headers = self.object_headers(bucket, key)
+            if headers is None:
+                return
+            is_slo = headers.get("x-static-large-object", "").lower() == "true"
+            query = "multipart-manifest=delete" if is_slo else None
             with self.mapped(bucket, key) as conn:
-                headers = conn.head_object(bucket, key)
-                is_slo = headers.get("x-static-large-object", "").lower() == "true"
-                query = "multipart-manifest=delete" if is_slo else None
                 conn.delete_object(bucket, key, query_string=query)
         except NotFoundException:
             pass
@@ -311,6 +453,24 @@ def _timestamp(headers: Mapping[str, str]) -> datetime:
     if value:
         return datetime.fromtimestamp(float(value), timezone.utc)
     return datetime.now(timezone.utc)
+
+
+def _http_date(headers: Mapping[str, str]) -> datetime:
+    value = headers.get("last-modified") or headers.get("date")
+    if value:
+        try:
+            return parsedate_to_datetime(value).astimezone(timezone.utc)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(timezone.utc)
+
+
+def _md5(body: Body) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    body.seek(0)
+    while block := body.read(1024 * 1024):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _info(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:

@@ -46,19 +46,7 @@ def translate(
                     f"Swift authentication failed: {error.msg}; {TOKEN_HINTS[mode]}"
                 )
             return InvalidConfigurationException(f"Swift client: {error.msg}")
-        reason = str(error.http_reason or "")
-        if status == 401 and mode == "token":
-            return PermissionDeniedException(
-                f"Swift endpoint {subject.endpoint} refused the token for"
-                f" {subject.describe()}: {TOKEN_HINTS['token']}"
-            )
-        if status == 413:
-            return InvalidValueException(
-                "size", subject.describe(), "larger than the Swift server accepts in one request"
-            )
-        return error_for_status(
-            status, subject, message=reason, attempts=attempts, denied_hint=TOKEN_HINTS[mode]
-        )
+        return status_error(status, str(error.http_reason or ""), subject, mode, attempts)
     if isinstance(error, KeystoneHttpError):  # Keystone refused the credentials, or failed
         return error_for_status(
             error.http_status or 500,
@@ -72,4 +60,23 @@ def translate(
         return InvalidConfigurationException(f"Keystone: {error}")
     return ProviderInternalException(
         f"Swift request on {subject.describe()} failed: {type(error).__name__}"
+    )
+
+
+def status_error(
+    status: int, reason: str, subject: Subject, mode: str, attempts: int = 1
+) -> BucketBridgeException:
+    """The exception for a Swift error status, whichever client got it
+    (swiftclient's ClientException, or the lean data plane's response)."""
+    if status == 401 and mode == "token":
+        return PermissionDeniedException(
+            f"Swift endpoint {subject.endpoint} refused the token for"
+            f" {subject.describe()}: {TOKEN_HINTS['token']}"
+        )
+    if status == 413:
+        return InvalidValueException(
+            "size", subject.describe(), "larger than the Swift server accepts in one request"
+        )
+    return error_for_status(
+        status, subject, message=reason, attempts=attempts, denied_hint=TOKEN_HINTS[mode]
     )

@@ -31,15 +31,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from swiftclient.exceptions import ClientException
-
-from ...errors import NotFoundException
+from ...errors import NotFoundException, PreconditionFailedException
 from ..parts import check_part_sizes
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
 
@@ -76,11 +75,16 @@ class SloUpload:
         return upload
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        name = f"{self._prefix}{part_number:05d}"
+        wire = self._driver.wire()
+        if wire is not None:
+            reply = wire.put(self._segments, name, body, {})
+            return PartInfo(part_number, reply.headers.get("etag", "").strip('"'), body.size)
         response: dict[str, object] = {}
         with self._driver.mapped(self._bucket, self._key) as conn:
             etag = conn.put_object(
                 self._segments,
-                f"{self._prefix}{part_number:05d}",
+                name,
                 contents=body,
                 content_length=body.size,
                 response_dict=response,
@@ -103,15 +107,22 @@ class SloUpload:
         replaced = (
             [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
         )
-        with self._driver.mapped(self._bucket, self._key) as conn:
-            conn.put_object(
-                self._bucket,
-                self._key,
-                contents=json.dumps(manifest).encode(),
-                content_type=options.content_type,
-                headers=write_headers(options),
-                query_string="multipart-manifest=put",
-            )
+        try:
+            with self._driver.mapped(self._bucket, self._key) as conn:
+                conn.put_object(
+                    self._bucket,
+                    self._key,
+                    # seekable, so swiftclient may send it again (bytes it will not)
+                    contents=io.BytesIO(json.dumps(manifest).encode()),
+                    content_type=options.content_type,
+                    headers=write_headers(options),
+                    query_string="multipart-manifest=put",
+                )
+        except PreconditionFailedException:
+            # a create-only manifest sent again after its answer was lost
+            # meets itself: the object is then this upload's own
+            if not self._is_stored():
+                raise
         self._delete([self._prefix + OPEN_MARKER, *replaced])
         info = self._driver.head_object(self._bucket, self._key)
         if info is None:
@@ -119,6 +130,21 @@ class SloUpload:
                 f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
             )
         return info
+
+    def _is_stored(self) -> bool:
+        """Whether the object is the manifest of this upload's segments."""
+        try:
+            with self._driver.mapped(self._bucket, self._key) as conn:
+                _, body = conn.get_object(
+                    self._bucket, self._key, query_string="multipart-manifest=get"
+                )
+            entries = json.loads(body)
+        except (NotFoundException, ValueError):
+            return False
+        mine = f"/{self._segments}/{self._prefix}"
+        return isinstance(entries, list) and any(
+            str(entry.get("name", "")).startswith(mine) for entry in entries
+        )
 
     def _nested(self, entries: list[dict[str, object]], limit: int) -> list[dict[str, object]]:
         """Entries for a manifest of at most ``limit`` (the server's
@@ -134,7 +160,7 @@ class SloUpload:
                     conn.put_object(
                         self._segments,
                         name,
-                        contents=json.dumps(entries[start : start + limit]).encode(),
+                        contents=io.BytesIO(json.dumps(entries[start : start + limit]).encode()),
                         query_string="multipart-manifest=put",
                     )
                 # Swift checks a sub-manifest's etag and size itself when null
@@ -162,15 +188,10 @@ def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
     """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
     delete once a write has replaced it; none for a plain or absent object."""
     segments = segment_container(bucket)
+    headers = driver.object_headers(bucket, key)
+    if headers is None or headers.get("x-static-large-object", "").lower() != "true":
+        return []
     with driver.mapped(bucket, key) as conn:
-        try:
-            headers = conn.head_object(bucket, key)
-        except ClientException as error:
-            if error.http_status == 404:
-                return []
-            raise
-        if headers.get("x-static-large-object", "").lower() != "true":
-            return []
         _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
     prefix = f"/{segments}/"
     # the manifest names segments by their plain path (not percent-encoded)
