@@ -8,13 +8,29 @@ from collections.abc import Iterator
 import pytest
 
 from bucketbridge import Bucket, CloudProvider
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import BACKENDS, SDK_PLANE_BACKENDS, SDK_PLANE_MODULES
 from tests.servers.providers import ProviderFactory
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKENDS + SDK_PLANE_BACKENDS)
 def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
     return backend_factory(request)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The SDK-plane backends run only the modules of SDK_PLANE_MODULES."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("provider_factory") if callspec else None
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if backend in SDK_PLANE_BACKENDS and module not in SDK_PLANE_MODULES:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def backend_factory(request: pytest.FixtureRequest) -> ProviderFactory:

@@ -51,6 +51,22 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
     seaweedfs.DEFAULTS_BACKEND
 )
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
+
+
+@pytest.fixture
+def s3_seaweedfs_sdk_provider_factory(seaweedfs_server: Any) -> Iterator[ProviderFactory]:
+    """Providers on the session's SeaweedFS whose hot calls stay on boto3
+    (``data_plane="sdk"``; tests/conformance/backends.py)."""
+
+    def config(**extra: Any) -> dict[str, Any]:
+        return seaweedfs_server.config(**{"data_plane": "sdk", **extra})
+
+    with provider_factory(
+        seaweedfs.BACKEND.provider_id, config, seaweedfs.BACKEND.unenforced
+    ) as make:
+        yield make
+
+
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
 fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKEND)
 swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)

@@ -38,7 +38,7 @@ def parse_listing(
     body = response_dict.get("body")
     if not isinstance(body, bytes) or b"<ListBucketResult" not in body[:512]:
         return
-    objects, truncated = _parse(body)
+    objects, truncated = parse_list_body(body)
     customized_response_dict[RESULT_KEY] = objects
     customized_response_dict[TRUNCATED_KEY] = truncated
     response_dict["body"] = _EMPTY_RESULT
@@ -70,7 +70,7 @@ def whole_second(moment: datetime) -> datetime:
     return aware.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
+def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
     root = ElementTree.fromstring(body)
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     contents = namespace + "Contents"
