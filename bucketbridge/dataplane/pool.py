@@ -14,6 +14,7 @@ import ssl
 import threading
 
 from .request import Endpoint
+from .response import FastResponse
 
 
 class ConnectionPool:
@@ -53,6 +54,7 @@ class ConnectionPool:
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        connection.response_class = FastResponse  # headers parsed without the email package
         connection.connect()
         # the connect timeout bounds the handshake; every later wait is a read
         assert connection.sock is not None
