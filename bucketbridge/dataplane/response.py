@@ -72,7 +72,9 @@ def _read_header_lines(fp: BinaryIO) -> list[tuple[str, str]]:
         text = line.decode("iso-8859-1")
         if text[0] in " \t" and headers:  # obsolete folding: continues the previous value
             name, value = headers[-1]
-            headers[-1] = (name, f"{value} {text.strip()}")
+            headers[-1] = (name, f"{value} {text.strip()}")  # (email keeps the line break)
             continue
         name, _, value = text.partition(":")
-        headers.append((name.strip(), value.strip()))
+        # as the email package keeps them: the name as sent, the value
+        # without its leading blanks and line end (trailing blanks stay)
+        headers.append((name, value.lstrip(" \t").rstrip("\r\n")))
