@@ -82,6 +82,8 @@ def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
     truncated = (root.findtext(namespace + "IsTruncated") or "").strip().lower() == "true"
     objects: list[ObjectInfo] = []
     append = objects.append
+    # objects written together share their second: parse each time once
+    times: dict[str | None, datetime] = {}
     for element in root.iterfind(contents):
         key = size = modified = etag = None
         for child in element:
@@ -96,11 +98,14 @@ def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
                 etag = child.text
         if key is None:
             continue
+        moment = times.get(modified)
+        if moment is None:
+            moment = times[modified] = _timestamp(modified)
         append(
             ObjectInfo(
-                key=unquote_plus(key) if url_encoded else key,
+                key=unquote_plus(key) if url_encoded and ("%" in key or "+" in key) else key,
                 size=int(size or 0),
-                last_modified=_timestamp(modified),
+                last_modified=moment,
                 etag=etag.strip('"') if etag else None,
                 revision=etag,
             )
