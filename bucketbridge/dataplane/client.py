@@ -102,9 +102,11 @@ class HttpClient:
         request.headers["host"] = request.endpoint.netloc
         request.headers["content-length"] = str(request.content_length)
         attempt = 0
+        sent = 0  # attempts plus a replaced stale connection: what the server may have seen
         replaced_stale = False
         while True:
             attempt += 1
+            sent += 1
             started = time.monotonic()
             signer.sign(request)
             connection: http.client.HTTPConnection | None = None
@@ -136,7 +138,7 @@ class HttpClient:
                 if connection is not None:
                     connection.close()
                 raise
-            response = Response(raw, connection, pool, subject, attempt)
+            response = Response(raw, connection, pool, subject, sent)
             if raw.status in RETRY_STATUSES and attempt < self._connection.max_attempts:
                 response.discard()
                 log.debug(
@@ -179,6 +181,9 @@ class Response:
         self.status = raw.status
         self.reason = raw.reason  # some servers (Swift) say no more than this
         self.headers: Message = raw.msg
+        # how many times the request was sent, a resend on a replaced stale
+        # connection included: a reset after the server had read the request
+        # looks the same, and its first copy may have been carried out
         self.attempts = attempts
         self._raw = raw
         self._connection: http.client.HTTPConnection | None = connection
@@ -199,6 +204,10 @@ class Response:
             while filled < len(view):
                 count = self._raw.readinto(view[filled:])
                 if not count:
+                    # http.client returns 0, not IncompleteRead, when the
+                    # server closes before Content-Length bytes came
+                    if self._raw.length:
+                        raise http.client.IncompleteRead(b"", self._raw.length)
                     break
                 filled += count
             if filled < len(view) and self._raw.length:

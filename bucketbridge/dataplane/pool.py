@@ -15,7 +15,7 @@ import ssl
 import threading
 
 from .request import Endpoint
-from .response_head import LeanHTTPResponse
+from .response import FastResponse
 
 
 class ConnectTimeoutError(TimeoutError):
@@ -77,7 +77,7 @@ class ConnectionPool:
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
         # headers parsed without email.parser: a third of a HEAD's client CPU
-        connection.response_class = LeanHTTPResponse
+        connection.response_class = FastResponse
         try:
             connection.connect()
         except TimeoutError as error:

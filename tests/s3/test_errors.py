@@ -22,6 +22,7 @@ from bucketbridge import (
     PreconditionFailedException,
     ProviderConnectionException,
 )
+from bucketbridge.drivers.s3.errors import S3ResponseError
 from tests.s3.conftest import unique_bucket_name
 from tests.servers.process import free_ports
 from tests.servers.seaweedfs import S3Server
@@ -85,37 +86,48 @@ def test_connection_refused_names_the_endpoint(
     assert isinstance(failed.value.__cause__, EndpointConnectionError)
 
 
+CAUSES = {"lean": S3ResponseError, "sdk": ClientError}
+"""The error each data plane chains as the cause of a refusal."""
+
+
+@pytest.mark.parametrize("plane", sorted(CAUSES))
 def test_slow_down_is_retried_then_reported(
-    slow_down_endpoint: str, make_provider: Callable[[dict[str, Any]], CloudProvider]
+    slow_down_endpoint: str, make_provider: Callable[[dict[str, Any]], CloudProvider], plane: str
 ) -> None:
     provider = make_provider(
         {
             "aws_access_key": "AKIDX",
             "aws_secret_key": "secret",
             "s3_endpoint_url": slow_down_endpoint,
+            "data_plane": plane,
         }
     )
     with pytest.raises(ProviderConnectionException) as failed:
         Bucket(provider, "s3t-busy").objects.list()
     message = str(failed.value)
     assert slow_down_endpoint in message and "SlowDown" in message and "503" in message
-    assert isinstance(failed.value.__cause__, ClientError)
-    assert _SlowDownHandler.requests_seen >= 2  # botocore retried before giving up
+    assert isinstance(failed.value.__cause__, CAUSES[plane])
+    assert _SlowDownHandler.requests_seen >= 2  # retried before giving up
 
 
-def test_not_found_keeps_the_sdk_error_as_its_cause(
-    seaweed: CloudProvider, seaweed_bucket: Bucket
+@pytest.mark.parametrize("plane", sorted(CAUSES))
+def test_not_found_keeps_the_server_error_as_its_cause(
+    seaweedfs_server: S3Server,
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+    seaweed_bucket: Bucket,
+    plane: str,
 ) -> None:
     """What is not found, and the names in the messages, is checked on every
     provider (tests/conformance: test_buckets, test_objects); here, that the
-    botocore error is chained."""
-    ghost = Bucket(seaweed, unique_bucket_name())
+    botocore error, or the lean plane's S3 error, is chained."""
+    provider = make_provider(seaweedfs_server.config(data_plane=plane))
+    ghost = Bucket(provider, unique_bucket_name())
     with pytest.raises(NotFoundException, match=ghost.name) as listing:
         ghost.objects.list()
-    assert isinstance(listing.value.__cause__, ClientError)
+    assert isinstance(listing.value.__cause__, CAUSES[plane])
     with pytest.raises(NotFoundException, match="absent") as reading:
-        seaweed_bucket.objects.create("absent").iter_content()
-    assert isinstance(reading.value.__cause__, ClientError)
+        Bucket(provider, seaweed_bucket.name).objects.create("absent").iter_content()
+    assert isinstance(reading.value.__cause__, CAUSES[plane])
 
 
 def test_a_duplicate_of_ones_own_bucket_says_so(

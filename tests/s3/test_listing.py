@@ -4,9 +4,15 @@ tests/conformance/test_objects.py), and pages with one request per page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timezone
+from typing import Any
+
+import pytest
 
 from bucketbridge import Bucket, CloudProvider
+from bucketbridge.dataplane.client import Response
+from bucketbridge.dataplane.request import Request
 from tests.conformance.test_objects import AWKWARD_KEYS
 from tests.servers.seaweedfs import S3Server
 
@@ -46,16 +52,33 @@ def test_listing_matches_botocore(seaweedfs_server: S3Server, seaweed_bucket: Bu
         )
 
 
-def test_one_request_per_page(seaweed: CloudProvider, seaweed_bucket: Bucket) -> None:
+@pytest.mark.parametrize("plane", ["lean", "sdk"])
+def test_one_request_per_page(
+    seaweedfs_server: S3Server,
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+    seaweed_bucket: Bucket,
+    plane: str,
+) -> None:
     for index in range(25):
         seaweed_bucket.objects.create(f"key-{index:02d}").upload(b"")
+    provider = make_provider(seaweedfs_server.config(data_plane=plane))
     requests_made: list[str] = []
-    events = seaweed.driver._client.meta.events  # type: ignore[attr-defined]
+    driver = provider.driver  # type: ignore[attr-defined]
+    if plane == "sdk":
+        driver._client.meta.events.register(
+            "before-send.s3.ListObjectsV2", lambda **_: requests_made.append("ListObjectsV2")
+        )
+    else:
+        client = driver._wire._client
+        send = client.send
 
-    def count(**_: object) -> None:
-        requests_made.append("ListObjectsV2")
+        def counted(request: Request, *args: Any) -> Response:
+            if ("list-type", "2") in request.query:
+                requests_made.append("ListObjectsV2")
+            return send(request, *args)
 
-    events.register("before-send.s3.ListObjectsV2", count)
+        client.send = counted
+    seaweed_bucket = Bucket(provider, seaweed_bucket.name)
     pages = []
     marker = None
     while True:

@@ -71,9 +71,12 @@ seaweedfs_defaults_server, s3_seaweedfs_defaults_provider_factory = session_fixt
     seaweedfs.DEFAULTS_BACKEND
 )
 moto_server, s3_moto_provider_factory = session_fixtures(moto.BACKEND)
+
+
 azurite_server, azure_azurite_provider_factory = session_fixtures(azurite.BACKEND)
 fake_gcs_server, gcp_fake_gcs_provider_factory = session_fixtures(fake_gcs.BACKEND)
 gcp_fake_gcs_sdk_provider_factory = sdk_plane_fixture(fake_gcs.BACKEND)
+s3_seaweedfs_sdk_provider_factory = sdk_plane_fixture(seaweedfs.BACKEND)
 swift_server, openstack_swift_provider_factory = session_fixtures(swift.BACKEND)
 
 azure_azurite_sdk_provider_factory = sdk_plane_fixture(azurite.BACKEND)

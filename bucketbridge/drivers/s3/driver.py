@@ -1,22 +1,28 @@
 """The AWS provider: S3 and every S3-compatible server, over boto3.
 
 One boto3 client per driver (boto3 clients are thread-safe), one S3 request
-per primitive. Listings are paged by the server (ListObjectsV2 ``StartAfter``
-with the last key as our marker) and parsed by :mod:`.listing`; errors go
-through :mod:`.errors`.
+per primitive. The hot calls (HeadObject, GetObject, PutObject, UploadPart,
+ListObjectsV2, DeleteObject) take the lean data plane (:mod:`.wire`) unless
+``data_plane="sdk"`` or the endpoint is proxied; both paths map errors with
+:mod:`.errors`. Listings are paged by the server (ListObjectsV2
+``StartAfter`` with the last key as our marker) and parsed by :mod:`.listing`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ...config import Settings
+from ...dataplane.client import HttpClient, Response
+from ...dataplane.request import Endpoint
+from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PermissionDeniedException, PreconditionFailedException
 from ..base import Driver
 from ..http_errors import Subject
@@ -35,13 +41,25 @@ from ..records import (
     WriteOptions,
 )
 from .client import S3Settings, build_client, read_settings
-from .errors import NETWORK_ERRORS, Credentials, error_code, http_status, permission_denied
+from .errors import (
+    NETWORK_ERRORS,
+    Credentials,
+    ErrorResponse,
+    error_code,
+    http_status,
+    permission_denied,
+)
 from .errors import translate as translate_error
 from .listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing, whole_second
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
+from .sigv4 import SigV4Signer
+from .wire import Put, S3Wire, WrongRegion, virtual_hosted
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
+
+log = logging.getLogger("bucketbridge")
+T = TypeVar("T")
 
 LEGACY_REGION = "us-east-1"
 _TOKEN_MARKER = "t:"
@@ -67,12 +85,58 @@ class S3Driver:
         self._client.meta.events.register(EVENT, parse_listing)
         self._subject = Subject("S3", str(self._client.meta.endpoint_url))
         self._who = Credentials(self._access_key_id, settings.session_token is not None)
+        self._wire = self._lean_wire()
+        # buckets that answered the lean plane from another region: botocore's
+        # redirector follows them (see wire.WrongRegion)
+        self._redirected: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<S3Driver {self._subject.endpoint} region={self._settings.region}>"
 
     def close(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
         self._client.close()
+
+    # --- the data plane -------------------------------------------------
+
+    def _lean_wire(self) -> S3Wire | None:
+        """The lean plane, where it can address requests as botocore does:
+        not for accelerated or dual-stack endpoints, whose host botocore
+        picks per request (they stay on the SDK, as a proxied endpoint does)."""
+        endpoint = Endpoint.parse(str(self._client.meta.endpoint_url))
+        if not use_lean_plane(self._settings.connection.data_plane, endpoint):
+            return None
+        config = self._client.meta.config
+        s3_config = getattr(config, "s3", None) or {}
+        if (
+            s3_config.get("use_accelerate_endpoint")
+            or s3_config.get("use_dualstack_endpoint")
+            or getattr(config, "use_dualstack_endpoint", False)
+        ):
+            log.info("S3 accelerate or dual-stack endpoint: requests stay on the SDK")
+            return None
+        signer = SigV4Signer(self._session.get_credentials, self._client.meta.region_name)
+        return S3Wire(
+            HttpClient(self._settings.connection, verify=self._settings.verify),
+            signer,
+            endpoint,
+            virtual_hosted=virtual_hosted(
+                self._settings.addressing_style, self._settings.endpoint_url is not None
+            ),
+            subject=self._subject,
+        )
+
+    def _call(self, bucket: str, lean: Callable[[S3Wire], T], sdk: Callable[[], T]) -> T:
+        """``lean`` on the lean plane where it can be right, else ``sdk``."""
+        wire = self._wire
+        if wire is not None and bucket not in self._redirected:
+            try:
+                return lean(wire)
+            except WrongRegion as moved:
+                log.info("bucket %r answered %s: its requests go through the SDK", bucket, moved)
+                self._redirected.add(bucket)
+        return sdk()
 
     # --- errors ---------------------------------------------------------
 
@@ -87,7 +151,7 @@ class S3Driver:
     def _mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
         try:
             yield
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, *ErrorResponse) as error:
             raise self._error(error, bucket, key) from error
 
     def _why_forbidden(self, bucket: str) -> str:
@@ -186,8 +250,12 @@ class S3Driver:
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
-            response = self._client.head_object(Bucket=bucket, Key=key)
-        except ClientError as error:
+            return self._call(
+                bucket,
+                lambda wire: wire.head_object(bucket, key),
+                lambda: self._sdk_head(bucket, key),
+            )
+        except ErrorResponse as error:
             status = http_status(error)
             if status == 404:
                 return None
@@ -196,39 +264,53 @@ class S3Driver:
             raise self._error(error, bucket, key) from error
         except BotoCoreError as error:
             raise self._error(error, bucket, key) from error
+
+    def _sdk_head(self, bucket: str, key: str) -> ObjectInfo:
+        response = self._client.head_object(Bucket=bucket, Key=key)
         return _info(key, response, response["ContentLength"])
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
-        args: dict[str, Any] = {"Bucket": bucket, "MaxKeys": min(limit, 1000)}
+        max_keys = min(limit, 1000)
+        with self._mapped(bucket):
+            items, truncated = self._call(
+                bucket,
+                lambda wire: wire.list_objects(
+                    bucket, prefix=prefix, start_after=marker, max_keys=max_keys
+                ),
+                lambda: self._sdk_list(bucket, prefix, marker, max_keys),
+            )
+        return Page(items, items[-1].key if truncated and items else None)
+
+    def _sdk_list(
+        self, bucket: str, prefix: str | None, marker: str | None, max_keys: int
+    ) -> tuple[list[ObjectInfo], bool]:
+        args: dict[str, Any] = {"Bucket": bucket, "MaxKeys": max_keys}
         if prefix:
             args["Prefix"] = prefix
         if marker:
             args["StartAfter"] = marker
-        with self._mapped(bucket):
-            response: Mapping[str, Any] = self._client.list_objects_v2(**args)
+        response: Mapping[str, Any] = self._client.list_objects_v2(**args)
         if RESULT_KEY in response:
-            items: list[ObjectInfo] = response[RESULT_KEY]
-            truncated = bool(response[TRUNCATED_KEY])
-        else:
-            items, truncated = from_botocore(response)
-        return Page(items, items[-1].key if truncated and items else None)
+            return response[RESULT_KEY], bool(response[TRUNCATED_KEY])
+        return from_botocore(response)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
-        args: dict[str, Any] = {
-            "Bucket": bucket,
-            "Key": key,
-            "Body": body,
-            "ContentLength": body.size,
-            "ContentType": options.content_type,
-            "Metadata": dict(options.metadata),
-        }
-        if options.create_only:
-            args["IfNoneMatch"] = "*"
         try:
-            response = self._client.put_object(**args)
-        except ClientError as error:
+            put = self._call(
+                bucket,
+                lambda wire: wire.put_object(
+                    bucket,
+                    key,
+                    body,
+                    content_type=options.content_type,
+                    metadata=options.metadata,
+                    create_only=options.create_only,
+                ),
+                lambda: self._sdk_put(bucket, key, body, options),
+            )
+        except ErrorResponse as error:
             if options.create_only and retried_into_precondition(error):
                 mine = self._written_by_us(bucket, key, body_etag(body))
                 if mine is not None:
@@ -239,25 +321,46 @@ class S3Driver:
         return ObjectInfo(
             key=key,
             size=body.size,
-            last_modified=_response_date(response),
-            etag=_etag(response.get("ETag")),
+            last_modified=put.date,
+            etag=_etag(put.etag),
             content_type=options.content_type,
             metadata=dict(options.metadata),
-            revision=response.get("ETag"),
+            revision=put.etag,
         )
 
+    def _sdk_put(self, bucket: str, key: str, body: Body, options: WriteOptions) -> Put:
+        args: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": body,
+            "ContentLength": body.size,
+            "ContentType": options.content_type,
+            "Metadata": dict(options.metadata),
+        }
+        if options.create_only:
+            args["IfNoneMatch"] = "*"
+        response = self._client.put_object(**args)
+        return Put(response.get("ETag"), _response_date(response))
+
     def read_object(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream:
-        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        byte_range = None
         if options.start or options.end is not None:
             if options.end is not None and options.end <= options.start:
                 return empty_read(self, bucket, key, options)
             last = "" if options.end is None else options.end - 1
-            args["Range"] = f"bytes={options.start}-{last}"
-        if options.if_revision is not None:
-            args["IfMatch"] = options.if_revision  # the revision is the ETag
+            byte_range = f"bytes={options.start}-{last}"
         try:
-            response = self._client.get_object(**args)
-        except ClientError as error:
+            return self._call(
+                bucket,
+                lambda wire: _lean_stream(
+                    *wire.read_object(
+                        bucket, key, byte_range=byte_range, if_match=options.if_revision
+                    ),
+                    options.chunk_size,
+                ),
+                lambda: self._sdk_read(bucket, key, byte_range, options),
+            )
+        except ErrorResponse as error:
             if error_code(error) == "InvalidRange":  # starts at or past the end
                 return empty_read(self, bucket, key, options)
             if http_status(error) == 412:
@@ -267,6 +370,16 @@ class S3Driver:
             raise self._error(error, bucket, key) from error
         except BotoCoreError as error:
             raise self._error(error, bucket, key) from error
+
+    def _sdk_read(
+        self, bucket: str, key: str, byte_range: str | None, options: ReadOptions
+    ) -> ObjectStream:
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if byte_range is not None:
+            args["Range"] = byte_range
+        if options.if_revision is not None:
+            args["IfMatch"] = options.if_revision  # the revision is the ETag
+        response = self._client.get_object(**args)
         info = _info(key, response, _total_size(response))
         return ObjectStream(
             info, self._chunks(response, options.chunk_size, bucket, key), response["Body"].close
@@ -295,7 +408,14 @@ class S3Driver:
 
     def delete_object(self, bucket: str, key: str) -> None:
         with self._mapped(bucket, key):
-            self._client.delete_object(Bucket=bucket, Key=key)
+            self._call(
+                bucket,
+                lambda wire: wire.delete_object(bucket, key),
+                lambda: self._sdk_delete(bucket, key),
+            )
+
+    def _sdk_delete(self, bucket: str, key: str) -> None:
+        self._client.delete_object(Bucket=bucket, Key=key)
 
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
         objects: list[Any] = [{"Key": key} for key in keys]
@@ -372,15 +492,25 @@ class _S3Upload:
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
         with self._driver._mapped(self._bucket, self._key):
-            response = self._driver._client.upload_part(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self.upload_id,
-                PartNumber=part_number,
-                Body=cast(IO[bytes], body),
-                ContentLength=body.size,
+            etag = self._driver._call(
+                self._bucket,
+                lambda wire: wire.upload_part(
+                    self._bucket, self._key, self.upload_id, part_number, body
+                ),
+                lambda: self._sdk_upload_part(part_number, body),
             )
-        return PartInfo(part_number, response["ETag"], body.size)
+        return PartInfo(part_number, etag, body.size)
+
+    def _sdk_upload_part(self, part_number: int, body: Body) -> str:
+        response = self._driver._client.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self.upload_id,
+            PartNumber=part_number,
+            Body=cast(IO[bytes], body),
+            ContentLength=body.size,
+        )
+        return response["ETag"]
 
     def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
         args: dict[str, Any] = {
@@ -425,6 +555,13 @@ def _page_by_name(names: list[str], after: str, limit: int) -> Page[BucketInfo]:
     page = page_of_names(names, after or None, limit)
     marker = _NAME_MARKER + page.next_marker if page.next_marker else None
     return Page(page.items, marker)
+
+
+def _lean_stream(info: ObjectInfo, response: Response, chunk_size: int) -> ObjectStream:
+    """A lean GET's body: chunks, or ``readinto`` straight into the caller's buffer."""
+    return ObjectStream(
+        info, response.chunks(chunk_size), response.close, readinto=response.readinto
+    )
 
 
 def _info(key: str, response: Mapping[str, Any], size: int) -> ObjectInfo:

@@ -57,18 +57,52 @@ class Credentials:
         return f"access key id {key_id!r}" if key_id else "the configured access key"
 
 
-def error_code(error: ClientError) -> str:
+class S3ResponseError(Exception):
+    """An S3 error response read by the lean data plane (:mod:`.wire`): what
+    botocore's ClientError carries, for the same mapping, and chained as the
+    bucketbridge exception's cause as a ClientError is on the SDK path."""
+
+    def __init__(self, status: int, code: str, message: str, attempts: int) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}" if message else f"HTTP {status} {code}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.attempts = attempts
+
+
+ErrorResponse = (ClientError, S3ResponseError)
+"""An S3 error response, from either data plane."""
+
+
+def error_code(error: ClientError | S3ResponseError) -> str:
+    if isinstance(error, S3ResponseError):
+        return error.code
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def http_status(error: ClientError) -> int:
+def http_status(error: ClientError | S3ResponseError) -> int:
+    if isinstance(error, S3ResponseError):
+        return error.status
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+def times_sent(error: ClientError | S3ResponseError) -> int:
+    """How many times the request was sent before this answer."""
+    if isinstance(error, S3ResponseError):
+        return error.attempts
+    return int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+
+
 def translate(error: Exception, subject: Subject, who: Credentials) -> BucketBridgeException:
-    """The bucketbridge exception for a botocore (or urllib3) error."""
+    """The bucketbridge exception for a botocore (or urllib3) error, or an
+    error response of the lean data plane."""
+    if isinstance(error, S3ResponseError):
+        return from_response(error.status, error.code, error.message, error.attempts, subject, who)
     if isinstance(error, ClientError):
-        return _client_error(error, subject, who)
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        return from_response(
+            http_status(error), error_code(error), message, times_sent(error), subject, who
+        )
     if isinstance(error, NoCredentialsError):
         return PermissionDeniedException(
             "no AWS credentials found: set aws_access_key and aws_secret_key"
@@ -87,10 +121,13 @@ def translate(error: Exception, subject: Subject, who: Credentials) -> BucketBri
     )
 
 
-def _client_error(error: ClientError, subject: Subject, who: Credentials) -> BucketBridgeException:
-    code = error_code(error)
-    status = http_status(error)
-    message = str(error.response.get("Error", {}).get("Message", ""))
+def from_response(
+    status: int, code: str, message: str, attempts: int, subject: Subject, who: Credentials
+) -> BucketBridgeException:
+    """The bucketbridge exception for an S3 error response: its HTTP status,
+    the ``<Code>`` and ``<Message>`` of its body (a HEAD's, which has none,
+    as botocore names it: the status as the code), and how many times the
+    request was sent."""
     what = subject.describe()
     if code == "NoSuchBucket":
         return NotFoundException(f"bucket {subject.bucket!r} does not exist")
@@ -115,7 +152,6 @@ def _client_error(error: ClientError, subject: Subject, who: Credentials) -> Buc
     if code in PERMISSION_HINTS or status in (401, 403):
         hint = PERMISSION_HINTS.get(code, _check_all)
         return PermissionDeniedException(f"{what}: {hint(subject, who)}")
-    attempts = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
     if code in THROTTLED:
         status = max(status, 503)
     return error_for_status(status, subject, code=code, message=message, attempts=attempts)

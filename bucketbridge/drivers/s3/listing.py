@@ -38,7 +38,7 @@ def parse_listing(
     body = response_dict.get("body")
     if not isinstance(body, bytes) or b"<ListBucketResult" not in body[:512]:
         return
-    objects, truncated = _parse(body)
+    objects, truncated = parse_list_body(body)
     customized_response_dict[RESULT_KEY] = objects
     customized_response_dict[TRUNCATED_KEY] = truncated
     response_dict["body"] = _EMPTY_RESULT
@@ -70,7 +70,7 @@ def whole_second(moment: datetime) -> datetime:
     return aware.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
+def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
     root = ElementTree.fromstring(body)
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     contents = namespace + "Contents"
@@ -82,6 +82,8 @@ def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
     truncated = (root.findtext(namespace + "IsTruncated") or "").strip().lower() == "true"
     objects: list[ObjectInfo] = []
     append = objects.append
+    # objects written together share their second: parse each time once
+    times: dict[str | None, datetime] = {}
     for element in root.iterfind(contents):
         key = size = modified = etag = None
         for child in element:
@@ -96,11 +98,14 @@ def _parse(body: bytes) -> tuple[list[ObjectInfo], bool]:
                 etag = child.text
         if key is None:
             continue
+        moment = times.get(modified)
+        if moment is None:
+            moment = times[modified] = _timestamp(modified)
         append(
             ObjectInfo(
-                key=unquote_plus(key) if url_encoded else key,
+                key=unquote_plus(key) if url_encoded and ("%" in key or "+" in key) else key,
                 size=int(size or 0),
-                last_modified=_timestamp(modified),
+                last_modified=moment,
                 etag=etag.strip('"') if etag else None,
                 revision=etag,
             )

@@ -1,7 +1,8 @@
 """Telling our own write from someone else's after a retried create-only write.
 
-botocore retries a PUT or CompleteMultipartUpload whose response was lost
-(a reset, a timeout). If the lost attempt had stored the object, the retry's
+botocore (or the lean data plane, for a PUT) retries a PUT or
+CompleteMultipartUpload whose response was lost (a reset, a timeout). If the
+lost attempt had stored the object, the retry's
 ``If-None-Match: *`` meets it and the server answers 412: the caller would be
 told the object already existed when the object there is the one it just
 wrote. So a create-only write that was retried into a 412 compares the
@@ -24,17 +25,15 @@ from collections.abc import Sequence
 from botocore.exceptions import ClientError
 
 from ..records import Body, PartInfo
+from .errors import S3ResponseError, http_status, times_sent
 
 _READ = 8 * 1024 * 1024
 _MD5 = re.compile(r"[0-9a-f]{32}")
 
 
-def retried_into_precondition(error: ClientError) -> bool:
-    """A 412 that came after botocore had sent the request more than once."""
-    metadata = error.response.get("ResponseMetadata", {})
-    return (
-        int(metadata.get("HTTPStatusCode", 0)) == 412 and int(metadata.get("RetryAttempts", 0)) > 0
-    )
+def retried_into_precondition(error: ClientError | S3ResponseError) -> bool:
+    """A 412 that came after the request had been sent more than once."""
+    return http_status(error) == 412 and times_sent(error) > 1
 
 
 def body_etag(body: Body) -> str:

@@ -1,0 +1,74 @@
+"""The lean plane's response (bucketbridge/dataplane/response.py) reads a
+response head as http.client does: the same headers, body length, chunking
+and connection reuse, for the heads servers send."""
+
+from __future__ import annotations
+
+import http.client
+import io
+
+import pytest
+
+from bucketbridge.dataplane.response import FastResponse
+
+HEADS = {
+    "head-of-object": (
+        "HEAD",
+        b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\nETag: "abc"\r\n'
+        b"Last-Modified: Fri, 27 Nov 2026 13:00:00 GMT\r\nX-Amz-Meta-Run-Id: 7\r\n"
+        b"x-amz-meta-spaces:   a  b  \r\n\r\n",
+    ),
+    "ranged-get": (
+        "GET",
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-3/10\r\n"
+        b"Content-Length: 4\r\n\r\nbody",
+    ),
+    "chunked": (
+        "GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n",
+    ),
+    "closes": ("GET", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"),
+    "http-1.0": ("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "folded-and-repeated": (
+        "GET",
+        b"HTTP/1.1 404 Not Found\r\nX-Long: first\r\n second\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
+        b"Content-Length: 0\r\n\r\n",
+    ),
+    "continue-first": (
+        "PUT",
+        b"HTTP/1.1 100 Continue\r\nX-Skipped: yes\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    ),
+    "no-content": ("DELETE", b"HTTP/1.1 204 No Content\r\n\r\n"),
+}
+
+
+class _Socket:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self._data))
+
+
+def _read(cls: type[http.client.HTTPResponse], method: str, data: bytes) -> dict[str, object]:
+    response = cls(_Socket(data), method=method)  # type: ignore[arg-type]
+    response.begin()
+    return {
+        "status": response.status,
+        "reason": response.reason,
+        "version": response.version,
+        # a folded value is joined by a space here, by its raw line break there
+        "headers": [(name, value.replace("\r\n", "")) for name, value in response.msg.items()],
+        "twice": response.msg.get_all("x-twice"),
+        "length": response.length,
+        "chunked": response.chunked,
+        "will_close": response.will_close,
+        "body": response.read(),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(HEADS))
+def test_a_head_reads_as_http_client_reads_it(case: str) -> None:
+    method, data = HEADS[case]
+    assert _read(FastResponse, method, data) == _read(http.client.HTTPResponse, method, data)
