@@ -24,6 +24,7 @@ way a command line turns Ctrl-C into a clean stop.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -101,8 +102,14 @@ def _merge(
         if there is not None and there.name == side.name:
             # an upload's object is stamped when written, after its file; a
             # download's file gets its object's time: so the source being
-            # newer means it changed since the last transfer
-            same = only_changed and side.size == there.size and side.modified <= there.modified
+            # newer means it changed since the last transfer. In whole
+            # seconds: S3 and Swift keep an object's time to the second,
+            # so a file written at 12:00:01.7 is stored at 12:00:01
+            same = (
+                only_changed
+                and side.size == there.size
+                and math.floor(side.modified) <= there.modified
+            )
             yield ("same" if same else "copy"), side
             there = next(targets, None)
         else:

@@ -140,3 +140,15 @@ def test_a_profile_names_its_provider_and_keys(
         load_profile("missing")
     with pytest.raises(InvalidConfigurationException, match=r"'nothing'.*provider"):
         load_profile("nothing")
+
+
+def test_a_file_is_unchanged_within_the_second_its_object_was_stamped() -> None:
+    """S3 and Swift keep an object's time to the second: a file written at
+    x.7 s and uploaded in that second is stored at x s, and is the same."""
+    from bucketbridge.filetree import _merge, _Side
+
+    local = [_Side("a.txt", 3, 1_700_000_000.7)]
+    stored = [_Side("a.txt", 3, 1_700_000_000.0)]
+    assert list(_merge(iter(local), iter(stored), only_changed=True)) == [("same", local[0])]
+    newer = [_Side("a.txt", 3, 1_700_000_001.2)]
+    assert list(_merge(iter(newer), iter(stored), only_changed=True)) == [("copy", newer[0])]
