@@ -1,4 +1,4 @@
-"""One "directory" level of a bucket: what ``ls`` in a file-system view shows.
+"""Walking a bucket's listing: every object under a prefix, or one "directory" level.
 
 Object stores have no directories; a key's ``/`` makes one. A driver that
 ``ListsDirectories`` asks its server for one level (S3's ``Delimiter=/``);
@@ -12,6 +12,22 @@ from collections.abc import Iterator
 
 from .drivers.base import Driver, Features
 from .drivers.records import ObjectInfo
+
+
+def walk_objects(
+    driver: Driver, features: Features, bucket: str, prefix: str
+) -> Iterator[ObjectInfo]:
+    """Every object whose key starts with ``prefix`` ("" for all), in key
+    order (UTF-8 byte order, as every driver lists), a server page at a time."""
+    marker: str | None = None
+    while True:
+        page = driver.list_objects(
+            bucket, prefix=prefix or None, marker=marker, limit=features.list_page_size
+        )
+        yield from page.items
+        if page.next_marker is None:
+            return
+        marker = page.next_marker
 
 
 def walk_directory(
@@ -32,17 +48,12 @@ def walk_directory(
                 return
             marker = page.next_marker
     last_directory = None
-    while True:
-        flat = driver.list_objects(bucket, prefix=prefix or None, marker=marker, limit=limit)
-        for info in flat.items:
-            slash = info.key.find("/", len(prefix))
-            if slash < 0:
-                yield info
-                continue
-            directory = info.key[: slash + 1]
-            if directory != last_directory:  # keys below one directory come together
-                last_directory = directory
-                yield directory
-        if flat.next_marker is None:
-            return
-        marker = flat.next_marker
+    for info in walk_objects(driver, features, bucket, prefix):
+        slash = info.key.find("/", len(prefix))
+        if slash < 0:
+            yield info
+            continue
+        directory = info.key[: slash + 1]
+        if directory != last_directory:  # keys below one directory come together
+            last_directory = directory
+            yield directory

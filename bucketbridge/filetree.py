@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .checks import boolean, optional_callable, positive_int
+from .directories import walk_objects
 from .errors import BucketBridgeException, InvalidValueException, NotFoundException
 from .locations import Location, provider_for
 from .resources import Bucket
@@ -75,19 +76,8 @@ def _files(directory: str) -> Iterator[_Side]:
 def _objects(location: Location) -> Iterator[_Side]:
     provider = provider_for(location)
     cut = len(location.prefix)
-    marker: str | None = None
-    while True:
-        page = provider.driver.list_objects(
-            location.bucket,
-            prefix=location.prefix or None,
-            marker=marker,
-            limit=provider.features.list_page_size,
-        )
-        for info in page.items:
-            yield _Side(info.key[cut:], info.size, info.last_modified.timestamp())
-        if page.next_marker is None:
-            return
-        marker = page.next_marker
+    for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
+        yield _Side(info.key[cut:], info.size, info.last_modified.timestamp())
 
 
 def _merge(

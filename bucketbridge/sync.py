@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .checks import boolean, optional_callable, positive_int
+from .directories import walk_objects
 from .errors import (
     BucketBridgeException,
     InvalidValueException,
@@ -143,19 +144,19 @@ def copy(
     only, safe against concurrent writers). Objects keep their content type
     and metadata."""
     return _run(
-        _location(source, "source"),
-        _location(destination, "destination"),
-        overwrite=_overwrite(overwrite),
+        source,
+        destination,
+        overwrite=overwrite,
         delete=False,
-        dry_run=boolean("dry_run", dry_run),
+        dry_run=dry_run,
         executor=executor,
         config=config,
-        batch_objects=positive_int("batch_objects", batch_objects),
-        batch_bytes=positive_int("batch_bytes", batch_bytes),
+        batch_objects=batch_objects,
+        batch_bytes=batch_bytes,
         max_in_flight=max_in_flight,
-        on_batch=optional_callable("on_batch", on_batch),
-        progress=optional_callable("progress", progress),
-        on_object=optional_callable("on_object", on_object),
+        on_batch=on_batch,
+        progress=progress,
+        on_object=on_object,
     )
 
 
@@ -179,19 +180,19 @@ def sync(
     the source lacks (only once every copy succeeded). ``dry_run`` lists
     the work without doing it."""
     return _run(
-        _location(source, "source"),
-        _location(destination, "destination"),
+        source,
+        destination,
         overwrite="different",
-        delete=boolean("delete", delete),
-        dry_run=boolean("dry_run", dry_run),
+        delete=delete,
+        dry_run=dry_run,
         executor=executor,
         config=config,
-        batch_objects=positive_int("batch_objects", batch_objects),
-        batch_bytes=positive_int("batch_bytes", batch_bytes),
+        batch_objects=batch_objects,
+        batch_bytes=batch_bytes,
         max_in_flight=max_in_flight,
-        on_batch=optional_callable("on_batch", on_batch),
-        progress=optional_callable("progress", progress),
-        on_object=optional_callable("on_object", on_object),
+        on_batch=on_batch,
+        progress=progress,
+        on_object=on_object,
     )
 
 
@@ -210,21 +211,32 @@ def _overwrite(value: object) -> Overwrite:
 
 
 def _run(
-    source: Location,
-    destination: Location,
+    source_given: object,
+    destination_given: object,
     *,
-    overwrite: Overwrite,
-    delete: bool,
-    dry_run: bool,
-    executor: Executor | None,
-    config: TransferConfig | None,
-    batch_objects: int,
-    batch_bytes: int,
+    overwrite: object,
+    delete: object,
+    dry_run: object,
+    executor: object,
+    config: object,
+    batch_objects: object,
+    batch_bytes: object,
     max_in_flight: int | None,
-    on_batch: Callable[[BatchResult], None] | None,
-    progress: Callable[[int], None] | None,
-    on_object: Callable[[str], None] | None,
+    on_batch: object,
+    progress: object,
+    on_object: object,
 ) -> SyncReport:
+    """copy() and sync(): their arguments checked here, once, in their order."""
+    source = _location(source_given, "source")
+    destination = _location(destination_given, "destination")
+    overwrite = _overwrite(overwrite)
+    delete = boolean("delete", delete)
+    dry_run = boolean("dry_run", dry_run)
+    batch_objects = positive_int("batch_objects", batch_objects)
+    batch_bytes = positive_int("batch_bytes", batch_bytes)
+    on_batch = optional_callable("on_batch", on_batch)
+    progress = optional_callable("progress", progress)
+    on_object = optional_callable("on_object", on_object)
     if config is not None and not isinstance(config, TransferConfig):
         raise InvalidValueException("config", config, "must be a TransferConfig or None")
     if executor is not None and not isinstance(executor, Executor):
@@ -362,22 +374,11 @@ def _plan(
 
 
 def _entries(location: Location) -> Iterator[Entry]:
-    """The location's objects in key order (UTF-8 byte order, as every driver lists)."""
+    """The location's objects in key order, named below its prefix."""
     provider = provider_for(location)
     cut = len(location.prefix)
-    marker: str | None = None
-    while True:
-        page = provider.driver.list_objects(
-            location.bucket,
-            prefix=location.prefix or None,
-            marker=marker,
-            limit=provider.features.list_page_size,
-        )
-        for info in page.items:
-            yield Entry(info.key[cut:], info.size, info.etag)
-        if page.next_marker is None:
-            return
-        marker = page.next_marker
+    for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
+        yield Entry(info.key[cut:], info.size, info.etag)
 
 
 def _bucket(location: Location) -> Bucket:

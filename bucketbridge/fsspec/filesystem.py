@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from fsspec.spec import AbstractFileSystem
 
-from ..directories import walk_directory
+from ..directories import walk_directory, walk_objects
 from ..drivers.parts import MIN_PART_SIZE
 from ..drivers.records import ObjectInfo, ReadOptions
 from ..errors import InvalidValueException, PreconditionFailedException
@@ -172,16 +172,7 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return ordered if detail else list(ordered)
 
     def _flat(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
-        driver, features = self._provider.driver, self._provider.features
-        marker: str | None = None
-        while True:
-            page = driver.list_objects(
-                bucket, prefix=prefix or None, marker=marker, limit=features.list_page_size
-            )
-            yield from page.items
-            if page.next_marker is None:
-                return
-            marker = page.next_marker
+        return walk_objects(self._provider.driver, self._provider.features, bucket, prefix)
 
     def checksum(self, path: str) -> int:
         return int(self.ukey(path), 16) if self.ukey(path) else 0
