@@ -25,6 +25,7 @@ from bucketbridge import (
     copy,
     sync,
 )
+from bucketbridge.drivers.records import WriteOptions
 from tests.conformance.conftest import unique_name
 from tests.servers.providers import ProviderFactory
 
@@ -149,3 +150,50 @@ def test_copy_within_the_provider_with_overwrite_never_skips_existing(
     assert (report.copied, report.skipped) == (2, 1)
     assert _content(other_bucket, "b") == b"mine"
     assert _content(other_bucket, "c") == b"c"
+
+
+NATIVE_COPIES = frozenset({"memory", "local"})
+"""The backends whose driver copies inside the provider (``CopiesObjects``);
+on the others a same-provider ``copy_to`` streams the bytes through this
+process."""
+
+
+def test_the_driver_copies_inside_the_provider_where_it_can(
+    request: pytest.FixtureRequest, provider: CloudProvider
+) -> None:
+    backend = request.node.callspec.params["provider_factory"]
+    native = provider.features.copies_objects is not None
+    assert native == (backend in NATIVE_COPIES), backend
+
+
+def test_copy_within_the_provider_of_a_multipart_object_is_whole(
+    bucket: Bucket, other_bucket: Bucket
+) -> None:
+    data = os.urandom(11 * MiB + 17)
+    source = bucket.objects.create("big.bin")
+    source.upload(data, config=SMALL, metadata={"k": "v"})
+    copied = source.copy_to(other_bucket, "copy.bin", config=SMALL)
+    assert copied.size == len(data)
+    stored = other_bucket.objects.get("copy.bin")
+    assert stored is not None and stored.metadata == {"k": "v"}
+    assert hashlib.sha256(_content(other_bucket, "copy.bin")).digest() == (
+        hashlib.sha256(data).digest()
+    )
+    assert list(other_bucket.objects.incomplete_uploads()) == []
+
+
+def test_a_server_side_copy_of_a_replaced_revision_is_refused(
+    provider: CloudProvider, bucket: Bucket
+) -> None:
+    copies = provider.features.copies_objects
+    if copies is None:
+        pytest.skip("this driver streams copies (the streamed read is pinned: test_reads)")
+    bucket.objects.create("src").upload(b"first")
+    revision = provider.driver.head_object(bucket.name, "src")
+    assert revision is not None and revision.revision is not None
+    bucket.objects.create("src").upload(b"second, longer")
+    with pytest.raises(PreconditionFailedException):
+        copies.copy_object(
+            bucket.name, "src", revision.revision, bucket.name, "dst", WriteOptions("text/plain")
+        )
+    assert bucket.objects.get("dst") is None
