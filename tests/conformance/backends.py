@@ -22,8 +22,10 @@ BUCKET_BACKENDS = [
 """The backends test_buckets.py runs on."""
 
 SDK_PLANE_MODULES: dict[str, frozenset[str]] = {
-    # HEAD, GET, PUT, UploadPart, ListObjectsV2, DeleteObject on boto3
-    "s3_seaweedfs_sdk": frozenset({"test_objects", "test_transfers", "test_multipart"}),
+    # HEAD, GET, PUT, UploadPart, ListObjectsV2 (flat and delimited), DeleteObject on boto3
+    "s3_seaweedfs_sdk": frozenset(
+        {"test_objects", "test_transfers", "test_multipart", "test_directories"}
+    ),
     "gcp_fake_gcs_sdk": frozenset(
         {"test_objects", "test_transfers", "test_multipart", "test_races"}
     ),

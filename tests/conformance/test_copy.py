@@ -78,6 +78,7 @@ def test_copy_to_a_new_name_replaces_type_and_metadata_when_given(bucket: Bucket
     assert _content(bucket, "b.json") == b"hello"
 
 
+@pytest.mark.enforced("copy_conditions")
 def test_copy_without_overwrite_keeps_the_existing_object(bucket: Bucket) -> None:
     source = bucket.objects.create("src").upload(b"new")
     bucket.objects.create("dst").upload(b"kept")
@@ -152,7 +153,7 @@ def test_copy_within_the_provider_with_overwrite_never_skips_existing(
     assert _content(other_bucket, "c") == b"c"
 
 
-NATIVE_COPIES = frozenset({"memory", "local"})
+NATIVE_COPIES = frozenset({"memory", "local", "s3_seaweedfs", "s3_moto"})
 """The backends whose driver copies inside the provider (``CopiesObjects``);
 on the others a same-provider ``copy_to`` streams the bytes through this
 process."""
@@ -182,6 +183,7 @@ def test_copy_within_the_provider_of_a_multipart_object_is_whole(
     assert list(other_bucket.objects.incomplete_uploads()) == []
 
 
+@pytest.mark.enforced("copy_conditions")
 def test_a_server_side_copy_of_a_replaced_revision_is_refused(
     provider: CloudProvider, bucket: Bucket
 ) -> None:

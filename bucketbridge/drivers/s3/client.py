@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 AddressingStyle = Literal["path", "virtual", "auto"]
 DEFAULT_REGION = "us-east-1"
 ADDRESSING_STYLES = ("path", "virtual", "auto")
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+# CopyObject copies at most 5 GiB; a part of UploadPartCopy is 5 MiB..5 GiB
+MAX_COPY_OBJECT = 5 * GiB
+MIN_COPY_PART = 5 * MiB
+MAX_COPY_PART = 5 * GiB
+# large parts: each is one request the server works on alone, so few and
+# in parallel (a 5 TiB object, S3's largest, is then 10,000 parts)
+DEFAULT_COPY_PART = 512 * MiB
 
 SETTINGS = (
     Setting("aws_access_key", str),
@@ -31,6 +40,10 @@ SETTINGS = (
     Setting("s3_endpoint_url", str),
     Setting("s3_addressing_style", str),
     Setting("s3_validate_certs", bool, True),
+    # a server-side copy of more bytes than this is a multipart copy
+    # (UploadPartCopy parts in parallel); at most CopyObject's 5 GiB
+    Setting("s3_copy_threshold", int, MAX_COPY_OBJECT, minimum=0),
+    Setting("s3_copy_part_size", int, DEFAULT_COPY_PART, minimum=MIN_COPY_PART),
 )
 
 
@@ -45,13 +58,18 @@ class S3Settings:
     secret_key: str | None
     session_token: str | None
     connection: ConnectionSettings
+    copy_threshold: int = MAX_COPY_OBJECT
+    copy_part_size: int = DEFAULT_COPY_PART
+    copy_concurrency: int = 8
 
     def __repr__(self) -> str:
         return (
             f"S3Settings(region={self.region!r}, endpoint_url={self.endpoint_url!r},"
             f" addressing_style={self.addressing_style!r}, verify={self.verify!r},"
             f" profile={self.profile!r}, access_key={self.access_key!r}, secret_key=***,"
-            f" session_token=***, connection={self.connection!r})"
+            f" session_token=***, connection={self.connection!r},"
+            f" copy_threshold={self.copy_threshold}, copy_part_size={self.copy_part_size},"
+            f" copy_concurrency={self.copy_concurrency})"
         )
 
 
@@ -73,6 +91,18 @@ def read_settings(settings: Settings) -> S3Settings:
             f"AWS credentials are incomplete: {missing} is not set"
             " (give both aws_access_key and aws_secret_key, or neither to use boto3's chain)"
         )
+    copy_threshold = settings["s3_copy_threshold"]
+    if copy_threshold > MAX_COPY_OBJECT:
+        raise InvalidConfigurationException(
+            f"config key 's3_copy_threshold': {copy_threshold}; S3's CopyObject copies at most"
+            f" {MAX_COPY_OBJECT} bytes (5 GiB)"
+        )
+    copy_part_size = settings["s3_copy_part_size"]
+    if copy_part_size > MAX_COPY_PART:
+        raise InvalidConfigurationException(
+            f"config key 's3_copy_part_size': {copy_part_size}; a copied part is at most"
+            f" {MAX_COPY_PART} bytes (5 GiB)"
+        )
     return S3Settings(
         region=settings["aws_region_name"],
         endpoint_url=endpoint_url,
@@ -83,6 +113,9 @@ def read_settings(settings: Settings) -> S3Settings:
         secret_key=secret_key,
         session_token=settings["aws_session_token"] if access_key else None,
         connection=ConnectionSettings.of(settings),
+        copy_threshold=copy_threshold,
+        copy_part_size=copy_part_size,
+        copy_concurrency=settings["multipart_max_concurrency"],
     )
 
 

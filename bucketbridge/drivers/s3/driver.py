@@ -23,14 +23,20 @@ from ...config import Settings
 from ...dataplane.client import HttpClient, Response
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
-from ...errors import NotFoundException, PermissionDeniedException, PreconditionFailedException
-from ..base import Driver
+from ...errors import (
+    NotFoundException,
+    PermissionDeniedException,
+    PreconditionFailedException,
+    ProviderInternalException,
+)
+from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
 from ..paging import page_of_names
 from ..ranges import empty_read
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -40,6 +46,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
+from . import copies
 from .client import S3Settings, build_client, read_settings
 from .errors import (
     NETWORK_ERRORS,
@@ -50,7 +57,18 @@ from .errors import (
     permission_denied,
 )
 from .errors import translate as translate_error
-from .listing import EVENT, RESULT_KEY, TRUNCATED_KEY, from_botocore, parse_listing, whole_second
+from .listing import (
+    EVENT,
+    PREFIXES_KEY,
+    RESULT_KEY,
+    TOKEN_KEY,
+    TRUNCATED_KEY,
+    Listed,
+    directory_from_botocore,
+    from_botocore,
+    parse_listing,
+    whole_second,
+)
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
 from .sigv4 import SigV4Signer
 from .wire import Put, S3Wire, WrongRegion, virtual_hosted
@@ -89,6 +107,8 @@ class S3Driver:
         # buckets that answered the lean plane from another region: botocore's
         # redirector follows them (see wire.WrongRegion)
         self._redirected: set[str] = set()
+        # buckets a copy went into (copies._check_bucket)
+        self._copy_targets: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<S3Driver {self._subject.endpoint} region={self._settings.region}>"
@@ -198,6 +218,7 @@ class S3Driver:
         return True
 
     def delete_bucket(self, name: str) -> None:
+        self._copy_targets.discard(name)
         with self._mapped(name):
             self._client.delete_bucket(Bucket=name)
 
@@ -295,6 +316,46 @@ class S3Driver:
         if RESULT_KEY in response:
             return response[RESULT_KEY], bool(response[TRUNCATED_KEY])
         return from_botocore(response)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """ListObjectsV2 with ``Delimiter=/``: its CommonPrefixes are the
+        directories, MaxKeys counts them with the objects, and the marker is
+        the server's continuation token."""
+        max_keys = min(limit, 1000)
+        with self._mapped(bucket):
+            listed = self._call(
+                bucket,
+                lambda wire: wire.list_directory(
+                    bucket, prefix=prefix, token=marker, max_keys=max_keys
+                ),
+                lambda: self._sdk_list_directory(bucket, prefix, marker, max_keys),
+            )
+        if listed.truncated and listed.next_token is None:
+            raise ProviderInternalException(
+                f"S3 endpoint {self._subject.endpoint} cut the listing of bucket {bucket!r}"
+                f" prefix {prefix!r} without a continuation token"
+            )
+        return DirectoryPage(listed.objects, listed.prefixes, listed.next_token)
+
+    def _sdk_list_directory(
+        self, bucket: str, prefix: str, token: str | None, max_keys: int
+    ) -> Listed:
+        args: dict[str, Any] = {"Bucket": bucket, "Delimiter": "/", "MaxKeys": max_keys}
+        if prefix:
+            args["Prefix"] = prefix
+        if token:
+            args["ContinuationToken"] = token
+        response: Mapping[str, Any] = self._client.list_objects_v2(**args)
+        if RESULT_KEY in response:
+            return Listed(
+                response[RESULT_KEY],
+                response[PREFIXES_KEY],
+                bool(response[TRUNCATED_KEY]),
+                response[TOKEN_KEY],
+            )
+        return directory_from_botocore(response)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         try:
@@ -396,6 +457,21 @@ class S3Driver:
             raise self._error(error, bucket, key) from error
         finally:
             body.close()
+
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        """CopyObject, or a multipart copy above ``s3_copy_threshold``
+        (:mod:`.copies`)."""
+        return copies.copy_object(
+            self, source_bucket, source_key, source_revision, bucket, key, options
+        )
 
     def _written_by_us(self, bucket: str, key: str, etag: str | None) -> ObjectInfo | None:
         """The object at ``key`` if its ETag is the one our write gives it:
@@ -600,3 +676,8 @@ def _response_date(response: Mapping[str, Any]) -> datetime:
         except (TypeError, ValueError):
             pass
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+# mypy compares the driver with the optional capabilities it claims
+_copies: Callable[[S3Settings], CopiesObjects] = S3Driver
+_lists: Callable[[S3Settings], ListsDirectories] = S3Driver

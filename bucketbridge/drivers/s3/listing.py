@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote_plus
@@ -24,6 +25,8 @@ from ..records import ObjectInfo
 EVENT = "before-parse.s3.ListObjectsV2"
 RESULT_KEY = "BucketBridgeObjects"
 TRUNCATED_KEY = "BucketBridgeTruncated"
+PREFIXES_KEY = "BucketBridgePrefixes"
+TOKEN_KEY = "BucketBridgeToken"
 _EMPTY_RESULT = b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult/>'
 
 
@@ -38,9 +41,11 @@ def parse_listing(
     body = response_dict.get("body")
     if not isinstance(body, bytes) or b"<ListBucketResult" not in body[:512]:
         return
-    objects, truncated = parse_list_body(body)
-    customized_response_dict[RESULT_KEY] = objects
-    customized_response_dict[TRUNCATED_KEY] = truncated
+    listed = parse_directory_body(body)
+    customized_response_dict[RESULT_KEY] = listed.objects
+    customized_response_dict[TRUNCATED_KEY] = listed.truncated
+    customized_response_dict[PREFIXES_KEY] = listed.prefixes
+    customized_response_dict[TOKEN_KEY] = listed.next_token
     response_dict["body"] = _EMPTY_RESULT
 
 
@@ -60,6 +65,14 @@ def from_botocore(response: Mapping[str, Any]) -> tuple[list[ObjectInfo], bool]:
     return objects, bool(response.get("IsTruncated"))
 
 
+def directory_from_botocore(response: Mapping[str, Any]) -> Listed:
+    """A delimited page from a response botocore parsed itself."""
+    objects, truncated = from_botocore(response)
+    prefixes = [item["Prefix"] for item in response.get("CommonPrefixes", [])]
+    token = response.get("NextContinuationToken") if truncated else None
+    return Listed(objects, prefixes, truncated, token or None)
+
+
 def whole_second(moment: datetime) -> datetime:
     """A listing's time, cut to the second a HEAD's Last-Modified header has,
     so that list, get and find report one ``last_modified`` (Ceph lists
@@ -71,6 +84,24 @@ def whole_second(moment: datetime) -> datetime:
 
 
 def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
+    """One ListObjectsV2 page's objects, and whether more follow."""
+    listed = parse_directory_body(body)
+    return listed.objects, listed.truncated
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One ListObjectsV2 page: its objects, its CommonPrefixes (a delimited
+    listing's "directories"), whether more follow and the token that asks
+    for them."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+    truncated: bool
+    next_token: str | None
+
+
+def parse_directory_body(body: bytes) -> Listed:
     root = ElementTree.fromstring(body)
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     contents = namespace + "Contents"
@@ -110,7 +141,17 @@ def parse_list_body(body: bytes) -> tuple[list[ObjectInfo], bool]:
                 revision=etag,
             )
         )
-    return objects, truncated
+    prefix_tag = namespace + "CommonPrefixes/" + namespace + "Prefix"
+    prefixes = [
+        _decoded(found.text or "") if url_encoded else found.text or ""
+        for found in root.iterfind(prefix_tag)
+    ]
+    token = root.findtext(namespace + "NextContinuationToken") if truncated else None
+    return Listed(objects, prefixes, truncated, token or None)
+
+
+def _decoded(text: str) -> str:
+    return unquote_plus(text) if "%" in text or "+" in text else text
 
 
 def _timestamp(text: str | None) -> datetime:

@@ -1,7 +1,8 @@
 """The S3 driver's hot calls on the lean data plane.
 
-HeadObject, GetObject, PutObject, UploadPart, ListObjectsV2 and DeleteObject
-are sent by :class:`~bucketbridge.dataplane.client.HttpClient`, signed by
+HeadObject, GetObject, PutObject, UploadPart, ListObjectsV2 (flat and
+delimited) and DeleteObject are sent by
+:class:`~bucketbridge.dataplane.client.HttpClient`, signed by
 :class:`.sigv4.SigV4Signer`; every other call stays on boto3. These methods
 return what the server said or raise :class:`.errors.S3ResponseError`, which
 the driver maps with the SDK path's own mapping (:func:`.errors.translate`),
@@ -39,7 +40,7 @@ from ...dataplane.request import Endpoint, Request, encode
 from ..http_errors import Subject
 from ..records import Body, ObjectInfo
 from .errors import S3ResponseError
-from .listing import parse_list_body, whole_second
+from .listing import Listed, parse_directory_body, parse_list_body, whole_second
 from .sigv4 import SigV4Signer
 
 CHECKSUM_BLOCK = 256 * 1024  # fits the L2 cache: measured cheapest to read and hash
@@ -177,6 +178,24 @@ class S3Wire:
             query.append(("start-after", start_after))
         response = self._send(self._request("GET", bucket, None, query), bucket, None)
         return parse_list_body(response.read())
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, token: str | None, max_keys: int
+    ) -> Listed:
+        """One ListObjectsV2 page of one level: ``Delimiter=/``, resumed at
+        the server's continuation token."""
+        query = [
+            ("list-type", "2"),
+            ("delimiter", "/"),
+            ("encoding-type", "url"),
+            ("max-keys", str(max_keys)),
+        ]
+        if prefix:
+            query.append(("prefix", prefix))
+        if token:
+            query.append(("continuation-token", token))
+        response = self._send(self._request("GET", bucket, None, query), bucket, None)
+        return parse_directory_body(response.read())
 
     def delete_object(self, bucket: str, key: str) -> None:
         self._send(self._request("DELETE", bucket, key), bucket, key).discard()
