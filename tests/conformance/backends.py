@@ -25,7 +25,7 @@ SDK_PLANE_MODULES: dict[str, frozenset[str]] = {
     # HEAD, GET, PUT, UploadPart, ListObjectsV2, DeleteObject on boto3
     "s3_seaweedfs_sdk": frozenset({"test_objects", "test_transfers", "test_multipart"}),
     "gcp_fake_gcs_sdk": frozenset(
-        {"test_objects", "test_transfers", "test_multipart", "test_races"}
+        {"test_objects", "test_transfers", "test_multipart", "test_races", "test_directories"}
     ),
     # test_transfers' multipart uploads are Put Blocks; test_multipart would add ~30 s
     "azure_azurite_sdk": frozenset({"test_objects", "test_transfers"}),

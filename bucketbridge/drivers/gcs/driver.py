@@ -38,12 +38,13 @@ from ...errors import (
     NotFoundException,
     PreconditionFailedException,
 )
-from ..base import Driver
+from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
 from ..paging import page_of_names
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -52,6 +53,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
+from . import directories, rewrite
 from .client import GcsSettings, build_client, read_settings, retry_policy
 from .errors import NETWORK_ERRORS, SDK_ERRORS, status_of, translate
 from .signing import signer_for
@@ -83,6 +85,8 @@ def create_driver(settings: Settings) -> GcsDriver:
 # The factory loads drivers by name; this line has mypy compare the driver
 # with the Driver protocol.
 _checked: Callable[[Settings], Driver] = create_driver
+_copies: Callable[[Settings], CopiesObjects] = create_driver
+_lists: Callable[[Settings], ListsDirectories] = create_driver
 
 
 class GcsDriver:
@@ -216,15 +220,40 @@ class GcsDriver:
     # --- objects --------------------------------------------------------
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        resource = self.object_resource(bucket, key)
+        return None if resource is None else info_of(resource)
+
+    def object_resource(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The object's JSON resource (what :func:`info_of` reads, and the
+        hidden metadata it drops); None if there is no such object."""
         if self.wire is not None:
             with self.mapped(bucket, key):
-                resource = self.wire.get_object(bucket, key)
-            return None if resource is None else info_of(resource)
+                return self.wire.get_object(bucket, key)
         with self.mapped(bucket, key):
             blob = self.client.bucket(bucket).get_blob(
                 key, timeout=self.timeout, retry=self.retry()
             )
-        return None if blob is None else info_of(blob._properties)
+        return None if blob is None else blob._properties
+
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        """``objects.rewrite`` until done (see :mod:`.rewrite`)."""
+        return rewrite.copy_object(
+            self, source_bucket, source_key, source_revision, bucket, key, options
+        )
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """``objects.list`` with ``delimiter=/`` (see :mod:`.directories`)."""
+        return directories.list_directory(self, bucket, prefix=prefix, marker=marker, limit=limit)
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
