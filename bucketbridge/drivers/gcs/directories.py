@@ -17,9 +17,10 @@ listed, as in ``list_objects``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..records import DirectoryPage, ObjectInfo
+from .pages import info_of_listed
 from .uploads import RESERVED_PREFIX
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ Entry = tuple[str, "ObjectInfo | str"]
 def list_directory(
     driver: GcsDriver, bucket: str, *, prefix: str, marker: str | None, limit: int
 ) -> DirectoryPage:
-    from .driver import info_of
-
     token = start = skip = None
     if marker is not None and marker.startswith(_TOKEN_MARKER):
         token = marker[len(_TOKEN_MARKER) :]
@@ -50,16 +49,16 @@ def list_directory(
         ask = room + (1 if skip is not None else 0)
         items, prefixes, token = _page(driver, bucket, prefix, start, token, ask)
         found: list[Entry] = [
-            (item["name"], info_of(item))
-            for item in items
-            if item["name"] != skip and not item["name"].startswith(RESERVED_PREFIX)
+            (info.key, info)
+            for info in items
+            if info.key != skip and not info.key.startswith(RESERVED_PREFIX)
         ]
         found += [(name, name) for name in prefixes if not name.startswith(RESERVED_PREFIX)]
         found.sort(key=lambda entry: entry[0])  # code point order is UTF-8 byte order
         uncounted = len(items) + len(prefixes) > ask  # fake-gcs-server
         if uncounted or len(found) > room:
             more = bool(token) or len(found) > room
-            last = items[-1]["name"] if items else ""
+            last = items[-1].key if items else ""
             if uncounted and token:
                 # its objects stop at the page's last one, its prefixes do not
                 found = [entry for entry in found if entry[0] <= last]
@@ -86,8 +85,10 @@ def _page(
     start: str | None,
     token: str | None,
     room: int,
-) -> tuple[list[dict[str, Any]], list[str], str | None]:
-    """One server page: its object resources, its prefixes, its next token."""
+) -> tuple[list[ObjectInfo], list[str], str | None]:
+    """One server page: its objects, its prefixes, its next page token."""
+    from .driver import info_of
+
     if driver.wire is not None:
         with driver.mapped(bucket):
             page = driver.wire.list_page(
@@ -98,7 +99,8 @@ def _page(
                 max_results=room,
                 delimiter=_DELIMITER,
             )
-        return page.get("items") or [], page.get("prefixes") or [], page.get("nextPageToken")
+        items = [info_of_listed(listed) for listed in page.items]
+        return items, page.prefixes, page.nextPageToken or None
     with driver.mapped(bucket):
         listing = driver.client.list_blobs(
             bucket,
@@ -111,7 +113,7 @@ def _page(
             retry=driver.retry(),
         )
         sdk_page = next(listing.pages, None)
-        items = [blob._properties for blob in sdk_page or ()]
+        items = [info_of(blob._properties) for blob in sdk_page or ()]
     prefixes = list(getattr(sdk_page, "prefixes", ()))
     return items, prefixes, listing.next_page_token or None
 

@@ -38,6 +38,7 @@ from ...errors import ProviderInternalException
 from ..http_errors import Subject
 from ..records import Body
 from .errors import parse_error_body, status_error
+from .pages import ListPage, decode_page
 
 OBJECT_FIELDS = "name,size,updated,md5Hash,metadata,contentType,generation,crc32c,etag"
 """What :func:`.driver.info_of` reads of an object resource."""
@@ -273,7 +274,7 @@ class GcsWire:
         page_token: str | None,
         max_results: int,
         delimiter: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> ListPage:
         """One page of ``objects.list``; with ``delimiter``, the
         ``prefixes`` of the keys folded at it too."""
         query = [("maxResults", str(max_results)), ("projection", "noAcl")]
@@ -287,8 +288,9 @@ class GcsWire:
             query.append(("pageToken", page_token))
         query.append(("fields", LIST_FIELDS if delimiter is None else DIRECTORY_FIELDS))
         response = self._send("GET", f"{self._json_base}{encode(bucket)}/o", query, bucket, None)
-        page: dict[str, Any] = self._json(response, bucket, None)
-        return page
+        if response.status >= 300:
+            raise self.error(response, bucket, None)
+        return decode_page(response.read(), self._subject.on(bucket, None).describe())
 
 
 class IntegrityError(ProviderInternalException):
