@@ -9,15 +9,23 @@ whichever way the page boundaries fall between objects and directories.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, ProviderList
 from bucketbridge.directories import walk_directory
+from bucketbridge.drivers.gcs.directories import list_directory
+from bucketbridge.drivers.gcs.pages import Listed, ListPage
 from bucketbridge.drivers.records import ObjectInfo, WriteOptions
 from tests.gcs.conftest import unique_bucket_name
 from tests.servers.fake_gcs import GcsServer
 from tests.servers.providers import provider_factory
+
+if TYPE_CHECKING:
+    from bucketbridge.drivers.gcs.driver import GcsDriver
 
 # objects and directories interleaved in key order, runs of each
 KEYS = [
@@ -100,3 +108,77 @@ def test_the_walk_gives_objects_with_their_info(tree: tuple[CloudProvider, Bucke
     assert [i if isinstance(i, str) else i.key for i in listed] == _level("p/")
     objects = [item for item in listed if isinstance(item, ObjectInfo)]
     assert objects and all(item.size == 1 and item.revision for item in objects)
+
+
+# --- GCS's own paging, which fake-gcs-server does not do ----------------------
+
+
+class _GcsPaging:
+    """``objects.list`` with a delimiter as GCS pages it: ``maxResults``
+    counts objects and prefixes together, each prefix comes once, and an
+    opaque token continues after the last entry given. A stand-in for the
+    wire (pure paging logic), to prove the driver's token path."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = sorted(keys, key=str.encode)
+        self.requests = 0
+
+    def list_page(
+        self,
+        bucket: str,
+        *,
+        prefix: str | None,
+        start_offset: str | None,
+        page_token: str | None,
+        max_results: int,
+        delimiter: str | None = None,
+    ) -> ListPage:
+        self.requests += 1
+        prefix = prefix or ""
+        entries: list[str] = []
+        for key in self.keys:
+            if not key.startswith(prefix) or (start_offset and key < start_offset):
+                continue
+            rest = key[len(prefix) :]
+            entry = prefix + rest.split("/", 1)[0] + "/" if "/" in rest else key
+            if not entries or entries[-1] != entry:
+                entries.append(entry)
+        if page_token is not None:
+            entries = [entry for entry in entries if entry > page_token]
+        page, more = entries[:max_results], len(entries) > max_results
+        stamp = datetime(2026, 11, 27, tzinfo=timezone.utc)
+        return ListPage(
+            items=[Listed(e, stamp, "1", 1, crc32c="c") for e in page if not e.endswith("/")],
+            prefixes=[e for e in page if e.endswith("/")],
+            nextPageToken=page[-1] if more else None,
+        )
+
+
+class _Driver:
+    def __init__(self, wire: _GcsPaging) -> None:
+        self.wire = wire
+
+    @contextmanager
+    def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
+        yield
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("prefix", ["", "p/"])
+def test_pages_as_gcs_gives_them_continue_by_token_and_lose_nothing(
+    prefix: str, limit: int
+) -> None:
+    wire = _GcsPaging([*KEYS, ".bucketbridge/uploads/x/upload"])
+    driver = cast("GcsDriver", _Driver(wire))
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = list_directory(driver, "b", prefix=prefix, marker=marker, limit=limit)
+        entries = [info.key for info in page.objects] + page.directories
+        assert len(entries) <= limit
+        seen += sorted(entries, key=str.encode)
+        if page.next_marker is None:
+            break
+        assert page.next_marker.startswith("t:")  # GCS's own token, no key restart
+        marker = page.next_marker
+    assert seen == _level(prefix)
