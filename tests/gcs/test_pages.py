@@ -27,6 +27,7 @@ RESOURCES = [
     {**BASE, "metadata": {"bucketbridge-etag": "abc-3", "k": "v"}, "etag": "CJ+s"},
     {**BASE, "etag": '"composed-elsewhere"', "metadata": {}, "updated": "2026-11-27T16:02:15Z"},
     {**{k: v for k, v in BASE.items() if k != "crc32c"}, "size": 0, "generation": 7},
+    {**BASE, "crc32c": None, "md5Hash": None, "metadata": None, "contentType": None},
 ]
 
 

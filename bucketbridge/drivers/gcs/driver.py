@@ -519,7 +519,7 @@ def info_of(properties: dict[str, Any]) -> ObjectInfo:
         etag=etag,
         content_type=properties.get("contentType") or "application/octet-stream",
         metadata=metadata,
-        revision=f"{properties['generation']}/{properties.get('crc32c', '')}",
+        revision=f"{properties['generation']}/{properties.get('crc32c') or ''}",
     )
 
 
