@@ -42,7 +42,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import blocks, metadata, sas
+from . import blocks, copies, metadata, sas
 from .client import AzureSettings, build_client, read_settings
 from .errors import NETWORK_ERRORS, error_code, status_of, translate
 from .own_writes import RetryWatch, own_object
@@ -275,6 +275,19 @@ class AzureDriver:
             raise self.error(error, bucket, key) from error
         except AzureError as error:
             raise self.error(error, bucket, key) from error
+
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        return copies.copy_blob(
+            self, source_bucket, source_key, source_revision, bucket, key, options
+        )
 
     # --- multipart ------------------------------------------------------
 
