@@ -24,7 +24,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError
-from azure.storage.blob import ContentSettings, StorageStreamDownloader
+from azure.storage.blob import BlobPrefix, ContentSettings, StorageStreamDownloader
 
 from ...config import Settings
 from ...dataplane.request import Endpoint
@@ -34,6 +34,7 @@ from ..http_errors import Subject
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -163,6 +164,30 @@ class AzureDriver:
             ).by_page(continuation_token=marker)
             items = [object_info(item.name, item, item.size) for item in next(pages)]
         return Page(items, pages.continuation_token or None)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        if self.wire is not None:
+            return self.wire.list_directory(
+                bucket, prefix=prefix, marker=marker, limit=min(limit, MAX_PAGE)
+            )
+        container = self.client.get_container_client(bucket)
+        objects: list[ObjectInfo] = []
+        directories: list[str] = []
+        with self.mapped(bucket):
+            pages: Any = container.walk_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                delimiter="/",
+                results_per_page=min(limit, MAX_PAGE),
+            ).by_page(continuation_token=marker)
+            for item in next(pages):
+                if isinstance(item, BlobPrefix):  # a directory; iterating it would list it
+                    directories.append(item.name)
+                else:
+                    objects.append(object_info(item.name, item, item.size))
+        return DirectoryPage(objects, directories, pages.continuation_token or None)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         if self.wire is not None:
