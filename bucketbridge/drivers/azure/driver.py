@@ -3,7 +3,9 @@
 One ``BlobServiceClient`` per driver (thread-safe), one REST call per
 primitive. Listings are paged by the server: Azure's continuation token is
 our marker. Multipart uploads are staged blocks (:mod:`.blocks`), signed URLs
-SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says. The
+SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says, copies
+inside the account Copy Blob (:mod:`.copies`), and a directory level is one
+List Blobs with ``delimiter=/``. The
 hot calls (HEAD, GET, Put Blob, Put Block, List Blobs) go over the lean data
 plane (:mod:`.wire`, signed by :mod:`.signing`) unless ``data_plane="sdk"``
 or a proxy keeps them on the SDK.
