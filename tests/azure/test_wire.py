@@ -87,6 +87,39 @@ def test_head_list_and_read_records_equal_the_sdk_paths(
     assert lean.head_object(name, "absent") is None is sdk.head_object(name, "absent")
 
 
+def test_a_directory_level_is_the_same_on_both_planes_and_their_markers_interchange(
+    azure_bucket: Bucket, planes: tuple[AzureDriver, AzureDriver]
+) -> None:
+    _fill(azure_bucket)
+    for extra in ("dir/sub/x", "dir/sub/y", "dir/z"):
+        azure_bucket.objects.create(extra).upload(b"z", metadata={"run-id": "8"})
+    lean, sdk = planes
+    name = azure_bucket.name
+    for prefix in ("", "dir/"):
+        whole = lean.list_directory(name, prefix=prefix, marker=None, limit=5000)
+        assert whole == sdk.list_directory(name, prefix=prefix, marker=None, limit=5000)
+        assert whole.next_marker is None
+        # one entry a page, each page from the plane the last one did not ask
+        seen: list[Any] = []
+        marker: str | None = None
+        for turn in range(10):
+            page = (lean, sdk)[turn % 2].list_directory(name, prefix=prefix, marker=marker, limit=1)
+            seen += [*page.objects, *page.directories]
+            marker = page.next_marker
+            if marker is None:
+                break
+        assert seen == sorted(
+            [*whole.objects, *whole.directories],
+            key=lambda item: item if isinstance(item, str) else item.key,
+        )
+    level = lean.list_directory(name, prefix="dir/", marker=None, limit=5000)
+    assert (level.directories, [o.key for o in level.objects]) == (
+        ["dir/sub/"],
+        ["dir/a b+c%.txt", "dir/z"],
+    )
+    assert level.objects[1].metadata == {"run-id": "8"}
+
+
 def _outcome(call: Any, driver: AzureDriver) -> tuple[type[BaseException], str] | None:
     try:
         call(driver)

@@ -27,10 +27,10 @@ SDK_PLANE_MODULES: dict[str, frozenset[str]] = {
         {"test_objects", "test_transfers", "test_multipart", "test_directories"}
     ),
     "gcp_fake_gcs_sdk": frozenset(
-        {"test_objects", "test_transfers", "test_multipart", "test_races"}
+        {"test_objects", "test_transfers", "test_multipart", "test_races", "test_directories"}
     ),
     # test_transfers' multipart uploads are Put Blocks; test_multipart would add ~30 s
-    "azure_azurite_sdk": frozenset({"test_objects", "test_transfers"}),
+    "azure_azurite_sdk": frozenset({"test_objects", "test_transfers", "test_directories"}),
     # Swift's requests are slow (~11 ms a HEAD): only the tests marked
     # ``sdk_plane`` in these modules run there (SDK_PLANE_MARKED_ONLY)
     "openstack_swift_sdk": frozenset({"test_objects", "test_transfers"}),

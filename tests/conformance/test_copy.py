@@ -153,7 +153,17 @@ def test_copy_within_the_provider_with_overwrite_never_skips_existing(
     assert _content(other_bucket, "c") == b"c"
 
 
-NATIVE_COPIES = frozenset({"memory", "local", "s3_seaweedfs", "s3_moto"})
+NATIVE_COPIES = frozenset(
+    {
+        "memory",
+        "local",
+        "s3_seaweedfs",
+        "s3_moto",
+        "gcp_fake_gcs",
+        "gcp_fake_gcs_sdk",
+        "azure_azurite",
+    }
+)
 """The backends whose driver copies inside the provider (``CopiesObjects``);
 on the others a same-provider ``copy_to`` streams the bytes through this
 process."""

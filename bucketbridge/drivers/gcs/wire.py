@@ -38,10 +38,13 @@ from ...errors import ProviderInternalException
 from ..http_errors import Subject
 from ..records import Body
 from .errors import parse_error_body, status_error
+from .pages import ListPage, decode_page
 
 OBJECT_FIELDS = "name,size,updated,md5Hash,metadata,contentType,generation,crc32c,etag"
 """What :func:`.driver.info_of` reads of an object resource."""
 LIST_FIELDS = f"items({OBJECT_FIELDS}),nextPageToken"
+DIRECTORY_FIELDS = f"{LIST_FIELDS},prefixes"
+REWRITE_FIELDS = f"done,rewriteToken,resource({OBJECT_FIELDS})"
 _CRC_BLOCK = 256 * 1024  # a slice this large stays in the CPU cache while it is hashed
 
 
@@ -195,6 +198,71 @@ class GcsWire:
             raise IntegrityError(bucket, reported, crc32c, str(stored.get("crc32c")))
         return stored
 
+    def rewrite(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_generation: str | None,
+        bucket: str,
+        key: str,
+        resource: Mapping[str, Any],
+        *,
+        if_generation_match: int | None,
+        token: str | None,
+        source_crc32c: str | None,
+    ) -> dict[str, Any] | None:
+        """One ``objects.rewrite`` call: ``done`` with the new object's
+        ``resource``, or a ``rewriteToken`` to call again with. None on 404
+        (the source generation, or either bucket, is gone).
+
+        ``sourceGeneration`` picks the bytes, ``ifSourceGenerationMatch``
+        refuses them if the live object is another generation by now (on a
+        versioned bucket the first alone would copy a noncurrent version)."""
+        path = (
+            f"{self._json_base}{encode(source_bucket)}/o/{encode(source_key)}"
+            f"/rewriteTo/b/{encode(bucket)}/o/{encode(key)}"
+        )
+        query: list[tuple[str, str]] = []
+        if source_generation:
+            query += [
+                ("sourceGeneration", source_generation),
+                ("ifSourceGenerationMatch", source_generation),
+            ]
+        if if_generation_match is not None:
+            query.append(("ifGenerationMatch", str(if_generation_match)))
+        if token is not None:
+            query.append(("rewriteToken", token))
+        query.append(("fields", REWRITE_FIELDS))
+        response = self._send(
+            "POST",
+            path,
+            query,
+            bucket,
+            key,
+            headers={"content-type": "application/json; charset=UTF-8"},
+            body=json.dumps(resource).encode(),
+        )
+        if response.status == 404:
+            response.discard()
+            return None
+        if response.status == 412 and response.attempts > 1 and if_generation_match == 0:
+            # a create-only rewrite retried after its first attempt was
+            # stored meets that object: it is ours if it holds the source's bytes
+            response.discard()
+            existing = self.get_object(bucket, key)
+            if existing is not None and source_crc32c and existing.get("crc32c") == source_crc32c:
+                return {"done": True, "resource": existing}
+            raise status_error(
+                412,
+                self._subject.on(bucket, key),
+                reason="conditionNotMet",
+                message="",
+                attempts=response.attempts,
+                who=self._who,
+            )
+        result: dict[str, Any] = self._json(response, bucket, key)
+        return result
+
     # --- listings -------------------------------------------------------
 
     def list_page(
@@ -205,18 +273,24 @@ class GcsWire:
         start_offset: str | None,
         page_token: str | None,
         max_results: int,
-    ) -> dict[str, Any]:
+        delimiter: str | None = None,
+    ) -> ListPage:
+        """One page of ``objects.list``; with ``delimiter``, the
+        ``prefixes`` of the keys folded at it too."""
         query = [("maxResults", str(max_results)), ("projection", "noAcl")]
         if prefix:
             query.append(("prefix", prefix))
+        if delimiter is not None:
+            query.append(("delimiter", delimiter))
         if start_offset is not None:
             query.append(("startOffset", start_offset))
         if page_token is not None:
             query.append(("pageToken", page_token))
-        query.append(("fields", LIST_FIELDS))
+        query.append(("fields", LIST_FIELDS if delimiter is None else DIRECTORY_FIELDS))
         response = self._send("GET", f"{self._json_base}{encode(bucket)}/o", query, bucket, None)
-        page: dict[str, Any] = self._json(response, bucket, None)
-        return page
+        if response.status >= 300:
+            raise self.error(response, bucket, None)
+        return decode_page(response.read(), self._subject.on(bucket, None).describe())
 
 
 class IntegrityError(ProviderInternalException):

@@ -1,0 +1,200 @@
+"""Is Azurite or the client the wall? Client CPU beside Azurite's CPU, per row.
+
+    python bench/azurite_wall.py                       # upload 256 MiB, find, list 10,000
+    python bench/azurite_wall.py --size-mib 64 --objects 2000 --rounds 1
+
+Issue 13's Azure rows (upload, find, list) side by side on one Azurite
+(blobs in files, as bench_azure.py): bucketbridge's lean plane, the SDK
+(``upload_blob(max_concurrency=8)``, ``get_blob_properties``, paged
+``list_blobs``) and obstore, rotated round by round. Each figure is a
+median: the wall time, this process's CPU-seconds (every thread: the
+client's whole cost) and the CPU-seconds the Azurite process spent in the
+same interval (read from /proc). Where Azurite's CPU is several times the
+client's, the server is the wall and cutting client CPU moves nothing but
+the share of the two cores left to it. ``--no-md5`` adds a bucketbridge
+variant whose parts are neither hashed nor sent with Content-MD5 (what the
+parts' MD5 costs; that variant's etags are wrong, it is a measurement only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's bucketbridge
+
+MiB = 1024 * 1024
+HEADS = 500
+Row = dict[str, Callable[[], object]]
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def azurite_pid(port: int) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"azurite" in part for part in command) and str(port).encode() in command:
+            return int(entry)
+    raise RuntimeError(f"no Azurite process listening on port {port}")
+
+
+def without_md5() -> Callable[[], None]:
+    """Parts neither hashed nor verified; returns the undo."""
+    from bucketbridge.drivers.azure import blocks, wire
+
+    hashed, put_block = blocks.md5_of, wire.AzureWire.put_block
+
+    def unverified(self: Any, bucket: str, key: str, block: str, body: Any, md5: Any = None) -> Any:
+        return put_block(self, bucket, key, block, body, None)
+
+    blocks.md5_of = lambda body: "0" * 32
+    wire.AzureWire.put_block = unverified  # type: ignore[method-assign]
+
+    def undo() -> None:
+        blocks.md5_of = hashed
+        wire.AzureWire.put_block = put_block  # type: ignore[method-assign]
+
+    return undo
+
+
+def rows(server: Any, source: Path, objects: int, no_md5: bool) -> dict[str, Row]:
+    import obstore
+    from azure.storage.blob import BlobServiceClient
+    from obstore.store import AzureStore
+
+    from bucketbridge import CloudProviderFactory, ProviderList
+
+    provider = CloudProviderFactory().create_provider(ProviderList.AZURE, server.config())
+    data, listed = (provider.storage.buckets.create(name) for name in ("wall-data", "wall-list"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: listed.objects.create(f"key/{i:06d}").upload(b"x"), range(objects)))
+    service = BlobServiceClient.from_connection_string(
+        server.connection_string, max_block_size=16 * MiB, max_single_put_size=32 * MiB
+    )
+
+    def store(container: str) -> Any:
+        return AzureStore(
+            container,
+            account_name=server.account,
+            account_key=server.account_key,
+            endpoint=server.endpoint_url,
+            client_options={"allow_http": True},
+        )
+
+    def sdk_upload() -> None:
+        with open(source, "rb") as body:
+            service.get_blob_client("wall-data", "sdk").upload_blob(
+                body, overwrite=True, max_concurrency=8
+            )
+
+    def unhashed_upload() -> None:
+        undo = without_md5()
+        try:
+            data.objects.create("lean-no-md5").upload_from_file(str(source))
+        finally:
+            undo()
+
+    head = service.get_blob_client("wall-list", "key/000007")
+    data_store, list_store = store("wall-data"), store("wall-list")
+    upload: Row = {
+        "bucketbridge lean": lambda: data.objects.create("lean").upload_from_file(str(source)),
+        "azure-storage-blob": sdk_upload,
+        "obstore": lambda: obstore.put(
+            data_store, "obstore", source, chunk_size=16 * MiB, max_concurrency=8
+        ),
+    }
+    if no_md5:
+        upload["bucketbridge lean, no MD5"] = unhashed_upload
+    return {
+        "upload": upload,
+        "find": {
+            "bucketbridge lean": lambda: [
+                listed.objects.find(name="key/000007") for _ in range(HEADS)
+            ],
+            "azure-storage-blob": lambda: [head.get_blob_properties() for _ in range(HEADS)],
+            "obstore": lambda: [obstore.head(list_store, "key/000007") for _ in range(HEADS)],
+        },
+        "list": {
+            "bucketbridge lean": lambda: len(list(listed.objects)),
+            "azure-storage-blob": lambda: sum(
+                1 for _ in service.get_container_client("wall-list").list_blobs()
+            ),
+            "obstore": lambda: sum(len(page) for page in obstore.list(list_store)),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-md5", action="store_true")
+    options = parser.parse_args()
+    from tests.servers.azurite import start_azurite
+
+    work = Path(tempfile.mkdtemp(prefix="azurite-wall-"))
+    source = work / "source.bin"
+    with open(source, "wb") as out:
+        for _ in range(options.size_mib):
+            out.write(os.urandom(MiB))
+    with start_azurite(work / "azurite", in_memory=False) as server:
+        pid = azurite_pid(int(server.endpoint_url.rsplit(":", 1)[1].split("/")[0]))
+        table = rows(server, source, options.objects, options.no_md5)
+        print(
+            f"Azurite pid {pid}; {options.size_mib} MiB, {options.objects} keys,"
+            f" {HEADS} HEADs, medians of {options.rounds} round(s); load {os.getloadavg()[0]:.1f}"
+        )
+        for name, contenders in table.items():
+            for call in contenders.values():  # warm: connections, the page cache
+                call()
+            figures: dict[str, list[tuple[float, float, float]]] = {who: [] for who in contenders}
+            order = list(contenders)
+            for round_ in range(options.rounds):
+                for who in order[round_ % len(order) :] + order[: round_ % len(order)]:
+                    server_cpu, client_cpu, wall = (
+                        process_cpu(pid),
+                        time.process_time(),
+                        time.perf_counter(),
+                    )
+                    contenders[who]()
+                    figures[who].append(
+                        (
+                            time.perf_counter() - wall,
+                            time.process_time() - client_cpu,
+                            process_cpu(pid) - server_cpu,
+                        )
+                    )
+            scale, unit = (1000 / HEADS, "ms a call") if name == "find" else (1.0, "s")
+            print(f"{name} ({unit}; CPU in the same unit)")
+            for who, measured in figures.items():
+                wall, client, azurite = (
+                    statistics.median(column) * scale for column in zip(*measured, strict=True)
+                )
+                print(
+                    f"  {who:26s} wall {wall:8.3f}  client CPU {client:7.3f}"
+                    f"  Azurite CPU {azurite:7.3f}"
+                    f"  ({azurite / max(client, 1e-9):.1f}x the client's)"
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Where bench_gcs.py's find and list rows spend their time (issue 13).
+
+    python bench/gcs_walls.py                 # 10,000 keys, 7 alternating rounds
+
+On fake-gcs-server (files, as bench_gcs.py runs it), side by side in one
+process, medians:
+
+- list: ``wire.list_page`` of 10,000 keys beside the same page fetched by a
+  bare ``urllib`` GET (the emulator's own time: if they match, the emulator
+  is the wall), and the client CPU of decoding that page into records with
+  ``json`` + dicts (before) and with msgspec (drivers/gcs/pages.py);
+- find: the client CPU of ``head_object`` beside a bare ``http.client``
+  GET + ``json.loads`` of the same resource (the floor of a Python client).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bucketbridge import ProviderList
+from bucketbridge.drivers.gcs.driver import info_of
+from bucketbridge.drivers.gcs.pages import decode_page, info_of_listed
+from tests.servers.fake_gcs import start_fake_gcs
+from tests.servers.providers import provider_factory
+
+KEYS, ROUNDS, FINDS = 10_000, 7, 500
+
+
+def _median(call: Callable[[], object], clock: Callable[[], float], times: int = 1) -> float:
+    spent = []
+    for _ in range(ROUNDS):
+        start = clock()
+        for _ in range(times):
+            call()
+        spent.append((clock() - start) / times)
+    return statistics.median(spent)
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory() as work,
+        start_fake_gcs(Path(work), in_memory=False) as server,
+        provider_factory(ProviderList.GCP, lambda **config: config) as make,
+    ):
+        provider = make(**server.config())
+        bucket = provider.storage.buckets.create("walls")
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda i: bucket.objects.create(f"list/{i:05d}.dat").upload(b"x" * 100),
+                    range(KEYS),
+                )
+            )
+        wire = provider.driver.wire  # type: ignore[attr-defined]
+        url = f"{server.endpoint_url}/storage/v1/b/walls/o?maxResults={KEYS}"
+        page = urllib.request.urlopen(url).read()
+        rows = {
+            "list: bare urllib GET of the page (s)": (
+                lambda: urllib.request.urlopen(url).read(),
+                time.perf_counter,
+            ),
+            "list: wire.list_page (s)": (
+                lambda: wire.list_page(
+                    "walls", prefix=None, start_offset=None, page_token=None, max_results=KEYS
+                ),
+                time.perf_counter,
+            ),
+            "list: decode json + info_of (CPU-s)": (
+                lambda: [info_of(item) for item in json.loads(page)["items"]],
+                time.process_time,
+            ),
+            "list: decode msgspec + info_of_listed (CPU-s)": (
+                lambda: [info_of_listed(item) for item in decode_page(page, "x").items],
+                time.process_time,
+            ),
+        }
+        for name, (call, clock) in rows.items():
+            print(f"{name:48s} {_median(call, clock):8.3f}")
+        host = server.endpoint_url.split("//", 1)[1]
+        connection = http.client.HTTPConnection(host)
+        path = "/storage/v1/b/walls/o/list%2F00001.dat"
+
+        def bare() -> object:
+            connection.request("GET", path)
+            return json.loads(connection.getresponse().read())
+
+        driver = provider.driver
+        for name, call in (
+            ("find: bare http.client GET + json.loads", bare),
+            ("find: driver.head_object", lambda: driver.head_object("walls", "list/00001.dat")),
+        ):
+            cpu = _median(call, time.process_time, FINDS) * 1e6
+            print(f"{name:48s} {cpu:8.1f} CPU-µs/call")
+        bucket.delete(delete_contents=True)
+
+
+if __name__ == "__main__":
+    main()
