@@ -152,7 +152,7 @@ def test_copy_within_the_provider_with_overwrite_never_skips_existing(
     assert _content(other_bucket, "c") == b"c"
 
 
-NATIVE_COPIES = frozenset({"memory", "local"})
+NATIVE_COPIES = frozenset({"memory", "local", "openstack_swift"})
 """The backends whose driver copies inside the provider (``CopiesObjects``);
 on the others a same-provider ``copy_to`` streams the bytes through this
 process."""
