@@ -37,12 +37,13 @@ from ...errors import (
     PreconditionFailedException,
     ProviderConnectionException,
 )
-from ..base import CopiesObjects, Driver
+from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
 from ..ranges import empty_read
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -81,6 +82,7 @@ def create_driver(settings: Settings) -> SwiftDriver:
 # with the Driver protocol.
 _checked: Callable[[Settings], Driver] = create_driver
 _copies: Callable[[Settings], CopiesObjects] = create_driver
+_directories: Callable[[Settings], ListsDirectories] = create_driver
 
 
 class SwiftDriver:
@@ -235,6 +237,27 @@ class SwiftDriver:
                 )
         items = [_listed(entry) for entry in listing]
         return Page(items, items[-1].key if len(items) == limit else None)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """One level, by the server (``delimiter=/``): its ``subdir``
+        entries are the directories, and ``limit`` counts them with the
+        objects. A marker naming a directory resumes past every key below it
+        (the server skips a subdir equal to the marker)."""
+        wire = self.wire()
+        if wire is not None:
+            listing = wire.listing(bucket, prefix=prefix, marker=marker, limit=limit, delimiter="/")
+        else:
+            with self.mapped(bucket) as conn:
+                _, listing = conn.get_container(
+                    bucket, marker=marker, limit=limit, prefix=prefix or None, delimiter="/"
+                )
+        objects = [_listed(entry) for entry in listing if "subdir" not in entry]
+        directories = [str(entry["subdir"]) for entry in listing if "subdir" in entry]
+        last = listing[-1] if len(listing) == limit else None
+        next_marker = None if last is None else str(last.get("subdir") or last["name"])
+        return DirectoryPage(objects, directories, next_marker)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         headers = write_headers(options)
