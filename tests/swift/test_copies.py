@@ -237,3 +237,17 @@ def test_another_tool_s_slo_with_small_and_ranged_segments_is_copied(
         for name in ("s1", "s2"):
             raw.delete_object(f"{swift_bucket.name}_other", name)
         raw.delete_container(f"{swift_bucket.name}_other")
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_keys_swift_must_quote_are_copied(
+    swift_bucket: Bucket, raw: Connection, overwrite: bool
+) -> None:
+    """X-Copy-From is percent-encoded, as the segments' names (the key's)."""
+    key = "dir/100% sure é ?#+.bin"
+    source = swift_bucket.objects.create(key).upload(b"odd")
+    source.copy_to(swift_bucket, key + ".copy", overwrite=overwrite)
+    assert _content(swift_bucket, key + ".copy") == b"odd"
+    assert _is_slo(raw, swift_bucket, key + ".copy") is not overwrite  # create-only: staged
+    swift_bucket.objects.create(key + ".copy").delete()
+    assert _segments(raw, swift_bucket) == []
