@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...config import DEFAULT_MAX_CONCURRENCY
 from ...errors import NotFoundException, PreconditionFailedException
 from ..records import Body, ObjectInfo, PartInfo, WriteOptions
 from . import metadata
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
     from .driver import SwiftDriver
 
 REMEMBERED = 256  # revisions whose etag is kept per driver
-SEGMENT_COPIES = 4  # segments copied at once (each a copy inside the server)
+# segments copied at once, as many as an upload sends parts (on the loaded test
+# server 4 at once copied a 48 MiB SLO at 0.65-0.7x the streamed copy's speed, 8 at 0.6-0.97x)
+SEGMENT_COPIES = DEFAULT_MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)
