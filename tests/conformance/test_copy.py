@@ -162,6 +162,7 @@ NATIVE_COPIES = frozenset(
         "gcp_fake_gcs",
         "gcp_fake_gcs_sdk",
         "azure_azurite",
+        "openstack_swift",
     }
 )
 """The backends whose driver copies inside the provider (``CopiesObjects``);

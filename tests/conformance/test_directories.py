@@ -27,6 +27,7 @@ NATIVE_DIRECTORY_LISTINGS = frozenset(
         "gcp_fake_gcs_sdk",
         "azure_azurite",
         "azure_azurite_sdk",
+        "openstack_swift",
     }
 )
 """The backends whose driver lists one level on the server (``ListsDirectories``);

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from swiftclient.client import Connection
@@ -195,3 +196,29 @@ def test_a_pinned_read_of_an_slo_comes_from_its_segments_and_never_mixes_revisio
     with pytest.raises(PreconditionFailedException, match="replaced"):
         read(4 * MiB, 6 * MiB)
     assert read(0, MiB) == data[:MiB]  # the first segment is still the revision's
+
+
+def test_completing_an_slo_takes_its_info_from_the_manifest_put(
+    swift: CloudProvider, swift_bucket: Bucket
+) -> None:
+    """No HEAD after the manifest (~11 ms a large upload): its PUT's answer
+    carries the SLO's etag and time, and the rest is what was sent."""
+    driver: Any = swift.driver
+    heads: list[str] = []
+    looked = driver.head_object
+    driver.head_object = lambda bucket, key: heads.append(key) or looked(bucket, key)
+    try:
+        obj = swift_bucket.objects.create("done.bin").upload(
+            os.urandom(6 * MiB), SMALL, content_type="text/x-done", metadata={"k_1": "v"}
+        )
+    finally:
+        del driver.head_object
+    assert heads == []
+    stored = swift.driver.head_object(swift_bucket.name, "done.bin")
+    assert stored is not None
+    assert (obj.size, obj.etag, obj.content_type, obj.metadata) == (
+        stored.size,
+        stored.etag,
+        stored.content_type,
+        stored.metadata,
+    )

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from swiftclient.exceptions import ClientException
@@ -38,12 +37,13 @@ from ...errors import (
     PreconditionFailedException,
     ProviderConnectionException,
 )
-from ..base import Driver
+from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
 from ..ranges import empty_read
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -52,8 +52,9 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import metadata
+from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
+from .copies import Revisions
 from .errors import NETWORK_ERRORS, SWIFT_ERRORS, status_error, translate
 from .large import (
     SEGMENTS_SUFFIX,
@@ -64,6 +65,7 @@ from .large import (
     replaced_segments,
     segment_container,
 )
+from .replies import written_info
 from .segments import SegmentReads
 from .signing import TokenSigner
 from .tempurl import TempUrlSigner
@@ -79,6 +81,8 @@ def create_driver(settings: Settings) -> SwiftDriver:
 # The factory loads drivers by name; this line has mypy compare the driver
 # with the Driver protocol.
 _checked: Callable[[Settings], Driver] = create_driver
+_copies: Callable[[Settings], CopiesObjects] = create_driver
+_directories: Callable[[Settings], ListsDirectories] = create_driver
 
 
 class SwiftDriver:
@@ -96,6 +100,7 @@ class SwiftDriver:
         self._wire: SwiftWire | None = None
         self._segment_reads: SegmentReads | None = None
         self._wire_chosen = False
+        self.revisions = Revisions()
 
     def __repr__(self) -> str:
         return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
@@ -202,6 +207,7 @@ class SwiftDriver:
         if headers is None:
             return None
         info = _info(key, headers, int(headers["content-length"]))
+        self.revisions.saw(bucket, key, headers, info)
         if self._segment_reads is not None:
             self._segment_reads.saw(bucket, key, headers, info)
         return info
@@ -231,6 +237,27 @@ class SwiftDriver:
                 )
         items = [_listed(entry) for entry in listing]
         return Page(items, items[-1].key if len(items) == limit else None)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """One level, by the server (``delimiter=/``): its ``subdir``
+        entries are the directories, and ``limit`` counts them with the
+        objects. A marker naming a directory resumes past every key below it
+        (the server skips a subdir equal to the marker)."""
+        wire = self.wire()
+        if wire is not None:
+            listing = wire.listing(bucket, prefix=prefix, marker=marker, limit=limit, delimiter="/")
+        else:
+            with self.mapped(bucket) as conn:
+                _, listing = conn.get_container(
+                    bucket, marker=marker, limit=limit, prefix=prefix or None, delimiter="/"
+                )
+        objects = [_listed(entry) for entry in listing if "subdir" not in entry]
+        directories = [str(entry["subdir"]) for entry in listing if "subdir" in entry]
+        last = listing[-1] if len(listing) == limit else None
+        next_marker = None if last is None else str(last.get("subdir") or last["name"])
+        return DirectoryPage(objects, directories, next_marker)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         headers = write_headers(options)
@@ -281,14 +308,7 @@ class SwiftDriver:
                 return mine
             subject = self._subject.on(bucket, key)
             raise status_error(412, "", subject, self._settings.mode, reply.attempts)
-        return ObjectInfo(
-            key=key,
-            size=body.size,
-            last_modified=_http_date(reply.headers),
-            etag=(reply.headers.get("etag") or "").strip('"') or None,
-            content_type=options.content_type,
-            metadata=dict(options.metadata),
-        )
+        return written_info(key, body.size, reply.headers, options)
 
     def _written_by_us(self, bucket: str, key: str, body: Body) -> ObjectInfo | None:
         """The object at ``key`` if it holds ``body``'s bytes (hashed only
@@ -373,6 +393,21 @@ class SwiftDriver:
         finally:
             release()
 
+    def copy_object(
+        self,
+        source_bucket: str,
+        source_key: str,
+        source_revision: str | None,
+        bucket: str,
+        key: str,
+        options: WriteOptions,
+    ) -> ObjectInfo:
+        """Inside Swift (:mod:`.copies`): one copy request for a plain
+        object; an SLO, or a create-only copy, copies segments and writes a
+        manifest."""
+        source = (source_bucket, source_key, source_revision)
+        return copies.copy_object(self, source, bucket, key, options)
+
     def delete_object(self, bucket: str, key: str) -> None:
         """An SLO goes with its segments (``multipart-manifest=delete``); Swift
         refuses that query on a plain object, so the HEAD says which it is."""
@@ -452,16 +487,6 @@ def _timestamp(headers: Mapping[str, str]) -> datetime:
     value = headers.get("x-timestamp")
     if value:
         return datetime.fromtimestamp(float(value), timezone.utc)
-    return datetime.now(timezone.utc)
-
-
-def _http_date(headers: Mapping[str, str]) -> datetime:
-    value = headers.get("last-modified") or headers.get("date")
-    if value:
-        try:
-            return parsedate_to_datetime(value).astimezone(timezone.utc)
-        except (TypeError, ValueError):
-            pass
     return datetime.now(timezone.utc)
 
 

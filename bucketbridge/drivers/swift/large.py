@@ -34,13 +34,14 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundException, PreconditionFailedException
 from ..parts import check_part_sizes
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
+from .replies import written_info
 
 if TYPE_CHECKING:
     from .driver import SwiftDriver
@@ -61,7 +62,7 @@ class SloUpload:
         self._bucket = bucket
         self._key = key
         self.upload_id = upload_id
-        self._segments = segment_container(bucket)
+        self.segments = segment_container(bucket)
         self._prefix = f"{key}/{upload_id}/"
 
     @classmethod
@@ -70,20 +71,24 @@ class SloUpload:
             raise NotFoundException(f"bucket {bucket!r} does not exist")
         upload = cls(driver, bucket, key, uuid.uuid4().hex)
         with driver.mapped(bucket, key) as conn:
-            conn.put_container(upload._segments)  # idempotent
-            conn.put_object(upload._segments, upload._prefix + OPEN_MARKER, b"")
+            conn.put_container(upload.segments)  # idempotent
+            conn.put_object(upload.segments, upload._prefix + OPEN_MARKER, b"")
         return upload
 
+    def segment_name(self, part_number: int) -> str:
+        """The name of part ``part_number``'s segment in ``segments``."""
+        return f"{self._prefix}{part_number:05d}"
+
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
-        name = f"{self._prefix}{part_number:05d}"
+        name = self.segment_name(part_number)
         wire = self._driver.wire()
         if wire is not None:
-            reply = wire.put(self._segments, name, body, {})
+            reply = wire.put(self.segments, name, body, {})
             return PartInfo(part_number, reply.headers.get("etag", "").strip('"'), body.size)
         response: dict[str, object] = {}
         with self._driver.mapped(self._bucket, self._key) as conn:
             etag = conn.put_object(
-                self._segments,
+                self.segments,
                 name,
                 contents=body,
                 content_length=body.size,
@@ -93,9 +98,14 @@ class SloUpload:
 
     def complete(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
         check_part_sizes(parts)  # Swift accepts 1-byte segments; S3 does not
+        return self.finish(parts, options)
+
+    def finish(self, parts: Sequence[PartInfo], options: WriteOptions) -> ObjectInfo:
+        """Write the manifest of ``parts`` (segments of any size, as a
+        server-side copy of another tool's SLO has) and close the upload."""
         manifest: list[dict[str, object]] = [
             {
-                "path": f"/{self._segments}/{self._prefix}{part.part_number:05d}",
+                "path": f"/{self.segments}/{self.segment_name(part.part_number)}",
                 "etag": part.token,
                 "size_bytes": part.size,
             }
@@ -107,6 +117,7 @@ class SloUpload:
         replaced = (
             [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
         )
+        response: dict[str, Any] = {}
         try:
             with self._driver.mapped(self._bucket, self._key) as conn:
                 conn.put_object(
@@ -117,19 +128,25 @@ class SloUpload:
                     content_type=options.content_type,
                     headers=write_headers(options),
                     query_string="multipart-manifest=put",
+                    response_dict=response,
                 )
         except PreconditionFailedException:
             # a create-only manifest sent again after its answer was lost
             # meets itself: the object is then this upload's own
             if not self._is_stored():
                 raise
+            response = {}  # what swiftclient kept is the refusal's answer
         self._delete([self._prefix + OPEN_MARKER, *replaced])
-        info = self._driver.head_object(self._bucket, self._key)
-        if info is None:
-            raise NotFoundException(
-                f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
-            )
-        return info
+        headers: Mapping[str, str] = response.get("headers") or {}
+        if "etag" not in headers:  # only after that rare retry
+            info = self._driver.head_object(self._bucket, self._key)
+            if info is None:
+                raise NotFoundException(
+                    f"object {self._key!r} in bucket {self._bucket!r} vanished after upload"
+                )
+            return info
+        # the manifest PUT's answer has the SLO's etag and time: no HEAD
+        return written_info(self._key, sum(part.size for part in parts), headers, options)
 
     def _is_stored(self) -> bool:
         """Whether the object is the manifest of this upload's segments."""
@@ -141,7 +158,7 @@ class SloUpload:
             entries = json.loads(body)
         except (NotFoundException, ValueError):
             return False
-        mine = f"/{self._segments}/{self._prefix}"
+        mine = f"/{self.segments}/{self._prefix}"
         return isinstance(entries, list) and any(
             str(entry.get("name", "")).startswith(mine) for entry in entries
         )
@@ -158,13 +175,13 @@ class SloUpload:
                 name = f"{self._prefix}{SUB_MANIFEST}{level}-{start // limit:05d}"
                 with self._driver.mapped(self._bucket, self._key) as conn:
                     conn.put_object(
-                        self._segments,
+                        self.segments,
                         name,
                         contents=io.BytesIO(json.dumps(entries[start : start + limit]).encode()),
                         query_string="multipart-manifest=put",
                     )
                 # Swift checks a sub-manifest's etag and size itself when null
-                grouped.append({"path": f"/{self._segments}/{name}", "etag": None})
+                grouped.append({"path": f"/{self.segments}/{name}", "etag": None})
             entries, level = grouped, level + 1
         return entries
 
@@ -172,7 +189,7 @@ class SloUpload:
         try:
             with self._driver.mapped(self._bucket, self._key) as conn:
                 _, listing = conn.get_container(
-                    self._segments, prefix=self._prefix, full_listing=True
+                    self.segments, prefix=self._prefix, full_listing=True
                 )
         except NotFoundException:
             return

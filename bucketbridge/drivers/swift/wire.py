@@ -115,14 +115,23 @@ class SwiftWire:
         return Reply(response.status, decoded(response.headers), response.attempts)
 
     def listing(
-        self, container: str, *, prefix: str | None, marker: str | None, limit: int
+        self,
+        container: str,
+        *,
+        prefix: str | None,
+        marker: str | None,
+        limit: int,
+        delimiter: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of a container's listing, as Swift's JSON gives it."""
+        """One page of a container's listing, as Swift's JSON gives it (with
+        a ``delimiter``, ``{"subdir": ...}`` entries among the objects)."""
         query = [("format", "json"), ("limit", str(limit))]
         if marker:
             query.append(("marker", marker))
         if prefix:
             query.append(("prefix", prefix))
+        if delimiter:
+            query.append(("delimiter", delimiter))
         subject = self._subject.on(container)
         response = self._send(self._request("GET", container, query=query), subject)
         if response.status >= 300:
