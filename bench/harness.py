@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,18 @@ KiB = 1024
 
 # scenarios and what their figure means
 TRANSFERS = ("download", "download-shm", "upload")
-SCENARIOS = ("download", "download-shm", "upload", "find", "list", "small-up", "small-down")
+SCENARIOS = (
+    "download",
+    "download-shm",
+    "upload",
+    "find",
+    "list",
+    "small-up",
+    "small-down",
+    "batch-up",
+    "batch-down",
+)
+BATCHES = ("batch-up", "batch-down")
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,13 @@ DATA_BUCKET = "bench-data"
 LIST_BUCKET = "bench-list"
 SMALL_BUCKET = "bench-small"
 SOURCE_KEY = "download-source.bin"
+BATCH_SOURCE = "bench-batch"  # the LOCAL bucket the batch rows copy from
+LOCAL_ROOT = "batch-local"  # its root, in the work directory
+
+
+def local_root(work: Path) -> Path:
+    """The LOCAL provider's root of the batch rows (beside source.bin)."""
+    return work / LOCAL_ROOT
 
 
 def list_key(index: int) -> str:
@@ -376,6 +395,10 @@ def _spec(
         key = f"up-{contender.replace(' ', '-')}-{number}"
     elif row.scenario == "small-down":
         key = "small"
+    elif row.scenario == "batch-up":  # the prefix copied to
+        key = f"batch-{contender.replace(' ', '-')}-{number}"
+    elif row.scenario == "batch-down":  # the LOCAL bucket copied to
+        key = f"down-{contender.replace(' ', '-')}-{number}"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return {
         "scenario": row.scenario,
@@ -390,6 +413,7 @@ def _spec(
         "small_size": sizes.small_size,
         "width": sizes.width,
         "calls": sizes.find_calls if row.scenario == "find" else 1,
+        "local_root": str(local_root(work)),
     }
 
 
@@ -420,6 +444,8 @@ def _measure(
 def _cleanup(spec: dict[str, Any]) -> None:
     if spec["scenario"] in ("download", "download-shm"):
         Path(spec["path"]).unlink(missing_ok=True)
+    elif spec["scenario"] == "batch-down":
+        shutil.rmtree(Path(spec["local_root"]) / spec["key"], ignore_errors=True)
 
 
 # --- data -----------------------------------------------------------------
