@@ -536,6 +536,39 @@ def machine() -> str:
     )
 
 
+# --- issue 13's targets -----------------------------------------------------
+
+LIBRARY = "bucketbridge lean"  # the contender the targets are about
+NOT_SDKS = ("obstore", "curl", "cp")  # a row's last contender that is no SDK
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 13's targets: ``LIBRARY`` on ``label`` at least ``ratio``
+    times as fast as the first of ``peers`` that ran ("sdk": the script's
+    SDK, which stands in where obstore has no store or the emulator refuses
+    it, as README.md says), and within ``cpu`` / ``peak`` where given."""
+
+    label: str
+    peers: tuple[str, ...]
+    ratio: float
+    cpu: float | None = None  # CPU-seconds
+    peak: float | None = None  # MiB
+
+
+TARGETS = (
+    Target("download (warm)", ("obstore", "sdk"), 1.0),
+    Target("download (cold)", ("obstore", "sdk"), 1.0),
+    Target("download-shm (warm)", ("curl",), 0.9),
+    Target("upload", ("obstore",), 1.0, cpu=0.3, peak=64.0),
+    Target("upload", ("sdk",), 1.0),
+    Target("find", ("obstore", "sdk"), 1.0),
+    Target("list", ("obstore", "sdk"), 1.0),
+    Target("batch-up", ("obstore",), 1.0),
+    Target("batch-down", ("obstore",), 1.0),
+)
+
+
 # --- the table --------------------------------------------------------------
 
 
@@ -596,12 +629,61 @@ class Report:
             " peak = RSS above the process's baseline (external commands: their whole RSS)",
         ]
 
+    def _median(self, label: str, contender: str, field: str = "seconds") -> float | None:
+        runs = self.results.get((label, contender))
+        return statistics.median(r[field] for r in runs) if runs else None
+
+    def targets(self) -> list[list[str]]:
+        """Issue 13's targets beside what this run measured: target, measured, verdict."""
+        rows = {row.label: row for row in self.rows}
+        found = []
+        for target in TARGETS:
+            row = rows.get(target.label)
+            if row is None:
+                continue
+            library = LIBRARY if LIBRARY in row.contenders else "bucketbridge"
+            sdk = row.contenders[-1]
+            has_sdk = not (sdk in NOT_SDKS or sdk.startswith("bucketbridge"))
+            if target.peers == ("sdk",) and not has_sdk:
+                continue  # no SDK in this script (LOCAL)
+            peers = [sdk if p == "sdk" else p for p in target.peers if p != "sdk" or has_sdk]
+            ran = [p for p in peers if self._median(target.label, p) is not None]
+            peer = ran[0] if ran else row.reference
+            if not ran and peer not in row.contenders:  # e.g. obstore has no Swift store
+                reasons = "; ".join(row.na.get(p, "not run") for p in peers)
+                found.append([f"{target.label}: >= {target.ratio:.1f}x {peers[0]}", reasons, "n/a"])
+                continue
+            why = "" if peer == peers[0] else f" ({peers[0]} n/a here)"
+            wanted = f"{target.label}: >= {target.ratio:.1f}x {peer}{why}"
+            ours = self._median(target.label, library)
+            theirs = self._median(target.label, peer)
+            if ours is None or theirs is None or peer == library:
+                failure = self.failures.get((target.label, library), "not measured")
+                found.append([wanted, failure.replace("|", "/")[:80], "-"])
+                continue
+            ratio = theirs / ours
+            measured, met = f"{ratio:.2f}x", ratio >= target.ratio
+            if target.cpu is not None:
+                cpu = self._median(target.label, library, "cpu") or 0.0
+                wanted += f", <= {target.cpu} CPU-s"
+                measured += f", {cpu:.2f} CPU-s"
+                met = met and cpu <= target.cpu
+            if target.peak is not None:
+                peak = max(r["peak_mib"] for r in self.results[(target.label, library)])
+                wanted += f", <= {target.peak:.0f} MiB peak"
+                measured += f", {peak:.0f} MiB"
+                met = met and peak <= target.peak
+            found.append([wanted, measured, "met" if met else "missed"])
+        return found
+
     def text(self) -> str:
         lines = ["", *self._header(), ""]
         for row in self.rows:
             lines.append(f"{row.label}: reference {row.reference}")
             for cells in self._cells(row):
                 lines.append("  " + "  ".join(f"{c:>14s}" for c in cells[1:]).rstrip())
+        lines += ["", f"issue 13's targets for {LIBRARY}:"]
+        lines += [f"  {verdict:7s} {want}: {got}" for want, got, verdict in self.targets()]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -617,4 +699,7 @@ class Report:
                 if cells[1] == row.reference:
                     cells[1] = f"**{cells[1]}**"
                 lines.append("| " + " | ".join([label, *cells[1:]]) + " |")
+        lines += ["", f"Issue 13's targets for {LIBRARY} ({self.name}, this run):", ""]
+        lines += ["| target | measured | |", "|---|---|---|"]
+        lines += [f"| {want} | {got} | {verdict} |" for want, got, verdict in self.targets()]
         return "\n".join(lines)
