@@ -245,7 +245,11 @@ def parse(argv: Sequence[str], bench: Bench) -> Options:
     parser.add_argument("--width", type=int, help="thread-pool width for small objects (16)")
     parser.add_argument("--find-calls", type=int, help="calls per find measurement (300)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--contenders", default=None, help="comma list (default: all)")
+    parser.add_argument(
+        "--contenders",
+        default=None,
+        help="comma list (default: all); 'targets': those issue 13's targets compare",
+    )
     parser.add_argument(
         "--regimes", default="warm,cold", help="of the download-to-disk rows (/dev/shm: warm)"
     )
@@ -298,11 +302,20 @@ def select_rows(bench: Bench, options: Options) -> list[Row]:
             continue
         if row.scenario == "download" and row.regime not in options.regimes:
             continue
-        if options.contenders is not None:
+        if options.contenders == ["targets"]:
+            row.contenders = [c for c in row.contenders if _in_targets(row, c)]
+        elif options.contenders is not None:
             row.contenders = [c for c in row.contenders if c in options.contenders]
         if row.contenders:
             rows.append(row)
     return rows
+
+
+def _in_targets(row: Row, contender: str) -> bool:
+    """Whether issue 13's targets need ``contender`` on ``row`` (``--contenders
+    targets``): the library, obstore, curl or cp, and the row's SDK (its last
+    contender), which stands in where obstore cannot run."""
+    return contender in (LIBRARY, "bucketbridge", *NOT_SDKS) or contender == row.contenders[-1]
 
 
 def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
