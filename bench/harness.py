@@ -552,6 +552,13 @@ def machine() -> str:
 # --- issue 13's targets -----------------------------------------------------
 
 LIBRARY = "bucketbridge lean"  # the contender the targets are about
+
+
+def library_of(row: Row) -> str:
+    """The contender the targets are about on ``row`` (LOCAL has no planes)."""
+    return LIBRARY if LIBRARY in row.contenders else "bucketbridge"
+
+
 NOT_SDKS = ("obstore", "curl", "cp")  # a row's last contender that is no SDK
 
 
@@ -654,18 +661,24 @@ class Report:
             row = rows.get(target.label)
             if row is None:
                 continue
-            library = LIBRARY if LIBRARY in row.contenders else "bucketbridge"
+            library = library_of(row)
             sdk = row.contenders[-1]
             has_sdk = not (sdk in NOT_SDKS or sdk.startswith("bucketbridge"))
-            if target.peers == ("sdk",) and not has_sdk:
-                continue  # no SDK in this script (LOCAL)
-            peers = [sdk if p == "sdk" else p for p in target.peers if p != "sdk" or has_sdk]
+            named = [sdk if p == "sdk" else p for p in target.peers if p != "sdk" or has_sdk]
+            # the peers this script has (LOCAL: cp for curl, no SDK), in order
+            peers = [p for p in named if p in row.contenders] or [
+                {"curl": "cp"}.get(p, p) for p in named if {"curl": "cp"}.get(p) in row.contenders
+            ]
+            if not peers:
+                continue
             ran = [p for p in peers if self._median(target.label, p) is not None]
-            peer = ran[0] if ran else row.reference
-            if not ran and peer not in row.contenders:  # e.g. obstore has no Swift store
-                reasons = "; ".join(row.na.get(p, "not run") for p in peers)
+            if not ran:  # e.g. obstore has no Swift store
+                reasons = "; ".join(
+                    row.na.get(p) or self.failures.get((target.label, p), "not run") for p in peers
+                )
                 found.append([f"{target.label}: >= {target.ratio:.1f}x {peers[0]}", reasons, "n/a"])
                 continue
+            peer = ran[0]
             why = "" if peer == peers[0] else f" ({peers[0]} n/a here)"
             wanted = f"{target.label}: >= {target.ratio:.1f}x {peer}{why}"
             ours = self._median(target.label, library)
@@ -695,7 +708,8 @@ class Report:
             lines.append(f"{row.label}: reference {row.reference}")
             for cells in self._cells(row):
                 lines.append("  " + "  ".join(f"{c:>14s}" for c in cells[1:]).rstrip())
-        lines += ["", f"issue 13's targets for {LIBRARY}:"]
+        library = library_of(self.rows[0]) if self.rows else LIBRARY
+        lines += ["", f"issue 13's targets for {library}:"]
         lines += [f"  {verdict:7s} {want}: {got}" for want, got, verdict in self.targets()]
         return "\n".join(lines)
 
@@ -712,7 +726,8 @@ class Report:
                 if cells[1] == row.reference:
                     cells[1] = f"**{cells[1]}**"
                 lines.append("| " + " | ".join([label, *cells[1:]]) + " |")
-        lines += ["", f"Issue 13's targets for {LIBRARY} ({self.name}, this run):", ""]
+        library = library_of(self.rows[0]) if self.rows else LIBRARY
+        lines += ["", f"Issue 13's targets for {library} ({self.name}, this run):", ""]
         lines += ["| target | measured | |", "|---|---|---|"]
         lines += [f"| {want} | {got} | {verdict} |" for want, got, verdict in self.targets()]
         return "\n".join(lines)
