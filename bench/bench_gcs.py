@@ -134,7 +134,9 @@ def make_action(spec: dict[str, Any]) -> Action:
 
 def rows(sizes: harness.Sizes) -> list[harness.Row]:
     made = peers.standard_rows(
-        sizes, SDK, na={("upload", "obstore"): XML_PUT, ("small-up", "obstore"): XML_PUT}
+        sizes,
+        SDK,
+        na={(s, "obstore"): XML_PUT for s in ("upload", "small-up", "batch-up")},
     )
     for row in made:
         if row.scenario in ("upload", "small-up"):

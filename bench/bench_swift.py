@@ -119,7 +119,7 @@ def make_action(spec: dict[str, Any]) -> Action:
 
 
 def rows(sizes: harness.Sizes) -> list[harness.Row]:
-    scenarios = ("download", "download-shm", "upload", "find", "list", "small-up", "small-down")
+    scenarios = harness.SCENARIOS
     made = peers.standard_rows(
         sizes, SDK, reference=SDK, na={(s, "obstore"): NO_STORE for s in scenarios}
     )

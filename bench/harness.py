@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,18 @@ KiB = 1024
 
 # scenarios and what their figure means
 TRANSFERS = ("download", "download-shm", "upload")
-SCENARIOS = ("download", "download-shm", "upload", "find", "list", "small-up", "small-down")
+SCENARIOS = (
+    "download",
+    "download-shm",
+    "upload",
+    "find",
+    "list",
+    "small-up",
+    "small-down",
+    "batch-up",
+    "batch-down",
+)
+BATCHES = ("batch-up", "batch-down")
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,13 @@ DATA_BUCKET = "bench-data"
 LIST_BUCKET = "bench-list"
 SMALL_BUCKET = "bench-small"
 SOURCE_KEY = "download-source.bin"
+BATCH_SOURCE = "bench-batch"  # the LOCAL bucket the batch rows copy from
+LOCAL_ROOT = "batch-local"  # its root, in the work directory
+
+
+def local_root(work: Path) -> Path:
+    """The LOCAL provider's root of the batch rows (beside source.bin)."""
+    return work / LOCAL_ROOT
 
 
 def list_key(index: int) -> str:
@@ -226,7 +245,11 @@ def parse(argv: Sequence[str], bench: Bench) -> Options:
     parser.add_argument("--width", type=int, help="thread-pool width for small objects (16)")
     parser.add_argument("--find-calls", type=int, help="calls per find measurement (300)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--contenders", default=None, help="comma list (default: all)")
+    parser.add_argument(
+        "--contenders",
+        default=None,
+        help="comma list (default: all); 'targets': those issue 13's targets compare",
+    )
     parser.add_argument(
         "--regimes", default="warm,cold", help="of the download-to-disk rows (/dev/shm: warm)"
     )
@@ -279,11 +302,20 @@ def select_rows(bench: Bench, options: Options) -> list[Row]:
             continue
         if row.scenario == "download" and row.regime not in options.regimes:
             continue
-        if options.contenders is not None:
+        if options.contenders == ["targets"]:
+            row.contenders = [c for c in row.contenders if _in_targets(row, c)]
+        elif options.contenders is not None:
             row.contenders = [c for c in row.contenders if c in options.contenders]
         if row.contenders:
             rows.append(row)
     return rows
+
+
+def _in_targets(row: Row, contender: str) -> bool:
+    """Whether issue 13's targets need ``contender`` on ``row`` (``--contenders
+    targets``): the library, obstore, curl or cp, and the row's SDK (its last
+    contender), which stands in where obstore cannot run."""
+    return contender in (LIBRARY, "bucketbridge", *NOT_SDKS) or contender == row.contenders[-1]
 
 
 def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
@@ -376,6 +408,10 @@ def _spec(
         key = f"up-{contender.replace(' ', '-')}-{number}"
     elif row.scenario == "small-down":
         key = "small"
+    elif row.scenario == "batch-up":  # the prefix copied to
+        key = f"batch-{contender.replace(' ', '-')}-{number}"
+    elif row.scenario == "batch-down":  # the LOCAL bucket copied to
+        key = f"down-{contender.replace(' ', '-')}-{number}"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return {
         "scenario": row.scenario,
@@ -390,6 +426,7 @@ def _spec(
         "small_size": sizes.small_size,
         "width": sizes.width,
         "calls": sizes.find_calls if row.scenario == "find" else 1,
+        "local_root": str(local_root(work)),
     }
 
 
@@ -420,6 +457,8 @@ def _measure(
 def _cleanup(spec: dict[str, Any]) -> None:
     if spec["scenario"] in ("download", "download-shm"):
         Path(spec["path"]).unlink(missing_ok=True)
+    elif spec["scenario"] == "batch-down":
+        shutil.rmtree(Path(spec["local_root"]) / spec["key"], ignore_errors=True)
 
 
 # --- data -----------------------------------------------------------------
@@ -510,6 +549,46 @@ def machine() -> str:
     )
 
 
+# --- issue 13's targets -----------------------------------------------------
+
+LIBRARY = "bucketbridge lean"  # the contender the targets are about
+
+
+def library_of(row: Row) -> str:
+    """The contender the targets are about on ``row`` (LOCAL has no planes)."""
+    return LIBRARY if LIBRARY in row.contenders else "bucketbridge"
+
+
+NOT_SDKS = ("obstore", "curl", "cp")  # a row's last contender that is no SDK
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 13's targets: ``LIBRARY`` on ``label`` at least ``ratio``
+    times as fast as the first of ``peers`` that ran ("sdk": the script's
+    SDK, which stands in where obstore has no store or the emulator refuses
+    it, as README.md says), and within ``cpu`` / ``peak`` where given."""
+
+    label: str
+    peers: tuple[str, ...]
+    ratio: float
+    cpu: float | None = None  # CPU-seconds
+    peak: float | None = None  # MiB
+
+
+TARGETS = (
+    Target("download (warm)", ("obstore", "sdk"), 1.0),
+    Target("download (cold)", ("obstore", "sdk"), 1.0),
+    Target("download-shm (warm)", ("curl",), 0.9),
+    Target("upload", ("obstore",), 1.0, cpu=0.3, peak=64.0),
+    Target("upload", ("sdk",), 1.0),
+    Target("find", ("obstore", "sdk"), 1.0),
+    Target("list", ("obstore", "sdk"), 1.0),
+    Target("batch-up", ("obstore",), 1.0),
+    Target("batch-down", ("obstore",), 1.0),
+)
+
+
 # --- the table --------------------------------------------------------------
 
 
@@ -570,12 +649,68 @@ class Report:
             " peak = RSS above the process's baseline (external commands: their whole RSS)",
         ]
 
+    def _median(self, label: str, contender: str, field: str = "seconds") -> float | None:
+        runs = self.results.get((label, contender))
+        return statistics.median(r[field] for r in runs) if runs else None
+
+    def targets(self) -> list[list[str]]:
+        """Issue 13's targets beside what this run measured: target, measured, verdict."""
+        rows = {row.label: row for row in self.rows}
+        found = []
+        for target in TARGETS:
+            row = rows.get(target.label)
+            if row is None:
+                continue
+            library = library_of(row)
+            sdk = row.contenders[-1]
+            has_sdk = not (sdk in NOT_SDKS or sdk.startswith("bucketbridge"))
+            named = [sdk if p == "sdk" else p for p in target.peers if p != "sdk" or has_sdk]
+            # the peers this script has (LOCAL: cp for curl, no SDK), in order
+            peers = [p for p in named if p in row.contenders] or [
+                {"curl": "cp"}.get(p, p) for p in named if {"curl": "cp"}.get(p) in row.contenders
+            ]
+            if not peers:
+                continue
+            ran = [p for p in peers if self._median(target.label, p) is not None]
+            if not ran:  # e.g. obstore has no Swift store
+                reasons = "; ".join(
+                    row.na.get(p) or self.failures.get((target.label, p), "not run") for p in peers
+                )
+                found.append([f"{target.label}: >= {target.ratio:.1f}x {peers[0]}", reasons, "n/a"])
+                continue
+            peer = ran[0]
+            why = "" if peer == peers[0] else f" ({peers[0]} n/a here)"
+            wanted = f"{target.label}: >= {target.ratio:.1f}x {peer}{why}"
+            ours = self._median(target.label, library)
+            theirs = self._median(target.label, peer)
+            if ours is None or theirs is None or peer == library:
+                failure = self.failures.get((target.label, library), "not measured")
+                found.append([wanted, failure.replace("|", "/")[:80], "-"])
+                continue
+            ratio = theirs / ours
+            measured, met = f"{ratio:.2f}x", ratio >= target.ratio
+            if target.cpu is not None:
+                cpu = self._median(target.label, library, "cpu") or 0.0
+                wanted += f", <= {target.cpu} CPU-s"
+                measured += f", {cpu:.2f} CPU-s"
+                met = met and cpu <= target.cpu
+            if target.peak is not None:
+                peak = max(r["peak_mib"] for r in self.results[(target.label, library)])
+                wanted += f", <= {target.peak:.0f} MiB peak"
+                measured += f", {peak:.0f} MiB"
+                met = met and peak <= target.peak
+            found.append([wanted, measured, "met" if met else "missed"])
+        return found
+
     def text(self) -> str:
         lines = ["", *self._header(), ""]
         for row in self.rows:
             lines.append(f"{row.label}: reference {row.reference}")
             for cells in self._cells(row):
                 lines.append("  " + "  ".join(f"{c:>14s}" for c in cells[1:]).rstrip())
+        library = library_of(self.rows[0]) if self.rows else LIBRARY
+        lines += ["", f"issue 13's targets for {library}:"]
+        lines += [f"  {verdict:7s} {want}: {got}" for want, got, verdict in self.targets()]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -591,4 +726,8 @@ class Report:
                 if cells[1] == row.reference:
                     cells[1] = f"**{cells[1]}**"
                 lines.append("| " + " | ".join([label, *cells[1:]]) + " |")
+        library = library_of(self.rows[0]) if self.rows else LIBRARY
+        lines += ["", f"Issue 13's targets for {library} ({self.name}, this run):", ""]
+        lines += ["| target | measured | |", "|---|---|---|"]
+        lines += [f"| {want} | {got} | {verdict} |" for want, got, verdict in self.targets()]
         return "\n".join(lines)

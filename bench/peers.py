@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    BATCH_SOURCE,
+    BATCHES,
     DATA_BUCKET,
     LIST_BUCKET,
     SMALL_BUCKET,
@@ -29,25 +31,40 @@ from harness import (
     small_key,
     small_payload,
 )
+from harness import local_root as batch_root
 
 LEAN, SDK_PLANE = "bucketbridge lean", "bucketbridge sdk"
-PLANES = {LEAN: "lean", SDK_PLANE: "sdk"}
+
+
+def _direct_io_default() -> bool:
+    from bucketbridge.config import CORE_SETTINGS
+
+    return bool(next(s.default for s in CORE_SETTINGS if s.name == "download_direct_io"))
+
+
+# the lean plane with the other setting of ``download_direct_io``: the
+# download rows show both, so the default follows a measurement (README.md)
+OTHER_WRITES = "bucketbridge lean buffered" if _direct_io_default() else "bucketbridge lean direct"
+PLANES = {LEAN: "lean", SDK_PLANE: "sdk", OTHER_WRITES: "lean"}
 SLICE = 1 * MiB  # obstore's best use here: <= 1 MiB pwrites (data-path.md)
 
 
-def provider(server: dict[str, Any], data_plane: str | None) -> Any:
+def provider(server: dict[str, Any], data_plane: str | None, *, other_writes: bool = False) -> Any:
     from bucketbridge import CloudProviderFactory, ProviderList
 
     config = dict(server["config"])
     if data_plane is not None:
         config["data_plane"] = data_plane
+    if other_writes:
+        config["download_direct_io"] = not _direct_io_default()
     return CloudProviderFactory().create_provider(ProviderList(server["provider"]), config)
 
 
 def bucketbridge_action(spec: dict[str, Any]) -> Action:
     """``bucketbridge lean`` / ``bucketbridge sdk`` / ``bucketbridge`` (local)."""
     scenario, key, path = spec["scenario"], spec["key"], spec["path"]
-    made = provider(spec["server"], PLANES.get(spec["contender"]))
+    contender = spec["contender"]
+    made = provider(spec["server"], PLANES.get(contender), other_writes=contender == OTHER_WRITES)
     storage = made.storage.buckets
     if scenario in ("download", "download-shm"):
         source = storage.get(DATA_BUCKET).objects.get(key)
@@ -61,6 +78,8 @@ def bucketbridge_action(spec: dict[str, Any]) -> Action:
     if scenario == "list":
         listed = storage.get(LIST_BUCKET)
         return lambda: expect(len(list(listed.objects)), spec["objects"], "keys")
+    if scenario in BATCHES:
+        return _batch(spec, made)
     small = storage.get(SMALL_BUCKET)
     count, size = spec["small"], spec["small_size"]
     if scenario == "small-up":
@@ -76,6 +95,41 @@ def bucketbridge_action(spec: dict[str, Any]) -> Action:
         expect(len(b"".join(handle.iter_content())), size, "bytes")
 
     return lambda: in_pool(spec["width"], count, read)
+
+
+def _local(root: str) -> Any:
+    return provider({"provider": "local", "config": {"local_root": root}}, None)
+
+
+def batch_size(spec: dict[str, Any]) -> int:
+    """Objects per batch of copy(): about four batches per worker, so the
+    workers stay busy to the end and each batch's set-up is paid rarely."""
+    return max(1, -(-spec["small"] // (4 * spec["width"])))
+
+
+def _batch(spec: dict[str, Any], made: Any) -> Action:
+    """The library's concurrent batch path: ``bucketbridge.copy`` between a
+    LOCAL bucket and the server, on a thread pool of the row's width."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bucketbridge import Location, copy
+
+    local = _local(spec["local_root"])
+    if spec["scenario"] == "batch-up":
+        source = Location(local, BATCH_SOURCE, "small/")
+        target = Location(made, SMALL_BUCKET, spec["key"] + "/")
+    else:
+        local.storage.buckets.create(spec["key"])
+        source = Location(made, SMALL_BUCKET, "small/")
+        target = Location(local, spec["key"])
+
+    def run() -> None:
+        with ThreadPoolExecutor(spec["width"], "bench-batch") as pool:
+            report = copy(source, target, executor=pool, batch_objects=batch_size(spec))
+        report.raise_for_failures()
+        expect(report.copied, spec["small"], "objects copied")
+
+    return run
 
 
 def obstore_action(spec: dict[str, Any], store: Callable[[str], Any]) -> Action:
@@ -118,11 +172,43 @@ def obstore_action(spec: dict[str, Any], store: Callable[[str], Any]) -> Action:
         return lambda: in_pool(
             spec["width"], count, lambda i: obstore.put(small, small_key(key, i), payloads[i])
         )
+    if scenario in BATCHES:
+        return _obstore_batch(spec, small)
     return lambda: in_pool(
         spec["width"],
         count,
         lambda i: expect(len(obstore.get(small, small_key(key, i)).bytes()), size, "bytes"),
     )
+
+
+def _obstore_batch(spec: dict[str, Any], small: Any) -> Action:
+    """The batch rows' peer: obstore driven by a thread pool of the same width,
+    reading the LOCAL bucket's files (batch-up) or writing files into a
+    new directory (batch-down), each file read or written whole."""
+    import obstore
+
+    root, key, count = Path(spec["local_root"]), spec["key"], spec["small"]
+    if spec["scenario"] == "batch-up":
+        files = root / BATCH_SOURCE
+
+        def up(index: int) -> None:
+            name = small_key("small", index)
+            obstore.put(small, f"{key}/{name.split('/', 1)[1]}", (files / name).read_bytes())
+
+        return lambda: in_pool(spec["width"], count, up)
+    target = root / key
+
+    def down(index: int) -> None:
+        name = small_key("small", index)
+        data = obstore.get(small, name).bytes()
+        path = target / name.split("/", 1)[1]
+        path.write_bytes(data)
+
+    def run() -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        in_pool(spec["width"], count, down)
+
+    return run
 
 
 def standard_rows(
@@ -143,15 +229,20 @@ def standard_rows(
         reasons = {c: why for (s, c), why in na.items() if s == scenario and c in contenders}
         return Row(scenario, contenders, ref, regime, reasons)
 
+    writes = [OTHER_WRITES] if LEAN in planes else []
+    # copy() between a LOCAL bucket and the server: not a row of the LOCAL bench
+    batches = BATCHES if LEAN in planes else ()
     return [
-        row("download", peers, reference, "warm"),
-        row("download", peers, reference, "cold"),
+        row("download", [*peers[:1], *writes, *peers[1:]], reference, "warm"),
+        row("download", [*peers[:1], *writes, *peers[1:]], reference, "cold"),
         row("download-shm", [*planes, "obstore", physical], physical, "warm"),
         row("upload", peers, reference),
         row("find", peers, reference),
         row("list", peers, reference),
         row("small-up", peers, reference),
         row("small-down", peers, reference),
+        # issue 13 names obstore as the batch rows' peer, on every provider
+        *(row(scenario, [*planes, "obstore"], "obstore") for scenario in batches),
     ]
 
 
@@ -175,6 +266,15 @@ def fill(server: dict[str, Any], source: Path, sizes: Sizes) -> None:
         ),
     )
     made.close()
+    if server["provider"] != "local":  # the batch rows' LOCAL source: the same small objects
+        root = batch_root(source.parent)
+        root.mkdir(exist_ok=True)
+        local = _local(str(root))
+        batch = local.storage.buckets.create(BATCH_SOURCE)
+        for index in range(sizes.small):
+            name = small_key("small", index)
+            batch.objects.create(name).upload(small_payload(index, sizes.small_size))
+        local.close()
 
 
 def prime(spec: dict[str, Any]) -> None:
@@ -191,16 +291,24 @@ def check(server: dict[str, Any], spec: dict[str, Any], source: Path) -> None:
     """Round 1: every download is the source byte for byte, every upload has
     its size, every small upload is there."""
     check_download(spec, source)
-    if spec["scenario"] not in ("upload", "small-up"):
+    if spec["scenario"] == "batch-down":
+        copied = sorted((Path(spec["local_root"]) / spec["key"]).iterdir())
+        if len(copied) != spec["small"] or copied[-1].read_bytes() != small_payload(
+            spec["small"] - 1, spec["small_size"]
+        ):
+            raise Failed(f"batch download left {len(copied)} files, or wrong bytes")
+        return
+    if spec["scenario"] not in ("upload", "small-up", "batch-up"):
         return
     made = provider(server, None if server["provider"] == "local" else "sdk")
     if spec["scenario"] == "upload":
         stored = made.storage.buckets.get(DATA_BUCKET).objects.get(spec["key"])
         if stored is None or stored.size != source.stat().st_size:
             raise Failed(f"stored a wrong upload: {stored!r}")
-    else:
+    else:  # small-up, batch-up: the last object, whole
         small = made.storage.buckets.get(SMALL_BUCKET)
         last = small.objects.get(small_key(spec["key"], spec["small"] - 1))
-        if last is None or last.size != spec["small_size"]:
-            raise Failed(f"small uploads missing: {last!r}")
+        wanted = small_payload(spec["small"] - 1, spec["small_size"])
+        if last is None or b"".join(last.iter_content()) != wanted:
+            raise Failed(f"small uploads missing or wrong: {last!r}")
     made.close()

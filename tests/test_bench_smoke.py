@@ -58,7 +58,7 @@ def test_s3_rows_run_on_seaweedfs() -> None:
         "bench_s3.py",
         "--quick",
         "--markdown",
-        "--scenarios=download,download-shm",
+        "--scenarios=download,download-shm,batch-up,batch-down",
         "--regimes=cold",
         "--objects=10",
         "--small=4",
@@ -68,13 +68,23 @@ def test_s3_rows_run_on_seaweedfs() -> None:
         assert table[("download (cold)", contender)][3].endswith("MiB/s")
         assert table[("download (cold)", contender)][5].endswith("CPU-s")
     assert table[("download-shm (warm)", "curl")][4] == "1.00x"
+    for row in ("batch-up", "batch-down"):  # bucketbridge.copy() to and from a LOCAL bucket
+        assert table[(row, "obstore")][4] == "1.00x"
+        assert table[(row, "bucketbridge lean")][3].endswith("objects/s")
     assert "SeaweedFS" in output and "obstore 0." in output
+    # issue 13's targets, each beside what was measured
+    targets = [line for line in output.splitlines() if line.startswith("| download (cold): >=")]
+    assert len(targets) == 1 and targets[0].endswith(("| met |", "| missed |")), targets
+    assert any(line.startswith("| batch-down: >= 1.0x obstore |") for line in output.splitlines())
 
 
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("bench_azure.py", "download (cold): bucketbridge lean, bucketbridge sdk, obstore,"),
+        (
+            "bench_azure.py",
+            "download (cold): bucketbridge lean, bucketbridge lean buffered, bucketbridge sdk,",
+        ),
         ("bench_gcs.py", "upload: bucketbridge lean, bucketbridge sdk, obstore,"),
         ("bench_swift.py", "obstore: n/a (obstore has no Swift store)"),
     ],

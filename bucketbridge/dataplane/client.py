@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import re
 import selectors
 import socket
 import ssl
@@ -326,6 +327,28 @@ def _exchange(
     return connection.getresponse()
 
 
+# http.client's own rules for a header line (putheader): a name of no colon
+# or white space, a value with no line break but an obs-fold continuation
+_LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
+_ILLEGAL_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])").search
+
+
+def _put_headers(connection: http.client.HTTPConnection, headers: dict[str, str]) -> None:
+    """``putheader`` for every header, as one buffered line each: the same
+    checks and encodings (names ASCII, values ISO-8859-1, ValueError for
+    a bad one, before anything is sent), without putheader's per-call work,
+    which was a tenth of a HEAD's client CPU here (bench/profile_requests.py)."""
+    lines = []
+    for name, value in headers.items():
+        if not _LEGAL_NAME(name):
+            raise ValueError(f"Invalid header name {name!r}")
+        if _ILLEGAL_VALUE(value):
+            raise ValueError(f"Invalid header value {value!r}")
+        lines.append(name.encode("ascii") + b": " + value.encode("latin-1"))
+    # what putheader adds to: the request line and header lines endheaders sends
+    connection._buffer.extend(lines)  # type: ignore[attr-defined]
+
+
 def _send(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
     try:
         _write(connection, request, timeout)
@@ -337,8 +360,7 @@ def _write(connection: http.client.HTTPConnection, request: Request, timeout: fl
     connection.putrequest(
         request.method, request.target(), skip_host=True, skip_accept_encoding=True
     )
-    for name, value in request.headers.items():
-        connection.putheader(name, value)
+    _put_headers(connection, request.headers)
     body = request.body
     if not isinstance(body, Body):
         connection.endheaders(body or None)

@@ -12,10 +12,33 @@ bodiless statuses, whether the connection closes).
 from __future__ import annotations
 
 import http.client
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+
+
+class FastMessage(http.client.HTTPMessage):
+    """http.client's header message, read without the policy's call per value.
+
+    Under the compat32 policy, every ``get`` and ``items`` passes each value
+    through ``_sanitize_header``, which only changes a str holding surrogate
+    escapes. Values decoded from ISO-8859-1 never hold one, so the values
+    stored are returned as they are (the drivers read every response's
+    headers this way: a few calls per request)."""
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self._headers:  # type: ignore[attr-defined]
+            if key.lower() == name:
+                return value
+        return failobj
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._headers)  # type: ignore[attr-defined]
+
+    def values(self) -> list[Any]:
+        return [value for _, value in self._headers]  # type: ignore[attr-defined]
 
 
 class FastResponse(http.client.HTTPResponse):
@@ -35,9 +58,10 @@ class FastResponse(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        message = http.client.HTTPMessage()
-        for name, value in _read_header_lines(self.fp):
-            message[name] = value
+        message = FastMessage()
+        # what Message.__setitem__ stores under its compat32 policy (no
+        # count limit, the pair as given), without its per-header calls
+        message._headers = _read_header_lines(self.fp)
         self.headers = self.msg = message
         encoding = message.get("transfer-encoding")
         self.chunked = bool(encoding and encoding.lower() == "chunked")

@@ -109,7 +109,9 @@ def test_copy_across_providers_streams_multipart_objects_whole(
     origin, target = (bucket, memory_bucket)
     if direction == "from-memory":
         origin, target = target, origin
-    origin.objects.create("big.bin").upload(data, SMALL, metadata={"k": "v"})
+    origin.objects.create("big.bin").upload(
+        data, SMALL, content_type="application/x-test", metadata={"k": "v"}
+    )
     moved: list[int] = []
     source = origin.objects.get("big.bin")
     assert source is not None
@@ -117,7 +119,9 @@ def test_copy_across_providers_streams_multipart_objects_whole(
     assert copied.size == len(data) and sum(moved) == len(data)
     assert hashlib.sha256(_content(target, "big.bin")).digest() == hashlib.sha256(data).digest()
     stored = target.objects.get("big.bin")
+    # described by the read itself (no HEAD first): type and metadata come along
     assert stored is not None and stored.metadata == {"k": "v"}
+    assert stored.content_type == "application/x-test"
     assert list(target.objects.incomplete_uploads()) == []
 
 

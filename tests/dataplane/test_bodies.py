@@ -139,7 +139,9 @@ def test_a_file_window_past_the_end_of_its_file_is_a_bad_value_not_a_network_err
     # the half-sent connection was closed, not kept: the next request is clean
     response = client.send(get(server.url, "/after"), CountingSigner(), subject(server.url))
     assert response.status == 200
-    assert server.seen[-1].target == "/after"
+    # (the server may log the cut-off PUT after it: its handler only ends
+    # when that connection closes, so the order of the log is not asserted)
+    assert [seen.target for seen in server.seen].count("/after") == 1
 
 
 @pytest.fixture(scope="module")

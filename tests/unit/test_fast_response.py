@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from bucketbridge.dataplane.client import _put_headers
 from bucketbridge.dataplane.response import FastResponse
 
 HEADS = {
@@ -61,6 +62,11 @@ def _read(cls: type[http.client.HTTPResponse], method: str, data: bytes) -> dict
         # a folded value is joined by a space here, by its raw line break there
         "headers": [(name, value.replace("\r\n", "")) for name, value in response.msg.items()],
         "twice": response.msg.get_all("x-twice"),
+        "got": [
+            (value or "").replace("\r\n", "")
+            for value in map(response.msg.get, ("content-length", "ETAG", "X-Twice", "x-none"))
+        ],
+        "values": [value.replace("\r\n", "") for value in response.msg.values()],
         "length": response.length,
         "chunked": response.chunked,
         "will_close": response.will_close,
@@ -72,3 +78,40 @@ def _read(cls: type[http.client.HTTPResponse], method: str, data: bytes) -> dict
 def test_a_head_reads_as_http_client_reads_it(case: str) -> None:
     method, data = HEADS[case]
     assert _read(FastResponse, method, data) == _read(http.client.HTTPResponse, method, data)
+
+
+def _request_head(put: object, headers: dict[str, str]) -> bytes:
+    connection = http.client.HTTPConnection("example.invalid")
+    connection.putrequest("PUT", "/b/k", skip_host=True, skip_accept_encoding=True)
+    if put is None:
+        for name, value in headers.items():
+            connection.putheader(name, value)
+    else:
+        _put_headers(connection, headers)
+    return b"\r\n".join(connection._buffer)  # type: ignore[attr-defined]
+
+
+def test_request_headers_are_written_as_putheader_writes_them() -> None:
+    headers = {
+        "host": "h:1",
+        "x-amz-meta-note": "caf\xe9  two spaces",
+        "content-length": "0",
+        "x-folded": "a\r\n b",
+    }
+    assert _request_head(_put_headers, headers) == _request_head(None, headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-amz-meta-a": "1\r\nx-injected: 2"},
+        {"x-amz-meta-a": "line\nbreak"},
+        {" x-leading-blank": "1"},
+        {"x-colon:": "1"},
+    ],
+)
+def test_a_header_that_would_split_the_request_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="Invalid header"):
+        _request_head(_put_headers, headers)
+    with pytest.raises(ValueError, match="Invalid header"):
+        _request_head(None, headers)  # as http.client refuses it
