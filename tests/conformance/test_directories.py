@@ -17,7 +17,7 @@ from bucketbridge.drivers.records import ObjectInfo
 from tests.conformance.conftest import unenforced
 from tests.servers.providers import ProviderFactory
 
-NATIVE_DIRECTORY_LISTINGS = frozenset({"memory"})
+NATIVE_DIRECTORY_LISTINGS = frozenset({"local", "memory"})
 """The backends whose driver lists one level on the server (``ListsDirectories``);
 every other folds a flat listing, which costs a request per page of keys below."""
 
