@@ -53,7 +53,7 @@ KiB = 1024
 
 # scenarios and what their figure means
 TRANSFERS = ("download", "download-shm", "upload")
-SCENARIOS = ("download", "download-shm", "upload", "find", "list", "small-up", "small-down")
+SCENARIOS = ("download", "download-shm", "upload", "find", "list", "small-up", "small-down", "sync")
 
 
 @dataclass(frozen=True)
@@ -376,6 +376,8 @@ def _spec(
         key = f"up-{contender.replace(' ', '-')}-{number}"
     elif row.scenario == "small-down":
         key = "small"
+    elif row.scenario == "sync":  # a destination prefix of its own: every run copies all
+        key = f"sync-{contender.replace(' ', '-')}-{number}"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return {
         "scenario": row.scenario,

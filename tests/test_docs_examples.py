@@ -41,6 +41,16 @@ def test_the_page_has_the_examples_this_test_runs() -> None:
     assert len(_blocks()) == 4
 
 
+def test_the_readme_shows_examples_of_the_page_verbatim() -> None:
+    """The README's pandas and Dask examples are the page's, so running the
+    page runs them."""
+    readme = (SOURCE_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Copying, syncing, dataframes") :]
+    section = section[: section.index("\n## ", 3)]
+    shown = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(shown) == 2 and all(block in _blocks() for block in shown)
+
+
 def test_every_example_runs_as_written(
     tmp_path: Path, s3_seaweedfs_provider_factory: ProviderFactory
 ) -> None:
