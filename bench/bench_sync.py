@@ -128,13 +128,14 @@ def _import_engine() -> None:
 
 def check(server: dict[str, Any], spec: dict[str, Any], source: Path) -> None:
     """Round 1: the destination holds every object, with its size."""
+    from bucketbridge.directories import walk_objects
+
     local, s3 = _providers(server)
     try:
+        prefix = spec["key"] + "/"
         copied = {
-            obj.name[len(spec["key"]) + 1 :]: obj.size
-            for obj in s3.storage.buckets.get(TARGET_BUCKET).objects.list(
-                prefix=spec["key"] + "/", limit=spec["objects"] + 1
-            )
+            info.key[len(prefix) :]: info.size
+            for info in walk_objects(s3.driver, s3.features, TARGET_BUCKET, prefix)
         }
         wanted = {
             obj.name[len("data/") :]: obj.size
