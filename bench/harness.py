@@ -64,6 +64,7 @@ SCENARIOS = (
     "small-down",
     "batch-up",
     "batch-down",
+    "sync",
 )
 BATCHES = ("batch-up", "batch-down")
 
@@ -412,6 +413,8 @@ def _spec(
         key = f"batch-{contender.replace(' ', '-')}-{number}"
     elif row.scenario == "batch-down":  # the LOCAL bucket copied to
         key = f"down-{contender.replace(' ', '-')}-{number}"
+    elif row.scenario == "sync":  # a destination prefix of its own: every run copies all
+        key = f"sync-{contender.replace(' ', '-')}-{number}"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return {
         "scenario": row.scenario,
@@ -628,6 +631,9 @@ class Report:
                 cpu_shown = f"{cpu * 1e6:,.0f} CPU-µs/call"
             elif row.scenario == "list":
                 shown, rate = f"{seconds:.3f} s", f"{sizes.objects / seconds:,.0f} keys/s"
+                cpu_shown = f"{cpu:.2f} CPU-s"
+            elif row.scenario == "sync":  # ``--objects`` objects copied
+                shown, rate = f"{seconds:.3f} s", f"{sizes.objects / seconds:,.0f} objects/s"
                 cpu_shown = f"{cpu:.2f} CPU-s"
             else:
                 shown, rate = f"{seconds:.3f} s", f"{sizes.small / seconds:,.0f} objects/s"

@@ -21,6 +21,18 @@ on threads (the default) they see every byte, and an exception they raise
 stops the copy under way, which aborts what it started (the command line's
 Ctrl-C).
 
+``checkpoint`` names a JSONL file of the key ranges whose batches finished
+(:mod:`.checkpoint`): a coordinator killed mid-run and started again with
+it skips them (``SyncReport.resumed``) and redoes only the rest.
+
+A worker that dies mid-object leaves its multipart upload open. When the
+work ran on an executor you gave (a process pool, a cluster), the run ends
+by aborting the destination's uploads under its prefix that started after
+the run did and are still open once every batch is done: only a dead task
+can have left those (``SyncReport.aborted_uploads``). Leftovers of a killed
+coordinator are older; ``bucket.objects.abort_incomplete_uploads(older_than=...)``
+clears them.
+
 "Different" means: sizes differ, or the etags differ and the destination
 does not record the source's etag in its ``bb-src-etag`` metadata (which
 ``sync`` writes on every copy: etags of two providers, or of a multipart
@@ -32,11 +44,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Literal
 
+from .checkpoint import Checkpoint
 from .checks import boolean, optional_callable, positive_int
 from .directories import walk_objects
 from .errors import (
@@ -110,6 +125,8 @@ class SyncReport:
     copied_bytes: int = 0
     skipped: int = 0
     deleted: int = 0
+    resumed: int = 0  # done by an earlier run, as its checkpoint records
+    aborted_uploads: int = 0  # multipart uploads dead workers left open
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -138,6 +155,7 @@ def copy(
     on_batch: Callable[[BatchResult], None] | None = None,
     progress: Callable[[int], None] | None = None,
     on_object: Callable[[str], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> SyncReport:
     """Copy every object under the source prefix to the destination prefix
     (``overwrite``: ``"always"``, ``"different"``, or ``"never"`` -- create
@@ -157,6 +175,7 @@ def copy(
         on_batch=on_batch,
         progress=progress,
         on_object=on_object,
+        checkpoint=checkpoint,
     )
 
 
@@ -174,6 +193,7 @@ def sync(
     on_batch: Callable[[BatchResult], None] | None = None,
     progress: Callable[[int], None] | None = None,
     on_object: Callable[[str], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> SyncReport:
     """Make the destination prefix hold what the source prefix holds: copy
     what is missing or different there, and with ``delete`` remove what
@@ -193,6 +213,7 @@ def sync(
         on_batch=on_batch,
         progress=progress,
         on_object=on_object,
+        checkpoint=checkpoint,
     )
 
 
@@ -225,6 +246,7 @@ def _run(
     on_batch: object,
     progress: object,
     on_object: object,
+    checkpoint: object,
 ) -> SyncReport:
     """copy() and sync(): their arguments checked here, once, in their order."""
     source = _location(source_given, "source")
@@ -241,14 +263,26 @@ def _run(
         raise InvalidValueException("config", config, "must be a TransferConfig or None")
     if executor is not None and not isinstance(executor, Executor):
         raise InvalidValueException("executor", executor, "must be a concurrent.futures.Executor")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise InvalidValueException("checkpoint", checkpoint, "must be a file path or None")
+    started = datetime.now(timezone.utc).replace(microsecond=0)  # stamps may be whole seconds
     report = SyncReport(dry_run=dry_run)
     rest = (overwrite, overwrite == "different", config)
     deletes: list[str] = []
+    done = (
+        None
+        if checkpoint is None
+        else Checkpoint(checkpoint, _run_identity(source, destination, overwrite, delete))
+    )
 
-    def batches() -> Iterator[Batch]:
+    def batches() -> Iterator[tuple[Batch, Span]]:
         pending: list[Entry] = []
         pending_bytes = 0
+        after: str | None = None  # the last name of the batch before
         for action, entry in _plan(source, destination, overwrite):
+            if action != "delete" and done is not None and done.finished(entry.name):
+                report.resumed += 1
+                continue
             if action == "delete":
                 deletes.append(entry.name)
                 continue
@@ -269,56 +303,104 @@ def _run(
             pending.append(entry)
             pending_bytes += entry.size
             if len(pending) >= batch_objects or pending_bytes >= batch_bytes:
-                yield Batch(source, destination, tuple(pending), (), *rest)
-                pending, pending_bytes = [], 0
+                yield Batch(source, destination, tuple(pending), (), *rest), (after, entry.name)
+                pending, pending_bytes, after = [], 0, entry.name
         if pending:
-            yield Batch(source, destination, tuple(pending), (), *rest)
+            yield Batch(source, destination, tuple(pending), (), *rest), (after, pending[-1].name)
 
     if dry_run:
         for _ in batches():
             pass
         if delete:
             report.to_delete = deletes
+        if done is not None:
+            done.close(done=False)
         return report
     own_pool = executor is None
     pool = executor if executor is not None else ThreadPoolExecutor(DEFAULT_WORKERS, "bb-sync")
     width = max_in_flight or 2 * getattr(pool, "_max_workers", DEFAULT_WORKERS)
+    finished = False
     try:
         task = (
             functools.partial(run_batch, progress=progress, on_object=on_object)
             if progress is not None or on_object is not None
             else run_batch
         )
-        _submit_all(pool, task, batches(), positive_int("max_in_flight", width), report, on_batch)
+        width = positive_int("max_in_flight", width)
+        _submit_all(pool, task, batches(), width, report, on_batch, done)
         if delete and deletes and report.ok:
             jobs = (
-                Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest)
+                (Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest), None)
                 for i in range(0, len(deletes), batch_objects)
             )
-            _submit_all(pool, task, jobs, width, report, on_batch)
+            _submit_all(pool, task, jobs, width, report, on_batch, None)
         elif delete and deletes:
             log.warning("sync: %d deletion(s) not made, because copies failed", len(deletes))
+        if not own_pool:  # our own threads abort what they start; a dead process cannot
+            report.aborted_uploads = _abort_uploads_since(destination, started)
+        finished = report.ok
     finally:
         if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
+        if done is not None:
+            done.close(done=finished)
     return report
+
+
+Span = tuple[str | None, str]
+"""The names a copy batch covers, ``(after, last]``, for the checkpoint."""
+
+
+def _run_identity(
+    source: Location, destination: Location, overwrite: Overwrite, delete: bool
+) -> dict[str, object]:
+    """What a checkpoint records of its run (never a config: it may hold secrets)."""
+    return {
+        "source": f"{source.provider_id}://{source.bucket}/{source.prefix}",
+        "destination": f"{destination.provider_id}://{destination.bucket}/{destination.prefix}",
+        "overwrite": overwrite,
+        "delete": delete,
+    }
+
+
+def _abort_uploads_since(destination: Location, started: datetime) -> int:
+    """Abort the destination's open uploads under its prefix that started
+    since ``started``: with every batch done, only a task whose worker died
+    can have left one."""
+    aborted = 0
+    for upload in _bucket(destination).objects.incomplete_uploads():
+        if not upload.name.startswith(destination.prefix):
+            continue
+        if upload.initiated is None or upload.initiated < started:
+            continue
+        upload.abort()
+        aborted += 1
+    if aborted:
+        log.info("sync: aborted %d upload(s) that dead workers left open", aborted)
+    return aborted
 
 
 def _submit_all(
     pool: Executor,
     task: Callable[[Batch], BatchResult],
-    batches: Iterator[Batch],
+    batches: Iterator[tuple[Batch, Span | None]],
     width: int,
     report: SyncReport,
     on_batch: Callable[[BatchResult], None] | None,
+    checkpoint: Checkpoint | None,
 ) -> None:
     """Run the batches with at most ``width`` out at once (back-pressure:
-    the listing is only read as fast as batches finish)."""
+    the listing is only read as fast as batches finish); a batch that
+    finished without a failure goes into the checkpoint."""
     running: set[Future[BatchResult]] = set()
+    spans: dict[Future[BatchResult], Span | None] = {}
 
     def collect(done: set[Future[BatchResult]]) -> None:
         for future in done:
             result = future.result()
+            span = spans.pop(future)
+            if checkpoint is not None and span is not None and not result.failures:
+                checkpoint.record(*span, objects=len(result.copied) + len(result.unchanged))
             report.copied += len(result.copied)
             report.copied_bytes += result.copied_bytes
             report.skipped += len(result.skipped)
@@ -328,11 +410,13 @@ def _submit_all(
             if on_batch is not None:
                 on_batch(result)
 
-    for batch in batches:
+    for batch, span in batches:
         if len(running) >= width:
             done, running = _wait_some(running)
             collect(done)
-        running.add(pool.submit(task, batch))
+        future = pool.submit(task, batch)
+        spans[future] = span
+        running.add(future)
     while running:
         done, running = _wait_some(running)
         collect(done)

@@ -12,13 +12,21 @@ from fsspec.spec import AbstractFileSystem
 from ..directories import walk_directory, walk_objects
 from ..drivers.parts import MIN_PART_SIZE
 from ..drivers.records import ObjectInfo, ReadOptions
-from ..errors import InvalidValueException, PreconditionFailedException
+from ..errors import (
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+    ProviderInternalException,
+)
 from ..locations import shared_provider
 from ..provider import CloudProvider
 from ..reads import open_read
 from ..resources import Bucket, BucketObject
+from ..scratch import ScratchFile
+from ..transfer import TransferPlan
 from .errors import as_os_errors
 from .files import READ_BLOCK_SIZE, WRITE_BLOCK_SIZE, BucketBridgeFile
+from .scope import Scopes
 
 
 class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -50,6 +58,7 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if config is not None and not isinstance(config, dict):
             raise InvalidValueException("config", type(config).__name__, "expected a dict")
         self._provider: CloudProvider = shared_provider(chosen, config or {})
+        self._scopes = Scopes()
 
     # -- paths ---------------------------------------------------------------
 
@@ -96,6 +105,8 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             entries = [self._directory_entry(name) for name in names]
         else:
             entries = self._list_level(path)
+        for entry in entries:
+            self._scopes.remember(entry)
         return entries if detail else [entry["name"] for entry in entries]
 
     def _list_level(self, path: str) -> list[dict[str, Any]]:
@@ -119,9 +130,18 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise FileNotFoundError(path)
         return [self._file_entry(bucket, found)]
 
-    @as_os_errors
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
+        known = self._scopes.known(path)
+        if known is not None:
+            return known
+        found = self._info(path)
+        self._scopes.remember(found)
+        return found
+
+    @as_os_errors
+    def _info(self, path: str) -> dict[str, Any]:
+        """A HEAD: the object; for a miss, one key below makes a directory."""
         if not path:
             return self._directory_entry("")
         bucket, key = self._split(path)
@@ -169,7 +189,27 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if withdirs and found and path not in found:
             found[path] = self._directory_entry(path)
         ordered = dict(sorted(found.items()))
+        for entry in ordered.values():
+            self._scopes.remember(entry)
         return ordered if detail else list(ordered)
+
+    # -- bulk calls: one listing answers every isdir/info on what it listed --
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        with self._scopes.opened():
+            return super().copy(*args, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        with self._scopes.opened():
+            return super().get(*args, **kwargs)
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        with self._scopes.opened():
+            return super().put(*args, **kwargs)
+
+    def _is_known_directory(self, path: str) -> bool:
+        known = self._scopes.known(path)
+        return known is not None and known["type"] == "directory"
 
     def _flat(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         return walk_objects(self._provider.driver, self._provider.features, bucket, prefix)
@@ -246,19 +286,59 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
     @as_os_errors
     def get_file(self, rpath: str, lpath: str, callback: Any = None, **kwargs: Any) -> None:
         rpath = self._strip_protocol(rpath)
-        if os.path.isdir(lpath) or self.isdir(rpath):
+        bucket, key = self._split(rpath)
+        if os.path.isdir(lpath) or not key or self._is_known_directory(rpath):
             os.makedirs(lpath, exist_ok=True)
             return
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        bucket, key = self._split(rpath)
         report = _progress(callback)
-        self._bucket(bucket).objects.create(key).download_to_file(lpath, progress=report)
+        known = self._scopes.known(rpath)
+        threshold = TransferPlan.resolve(None, self._provider.settings).threshold
+        try:  # the object first: one request where it is one
+            if known is not None and known["size"] <= threshold:
+                self._download_small(bucket, key, lpath, report)
+                return
+            self._bucket(bucket).objects.create(key).download_to_file(lpath, progress=report)
+        except NotFoundException:
+            if not self.isdir(rpath):
+                raise
+            os.makedirs(lpath, exist_ok=True)
+
+    def _download_small(
+        self, bucket: str, key: str, lpath: str, report: Callable[[int], None] | None
+    ) -> None:
+        """One GET of an object the listing showed below the download
+        threshold (the download engine would HEAD it first, to size it),
+        into a scratch file put in place whole, as ``download_to_file`` does."""
+        provider = self._provider
+        options = ReadOptions(chunk_size=1 << 20)
+        stream = open_read(provider.driver, bucket, key, options, provider.settings["max_attempts"])
+        try:
+            with ScratchFile(lpath) as scratch:
+                written = 0
+                for chunk in stream:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(scratch.fd, view) :]
+                    written += len(chunk)
+                    if report is not None:
+                        report(len(chunk))
+                if written != stream.info.size:
+                    raise ProviderInternalException(
+                        f"download of {bucket}/{key} got {written} bytes, expected"
+                        f" {stream.info.size}"
+                    )
+                scratch.publish()
+        finally:
+            stream.close()
 
     # -- writing -------------------------------------------------------------
 
     @as_os_errors
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
-        bucket, key = self._split(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        bucket, key = self._split(path)
+        self._scopes.forget(path)
         try:
             self._bucket(bucket).objects.create(key).upload(
                 value,
@@ -275,7 +355,9 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
     ) -> None:
         if os.path.isdir(lpath):
             return  # object stores hold no directories: the files below make it
-        bucket, key = self._split(self._strip_protocol(rpath))
+        rpath = self._strip_protocol(rpath)
+        bucket, key = self._split(rpath)
+        self._scopes.forget(rpath)
         try:
             self._bucket(bucket).objects.create(key).upload_from_file(
                 lpath,
@@ -293,21 +375,37 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
         bucket1, key1 = self._split(path1)
         bucket2, key2 = self._split(path2)
-        if not key1 or self.isdir(path1):
+        if not key1 or self._is_known_directory(path1):
             return  # a directory: the files below it are copied one by one
-        BucketObject(self._provider, self._bucket(bucket1), key1, None).copy_to(
-            self._bucket(bucket2), key2
-        )
+        self._scopes.forget(path2)
+        try:  # the object first: a HEAD and the copy where it is one
+            BucketObject(self._provider, self._bucket(bucket1), key1, None).copy_to(
+                self._bucket(bucket2), key2
+            )
+        except NotFoundException:
+            if not self.isdir(path1):
+                raise
 
     @as_os_errors
     def rm_file(self, path: str) -> None:
-        bucket, key = self._split(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        bucket, key = self._split(path)
+        self._scopes.forget(path)
         self._provider.driver.delete_object(bucket, key)
 
     @as_os_errors
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
-        paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
-        files = [p for p in paths if self._split(p)[1] and not self._is_directory_entry(p)]
+        """Every object the paths name or hold, deleted in batches where the
+        driver can. No HEAD per path: the expansion's listing says which are
+        directories, and deleting a key that names no object is no error."""
+        with self._scopes.opened():
+            paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
+            files = [p for p in paths if self._split(p)[1] and not self._is_known_directory(p)]
+            for file in files:
+                self._scopes.forget(file)
+            self._delete(files)
+
+    def _delete(self, files: list[str]) -> None:
         by_bucket: dict[str, list[str]] = {}
         for file in files:
             bucket, key = self._split(file)
@@ -320,10 +418,6 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             else:
                 for key in keys:
                     self._provider.driver.delete_object(bucket, key)
-
-    def _is_directory_entry(self, path: str) -> bool:
-        bucket, key = self._split(path)
-        return self._provider.driver.head_object(bucket, key) is None
 
     @as_os_errors
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:

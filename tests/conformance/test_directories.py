@@ -28,6 +28,7 @@ NATIVE_DIRECTORY_LISTINGS = frozenset(
         "azure_azurite",
         "azure_azurite_sdk",
         "openstack_swift",
+        "local",
     }
 )
 """The backends whose driver lists one level on the server (``ListsDirectories``);

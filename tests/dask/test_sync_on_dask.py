@@ -2,7 +2,8 @@
 processes through ``Client.get_executor()``, each worker makes its own
 provider from the locations' id and config, and a worker killed in the
 middle of a batch costs nothing but a re-run: the destination ends equal
-to the source, and a second sync finds nothing to do."""
+to the source, a second sync finds nothing to do, and the multipart upload
+the dead worker left open is found and aborted when the run ends."""
 
 from __future__ import annotations
 
@@ -18,9 +19,19 @@ from typing import Any, TypeVar
 import pytest
 from distributed import Client, LocalCluster
 
-from bucketbridge import CloudProviderFactory, Location, ProviderList, sync
+from bucketbridge import (
+    CloudProvider,
+    CloudProviderFactory,
+    Location,
+    ProviderList,
+    TransferConfig,
+    sync,
+)
+from tests.servers.providers import ProviderFactory
 
 T = TypeVar("T")
+OBJECTS = 1200
+PART = 5 * 1024 * 1024
 
 
 def _die_once_midway(sentinel: str, fn: Callable[..., T], *args: Any) -> T:
@@ -56,40 +67,113 @@ def client() -> Iterator[Client]:
         yield dask_client
 
 
-def _digests(root: Path, bucket: str) -> dict[str, str]:
-    with CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(root)}
-    ) as provider:
-        found = provider.storage.buckets.get(bucket)
-        assert found is not None
-        return {
-            obj.name: hashlib.md5(b"".join(obj.iter_content())).hexdigest() for obj in found.objects
-        }
+def _local(root: Path) -> CloudProvider:
+    return CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
+
+
+def _digests(provider: CloudProvider, bucket: str, prefix: str = "") -> dict[str, str]:
+    found = provider.storage.buckets.get(bucket)
+    assert found is not None
+    return {
+        obj.name[len(prefix) :]: hashlib.md5(b"".join(obj.iter_content())).hexdigest()
+        for obj in found.objects
+        if obj.name.startswith(prefix)
+    }
 
 
 def test_sync_on_dask_survives_a_worker_killed_mid_batch(client: Client, tmp_path: Path) -> None:
     root = tmp_path / "root"
     config = {"local_root": str(root)}
-    with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
+    with _local(root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         destination = provider.storage.buckets.create("dst-bucket")
-        for i in range(300):
-            source.objects.create(f"data/ö{i:04d}").upload(os.urandom(i % 5000))
+        for i in range(OBJECTS):  # small: what is tested is the batches, not the bytes
+            source.objects.create(f"data/ö{i:04d}-日本").upload(os.urandom(i % 700))
         destination.objects.create("stale").upload(b"gone after the sync")
+        destination.objects.create("ö0007-日本").upload(b"an older version, replaced")
     origin = Location("local", "src-bucket", "data/", config)
     target = Location("local", "dst-bucket", "", config)
     sentinel = str(tmp_path / "killed-once")
     executor = KillingExecutor(client.get_executor(pure=False, retries=3), sentinel)
 
-    report = sync(origin, target, delete=True, executor=executor, batch_objects=50)
+    report = sync(origin, target, delete=True, executor=executor, batch_objects=100)
 
     assert os.path.exists(sentinel)  # a worker did die
     assert report.ok and report.deleted == 1
     # every object landed once: a re-run batch re-copies or finds it unchanged
-    assert report.copied + report.unchanged == 300
-    source_digests = {
-        name[len("data/") :]: digest for name, digest in _digests(root, "src-bucket").items()
-    }
-    assert _digests(root, "dst-bucket") == source_digests
+    assert report.copied + report.unchanged == OBJECTS
+    with _local(root) as provider:
+        assert _digests(provider, "dst-bucket") == _digests(provider, "src-bucket", "data/")
     again = sync(origin, target, delete=True, executor=client.get_executor(pure=False))
-    assert (again.copied, again.deleted, again.unchanged) == (0, 0, 300)
+    assert (again.copied, again.deleted, again.unchanged) == (0, 0, OBJECTS)
+
+
+def test_sync_across_providers_on_dask_local_to_s3(
+    client: Client, tmp_path: Path, s3_seaweedfs_provider_factory: ProviderFactory
+) -> None:
+    root = tmp_path / "root"
+    with _local(root) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        for i in range(200):
+            source.objects.create(f"ö/{i:03d}.bin").upload(os.urandom(i * 7))
+    s3 = s3_seaweedfs_provider_factory()
+    bucket = f"dask-{os.getpid()}-{os.urandom(3).hex()}"
+    s3.storage.buckets.create(bucket)
+    s3_config: dict[str, Any] = s3_seaweedfs_provider_factory.config()  # type: ignore[attr-defined]
+    origin = Location("local", "src-bucket", "", {"local_root": str(root)})
+    target = Location("aws", bucket, "copy/", s3_config)
+    executor = client.get_executor(pure=False, retries=3)
+
+    report = sync(origin, target, executor=executor, batch_objects=50)
+
+    assert report.ok and report.copied == 200
+    with _local(root) as provider:
+        assert _digests(s3, bucket, "copy/") == _digests(provider, "src-bucket")
+    # across providers the etags differ: the copies' recorded source etags say "unchanged"
+    again = sync(origin, target, executor=executor, batch_objects=50)
+    assert (again.copied, again.unchanged) == (0, 200)
+    s3.storage.buckets.get(bucket).delete(delete_contents=True)  # type: ignore[union-attr]
+
+
+def _die_after_a_part(sentinel: str, nbytes: int) -> None:
+    """A progress callback: the first worker to send a whole part dies, its
+    multipart upload left open."""
+    if nbytes < PART:
+        return
+    try:
+        os.close(os.open(sentinel, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return
+    os._exit(137)
+
+
+def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
+    client: Client, tmp_path: Path
+) -> None:
+    # two roots, so two providers: the copy streams through the worker, in parts
+    source_root, target_root = tmp_path / "a", tmp_path / "b"
+    with _local(source_root) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        source.objects.create("big.bin").upload(os.urandom(PART + 4096))
+        for i in range(5):
+            source.objects.create(f"small-{i}").upload(os.urandom(100))
+    with _local(target_root) as provider:
+        provider.storage.buckets.create("dst-bucket")
+    sentinel = str(tmp_path / "killed-once")
+
+    report = sync(
+        Location("local", "src-bucket", "", {"local_root": str(source_root)}),
+        Location("local", "dst-bucket", "", {"local_root": str(target_root)}),
+        executor=client.get_executor(pure=False, retries=3),
+        config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
+        progress=functools.partial(_die_after_a_part, sentinel),
+    )
+
+    assert os.path.exists(sentinel)  # a worker died with a part sent
+    assert report.ok and report.copied == 6
+    assert report.aborted_uploads == 1  # the dead worker's upload, found and aborted
+    with _local(source_root) as origin, _local(target_root) as provider:
+        bucket = provider.storage.buckets.get("dst-bucket")
+        assert bucket is not None
+        assert list(bucket.objects.incomplete_uploads()) == []
+        assert _digests(provider, "dst-bucket") == _digests(origin, "src-bucket")

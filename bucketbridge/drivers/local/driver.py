@@ -83,6 +83,7 @@ from ..parts import check_part_sizes, multipart_etag
 from ..records import (
     Body,
     BucketInfo,
+    DirectoryPage,
     ObjectInfo,
     ObjectStream,
     Page,
@@ -97,13 +98,16 @@ from ..records import (
 from .paths import (
     ABSENT,
     DIR_FLAGS,
+    MAX_SEGMENT_BYTES,
     STATE_DIR,
     DirChain,
     SymlinkInTree,
     check_bucket_dir_name,
+    holds_a_file,
     is_file,
     is_link_at,
     key_segments,
+    level_sorted,
     lstat_at,
     make_dir,
     open_dir,
@@ -320,6 +324,54 @@ class LocalDriver:
                     return Page(items, items[-1].key)
                 items.append(self._info(bucket, key, stat)[0])
         return Page(items, None)
+
+    def list_directory(
+        self, bucket: str, *, prefix: str, marker: str | None, limit: int
+    ) -> DirectoryPage:
+        """One ``os.scandir`` of the prefix's directory: what folding
+        ``list_objects`` would give -- files are objects, links are not and
+        are never descended, and a directory is listed only if a file lies
+        somewhere below it (``holds_a_file``)."""
+        objects: list[ObjectInfo] = []
+        directories: list[str] = []
+        last = ""
+        with self._opened_bucket(bucket) as bucket_fd:
+            names = _prefix_directories(prefix)
+            if names is None:
+                return DirectoryPage([], [], None)
+            try:
+                chain = DirChain(bucket_fd, names)
+            except ABSENT:  # no such directory, a file, or a link
+                return DirectoryPage([], [], None)
+            with chain:
+                for name, entry in level_sorted(chain.fd, prefix):
+                    if marker is not None and name <= marker:
+                        continue
+                    if name.endswith("/"):
+                        try:
+                            subdir = open_dir(chain.fd, entry.name)
+                        except ABSENT:  # removed, or swapped for a link, since listed
+                            continue
+                        try:
+                            if not holds_a_file(subdir):
+                                continue
+                        finally:
+                            os.close(subdir)
+                        if len(objects) + len(directories) == limit:
+                            return DirectoryPage(objects, directories, last)
+                        directories.append(name)
+                    else:
+                        try:
+                            stat = entry.stat(follow_symlinks=False)
+                        except FileNotFoundError:  # deleted while we listed
+                            continue
+                        if not is_file(stat):
+                            continue
+                        if len(objects) + len(directories) == limit:
+                            return DirectoryPage(objects, directories, last)
+                        objects.append(self._info(bucket, name, stat)[0])
+                    last = name
+        return DirectoryPage(objects, directories, None)
 
     def _open(self, bucket: str, key: str, if_revision: str | None) -> BinaryIO:
         try:
@@ -667,6 +719,24 @@ class _LocalUpload:
 
     def abort(self) -> None:
         remove_tree(self._driver._uploads_fd, self._driver._upload_dir(self.upload_id))
+
+
+def _prefix_directories(prefix: str) -> list[str] | None:
+    """The directories a listing prefix ("" or ending in ``/``) names below
+    the bucket, or None where no file could lie below it: an empty, ``.``
+    or ``..`` segment (``..`` would leave the bucket), or one no filesystem
+    holds."""
+    if not prefix:
+        return []
+    if not prefix.endswith("/"):
+        return None
+    names = prefix[:-1].split("/")
+    for name in names:
+        if name in ("", ".", "..") or "\x00" in name:
+            return None
+        if len(name.encode("utf-8", "surrogateescape")) > MAX_SEGMENT_BYTES:
+            return None
+    return names
 
 
 def _read_upload_record(directory_fd: int) -> dict[str, Any] | None:

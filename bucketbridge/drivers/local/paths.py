@@ -236,6 +236,50 @@ def walk_sorted(
             yield name, stat
 
 
+def level_sorted(dir_fd: int, relative: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """The entries of the one directory ``dir_fd`` that can be, or hold,
+    objects -- files as ``relative + name``, directories as ``relative +
+    name + "/"`` -- in S3's key order (as ``walk_sorted`` orders them).
+    Links are left out: they are not objects, and are never descended."""
+    named = []
+    for entry in os.scandir(dir_fd):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                named.append((relative + entry.name + "/", entry))
+            elif not entry.is_symlink():
+                named.append((relative + entry.name, entry))
+        except OSError:  # removed while we listed
+            continue
+    named.sort(key=lambda pair: pair[0])
+    return named
+
+
+def holds_a_file(dir_fd: int) -> bool:
+    """Whether ``walk_sorted`` would find a file anywhere below ``dir_fd``:
+    a directory holding only links, empty directories or other non-files
+    is no "directory" of objects. Stops at the first file found."""
+    subdirs = []
+    for entry in os.scandir(dir_fd):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            elif is_file(entry.stat(follow_symlinks=False)):
+                return True
+        except OSError:  # removed while we listed
+            continue
+    for name in subdirs:
+        try:
+            subdir = open_dir(dir_fd, name)
+        except ABSENT:  # removed, or swapped for a link, since listed
+            continue
+        try:
+            if holds_a_file(subdir):
+                return True
+        finally:
+            os.close(subdir)
+    return False
+
+
 def remove_links_and_empty_dirs(dir_fd: int) -> None:
     """Empty the directory ``dir_fd`` of its subdirectories and links, depth
     first; raise OSError(ENOTEMPTY) at the first file or other entry.
