@@ -202,7 +202,7 @@ def _remove_sources(ctx: Context, source: Address, names: list[str]) -> None:
                 os.unlink(os.path.join(source.path, *name.split("/")))
         return
     with at(source.text):
-        bucket = ctx.bucket(prefix)
+        bucket = ctx.bucket(prefix, check=False)
         with ThreadPoolExecutor(ctx.jobs, "bb-mv") as pool:
             for _ in pool.map(
                 lambda name: bucket.objects.create(prefix.key + name).delete(), names
