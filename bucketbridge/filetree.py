@@ -29,7 +29,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -315,17 +315,28 @@ def _bounded(
     pool: ThreadPoolExecutor, work: Callable[[_Side], None], items: Iterator[_Side], width: int
 ) -> None:
     """At most ``width`` items submitted at once, so a huge tree streams;
-    an exception a task raised (not a recorded failure) is raised here."""
-    running: set[Future[None]] = set()
+    an exception a task raised (not a recorded failure) is raised here.
+
+    A slot is freed by the finished task's callback: ``wait(FIRST_COMPLETED)``
+    on the running set, once an item, took a lock on every running future
+    each time -- a third of the client's CPU in a download of 1,000 small
+    files (py-spy)."""
+    slots = threading.Semaphore(width)
+    errors: list[BaseException] = []
+
+    def finished(future: Future[None]) -> None:
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        slots.release()
+
     for item in items:
-        if len(running) >= width:
-            done, pending = wait(running, return_when=FIRST_COMPLETED)
-            running = set(pending)
-            for future in done:
-                future.result()
-        running.add(pool.submit(work, item))
-    while running:
-        done, pending = wait(running, return_when=FIRST_COMPLETED)
-        running = set(pending)
-        for future in done:
-            future.result()
+        slots.acquire()
+        if errors:
+            raise errors[0]
+        pool.submit(work, item).add_done_callback(finished)
+    for _ in range(width):  # every task done
+        slots.acquire()
+    if errors:
+        raise errors[0]
