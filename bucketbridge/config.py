@@ -22,8 +22,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import platformdirs
-
 from .drivers.parts import MIN_PART_SIZE
 from .errors import InvalidConfigurationException
 
@@ -87,9 +85,12 @@ CONNECTION_SETTINGS = (
 
 
 def config_file_path() -> str:
-    return os.environ.get("BUCKETBRIDGE_CONFIG") or os.path.join(
-        platformdirs.user_config_dir("bucketbridge"), "config.ini"
-    )
+    given = os.environ.get("BUCKETBRIDGE_CONFIG")
+    if given:
+        return given
+    import platformdirs  # only where the file is not named: part of every command's start
+
+    return os.path.join(platformdirs.user_config_dir("bucketbridge"), "config.ini")
 
 
 class Settings(Mapping[str, Any]):

@@ -4,8 +4,9 @@
 and :func:`~bucketbridge.sync.sync` with a file tree on one side (what
 ``bucketbridge cp -r dir s3://b/p`` and ``sync dir s3://b/p`` run). A file's
 key is its path below the directory, ``/``-separated. Both walk the two
-sides in key order and merge-join them, as ``sync`` does, and transfer on a
-thread pool of ``workers`` (the provider's connection pool is shared).
+sides in key order and merge-join them, as ``sync`` does, while one thread
+pool transfers: ``workers`` large files at once, four times as many small
+ones (the provider's connection pool is shared).
 
 With ``only_changed`` (sync), a pair is the same when the sizes match and
 the newer side is not the source: an upload is needed when the file is
@@ -28,19 +29,22 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .checks import boolean, optional_callable, positive_int
 from .directories import walk_objects
-from .errors import BucketBridgeException, InvalidValueException, NotFoundException
+from .drivers.records import ObjectInfo
+from .errors import BucketBridgeException, InvalidValueException
 from .locations import Location, provider_for
-from .resources import Bucket
+from .resources import Bucket, BucketObject
+from .scratch import TreeSweep
 from .sync import Failure, SyncReport
-from .transfer import TransferConfig
+from .transfer import TransferConfig, TransferPlan
 
 DEFAULT_WORKERS = 8
+SMALL_FANOUT = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class _Side:
     name: str  # key below the prefix, or path below the directory, "/"-separated
     size: int
     modified: float  # seconds since the epoch
+    info: ObjectInfo | None = None  # an object's, from its listing
 
 
 def _files(directory: str) -> Iterator[_Side]:
@@ -77,7 +82,7 @@ def _objects(location: Location) -> Iterator[_Side]:
     provider = provider_for(location)
     cut = len(location.prefix)
     for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
-        yield _Side(info.key[cut:], info.size, info.last_modified.timestamp())
+        yield _Side(info.key[cut:], info.size, info.last_modified.timestamp(), info)
 
 
 def _merge(
@@ -110,11 +115,10 @@ def _merge(
 
 
 def _bucket_of(location: Location) -> Bucket:
-    provider = provider_for(location)
-    bucket = provider.storage.buckets.get(location.bucket)
-    if bucket is None:
-        raise NotFoundException(f"bucket {location.bucket!r} does not exist")
-    return bucket
+    """The location's bucket, not looked up: the listing the transfer
+    starts with names a missing bucket (on every provider), and a lookup
+    would cost a round trip -- on S3, the SDK's start-up too."""
+    return Bucket(provider_for(location), location.bucket)
 
 
 def _directory(value: object, must_exist: bool) -> str:
@@ -166,7 +170,8 @@ def upload_tree(
         bucket.objects.create(destination.prefix + side.name).delete()
 
     plan = _merge(_files(root), _objects(destination), boolean("only_changed", only_changed))
-    return _run(plan, transfer, remove, delete, dry_run, workers, on_object)
+    threshold = TransferPlan.resolve(config, bucket._provider.settings).threshold
+    return _run(plan, transfer, remove, delete, dry_run, workers, threshold, on_object)
 
 
 def download_tree(
@@ -195,10 +200,14 @@ def download_tree(
             raise InvalidValueException("key", name, "cannot be a file name below the directory")
         return os.path.join(root, *parts)
 
+    sweeps = TreeSweep()  # one listing of each directory, not one a file
+
     def transfer(side: _Side) -> int:
         path = path_of(side.name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        obj = bucket.objects.create(source.prefix + side.name)
+        sweeps.enter(os.path.dirname(path))
+        # made with its listing's size: a small object is then read without a HEAD first
+        obj = BucketObject(bucket._provider, bucket, source.prefix + side.name, side.info)
         obj.download_to_file(path, config, progress=progress)
         modified = obj._info.last_modified if obj._info is not None else None
         if modified is not None:
@@ -211,7 +220,11 @@ def download_tree(
 
     files = _files(root) if os.path.isdir(root) else iter(())
     plan = _merge(_objects(source), files, boolean("only_changed", only_changed))
-    return _run(plan, transfer, remove, delete, dry_run, workers, on_object)
+    threshold = TransferPlan.resolve(config, bucket._provider.settings).threshold
+    try:
+        return _run(plan, transfer, remove, delete, dry_run, workers, threshold, on_object)
+    finally:
+        sweeps.close()
 
 
 def _run(
@@ -221,8 +234,15 @@ def _run(
     delete: bool,
     dry_run: bool,
     workers: int,
+    threshold: int,
     on_object: Callable[[str], None] | None,
 ) -> SyncReport:
+    """Transfer on one pool: at most ``workers`` files above ``threshold``
+    at once (each holds up to ``part_size * max_concurrency`` of buffers),
+    and up to ``SMALL_FANOUT * workers`` files in flight in all. A small
+    file is one request that holds no buffer, and its time is the server's
+    answer: many in flight keep the pipe full (measured on SeaweedFS with
+    2,000 x 4 KiB files: 32 in flight move them ~1.4x faster than 8)."""
     delete = boolean("delete", delete)
     report = SyncReport(dry_run=boolean("dry_run", dry_run))
     workers = positive_int("workers", workers)
@@ -248,9 +268,15 @@ def _run(
             report.to_delete = [side.name for side in deletes]
         return report
 
+    large = threading.BoundedSemaphore(workers)
+
     def copy_one(side: _Side) -> None:
         try:
-            size = transfer(side)
+            if side.size > threshold:
+                with large:
+                    size = transfer(side)
+            else:
+                size = transfer(side)
         except (BucketBridgeException, OSError) as error:
             with lock:
                 report.failures.append(Failure(side.name, str(error)))
@@ -271,11 +297,12 @@ def _run(
             with lock:
                 report.deleted += 1
 
-    with ThreadPoolExecutor(workers, "bb-tree") as pool:
+    threads = SMALL_FANOUT * workers
+    with ThreadPoolExecutor(threads, "bb-tree") as pool:
         try:
-            _bounded(pool, copy_one, copies(), 2 * workers)
+            _bounded(pool, copy_one, copies(), 2 * threads)
             if delete and deletes and report.ok:
-                _bounded(pool, delete_one, iter(deletes), 2 * workers)
+                _bounded(pool, delete_one, iter(deletes), 2 * threads)
         except BaseException:
             # Ctrl-C or a failing callback: start nothing more; the transfers
             # running stop at their next progress call and abort
@@ -288,17 +315,28 @@ def _bounded(
     pool: ThreadPoolExecutor, work: Callable[[_Side], None], items: Iterator[_Side], width: int
 ) -> None:
     """At most ``width`` items submitted at once, so a huge tree streams;
-    an exception a task raised (not a recorded failure) is raised here."""
-    running: set[Future[None]] = set()
+    an exception a task raised (not a recorded failure) is raised here.
+
+    A slot is freed by the finished task's callback: ``wait(FIRST_COMPLETED)``
+    on the running set, once an item, took a lock on every running future
+    each time -- a third of the client's CPU in a download of 1,000 small
+    files (py-spy)."""
+    slots = threading.Semaphore(width)
+    errors: list[BaseException] = []
+
+    def finished(future: Future[None]) -> None:
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        slots.release()
+
     for item in items:
-        if len(running) >= width:
-            done, pending = wait(running, return_when=FIRST_COMPLETED)
-            running = set(pending)
-            for future in done:
-                future.result()
-        running.add(pool.submit(work, item))
-    while running:
-        done, pending = wait(running, return_when=FIRST_COMPLETED)
-        running = set(pending)
-        for future in done:
-            future.result()
+        slots.acquire()
+        if errors:
+            raise errors[0]
+        pool.submit(work, item).add_done_callback(finished)
+    for _ in range(width):  # every task done
+        slots.acquire()
+    if errors:
+        raise errors[0]

@@ -365,7 +365,13 @@ class BucketObject(_Resource):
         if os.path.isdir(path):
             raise InvalidValueException("path", path, "is a directory")
         plan = self._plan(config)
-        source = DownloadSource(self._driver, self._provider.features, self._bucket.name, self._key)
+        source = DownloadSource(
+            self._driver,
+            self._provider.features,
+            self._bucket.name,
+            self._key,
+            self._info.size if self._info is not None else None,
+        )
         self._info = download_file(source, path, plan, Progress(progress))
 
     @wrap_foreign_errors

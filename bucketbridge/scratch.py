@@ -10,7 +10,10 @@ Where ``O_TMPFILE`` is not available (another OS, some filesystems), the
 scratch file is named from the start. Either way the scratch file is
 ``flock``-ed while in use, and the next download to the same destination
 removes that destination's scratch files that nobody holds locked: what a
-killed process left.
+killed process left. That sweep lists the directory: a download of many
+files into one directory (a tree) would list it once a file, quadratic in
+its size, so a :class:`TreeSweep` sweeps each directory once instead, when
+its first file goes there, and the files' own downloads skip theirs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import os
 import re
 import secrets
+import threading
 from types import TracebackType
 
 SUFFIX = ".bbpart"
@@ -53,7 +57,8 @@ class ScratchFile:
         self.fd = -1
 
     def __enter__(self) -> ScratchFile:
-        sweep_stale(self.directory, self._prefix)
+        if self.directory not in _swept_by_trees:
+            sweep_stale(self.directory, self._prefix)
         try:
             self.fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR, 0o600)
         except (AttributeError, OSError):  # no O_TMPFILE here: a named file
@@ -96,11 +101,21 @@ _AT_SYMLINK_FOLLOW = 0x400
 def _link_fd(fd: int, path: str) -> None:
     """Give the unnamed file ``fd`` the name ``path``: linkat through
     /proc/self/fd, following the link (os.link does not follow it here)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     source = f"/proc/self/fd/{fd}".encode()
     if libc.linkat(_AT_FDCWD, source, _AT_FDCWD, os.fsencode(path), _AT_SYMLINK_FOLLOW) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code or errno.EIO), path)
+
+
+_libc_handle: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _libc_handle
+    if _libc_handle is None:
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
 
 
 def sweep_stale(directory: str, prefix: str) -> None:
@@ -108,8 +123,47 @@ def sweep_stale(directory: str, prefix: str) -> None:
     # The exact shape, not a prefix: ``.a.bin.`` starts ``.a.bin.x.<token>.bbpart``
     # too, the scratch file of another destination.
     mine = re.compile(f"{re.escape(prefix)}[0-9a-f]{{{2 * TOKEN_BYTES}}}{re.escape(SUFFIX)}")
+    _remove_unheld(directory, mine)
+
+
+_ANY_SCRATCH = re.compile(rf"\..+\.[0-9a-f]{{{2 * TOKEN_BYTES}}}{re.escape(SUFFIX)}")
+_swept_by_trees: dict[str, int] = {}  # directory -> running TreeSweeps that swept it
+_swept_lock = threading.Lock()
+
+
+class TreeSweep:
+    """For a download of many files: :meth:`enter` sweeps a directory once,
+    of every scratch file no live download holds, before its first file;
+    until :meth:`close`, downloads into it skip their own sweep."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._swept: set[str] = set()
+
+    def enter(self, directory: str) -> None:
+        directory = os.path.abspath(directory)
+        if directory in self._swept:
+            return
+        with self._lock:  # the other workers wait for the sweep, not race it
+            if directory in self._swept:
+                return
+            _remove_unheld(directory, _ANY_SCRATCH)
+            with _swept_lock:
+                _swept_by_trees[directory] = _swept_by_trees.get(directory, 0) + 1
+            self._swept.add(directory)
+
+    def close(self) -> None:
+        with _swept_lock:
+            for directory in self._swept:
+                left = _swept_by_trees.pop(directory) - 1
+                if left:
+                    _swept_by_trees[directory] = left
+        self._swept.clear()
+
+
+def _remove_unheld(directory: str, shape: re.Pattern[str]) -> None:
     try:
-        names = [name for name in os.listdir(directory) if mine.fullmatch(name)]
+        names = [name for name in os.listdir(directory) if shape.fullmatch(name)]
     except OSError:
         return
     for name in names:

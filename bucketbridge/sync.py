@@ -57,7 +57,6 @@ from .directories import walk_objects
 from .errors import (
     BucketBridgeException,
     InvalidValueException,
-    NotFoundException,
     PreconditionFailedException,
 )
 from .locations import Location, provider_for
@@ -466,11 +465,10 @@ def _entries(location: Location) -> Iterator[Entry]:
 
 
 def _bucket(location: Location) -> Bucket:
-    provider = provider_for(location)
-    bucket = provider.storage.buckets.get(location.bucket)
-    if bucket is None:
-        raise NotFoundException(f"bucket {location.bucket!r} does not exist")
-    return bucket
+    """The location's bucket, not looked up (a round trip a batch): the
+    listings the plan was made from named a missing bucket, and a bucket
+    deleted since is named by the first request of each copy."""
+    return Bucket(provider_for(location), location.bucket)
 
 
 def run_batch(

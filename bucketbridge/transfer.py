@@ -468,6 +468,10 @@ class DownloadSource:
     features: Features
     bucket: str
     key: str
+    # the size a listing or an earlier look gave: at most the threshold, the
+    # object is read in one GET without a HEAD first (a round trip a file in
+    # a tree download); grown since, it is still read whole, only not in parts
+    size_hint: int | None = None
 
 
 def download_file(
@@ -534,8 +538,10 @@ def _download_into(
                     bucket, key, fd, progress=counted.wanted
                 )
             else:
-                found = head_existing(driver, bucket, key)
-                if found.size <= plan.threshold:
+                hint = source.size_hint
+                small = hint is not None and hint <= plan.threshold
+                found = None if small else head_existing(driver, bucket, key)
+                if found is None or found.size <= plan.threshold:
                     # One read, of whatever revision is there by now: pinning it
                     # to the look's revision would fail a download of a small
                     # object replaced in between, for nothing.

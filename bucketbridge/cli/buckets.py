@@ -31,7 +31,7 @@ def _ls_buckets(ctx: Context, address: Address, args: argparse.Namespace) -> int
 
 
 def _ls_objects(ctx: Context, address: Address, args: argparse.Namespace) -> int:
-    bucket = ctx.bucket(address)
+    bucket = ctx.bucket(address, check=False)  # the listing names a missing bucket
     prefix = address.key
     shown_dirs: set[str] = set()
     for obj in walk(bucket, prefix):

@@ -68,17 +68,24 @@ class Context:
             address.provider_id, address.bucket, address.key, self.config(address.provider_id)
         )
 
-    def bucket(self, address: Address) -> Bucket:
+    def bucket(self, address: Address, *, check: bool = True) -> Bucket:
+        """The bucket; ``check=False`` skips asking whether it exists, for
+        commands whose first request names a missing bucket anyway (a
+        listing, a read: on every provider). That saves a round trip, and on
+        S3 the SDK's start-up: HeadBucket is not a lean-plane call."""
         # a name no provider accepts is a typo to point out, not "not found"
         validate_bucket_name(address.bucket)
+        if not check:
+            return Bucket(self.provider(address), address.bucket)
         bucket = self.provider(address).storage.buckets.get(address.bucket)
         if bucket is None:
             raise NotFoundException(f"bucket {address.bucket!r} does not exist")
         return bucket
 
     def object(self, address: Address) -> BucketObject:
-        """The object as it is now (NotFoundException if missing)."""
-        obj = self.bucket(address).objects.get(address.key)
+        """The object as it is now (NotFoundException if missing, naming
+        the bucket if that is what is missing)."""
+        obj = self.bucket(address, check=False).objects.get(address.key)
         if obj is None:
             raise NotFoundException(
                 f"object {address.key!r} does not exist in bucket {address.bucket!r}"

@@ -37,7 +37,7 @@ def cat(ctx: Context, args: argparse.Namespace) -> int:
     address = with_bucket(args.url, key=True)
     sink = sys.stdout.buffer
     with at(args.url):
-        obj = ctx.bucket(address).objects.create(address.key)
+        obj = ctx.bucket(address, check=False).objects.create(address.key)
         for chunk in obj.iter_content():
             sink.write(chunk)
         sink.flush()
@@ -47,7 +47,7 @@ def cat(ctx: Context, args: argparse.Namespace) -> int:
 def rm(ctx: Context, args: argparse.Namespace) -> int:
     address = with_bucket(args.url, key=not args.recursive)
     with at(args.url):
-        bucket = ctx.bucket(address)
+        bucket = ctx.bucket(address, check=False)  # the HEAD or listing names a missing one
         if not args.recursive:
             ctx.object(address).delete()  # a missing object is "not found", as with rm(1)
             return 0

@@ -50,7 +50,11 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     )
     group.add_argument("--debug", action="store_true", help="print tracebacks; log at DEBUG")
     group.add_argument(
-        "--jobs", "-j", type=positive, metavar="N", help="objects in flight at once (8)"
+        "--jobs",
+        "-j",
+        type=positive,
+        metavar="N",
+        help="large objects in flight at once (8; small ones: 4x as many)",
     )
     group.add_argument("--part-size", type=size, metavar="SIZE", help="multipart part size (16M)")
     group.add_argument(

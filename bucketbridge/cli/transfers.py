@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ..filetree import download_tree, upload_tree
@@ -145,7 +146,6 @@ def _transfer_many(
     content_type: str | None,
     metadata: dict[str, str] | None,
 ) -> None:
-    config = ctx.transfer_config()
     moved: list[str] = []
     with ctx.meter("cp -r", counts=True) as meter:
 
@@ -153,45 +153,89 @@ def _transfer_many(
             meter.object_done(name)
             moved.append(name)
 
-        if not source.remote:
-            if not os.path.isdir(source.path):
-                raise CommandError(source.text, NotADirectoryError(20, "not a directory"))
-            with at(destination.text):
-                report = upload_tree(
-                    source.path,
-                    ctx.location(_as_prefix(destination)),
-                    config=config,
-                    workers=ctx.jobs,
-                    content_type=content_type,
-                    metadata=metadata,
-                    progress=meter,
-                    on_object=done,
-                )
-        elif not destination.remote:
-            with at(source.text):
-                report = download_tree(
-                    ctx.location(_as_prefix(source)),
-                    destination.path,
-                    config=config,
-                    workers=ctx.jobs,
-                    progress=meter,
-                    on_object=done,
-                )
-        else:
-            if content_type is not None or metadata is not None:
-                raise UsageError("--content-type and --metadata: not with cp -r between objects")
-            with at(source.text), ThreadPoolExecutor(ctx.jobs, "bb-copy") as pool:
-                report = copy_objects(
-                    ctx.location(_as_prefix(source)),
-                    ctx.location(_as_prefix(destination)),
-                    executor=pool,
-                    config=config,
-                    progress=meter,
-                    on_object=done,
-                )
+        report = _tree(
+            ctx,
+            _as_prefix(source),
+            _as_prefix(destination),
+            meter,
+            done,
+            content_type=content_type,
+            metadata=metadata,
+        )
     _summary(ctx, report, source.text)
     if move:
         _remove_sources(ctx, source, moved)
+
+
+def _tree(
+    ctx: Context,
+    source: Address,
+    destination: Address,
+    meter: Meter,
+    on_object: Callable[[str], None],
+    *,
+    only_changed: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    content_type: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> SyncReport:
+    """What ``cp -r`` and ``sync`` share: the one library call for each
+    direction (a directory up, a prefix down, a prefix to a prefix), on one
+    pool of ``--jobs`` workers and the provider's one connection pool."""
+    config, jobs = ctx.transfer_config(), ctx.jobs
+    if not source.remote:
+        if not os.path.isdir(source.path):
+            raise CommandError(source.text, NotADirectoryError(20, "not a directory"))
+        with at(destination.text):
+            return upload_tree(
+                source.path,
+                ctx.location(destination),
+                only_changed=only_changed,
+                delete=delete,
+                dry_run=dry_run,
+                config=config,
+                workers=jobs,
+                content_type=content_type,
+                metadata=metadata,
+                progress=meter,
+                on_object=on_object,
+            )
+    if not destination.remote:
+        with at(source.text):
+            return download_tree(
+                ctx.location(source),
+                destination.path,
+                only_changed=only_changed,
+                delete=delete,
+                dry_run=dry_run,
+                config=config,
+                workers=jobs,
+                progress=meter,
+                on_object=on_object,
+            )
+    if content_type is not None or metadata is not None:
+        raise UsageError("--content-type and --metadata: not with cp -r between objects")
+    with at(source.text), ThreadPoolExecutor(jobs, "bb-copy") as pool:
+        if not only_changed:
+            return copy_objects(
+                ctx.location(source),
+                ctx.location(destination),
+                executor=pool,
+                config=config,
+                progress=meter,
+                on_object=on_object,
+            )
+        return sync_objects(
+            ctx.location(source),
+            ctx.location(destination),
+            delete=delete,
+            dry_run=dry_run,
+            executor=pool,
+            config=config,
+            progress=meter,
+            on_object=on_object,
+        )
 
 
 def _remove_sources(ctx: Context, source: Address, names: list[str]) -> None:
@@ -202,7 +246,7 @@ def _remove_sources(ctx: Context, source: Address, names: list[str]) -> None:
                 os.unlink(os.path.join(source.path, *name.split("/")))
         return
     with at(source.text):
-        bucket = ctx.bucket(prefix)
+        bucket = ctx.bucket(prefix, check=False)
         with ThreadPoolExecutor(ctx.jobs, "bb-mv") as pool:
             for _ in pool.map(
                 lambda name: bucket.objects.create(prefix.key + name).delete(), names
@@ -216,49 +260,17 @@ def sync(ctx: Context, args: argparse.Namespace) -> int:
         raise UsageError("-: sync needs a directory or a prefix on each side")
     if not source.remote and not destination.remote:
         raise UsageError(f"{source} -> {destination}: neither is an object address")
-    config, jobs, delete, dry_run = ctx.transfer_config(), ctx.jobs, args.delete, args.dry_run
     with ctx.meter("sync", counts=True) as meter:
-        done = meter.object_done
-        if not source.remote:
-            if not os.path.isdir(source.path):
-                raise CommandError(source.text, NotADirectoryError(20, "not a directory"))
-            with at(destination.text):
-                report = upload_tree(
-                    source.path,
-                    ctx.location(destination),
-                    only_changed=True,
-                    delete=delete,
-                    dry_run=dry_run,
-                    config=config,
-                    workers=jobs,
-                    progress=meter,
-                    on_object=done,
-                )
-        elif not destination.remote:
-            with at(source.text):
-                report = download_tree(
-                    ctx.location(source),
-                    destination.path,
-                    only_changed=True,
-                    delete=delete,
-                    dry_run=dry_run,
-                    config=config,
-                    workers=jobs,
-                    progress=meter,
-                    on_object=done,
-                )
-        else:
-            with at(source.text), ThreadPoolExecutor(jobs, "bb-sync") as pool:
-                report = sync_objects(
-                    ctx.location(source),
-                    ctx.location(destination),
-                    delete=delete,
-                    dry_run=dry_run,
-                    executor=pool,
-                    config=config,
-                    progress=meter,
-                    on_object=done,
-                )
+        report = _tree(
+            ctx,
+            source,
+            destination,
+            meter,
+            meter.object_done,
+            only_changed=True,
+            delete=args.delete,
+            dry_run=args.dry_run,
+        )
     if report.dry_run:
         for name in report.to_copy:
             out(f"(dry run) copy {name}")

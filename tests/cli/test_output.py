@@ -58,3 +58,64 @@ def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "exit codes:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_s3_commands_on_the_lean_plane_import_no_boto3(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    """With the endpoint and keys in the config, listing, reading and copying
+    small files take only lean-plane calls: boto3 (~0.3 s to import and load
+    its S3 model, the whole start-up of a small command) is never imported."""
+    cli, _ = cli_for("s3")
+    cli.run("mb", f"s3://{bucket_name}")
+    try:
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        for name in ("a.txt", "b.txt"):
+            (tree / name).write_bytes(name.encode())
+        code = (
+            "import sys\n"
+            "from bucketbridge.cli import main\n"
+            f"b = 's3://{bucket_name}'\n"
+            f"assert main(['-q', 'cp', '-r', {str(tree)!r}, b + '/t/']) == 0\n"
+            f"assert main(['-q', 'sync', {str(tree)!r}, b + '/t/']) == 0\n"
+            "assert main(['ls', '-r', b + '/']) == 0\n"
+            "assert main(['stat', b + '/t/a.txt']) == 0\n"
+            "assert main(['cat', b + '/t/b.txt']) == 0\n"
+            f"assert main(['-q', 'cp', '-r', b + '/t/', {str(tmp_path / 'down')!r}]) == 0\n"
+            "print()\n"  # cat's output ends without one
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'boto3'"
+            " or m in ('botocore.session', 'botocore.client')))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=cli.env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "t/a.txt" in result.stdout
+        assert (tmp_path / "down" / "b.txt").read_bytes() == b"b.txt"
+        assert result.stdout.strip().splitlines()[-1] == "[]"
+    finally:
+        cli.run("rb", "--force", f"s3://{bucket_name}", ok=False)
+
+
+def test_a_tree_download_reads_each_small_object_in_one_request(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+) -> None:
+    """The listing gave each object's size: a small one is one GET, no HEAD first."""
+    cli, _ = cli_for("s3")
+    cli.run("mb", f"s3://{bucket_name}")
+    try:
+        for name in ("a.txt", "b.txt", "c.txt"):
+            cli.run("cp", "-", f"s3://{bucket_name}/t/{name}", input=name.encode())
+        stderr = cli.run("-v", "cp", "-r", f"s3://{bucket_name}/t/", str(tmp_path / "d")).stderr
+        requests = re.findall(r"\b(GET|HEAD|PUT) \S*", stderr.decode())
+        assert sorted(set(requests)) == ["GET"], stderr.decode()
+        assert len(requests) == 4  # the listing, and one GET an object
+        assert (tmp_path / "d" / "c.txt").read_bytes() == b"c.txt"
+    finally:
+        cli.run("rb", "--force", f"s3://{bucket_name}", ok=False)

@@ -152,3 +152,47 @@ def test_a_file_is_unchanged_within_the_second_its_object_was_stamped() -> None:
     assert list(_merge(iter(local), iter(stored), only_changed=True)) == [("same", local[0])]
     newer = [_Side("a.txt", 3, 1_700_000_001.2)]
     assert list(_merge(iter(newer), iter(stored), only_changed=True)) == [("copy", newer[0])]
+
+
+def test_a_tree_download_sweeps_stale_scratch_files_once_and_spares_live_ones(
+    tmp_path: Path, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree download lists each directory once (not once a file) for what
+    killed downloads left; a scratch file a live download holds stays, and
+    after the tree a single download sweeps for itself again."""
+    import fcntl
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        (source / name).write_bytes(name.encode() * 100)
+    upload_tree(source, location)
+    out = tmp_path / "out"
+    listings: list[str] = []
+    listdir = os.listdir
+
+    def counted(path: str) -> list[str]:
+        listings.append(os.fspath(path))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", counted)
+    out.mkdir()
+    stale = out / ".a.txt.0123456789ab.bbpart"
+    stale.write_bytes(b"left by a killed download")
+    live = out / ".b.txt.abcdef012345.bbpart"
+    live.write_bytes(b"a download in progress")
+    with open(live, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        download_tree(location, out)
+        assert listings.count(str(out)) == 1
+        names = {path.name for path in out.iterdir()}
+    assert names == {"a.txt", "b.txt", "c.txt", "d.txt", live.name}
+    assert _tree(out) == _tree(source) | {live.name: b"a download in progress"}
+
+    stale.write_bytes(b"left by another killed download")
+    with CloudProviderFactory().create_provider(ProviderList.LOCAL, location.config) as provider:
+        bucket = provider.storage.buckets.get(location.bucket)
+        assert bucket is not None
+        bucket.objects.create("p/a.txt").download_to_file(out / "a.txt")
+    # its own destination's only: b.txt's, unheld now, waits for b.txt's next download
+    assert {path.name for path in out.iterdir()} == set(_tree(source)) | {live.name}

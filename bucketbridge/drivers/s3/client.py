@@ -1,21 +1,24 @@
 """The boto3 client of the S3 driver, built from the resolved settings.
 
 What the settings leave unset is left to boto3's own chain (AWS_* variables,
-profiles, SSO, IMDS).
+profiles, SSO, IMDS). The client is made on first use (:class:`SdkClient`):
+importing boto3 and loading its S3 model cost ~0.3 s, the whole start-up of a
+small command, and the lean data plane needs neither when the settings name
+the endpoint and the keys.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
-
-import boto3
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from ...config import ConnectionSettings, Setting, Settings
-from ...errors import InvalidConfigurationException
+from ...errors import InvalidConfigurationException, ProviderNotInstalledException
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_s3 import S3Client
 
 AddressingStyle = Literal["path", "virtual", "auto"]
@@ -130,6 +133,13 @@ def _plain_http(endpoint_url: str | None) -> bool:
 
 
 def build_client(settings: S3Settings) -> tuple[S3Client, boto3.session.Session]:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as error:  # the lean plane ran without it until now
+        raise ProviderNotInstalledException(
+            f"the aws provider needs {error.name!r}: pip install 'bucketbridge[aws]'"
+        ) from error
     session_args: dict[str, Any] = {"region_name": settings.region}
     if settings.profile:
         session_args["profile_name"] = settings.profile
@@ -163,3 +173,85 @@ def build_client(settings: S3Settings) -> tuple[S3Client, boto3.session.Session]
     except ValueError as error:  # botocore's "Invalid endpoint"
         raise InvalidConfigurationException(f"config key 's3_endpoint_url': {error}") from error
     return client, session
+
+
+class StaticCredentials(NamedTuple):
+    """The configured keys, as botocore's frozen credentials show them to the signer."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+    def get_frozen_credentials(self) -> StaticCredentials:
+        return self
+
+    def __repr__(self) -> str:
+        return f"StaticCredentials(access_key={self.access_key!r}, secret_key=***, token=***)"
+
+
+class SdkClient:
+    """The boto3 client and session, made on first use, once, whichever
+    thread asks first. Until then the settings answer what the lean plane
+    asks of them -- the endpoint, the region, the keys -- where they say
+    it themselves: an endpoint and keys given, no AWS profile (a profile's
+    file may name another endpoint, region or credentials). Otherwise the
+    client is made at once, as before."""
+
+    def __init__(self, settings: S3Settings, prepare: Callable[[S3Client], None]) -> None:
+        self._settings = settings
+        self._prepare = prepare
+        self._lock = threading.Lock()
+        self._built: tuple[S3Client, boto3.session.Session] | None = None
+        self.deferred = (
+            settings.endpoint_url is not None
+            and settings.access_key is not None
+            and settings.secret_key is not None
+            and not settings.profile
+        )
+        if not self.deferred:
+            self.build()
+
+    def build(self) -> None:
+        self._build()
+
+    def _build(self) -> tuple[S3Client, boto3.session.Session]:
+        built = self._built
+        if built is None:
+            with self._lock:
+                if self._built is None:
+                    client, session = build_client(self._settings)
+                    self._prepare(client)
+                    self._built = (client, session)
+                built = self._built
+        return built
+
+    @property
+    def client(self) -> S3Client:
+        return self._build()[0]
+
+    @property
+    def session(self) -> boto3.session.Session:
+        return self._build()[1]
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.deferred and self._settings.endpoint_url is not None:
+            return self._settings.endpoint_url  # botocore keeps a given endpoint as given
+        return str(self.client.meta.endpoint_url)
+
+    @property
+    def region(self) -> str:
+        return self._settings.region if self.deferred else self.client.meta.region_name
+
+    def credentials(self) -> Any:
+        """What botocore's ``session.get_credentials()`` would return (None: none found)."""
+        settings = self._settings
+        if self.deferred and settings.access_key is not None and settings.secret_key is not None:
+            return StaticCredentials(
+                settings.access_key, settings.secret_key, settings.session_token
+            )
+        return self.session.get_credentials()
+
+    def close(self) -> None:
+        if self._built is not None:
+            self._built[0].close()

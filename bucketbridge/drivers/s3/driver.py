@@ -47,7 +47,7 @@ from ..records import (
     WriteOptions,
 )
 from . import copies
-from .client import S3Settings, build_client, read_settings
+from .client import S3Settings, SdkClient, read_settings
 from .errors import (
     NETWORK_ERRORS,
     Credentials,
@@ -74,6 +74,8 @@ from .sigv4 import SigV4Signer
 from .wire import Put, S3Wire, WrongRegion, virtual_hosted
 
 if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 log = logging.getLogger("bucketbridge")
@@ -99,11 +101,14 @@ class S3Driver:
 
     def __init__(self, settings: S3Settings) -> None:
         self._settings = settings
-        self._client, self._session = build_client(settings)
-        self._client.meta.events.register(EVENT, parse_listing)
-        self._subject = Subject("S3", str(self._client.meta.endpoint_url))
+        self._sdk = SdkClient(
+            settings, lambda client: client.meta.events.register(EVENT, parse_listing)
+        )
+        self._subject = Subject("S3", self._sdk.endpoint_url)
         self._who = Credentials(self._access_key_id, settings.session_token is not None)
         self._wire = self._lean_wire()
+        if self._wire is None:
+            self._sdk.build()  # every call takes the SDK: made now, so bad settings fail here
         # buckets that answered the lean plane from another region: botocore's
         # redirector follows them (see wire.WrongRegion)
         self._redirected: set[str] = set()
@@ -113,10 +118,18 @@ class S3Driver:
     def __repr__(self) -> str:
         return f"<S3Driver {self._subject.endpoint} region={self._settings.region}>"
 
+    @property
+    def _client(self) -> S3Client:
+        return self._sdk.client
+
+    @property
+    def _session(self) -> boto3.session.Session:
+        return self._sdk.session
+
     def close(self) -> None:
         if self._wire is not None:
             self._wire.close()
-        self._client.close()
+        self._sdk.close()
 
     # --- the data plane -------------------------------------------------
 
@@ -124,10 +137,11 @@ class S3Driver:
         """The lean plane, where it can address requests as botocore does:
         not for accelerated or dual-stack endpoints, whose host botocore
         picks per request (they stay on the SDK, as a proxied endpoint does)."""
-        endpoint = Endpoint.parse(str(self._client.meta.endpoint_url))
+        endpoint = Endpoint.parse(self._sdk.endpoint_url)
         if not use_lean_plane(self._settings.connection.data_plane, endpoint):
             return None
-        config = self._client.meta.config
+        # a given endpoint is never accelerated nor dual-stack (botocore refuses both)
+        config = None if self._sdk.deferred else self._client.meta.config
         s3_config = getattr(config, "s3", None) or {}
         if (
             s3_config.get("use_accelerate_endpoint")
@@ -136,7 +150,7 @@ class S3Driver:
         ):
             log.info("S3 accelerate or dual-stack endpoint: requests stay on the SDK")
             return None
-        signer = SigV4Signer(self._session.get_credentials, self._client.meta.region_name)
+        signer = SigV4Signer(self._sdk.credentials, self._sdk.region)
         return S3Wire(
             HttpClient(self._settings.connection, verify=self._settings.verify),
             signer,
@@ -161,7 +175,7 @@ class S3Driver:
     # --- errors ---------------------------------------------------------
 
     def _access_key_id(self) -> str | None:
-        credentials = self._session.get_credentials()
+        credentials = self._sdk.credentials()
         return credentials.access_key if credentials is not None else None
 
     def _error(self, error: Exception, bucket: str | None, key: str | None = None) -> Exception:

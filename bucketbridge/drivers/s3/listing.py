@@ -29,8 +29,6 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.utils import parse_timestamp
-
 from ..records import ObjectInfo
 
 EVENT = "before-parse.s3.ListObjectsV2"
@@ -246,5 +244,7 @@ def _timestamp(text: str | None) -> datetime:
         # fromisoformat accepts "Z" only from Python 3.11 on
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
+        from botocore.utils import parse_timestamp  # 80 ms to import: only for odd times
+
         moment = parse_timestamp(text)
     return whole_second(moment)
