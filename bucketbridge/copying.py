@@ -1,7 +1,11 @@
 """Copying an object: inside the provider when it can, else streamed through here.
 
 The same provider with the ``CopiesObjects`` capability copies server-side,
-pinned to the revision looked up first. Anything else (another provider,
+handed the source as looked up first (pinned to its revision, its size and
+etag known, so the driver need not look again), except a copy given another
+content type by a driver whose copies keep the source's
+(``copies_keep_content_type``): retyping it afterwards would not be atomic,
+so it streams. Anything else (another provider,
 another account, a driver without the capability) streams: a read pinned to
 that revision, resumed if the connection drops (:mod:`.reads`), feeds the
 upload engine part by part (:func:`.transfer.upload_stream`), so memory stays
@@ -60,11 +64,15 @@ def copy_object(
             create_only=target.options.create_only,
         ),
     )
-    copies = target.features.copies_objects
-    if copies is not None and source.provider is target_provider:
-        copied = copies.copy_object(
-            source.bucket, source.key, info.revision, target.bucket, target.key, target.options
-        )
+    features = target.features
+    copies = features.copies_objects
+    retyped = target.options.content_type != info.content_type
+    if (
+        copies is not None
+        and source.provider is target_provider
+        and not (retyped and features.copies_keep_content_type)
+    ):
+        copied = copies.copy_object(source.bucket, info, target.bucket, target.key, target.options)
         progress(copied.size)
         return copied
     reader = _PinnedReader(source, info)
