@@ -1,10 +1,14 @@
 """Copying an object: inside the provider when it can, else streamed through here.
 
 The same provider with the ``CopiesObjects`` capability copies server-side,
-pinned to the revision looked up first. Anything else (another provider,
-another account, a driver without the capability) streams: a read (its
-response gives the revision, size, type and metadata; resumed, pinned to
-that revision, if the connection drops: :mod:`.reads`) feeds the
+handed the source as looked up first (pinned to its revision, its size and
+etag known, so the driver need not look again), except a copy given another
+content type by a driver whose copies keep the source's
+(``copies_keep_content_type``): retyping it afterwards would not be atomic,
+so it streams. Anything else (another provider, another account, a driver
+without the capability) streams: a read (its response gives the revision,
+size, type and metadata; resumed, pinned to that revision, if the connection
+drops: :mod:`.reads`) feeds the
 upload engine part by part (:func:`.transfer.upload_stream`), so memory stays
 near ``part_size * max_concurrency`` whatever the size and no temporary
 file is written. Either way the destination only ever holds a whole object.
@@ -52,15 +56,18 @@ def copy_object(
     """Copy what the source holds now to ``target``. The copy gets
     ``content_type`` and ``metadata`` where given, else the source's;
     ``target.options`` gives the create-only rule."""
-    copies = target.features.copies_objects
+    features = target.features
+    copies = features.copies_objects
     if copies is not None and source.provider is target_provider:
         info = head_existing(source.driver, source.bucket, source.key)
-        target = _described(target, info, content_type, metadata)
-        copied = copies.copy_object(
-            source.bucket, source.key, info.revision, target.bucket, target.key, target.options
-        )
-        progress(copied.size)
-        return copied
+        described = _described(target, info, content_type, metadata)
+        retyped = described.options.content_type != info.content_type
+        if not (retyped and features.copies_keep_content_type):
+            copied = copies.copy_object(
+                source.bucket, info, described.bucket, described.key, described.options
+            )
+            progress(copied.size)
+            return copied
     # Streamed: the read's own response describes the revision it reads (as
     # a HEAD would, from the same headers), so no HEAD goes first -- half the
     # requests of a copy of many small objects (bench: batch-down).

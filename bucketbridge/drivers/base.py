@@ -191,19 +191,31 @@ class CopiesObjects(Protocol):
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
-        """Store a copy of revision ``source_revision`` of the source (None:
-        whatever is there; PreconditionFailedException if it was replaced
-        since) as ``key`` in ``bucket``, atomically, with ``options``' content
-        type, metadata and create-only rule (the core fills them in from the
-        source when the caller gave none). A missing source is
+        """Store a copy of revision ``source.revision`` of ``source.key`` in
+        ``source_bucket`` as the core just looked it up (its size, etag,
+        content type, metadata: no need to look again) as ``key`` in
+        ``bucket``, atomically, with ``options``' content type, metadata and
+        create-only rule (the core fills them in from the source when the
+        caller gave none). PreconditionFailedException if the source was
+        replaced since; ``source.revision`` None: whatever is there (the
+        driver looks it up if it needs to). A missing source is
         NotFoundException."""
         ...
+
+
+@runtime_checkable
+class KeepsContentTypeOnCopy(Protocol):
+    """A driver whose server-side copy keeps the source's content type
+    (Azure's Copy Blob). The core copies server-side only when the copy's
+    type is the source's, and streams it otherwise: setting the type after
+    the copy would show the source's type for a round trip."""
+
+    copies_keep_content_type: bool
 
 
 @runtime_checkable
@@ -254,6 +266,7 @@ class Features:
     transfers_files: TransfersFiles | None
     refuses_non_empty_bucket_delete: bool
     copies_objects: CopiesObjects | None = None
+    copies_keep_content_type: bool = False
     lists_directories: ListsDirectories | None = None
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
 
@@ -264,6 +277,7 @@ class Features:
             deletes_in_batches=driver if isinstance(driver, DeletesInBatches) else None,
             transfers_files=driver if isinstance(driver, TransfersFiles) else None,
             copies_objects=driver if isinstance(driver, CopiesObjects) else None,
+            copies_keep_content_type=bool(getattr(driver, "copies_keep_content_type", False)),
             lists_directories=driver if isinstance(driver, ListsDirectories) else None,
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)

@@ -232,12 +232,12 @@ class MemoryDriver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
+        source_key, source_revision = source.key, source.revision
         with self._lock:
             stored = self._bucket(source_bucket).objects.get(source_key)
             self._bucket(bucket)  # a missing destination bucket is NotFound, before the source

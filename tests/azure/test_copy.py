@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from bucketbridge import Bucket, CloudProvider, PreconditionFailedException, TransferConfig
+from bucketbridge import (
+    Bucket,
+    CloudProvider,
+    InvalidValueException,
+    PreconditionFailedException,
+    TransferConfig,
+)
 from bucketbridge.drivers.azure import copies
 from bucketbridge.drivers.azure.metadata import ETAG_NAME
 from bucketbridge.drivers.records import WriteOptions
@@ -45,25 +51,18 @@ def test_a_copy_of_a_block_blob_keeps_bytes_and_its_multipart_etag(
 
 
 def test_a_source_replaced_after_the_look_up_is_refused_by_the_server(
-    azure: CloudProvider, azure_bucket: Bucket, container: ContainerClient, monkeypatch: Any
+    azure: CloudProvider, azure_bucket: Bucket, container: ContainerClient
 ) -> None:
     """The pin travels with the copy (x-ms-source-if-match): the source is
-    replaced between the driver's own look and its Copy Blob."""
+    replaced between the core's look and the Copy Blob."""
     azure_bucket.objects.create("src").upload(b"first")
     driver: Any = azure.driver
-    look = driver.head_object
-
-    def look_then_replace(bucket: str, key: str) -> Any:
-        info = look(bucket, key)
-        container.upload_blob(key, b"second", overwrite=True)
-        return info
-
-    monkeypatch.setattr(driver, "head_object", look_then_replace)
+    info = driver.head_object(azure_bucket.name, "src")
+    container.upload_blob("src", b"second", overwrite=True)
     with pytest.raises(PreconditionFailedException, match="replaced"):
         driver.copy_object(
-            azure_bucket.name, "src", None, azure_bucket.name, "dst", WriteOptions("")
+            azure_bucket.name, info, azure_bucket.name, "dst", WriteOptions(info.content_type)
         )
-    monkeypatch.undo()
     assert azure_bucket.objects.get("dst") is None
     assert [blob.name for blob in container.list_blobs(include=["uncommittedblobs"])] == ["src"]
 
@@ -102,25 +101,22 @@ def test_the_source_sas_never_shows_in_an_error_or_a_log(
     azure_bucket.objects.create("src").upload(b"x")
     azure_bucket.objects.create("dst").upload(b"kept")
     driver: Any = azure.driver
-    revision = driver.head_object(azure_bucket.name, "src").revision
+    info = driver.head_object(azure_bucket.name, "src")
     caplog.set_level(logging.DEBUG)
     failures: list[BaseException] = []
     with pytest.raises(PreconditionFailedException) as exists:  # create-only onto "dst"
         driver.copy_object(
-            azure_bucket.name, "src", revision, azure_bucket.name, "dst", WriteOptions("", {}, True)
+            azure_bucket.name,
+            info,
+            azure_bucket.name,
+            "dst",
+            WriteOptions(info.content_type, {}, True),
         )
     failures.append(exists.value)
-    look = driver.head_object
-
-    def look_then_replace(bucket: str, key: str) -> Any:
-        info = look(bucket, key)
-        container.upload_blob(key, b"y", overwrite=True)
-        return info
-
-    monkeypatch.setattr(driver, "head_object", look_then_replace)
+    container.upload_blob("src", b"y", overwrite=True)
     with pytest.raises(PreconditionFailedException) as replaced:
         driver.copy_object(
-            azure_bucket.name, "src", None, azure_bucket.name, "new", WriteOptions("")
+            azure_bucket.name, info, azure_bucket.name, "new", WriteOptions(info.content_type)
         )
     failures.append(replaced.value)
     monkeypatch.undo()
@@ -135,3 +131,24 @@ def test_the_source_sas_never_shows_in_an_error_or_a_log(
     for signature in signatures:
         assert all(signature not in text for text in texts)
     assert _content(azure_bucket, "dst") == b"kept"
+
+
+def test_a_direct_copy_given_another_type_is_refused_and_the_core_streams_it(
+    azure: CloudProvider, azure_bucket: Bucket, container: ContainerClient
+) -> None:
+    """Copy Blob keeps the source's type: retyping it afterwards would show
+    the wrong type for a round trip, so the driver refuses and the core streams."""
+    source = azure_bucket.objects.create("src").upload(b"hello", content_type="text/plain")
+    driver: Any = azure.driver
+    assert azure.features.copies_keep_content_type
+    info = driver.head_object(azure_bucket.name, "src")
+    with pytest.raises(InvalidValueException, match="text/x-new"):
+        driver.copy_object(
+            azure_bucket.name, info, azure_bucket.name, "dst", WriteOptions("text/x-new")
+        )
+    assert azure_bucket.objects.get("dst") is None
+    copied = source.copy_to(azure_bucket, "dst", content_type="text/x-new")
+    assert copied.content_type == "text/x-new"
+    # streamed, not Copy Blob: the blob carries no copy record
+    assert container.get_blob_client("dst").get_blob_properties().copy.id is None
+    assert _content(azure_bucket, "dst") == b"hello"

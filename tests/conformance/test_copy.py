@@ -25,7 +25,7 @@ from bucketbridge import (
     copy,
     sync,
 )
-from bucketbridge.drivers.records import WriteOptions
+from bucketbridge.drivers.records import ObjectInfo, WriteOptions
 from tests.conformance.conftest import unique_name
 from tests.servers.providers import ProviderFactory
 
@@ -70,10 +70,13 @@ def test_copy_within_the_provider_keeps_bytes_type_and_metadata(
 
 
 def test_copy_to_a_new_name_replaces_type_and_metadata_when_given(bucket: Bucket) -> None:
+    """The copy has the type given from its first appearance (a copy that
+    cannot set it, Azure's, is streamed: tests/unit/test_copying.py)."""
     source = bucket.objects.create("a.txt").upload(b"hello", metadata={"old": "1"})
     copied = source.copy_to(bucket, "b.json", content_type="application/json", metadata={"n": "2"})
     stored = bucket.objects.get("b.json")
     assert stored is not None and copied.size == 5
+    assert (copied.content_type, copied.metadata) == ("application/json", {"n": "2"})
     assert (stored.content_type, stored.metadata) == ("application/json", {"n": "2"})
     assert _content(bucket, "b.json") == b"hello"
 
@@ -206,11 +209,33 @@ def test_a_server_side_copy_of_a_replaced_revision_is_refused(
     if copies is None:
         pytest.skip("this driver streams copies (the streamed read is pinned: test_reads)")
     bucket.objects.create("src").upload(b"first")
-    revision = provider.driver.head_object(bucket.name, "src")
-    assert revision is not None and revision.revision is not None
+    looked_up = provider.driver.head_object(bucket.name, "src")
+    assert looked_up is not None and looked_up.revision is not None
     bucket.objects.create("src").upload(b"second, longer")
+    options = WriteOptions(looked_up.content_type or "application/octet-stream")
     with pytest.raises(PreconditionFailedException):
-        copies.copy_object(
-            bucket.name, "src", revision.revision, bucket.name, "dst", WriteOptions("text/plain")
-        )
+        copies.copy_object(bucket.name, looked_up, bucket.name, "dst", options)
     assert bucket.objects.get("dst") is None
+
+
+def test_a_server_side_copy_looks_the_source_up_once(
+    provider: CloudProvider, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver is handed the core's look-up (its size, etag, type): it
+    does not HEAD the source again to learn them."""
+    if provider.features.copies_objects is None:
+        pytest.skip("this driver streams copies")
+    source = bucket.objects.create("src").upload(b"hello", metadata={"k": "v"})
+    driver = provider.driver
+    real = driver.head_object
+    looked: list[str] = []
+
+    def head_object(bucket_name: str, key: str) -> ObjectInfo | None:
+        looked.append(key)
+        return real(bucket_name, key)
+
+    monkeypatch.setattr(driver, "head_object", head_object)
+    copied = source.copy_to(bucket, "dst")
+    monkeypatch.undo()
+    assert looked == ["src"]
+    assert copied.size == 5 and _content(bucket, "dst") == b"hello"

@@ -16,10 +16,11 @@ from swiftclient.exceptions import ClientException
 
 from bucketbridge import Bucket, CloudProvider, PreconditionFailedException, TransferConfig
 from bucketbridge.drivers.base import CopiesObjects
-from bucketbridge.drivers.records import WriteOptions
+from bucketbridge.drivers.records import ObjectInfo, WriteOptions
 from tests.servers.swift import MAX_FILE_SIZE, SwiftServer
 
 MiB = 1024 * 1024
+XY = WriteOptions("x/y")
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
 
 
@@ -130,12 +131,12 @@ def test_a_create_only_copy_is_checked_at_its_manifest(
     # the look-up refuses early; the manifest's If-None-Match refuses a racer
     with pytest.raises(PreconditionFailedException):
         source.copy_to(swift_bucket, "new", overwrite=False)
-    revision = swift.driver.head_object(swift_bucket.name, "src")
-    assert revision is not None
+    looked_up = swift.driver.head_object(swift_bucket.name, "src")
+    assert looked_up is not None
     swift_bucket.objects.create("raced").upload(b"first")  # as if written after the look-up
     options = WriteOptions("text/plain", create_only=True)
     with pytest.raises(PreconditionFailedException):
-        _race_past_the_look_up(swift, _copier(swift), swift_bucket, revision.revision, options)
+        _race_past_the_look_up(swift, _copier(swift), swift_bucket, looked_up, options)
     assert _content(swift_bucket, "raced") == b"first"
     assert set(_segments(raw, swift_bucket)) == before  # the refused copies left nothing
     assert list(swift_bucket.objects.incomplete_uploads()) == []
@@ -145,7 +146,7 @@ def _race_past_the_look_up(
     provider: CloudProvider,
     copies: CopiesObjects,
     bucket: Bucket,
-    revision: str | None,
+    source: ObjectInfo,
     options: WriteOptions,
 ) -> None:
     """A create-only copy whose look-up of the destination saw nothing."""
@@ -153,7 +154,7 @@ def _race_past_the_look_up(
     looked = driver.object_headers
     driver.object_headers = lambda b, k: None if k == "raced" else looked(b, k)
     try:
-        copies.copy_object(bucket.name, "src", revision, bucket.name, "raced", options)
+        copies.copy_object(bucket.name, source, bucket.name, "raced", options)
     finally:
         del driver.object_headers
 
@@ -171,8 +172,7 @@ def test_a_copy_failing_midway_leaves_no_segments(
     with pytest.raises(PreconditionFailedException, match="replaced"):
         _copier(swift).copy_object(
             swift_bucket.name,
-            "src.bin",
-            info.revision,
+            info,
             swift_bucket.name,
             "copy.bin",
             WriteOptions("application/octet-stream"),
@@ -182,30 +182,41 @@ def test_a_copy_failing_midway_leaves_no_segments(
     assert swift_bucket.objects.get("copy.bin") is None
 
 
-def test_a_replaced_source_is_refused_whoever_looked_it_up(
-    swift_server: SwiftServer,
-    make_provider: Callable[[dict[str, Any]], CloudProvider],
-    swift_bucket: Bucket,
-) -> None:
-    """A revision this driver looked up: an SLO's manifest must still carry
-    it. One another process looked up (nothing remembered here): a HEAD
-    checks it, so even the same bytes written again are refused."""
-    looker = make_provider(swift_server.config())
-    copier = _copier(looker)
-    elsewhere = _copier(make_provider(swift_server.config()))
-    for name, first, second, copies in (
-        ("slo", os.urandom(6 * MiB), os.urandom(6 * MiB), copier),
-        ("plain", b"first", b"first", elsewhere),
+def test_a_replaced_source_is_refused(swift: CloudProvider, swift_bucket: Bucket) -> None:
+    """The copy is pinned by the looked-up etag (a plain object) or the
+    manifest's X-Timestamp (an SLO, told apart by the HEAD after the 412);
+    nothing remembers revisions between the look and the copy."""
+    copies = _copier(swift)
+    for name, first, second in (
+        ("slo", os.urandom(6 * MiB), os.urandom(6 * MiB)),
+        ("plain", b"first", b"second"),
+        ("slo-now", b"small", os.urandom(6 * MiB)),
+        ("plain-now", os.urandom(6 * MiB), b"small"),
     ):
         swift_bucket.objects.create(name).upload(first, SMALL)
-        old = looker.driver.head_object(swift_bucket.name, name)
+        old = swift.driver.head_object(swift_bucket.name, name)
         assert old is not None
         swift_bucket.objects.create(name).upload(second, SMALL)
         with pytest.raises(PreconditionFailedException, match="replaced"):
-            copies.copy_object(
-                swift_bucket.name, name, old.revision, swift_bucket.name, "out", WriteOptions("x/y")
-            )
+            copies.copy_object(swift_bucket.name, old, swift_bucket.name, "out", XY)
         assert swift_bucket.objects.get("out") is None
+
+
+def test_a_plain_source_written_again_with_the_same_bytes_is_copied(
+    swift: CloudProvider, swift_bucket: Bucket
+) -> None:
+    """Only the etag pins a plain copy: the same bytes written again pass,
+    and the copy (its type and metadata the options') is the pinned
+    revision's all the same."""
+    swift_bucket.objects.create("same").upload(b"first", metadata={"a": "1"})
+    old = swift.driver.head_object(swift_bucket.name, "same")
+    assert old is not None
+    swift_bucket.objects.create("same").upload(b"first", metadata={"b": "2"})
+    options = WriteOptions("x/y", {"a": "1"})
+    _copier(swift).copy_object(swift_bucket.name, old, swift_bucket.name, "out", options)
+    stored = swift_bucket.objects.get("out")
+    assert stored is not None and (stored.content_type, stored.metadata) == ("x/y", {"a": "1"})
+    assert _content(swift_bucket, "out") == b"first"
 
 
 def test_another_tool_s_slo_with_small_and_ranged_segments_is_copied(

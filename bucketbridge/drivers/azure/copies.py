@@ -19,10 +19,12 @@ Copy Blob is the call Azurite and Azure both carry out. What follows:
   object that was there before the copy is gone then, as with any failed
   Copy Blob over it.
 - Copy Blob takes the metadata (``x-ms-meta-*``) but copies the source's
-  content settings. A copy given another content type gets it by a Set Blob
-  Properties pinned to the copy's ETag (the source's Content-MD5 and other
-  settings carried over): until then, for one round trip, the copy shows the
-  source's type.
+  content settings, and a Set Blob Properties after it would show the
+  source's type for a round trip. So the driver says
+  ``copies_keep_content_type``: the core streams a copy given another type,
+  and this refuses one (InvalidValueException) if called directly.
+- The source is as the core looked it up (its size, etag, type): no HEAD
+  here, but after a 412 (Azurite's ConditionNotMet names neither side).
 - Copy Blob keeps the source's metadata when none is sent, so the copy's
   metadata always carries the source's etag (:mod:`.metadata`'s reserved
   entry): an empty metadata asked for stays empty, and the copy keeps the
@@ -44,9 +46,10 @@ from urllib.parse import unquote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
 from ...errors import (
+    InvalidValueException,
     NotFoundException,
     PreconditionFailedException,
     ProviderInternalException,
@@ -69,20 +72,27 @@ REDACTED = "sig=***"
 def copy_blob(
     driver: AzureDriver,
     source_bucket: str,
-    source_key: str,
-    source_revision: str | None,
+    source: ObjectInfo,
     bucket: str,
     key: str,
     options: WriteOptions,
 ) -> ObjectInfo:
-    source = driver.head_object(source_bucket, source_key)
-    if source is None:
-        raise NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
-    if source_revision is not None and source.revision != source_revision:
-        raise _replaced(source_bucket, source_key)
-    revision = source_revision or source.revision
-    assert revision is not None and source.etag is not None
-    url, secret = _source_url(driver, source_bucket, source_key)
+    """``source`` as the core looked it up; its type must be the copy's."""
+    if source.revision is None:  # "whatever is there": pinned to what is there now
+        found = driver.head_object(source_bucket, source.key)
+        if found is None:
+            raise NotFoundException(f"object {source.key!r} not found in bucket {source_bucket!r}")
+        source = found
+    if options.content_type != source.content_type:
+        raise InvalidValueException(
+            "content_type",
+            options.content_type,
+            f"an Azure Blob copy keeps the source's type {source.content_type!r};"
+            " the core streams a copy given another",
+        )
+    revision = source.revision
+    assert revision is not None
+    url, secret = _source_url(driver, source_bucket, source.key)
     destination = driver.blob(bucket, key)
     args: dict[str, Any] = {
         "source_etag": revision,
@@ -98,21 +108,17 @@ def copy_blob(
         if started.get("copy_status") != "success":
             properties = _finished(destination, started, bucket, key, secret)
             etag, modified = properties.etag, properties.last_modified
-        content_type = source.content_type
-        if options.content_type != content_type:
-            etag, modified = _retyped(destination, etag, options.content_type)
-            content_type = options.content_type
     except HttpResponseError as error:
         code, status = error_code(error), status_of(error)
         # Azure says SourceConditionNotMet; Azurite says ConditionNotMet for
         # the source and the destination alike: a look at the source tells
         if code == "SourceConditionNotMet" or (
-            status == 412 and _moved(driver, source_bucket, source_key, revision)
+            status == 412 and _moved(driver, source_bucket, source.key, revision)
         ):
-            raise _replaced(source_bucket, source_key) from _safe_cause(error, secret)
+            raise _replaced(source_bucket, source.key) from _safe_cause(error, secret)
         if code == "CannotVerifyCopySource" and status == 404:
             raise NotFoundException(
-                f"object {source_key!r} not found in bucket {source_bucket!r}"
+                f"object {source.key!r} not found in bucket {source_bucket!r}"
             ) from _safe_cause(error, secret)
         raise _scrubbed(driver.error(error, bucket, key), secret) from _safe_cause(error, secret)
     except AzureError as error:
@@ -122,7 +128,7 @@ def copy_blob(
         size=source.size,
         last_modified=modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc),
         etag=source.etag,
-        content_type=content_type,
+        content_type=options.content_type,
         metadata=dict(options.metadata),
         revision=quoted(etag),
     )
@@ -206,25 +212,6 @@ def _discard(destination: Any, etag: str | None) -> None:
             destination.delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
     except AzureError:
         pass  # gone already, or replaced by another writer: theirs to keep
-
-
-def _retyped(destination: Any, etag: str, content_type: str) -> tuple[str, datetime]:
-    """Give the copy (still at ``etag``) ``content_type``, keeping its other
-    content settings (Set Blob Properties clears those it is not sent)."""
-    pinned = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
-    settings = destination.get_blob_properties(**pinned).content_settings
-    answer = destination.set_http_headers(
-        ContentSettings(
-            content_type=content_type,
-            content_encoding=settings.content_encoding,
-            content_language=settings.content_language,
-            content_disposition=settings.content_disposition,
-            cache_control=settings.cache_control,
-            content_md5=settings.content_md5,
-        ),
-        **pinned,
-    )
-    return answer["etag"], answer["last_modified"]
 
 
 def _scrubbed(error: Exception, secret: str | None) -> Exception:

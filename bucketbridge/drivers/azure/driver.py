@@ -65,6 +65,7 @@ class AzureDriver:
     list_page_size = MAX_PAGE  # iteration: 5000 names a request, not S3's 1000
     # Delete Container deletes the blobs in it: the core must look first, so
     # refuses_non_empty_bucket_delete stays unset.
+    copies_keep_content_type = True  # Copy Blob takes no content type: see .copies
 
     def __init__(self, settings: AzureSettings) -> None:
         self.settings = settings
@@ -306,15 +307,14 @@ class AzureDriver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
-        return copies.copy_blob(
-            self, source_bucket, source_key, source_revision, bucket, key, options
-        )
+        """Copy Blob, waited for (see :mod:`.copies`); only with the
+        source's content type."""
+        return copies.copy_blob(self, source_bucket, source, bucket, key, options)
 
     # --- multipart ------------------------------------------------------
 

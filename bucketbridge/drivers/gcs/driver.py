@@ -239,16 +239,13 @@ class GcsDriver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
         """``objects.rewrite`` until done (see :mod:`.rewrite`)."""
-        return rewrite.copy_object(
-            self, source_bucket, source_key, source_revision, bucket, key, options
-        )
+        return rewrite.copy_object(self, source_bucket, source, bucket, key, options)
 
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int

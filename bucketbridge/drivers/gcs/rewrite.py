@@ -5,12 +5,13 @@ a large one, or one moved to another location or storage class, takes
 several calls, each answering a ``rewriteToken`` to call again with). The
 destination only appears when the last call is done.
 
-The source is looked up first: its revision must be the one pinned (else
-PreconditionFailedException), and a composed source's etag, kept in a
-hidden metadata key (:mod:`.uploads`), goes with the copy, so the copy's
-etag is the source's, as on the other providers. The rewrite then names
+The source is as the core looked it up: its revision names the generation
+(and CRC32C) to copy, and an etag that is no MD5 (a composed source's,
+kept in a hidden metadata key, :mod:`.uploads`) goes with the copy, so the
+copy's etag is the source's, as on the other providers. The rewrite names
 that ``sourceGeneration`` and requires it to still be the live one
-(``ifSourceGenerationMatch``); a create-only copy sends
+(``ifSourceGenerationMatch``; a 404 then, explained by a look at both
+sides, is a missing bucket, a missing source or a replaced one); a create-only copy sends
 ``ifGenerationMatch=0``. The destination resource carries the options'
 content type and metadata, written as the uploads write them.
 
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
 def copy_object(
     driver: GcsDriver,
     source_bucket: str,
-    source_key: str,
-    source_revision: str | None,
+    info: ObjectInfo,
     bucket: str,
     key: str,
     options: WriteOptions,
@@ -45,37 +45,46 @@ def copy_object(
     from .driver import info_of
 
     check_metadata(options)
-    source = driver.object_resource(source_bucket, source_key)
-    if source is None:
-        if driver.head_bucket(bucket) is None:
-            raise NotFoundException(f"bucket {bucket!r} does not exist")
-        raise NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
-    found = info_of(source)
-    if source_revision is not None and found.revision != source_revision:
-        raise _replaced(source_bucket, source_key)
+    if info.revision is None:  # "whatever is there": pinned to what is there now
+        found = driver.head_object(source_bucket, info.key)
+        if found is None:
+            raise _missing(driver, source_bucket, info.key, bucket)
+        info = found
+    assert info.revision is not None
+    generation, _, crc32c = info.revision.partition("/")
     if options.create_only and driver.head_object(bucket, key) is not None:
         raise PreconditionFailedException(f"object {key!r} already exists in bucket {bucket!r}")
     metadata = dict(options.metadata)
-    stored_etag = (source.get("metadata") or {}).get(ETAG_METADATA_KEY)
-    if stored_etag:
-        metadata[ETAG_METADATA_KEY] = stored_etag
+    if info.etag and not _is_md5(info.etag):
+        # a composed source's etag (GCS keeps no MD5 for it): the copy's too
+        metadata[ETAG_METADATA_KEY] = info.etag
     resource: dict[str, Any] = {"contentType": options.content_type, "metadata": metadata}
-    generation = str(source["generation"])
     copied = _rewrite(
         driver,
-        (source_bucket, source_key, generation, source.get("crc32c")),
+        (source_bucket, info.key, generation, crc32c or None),
         bucket,
         key,
         resource,
         0 if options.create_only else None,
     )
     if copied is None:  # 404: a bucket, or that generation of the source, is gone
+        if driver.head_object(source_bucket, info.key) is None:
+            raise _missing(driver, source_bucket, info.key, bucket)
         if driver.head_bucket(bucket) is None:
             raise NotFoundException(f"bucket {bucket!r} does not exist")
-        if driver.head_object(source_bucket, source_key) is None:
-            raise NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
-        raise _replaced(source_bucket, source_key)
+        raise _replaced(source_bucket, info.key)
     return info_of(copied)
+
+
+def _missing(driver: GcsDriver, source_bucket: str, source_key: str, bucket: str) -> Exception:
+    """A missing destination bucket is named first, as the other drivers do."""
+    if driver.head_bucket(bucket) is None:
+        return NotFoundException(f"bucket {bucket!r} does not exist")
+    return NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
+
+
+def _is_md5(etag: str) -> bool:
+    return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
 
 
 def _rewrite(

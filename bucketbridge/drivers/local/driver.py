@@ -483,21 +483,21 @@ class LocalDriver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
         """Copy inside the kernel (a reflink where the filesystem shares
-        blocks); the copy keeps the source's etag, or how to compute it."""
+        blocks); the copy keeps the source's etag, or how to compute it.
+        The file opened is the one pinned, so ``source`` says nothing more."""
         self._check_object(bucket, key)
-        source, info = self._open_described(source_bucket, source_key, source_revision)
+        opened, info = self._open_described(source_bucket, source.key, source.revision)
         sidecar = self._sidecars.read(
-            source_bucket, source_key, identity(os.fstat(source.fileno()))
+            source_bucket, source.key, identity(os.fstat(opened.fileno()))
         )
-        with source, TempFile(self._tmp_fd) as (fd, temp_name):
-            _copy_fd(source.fileno(), fd, None)
+        with opened, TempFile(self._tmp_fd) as (fd, temp_name):
+            _copy_fd(opened.fileno(), fd, None)
             record = {
                 "content_type": options.content_type,
                 "metadata": dict(options.metadata),

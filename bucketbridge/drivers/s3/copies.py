@@ -1,8 +1,9 @@
 """Server-side copies: CopyObject, or a multipart copy above the threshold.
 
 The source is pinned to its revision (``x-amz-copy-source-if-match`` with the
-ETag the core looked up) on CopyObject and on every UploadPartCopy, so a copy
-never mixes two revisions; the copy takes the options' content type and
+ETag the core looked up, whose size decides the kind of copy: no HEAD here)
+on CopyObject and on every UploadPartCopy, so a copy never mixes two
+revisions; the copy takes the options' content type and
 metadata (``MetadataDirective: REPLACE``, sent as an upload sends them) and a
 create-only copy carries ``If-None-Match: *`` on CopyObject or on the
 CompleteMultipartUpload, as uploads do. Above ``s3_copy_threshold`` (at most
@@ -57,21 +58,22 @@ class Source:
 def copy_object(
     driver: S3Driver,
     source_bucket: str,
-    source_key: str,
-    source_revision: str | None,
+    info: ObjectInfo,
     bucket: str,
     key: str,
     options: WriteOptions,
 ) -> ObjectInfo:
-    # The size decides CopyObject or a multipart copy; the HEAD also pins a
-    # copy asked for "whatever is there" to one revision for all its parts.
+    # The size the core looked up decides CopyObject or a multipart copy;
+    # the copy source is pinned to that revision, so a replaced source is
+    # refused by the server (412). Only a copy asked for "whatever is there"
+    # is looked up here, to pin all its parts to one revision.
     _check_bucket(driver, bucket)
-    info = driver.head_object(source_bucket, source_key)
-    if info is None:
-        raise NotFoundException(f"object {source_key!r} not found in bucket {source_bucket!r}")
-    source = Source(source_bucket, source_key, info)
-    if source_revision is not None and info.revision != source_revision:
-        raise source.replaced()
+    if info.revision is None:
+        found = driver.head_object(source_bucket, info.key)
+        if found is None:
+            raise NotFoundException(f"object {info.key!r} not found in bucket {source_bucket!r}")
+        info = found
+    source = Source(source_bucket, info.key, info)
     if info.size > driver._settings.copy_threshold:
         return _multipart_copy(driver, source, bucket, key, options)
     return _single_copy(driver, source, bucket, key, options)

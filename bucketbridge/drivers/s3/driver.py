@@ -475,17 +475,14 @@ class S3Driver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
     ) -> ObjectInfo:
         """CopyObject, or a multipart copy above ``s3_copy_threshold``
         (:mod:`.copies`)."""
-        return copies.copy_object(
-            self, source_bucket, source_key, source_revision, bucket, key, options
-        )
+        return copies.copy_object(self, source_bucket, source, bucket, key, options)
 
     def _written_by_us(self, bucket: str, key: str, etag: str | None) -> ObjectInfo | None:
         """The object at ``key`` if its ETag is the one our write gives it:

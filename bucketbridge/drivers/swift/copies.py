@@ -12,14 +12,19 @@ What the real Swift (2.38, tests/servers/swift.py) does with a copy, tried:
   with ``If-None-Match: *``. (Its etag is then the SLO's, not the source's;
   ``sync`` records the source's etag beside it.)
 - Pinning: the revision is the ``X-Timestamp``, which no copy header can be
-  conditioned on, so ``If-Match`` carries the etag of that revision (from the
-  HEAD the core made just before, remembered by :class:`Revisions`, or one
-  made here). A source replaced by other bytes is refused. What remains: a
-  source rewritten between that HEAD and the copy with the very same bytes
-  is copied -- the same bytes, and the copy's type and metadata are the
-  options', so the result is the pinned revision's copy all the same.
+  conditioned on, so ``If-Match`` carries the etag of that revision (as the
+  core looked it up just before). A source replaced by other bytes is
+  refused. What remains: a source up to ``PLAIN_COPY_MAX`` rewritten
+  between that look and the copy with the very same bytes is copied -- the
+  same bytes, and the copy's type and metadata are the options', so the
+  result is the pinned revision's copy all the same.
 - Metadata: ``X-Fresh-Metadata: true`` replaces the source's with the
   options' (else Swift merges them).
+- Plain or SLO: the looked-up info does not say. Up to ``PLAIN_COPY_MAX``
+  the copy is one request whatever it is (no HEAD); a larger source is
+  looked at first, its X-Timestamp must be the revision, and an SLO is
+  copied as below. (A copy ``?multipart-manifest=get`` that would tell an
+  SLO by refusing it answers 500 "Unable to load SLO manifest" on 2.38.)
 - SLO: a plain copy of a manifest concatenates its segments into one object
   (refused above ``max_file_size``), and copying the manifest itself
   (``multipart-manifest=get``) would share segments that a delete of the
@@ -37,8 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +50,7 @@ from urllib.parse import quote
 
 from ...config import DEFAULT_MAX_CONCURRENCY
 from ...errors import NotFoundException, PreconditionFailedException
+from ..parts import MIN_PART_SIZE
 from ..records import Body, ObjectInfo, PartInfo, WriteOptions
 from . import metadata
 from .large import SloUpload, delete_segments, replaced_segments
@@ -55,43 +59,16 @@ from .replies import written_info
 if TYPE_CHECKING:
     from .driver import SwiftDriver
 
-REMEMBERED = 256  # revisions whose etag is kept per driver
+# Up to this size a copy is one request pinned by the looked-up etag, with
+# no HEAD: an upload's parts are 5 MiB at least, so only another tool's SLO
+# is this small, and Swift copies it concatenated (the same bytes, a plain
+# object). A larger source is looked at first (one round trip beside copying
+# this much): an SLO is copied segment by segment, several at once, and one
+# over max_file_size could not be copied whole.
+PLAIN_COPY_MAX = MIN_PART_SIZE
 # segments copied at once, as many as an upload sends parts (on the loaded test
 # server 4 at once copied a 48 MiB SLO at 0.65-0.7x the streamed copy's speed, 8 at 0.6-0.97x)
 SEGMENT_COPIES = DEFAULT_MAX_CONCURRENCY
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What a copy needs to know of one revision of an object."""
-
-    etag: str
-    size: int
-    is_slo: bool
-
-
-class Revisions:
-    """The etags of the revisions ``head_object`` saw lately: the core looks
-    the source up just before it asks for a copy, so the copy needs no HEAD
-    of its own. A revision (X-Timestamp) of a key never changes its bytes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, str, str], Seen] = OrderedDict()
-
-    def saw(self, bucket: str, key: str, headers: Mapping[str, str], info: ObjectInfo) -> None:
-        if info.revision is None or info.etag is None:
-            return
-        seen = Seen(info.etag, info.size, _is_slo(headers))
-        with self._lock:
-            self._seen[(bucket, key, info.revision)] = seen
-            self._seen.move_to_end((bucket, key, info.revision))
-            while len(self._seen) > REMEMBERED:
-                self._seen.popitem(last=False)
-
-    def get(self, bucket: str, key: str, revision: str) -> Seen | None:
-        with self._lock:
-            return self._seen.get((bucket, key, revision))
 
 
 @dataclass(frozen=True)
@@ -107,50 +84,73 @@ class Piece:
 
 def copy_object(
     driver: SwiftDriver,
-    source: tuple[str, str, str | None],
+    source_bucket: str,
+    source: ObjectInfo,
     bucket: str,
     key: str,
     options: WriteOptions,
 ) -> ObjectInfo:
-    """``source``: bucket, key and revision (None: whatever is there)."""
-    seen = _look_up(driver, *source)
+    """``source`` as the core looked it up (revision None: whatever is there)."""
     if options.create_only and driver.object_headers(bucket, key) is not None:
         # refused before copying anything (the manifest's If-None-Match decides)
         raise PreconditionFailedException(f"object {key!r} already exists in bucket {bucket!r}")
-    source_bucket, source_key, revision = source
-    if seen.is_slo:
-        pieces = _slo_pieces(driver, source_bucket, source_key, revision)
-    elif not options.create_only:
-        return _copy_whole(driver, source_bucket, source_key, seen, bucket, key, options)
-    elif seen.size == 0:  # SLO segments hold 1 byte or more; nothing to copy
-        return driver.put_object(bucket, key, Body.of_bytes(b""), options)
-    else:
-        pieces = [Piece(source_bucket, source_key, seen.etag, None, seen.size)]
-    return _staged(driver, pieces, bucket, key, options)
+    if source.revision is None or source.etag is None or source.size > PLAIN_COPY_MAX:
+        return _copy_looked_up(driver, source_bucket, source, bucket, key, options)
+    return _copy_plain(
+        driver, source_bucket, source.key, source.etag, source.size, bucket, key, options
+    )
 
 
-def _look_up(driver: SwiftDriver, bucket: str, key: str, revision: str | None) -> Seen:
-    if revision is not None:
-        seen = driver.revisions.get(bucket, key, revision)
-        if seen is not None:
-            return seen
-    headers = driver.object_headers(bucket, key)
+def _copy_looked_up(
+    driver: SwiftDriver,
+    source_bucket: str,
+    source: ObjectInfo,
+    bucket: str,
+    key: str,
+    options: WriteOptions,
+) -> ObjectInfo:
+    """The copy of a large source (or of whatever is there): a HEAD tells
+    an SLO, copied segment by segment, from a plain object."""
+    headers = driver.object_headers(source_bucket, source.key)
     if headers is None:
-        raise NotFoundException(f"object {key!r} not found in bucket {bucket!r}")
-    if revision is not None and headers.get("x-timestamp") != revision:
-        raise _replaced(bucket, key)
-    return Seen(
-        (headers.get("etag") or "").strip('"'),
-        int(headers["content-length"]),
-        _is_slo(headers),
+        raise NotFoundException(f"object {source.key!r} not found in bucket {source_bucket!r}")
+    revision = source.revision or headers.get("x-timestamp")
+    if headers.get("x-timestamp") != revision:
+        raise _replaced(source_bucket, source.key)
+    if _is_slo(headers):
+        pieces = _slo_pieces(driver, source_bucket, source.key, revision)
+        return _staged(driver, pieces, bucket, key, options)
+    etag = (headers.get("etag") or "").strip('"')
+    size = int(headers["content-length"])
+    return _copy_plain(driver, source_bucket, source.key, etag, size, bucket, key, options)
+
+
+def _copy_plain(
+    driver: SwiftDriver,
+    source_bucket: str,
+    source_key: str,
+    etag: str,
+    size: int,
+    bucket: str,
+    key: str,
+    options: WriteOptions,
+) -> ObjectInfo:
+    """The source in one copy request, pinned by ``etag`` (a small SLO is
+    concatenated by Swift: the same bytes, in a plain object)."""
+    if not options.create_only:
+        return _copy_whole(driver, (source_bucket, source_key), etag, size, bucket, key, options)
+    if size == 0:  # nothing to copy, nor to stage
+        return driver.put_object(bucket, key, Body.of_bytes(b""), options)
+    return _staged(
+        driver, [Piece(source_bucket, source_key, etag, None, size)], bucket, key, options
     )
 
 
 def _copy_whole(
     driver: SwiftDriver,
-    source_bucket: str,
-    source_key: str,
-    seen: Seen,
+    source: tuple[str, str],
+    etag: str,
+    size: int,
     bucket: str,
     key: str,
     options: WriteOptions,
@@ -163,11 +163,11 @@ def _copy_whole(
         **{name.lower(): value for name, value in metadata.to_headers(options.metadata).items()},
     }
     try:
-        answer = _copy(driver, (source_bucket, source_key), (bucket, key), seen.etag, headers)
+        answer = _copy(driver, source, (bucket, key), etag, headers)
     except PreconditionFailedException as error:
-        raise _replaced(source_bucket, source_key) from error
+        raise _replaced(*source) from error
     delete_segments(driver, bucket, replaced)
-    return written_info(key, seen.size, answer, options)
+    return written_info(key, size, answer, options)
 
 
 def _staged(

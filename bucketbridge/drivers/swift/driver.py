@@ -54,7 +54,6 @@ from ..records import (
 )
 from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
-from .copies import Revisions
 from .errors import NETWORK_ERRORS, SWIFT_ERRORS, status_error, translate
 from .large import (
     SEGMENTS_SUFFIX,
@@ -100,7 +99,6 @@ class SwiftDriver:
         self._wire: SwiftWire | None = None
         self._segment_reads: SegmentReads | None = None
         self._wire_chosen = False
-        self.revisions = Revisions()
 
     def __repr__(self) -> str:
         return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
@@ -207,7 +205,6 @@ class SwiftDriver:
         if headers is None:
             return None
         info = _info(key, headers, int(headers["content-length"]))
-        self.revisions.saw(bucket, key, headers, info)
         if self._segment_reads is not None:
             self._segment_reads.saw(bucket, key, headers, info)
         return info
@@ -396,8 +393,7 @@ class SwiftDriver:
     def copy_object(
         self,
         source_bucket: str,
-        source_key: str,
-        source_revision: str | None,
+        source: ObjectInfo,
         bucket: str,
         key: str,
         options: WriteOptions,
@@ -405,8 +401,7 @@ class SwiftDriver:
         """Inside Swift (:mod:`.copies`): one copy request for a plain
         object; an SLO, or a create-only copy, copies segments and writes a
         manifest."""
-        source = (source_bucket, source_key, source_revision)
-        return copies.copy_object(self, source, bucket, key, options)
+        return copies.copy_object(self, source_bucket, source, bucket, key, options)
 
     def delete_object(self, bucket: str, key: str) -> None:
         """An SLO goes with its segments (``multipart-manifest=delete``); Swift
