@@ -81,6 +81,9 @@ class Entry:
     etag: str | None
     # same size, etags not comparable from the listings: the task looks closer
     maybe_same: bool = False
+    # the user metadata, where the listing gives it (LOCAL's does, S3's does
+    # not): a sync then records the source etag without a HEAD of the source
+    metadata: dict[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -461,7 +464,8 @@ def _entries(location: Location) -> Iterator[Entry]:
     provider = provider_for(location)
     cut = len(location.prefix)
     for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
-        yield Entry(info.key[cut:], info.size, info.etag)
+        metadata = None if info.metadata is None else dict(info.metadata)
+        yield Entry(info.key[cut:], info.size, info.etag, metadata=metadata)
 
 
 def _bucket(location: Location) -> Bucket:
@@ -542,9 +546,15 @@ def _copy_one(
     source = origin.objects.create(batch.source.prefix + entry.name)
     metadata = None
     if batch.record_source_etag:
-        source.refresh()
-        if source.etag is not None:
-            metadata = {**source.metadata, SOURCE_ETAG_KEY: source.etag}
+        etag, known = entry.etag, entry.metadata
+        if known is None:  # the listing did not give the metadata: a HEAD does
+            source.refresh()
+            etag, known = source.etag, source.metadata
+        # The etag the listing saw: if the object is replaced before the copy
+        # reads it, the copy records an older etag than its bytes', and the
+        # next sync copies it again (as when it was replaced after a HEAD).
+        if etag is not None:
+            metadata = {**known, SOURCE_ETAG_KEY: etag}
     return source.copy_to(
         target,
         batch.destination.prefix + entry.name,

@@ -90,3 +90,26 @@ def test_a_location_pickles_without_resolved_secrets_and_masks_them() -> None:
         "p/",
         {"aws_secret_key": "SECRET-VALUE"},  # what the user gave, to rebuild the provider
     )
+
+
+def test_a_sync_records_the_source_etag_from_a_listing_that_gives_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOCAL's listing gives each object's metadata and etag: the copy
+    records them with no HEAD of the source (one sidecar read fewer)."""
+    local = CloudProviderFactory().create_provider(ProviderList.LOCAL, _local(tmp_path))
+    memory = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    source = local.storage.buckets.create("src-bucket")
+    for i in range(5):
+        source.objects.create(f"k{i}").upload(b"x" * i, metadata={"n": str(i)})
+    destination = memory.storage.buckets.create("dst-bucket")
+    heads: list[str] = []
+    head = local.driver.head_object
+    monkeypatch.setattr(local.driver, "head_object", lambda b, k: heads.append(k) or head(b, k))
+    report = sync(source, destination, batch_objects=2)
+    assert (report.copied, report.ok, heads) == (5, True, [])
+    monkeypatch.undo()
+    original, copied = source.objects.get("k3"), destination.objects.get("k3")
+    assert original is not None and copied is not None and original.etag is not None
+    assert copied.metadata == {"n": "3", "bb-src-etag": original.etag}
+    assert sync(source, destination).unchanged == 5
