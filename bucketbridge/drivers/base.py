@@ -235,6 +235,16 @@ class ListsDirectories(Protocol):
 
 
 @runtime_checkable
+class ListsDirectoriesInexactly(Protocol):
+    """A ``ListsDirectories`` driver that can say, per configuration, that its
+    server's one-level listing is not exact (SeaweedFS lists a folder whose
+    objects were all deleted): ``lists_directories_exactly`` False has the
+    core fold the flat listing instead."""
+
+    lists_directories_exactly: bool
+
+
+@runtime_checkable
 class RefusesNonEmptyBucketDelete(Protocol):
     """A driver whose ``delete_bucket`` always refuses a bucket that still
     holds objects. Without it the core lists one key first (SeaweedFS, for
@@ -278,7 +288,15 @@ class Features:
             transfers_files=driver if isinstance(driver, TransfersFiles) else None,
             copies_objects=driver if isinstance(driver, CopiesObjects) else None,
             copies_keep_content_type=bool(getattr(driver, "copies_keep_content_type", False)),
-            lists_directories=driver if isinstance(driver, ListsDirectories) else None,
+            lists_directories=(
+                driver
+                if isinstance(driver, ListsDirectories)
+                and not (
+                    isinstance(driver, ListsDirectoriesInexactly)
+                    and not driver.lists_directories_exactly
+                )
+                else None
+            ),
             refuses_non_empty_bucket_delete=bool(
                 getattr(driver, "refuses_non_empty_bucket_delete", False)
             ),

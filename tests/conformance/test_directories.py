@@ -20,9 +20,7 @@ from tests.servers.providers import ProviderFactory
 NATIVE_DIRECTORY_LISTINGS = frozenset(
     {
         "memory",
-        "s3_seaweedfs",
         "s3_moto",
-        "s3_seaweedfs_sdk",
         "gcp_fake_gcs",
         "gcp_fake_gcs_sdk",
         "azure_azurite",
@@ -121,3 +119,15 @@ def test_the_driver_lists_directories_on_the_server_where_it_can(
     backend = request.node.callspec.params["provider_factory"]
     native = provider.features.lists_directories is not None
     assert native == (backend in NATIVE_DIRECTORY_LISTINGS), backend
+
+
+def test_a_directory_whose_objects_were_all_deleted_is_gone(
+    provider_factory: ProviderFactory, provider: CloudProvider, tree: Bucket
+) -> None:
+    for key in ("a/1", "a/2", "a/b/3", "a/b/c/4"):
+        found = tree.objects.get(key)
+        assert found is not None
+        found.delete()
+    listed = list(walk_directory(provider.driver, provider.features, tree.name, ""))
+    assert "a/" not in listed
+    assert list(walk_directory(provider.driver, provider.features, tree.name, "a/")) == []

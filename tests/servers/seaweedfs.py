@@ -17,7 +17,13 @@ No pytest here: bench/bench_s3.py starts the same server.
 What SeaweedFS does NOT do as S3 does (weed 4.48): list keys in UTF-8 byte
 order. Its filer walks directories, so ``a/b`` is listed where ``a`` would sort
 (before ``a!``, ``a-x``, ``a.txt``), not after ``a.txt``; paging by StartAfter
-still visits every key once, in that order. See ``UNENFORCED``.
+still visits every key once, in that order. See ``UNENFORCED``. And it keeps
+a folder whose objects were all deleted (for minutes at least, whatever the
+deprecated ``-s3.allowEmptyFolder`` says) and lists it as a CommonPrefix, so
+its providers are made with ``s3_delimiter_listing = false``: one directory
+level is then folded from the flat listing, exact as on S3 (the delimiter
+path is proven on moto, and on SeaweedFS by tests/s3/ and the SDK-plane
+backend's test_directories, which delete nothing).
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class S3Server:
             "aws_access_key": self.access_key,
             "aws_secret_key": self.secret_key,
             "s3_endpoint_url": self.endpoint_url,
+            "s3_delimiter_listing": False,  # see the module's docstring
             **extra,
         }
 

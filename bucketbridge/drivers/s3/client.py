@@ -47,6 +47,10 @@ SETTINGS = (
     # (UploadPartCopy parts in parallel); at most CopyObject's 5 GiB
     Setting("s3_copy_threshold", int, MAX_COPY_OBJECT, minimum=0),
     Setting("s3_copy_part_size", int, DEFAULT_COPY_PART, minimum=MIN_COPY_PART),
+    # SeaweedFS keeps a folder its last object left and lists it as a
+    # CommonPrefix: false folds the flat listing instead (exact, a request a
+    # page of keys below)
+    Setting("s3_delimiter_listing", bool, True),
 )
 
 
@@ -64,6 +68,7 @@ class S3Settings:
     copy_threshold: int = MAX_COPY_OBJECT
     copy_part_size: int = DEFAULT_COPY_PART
     copy_concurrency: int = 8
+    delimiter_listing: bool = True
 
     def __repr__(self) -> str:
         return (
@@ -72,7 +77,8 @@ class S3Settings:
             f" profile={self.profile!r}, access_key={self.access_key!r}, secret_key=***,"
             f" session_token=***, connection={self.connection!r},"
             f" copy_threshold={self.copy_threshold}, copy_part_size={self.copy_part_size},"
-            f" copy_concurrency={self.copy_concurrency})"
+            f" copy_concurrency={self.copy_concurrency},"
+            f" delimiter_listing={self.delimiter_listing})"
         )
 
 
@@ -119,6 +125,7 @@ def read_settings(settings: Settings) -> S3Settings:
         copy_threshold=copy_threshold,
         copy_part_size=copy_part_size,
         copy_concurrency=settings["multipart_max_concurrency"],
+        delimiter_listing=settings["s3_delimiter_listing"],
     )
 
 

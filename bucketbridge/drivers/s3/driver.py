@@ -331,6 +331,11 @@ class S3Driver:
             return response[RESULT_KEY], bool(response[TRUNCATED_KEY])
         return from_botocore(response)
 
+    @property
+    def lists_directories_exactly(self) -> bool:
+        """False under ``s3_delimiter_listing = false`` (see ListsDirectoriesInexactly)."""
+        return self._settings.delimiter_listing
+
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int
     ) -> DirectoryPage:
