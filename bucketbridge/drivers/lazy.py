@@ -48,8 +48,7 @@ class SdkErrors:
         return f"<exceptions of {self._name!r}>"
 
     def __getattr__(self, attribute: str) -> type[BaseException]:
-        module = sys.modules.get(self._name)
-        if module is None:
-            return _NeverRaised
-        found: type[BaseException] = getattr(module, attribute)
+        # A module another thread is still importing may not define the
+        # class yet: then no instance of it exists yet either.
+        found: type[BaseException] = getattr(sys.modules.get(self._name), attribute, _NeverRaised)
         return found

@@ -48,3 +48,14 @@ def test_lazy_module_imports_on_first_attribute(module_name: str) -> None:
     assert module_name not in sys.modules
     assert lazy.VALUE == 42
     assert module_name in sys.modules
+
+
+def test_sdk_errors_of_a_module_still_being_imported_match_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may be importing the SDK: a class not defined yet in
+    the half-made module stands for nothing raised (and reading it does not
+    fail, which would replace the exception being handled)."""
+    half_made = type(sys)("half_made_sdk")
+    monkeypatch.setitem(sys.modules, "half_made_sdk", half_made)
+    assert not isinstance(ValueError("x"), SdkErrors("half_made_sdk").Refused)
