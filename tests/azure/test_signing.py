@@ -294,3 +294,35 @@ def test_a_bearer_token_is_cached_until_shortly_before_it_expires() -> None:
         request = Request("HEAD", ENDPOINT, "/devstoreaccount1/box/a")
         signer.sign(request)
         assert request.headers["authorization"] == expected
+
+
+def test_header_order_without_the_sdk_equals_the_sdks_sort() -> None:
+    """The signer orders plain ``x-ms-*`` names itself (sparing the import of
+    azure-storage-blob); its order is the SDK's emulation of the service's,
+    dashes that decide nothing included, and odd names still go to the SDK."""
+    from azure.storage.blob._shared.authentication import _storage_header_sort
+
+    from bucketbridge.drivers.azure.signing import _header_order
+
+    sets = [
+        ("x-ms-version", "x-ms-date", "x-ms-blob-type", "x-ms-meta-b", "x-ms-meta-a"),
+        ("x-ms-meta-ab", "x-ms-meta-a-c", "x-ms-meta-a", "x-ms-meta-a1", "x-ms-meta-9z"),
+        ("x-ms-meta-a_b", "x-ms-meta-ab", "x-ms-meta-a-b"),  # SDK path: '_' and a dash tie
+        ("x-ms-range", "x-ms-if-tags", "x-ms-lease-id", "x-ms-client-request-id"),
+        ("x-ms-copy-source", "x-ms-copysource", "x-ms-meta-x"),  # a tie on dashes alone
+    ]
+    for names in sets:
+        expected = tuple(name for name, _ in _storage_header_sort([(n, "") for n in names]))
+        assert _header_order(tuple(names)) == expected, names
+        assert _header_order(tuple(reversed(names))) == expected, names
+
+
+def test_sdk_client_speaks_the_lean_planes_version() -> None:
+    """The lean plane sends API_VERSION and the SDK client is pinned to it:
+    the installed SDK must know it (an older one would refuse it)."""
+    from azure.storage.blob import BlobServiceClient
+
+    from bucketbridge.drivers.azure.client import API_VERSION
+
+    client = BlobServiceClient(f"http://127.0.0.1:10000/{ACCOUNT}", api_version=API_VERSION)
+    assert client.api_version == API_VERSION

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import bucketbridge
-from tests.cli.conftest import REPO, Cli
+from tests.cli.conftest import REPO, Cli, address
 
 
 def test_verbose_logs_each_request_without_secrets(
@@ -119,3 +121,63 @@ def test_a_tree_download_reads_each_small_object_in_one_request(
         assert (tmp_path / "d" / "c.txt").read_bytes() == b"c.txt"
     finally:
         cli.run("rb", "--force", f"s3://{bucket_name}", ok=False)
+
+
+# backend -> the SDK modules its lean-plane commands must not load
+LEAN_PLANE_SDKS = {
+    "azure": ("azure", "requests"),
+    # anonymous access (the emulator's) needs no google-auth either
+    "gcs": ("google.cloud", "google.api_core", "google.resumable_media", "google.auth", "requests"),
+    "swift": ("swiftclient", "keystoneauth1", "requests"),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(LEAN_PLANE_SDKS))
+def test_lean_plane_commands_import_no_sdk(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]],
+    bucket_name: str,
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    """As for S3: with the credentials in the config, ls/cat/stat/cp -r/sync
+    take only lean-plane calls, so the provider's SDK (0.1-0.6 s of start-up
+    each) is never imported."""
+    cli, configs = cli_for(backend)
+    if backend == "gcs":  # the key only signs URLs; parsing it takes google-auth
+        del configs["gcs"]["gcp_service_creds_dict"]
+        cli.write()
+    root = address(backend, bucket_name)
+    cli.run("mb", root)
+    try:
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        for name in ("a.txt", "b.txt"):
+            (tree / name).write_bytes(name.encode())
+        code = (
+            "import sys\n"
+            "from bucketbridge.cli import main\n"
+            f"b = {root.rstrip('/')!r}\n"
+            f"assert main(['-q', 'cp', '-r', {str(tree)!r}, b + '/t/']) == 0\n"
+            f"assert main(['-q', 'sync', {str(tree)!r}, b + '/t/']) == 0\n"
+            "assert main(['ls', '-r', b + '/']) == 0\n"
+            "assert main(['stat', b + '/t/a.txt']) == 0\n"
+            "assert main(['cat', b + '/t/b.txt']) == 0\n"
+            f"assert main(['-q', 'cp', '-r', b + '/t/', {str(tmp_path / 'down')!r}]) == 0\n"
+            "print()\n"  # cat's output ends without one
+            f"sdks = {LEAN_PLANE_SDKS[backend]!r}\n"
+            "print(sorted(m for m in sys.modules if m.startswith(sdks)))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=cli.env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "t/a.txt" in result.stdout
+        assert (tmp_path / "down" / "b.txt").read_bytes() == b"b.txt"
+        assert result.stdout.strip().splitlines()[-1] == "[]"
+    finally:
+        cli.run("rb", "--force", root, ok=False)

@@ -1,4 +1,5 @@
-"""The azure-storage-blob client of the Azure driver, built from the resolved settings.
+"""The Azure driver's settings and credentials; its azure-storage-blob client
+is :mod:`.sdk`'s, made on first use.
 
 Credentials, in order of precedence (the first that is set wins):
 
@@ -19,17 +20,13 @@ ever created behind the user's back: no resource group, no storage account.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential, TokenCredential
-from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobServiceClient, ExponentialRetry
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from ...config import ConnectionSettings, Setting, Settings
 from ...errors import InvalidConfigurationException
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 SETTINGS = (
     Setting("azure_connection_string", str, secret=True),
@@ -60,6 +57,9 @@ MAX_SINGLE_PUT = 5000 * 1024 * 1024
 GET_CHUNK = 8 * 1024 * 1024
 # Bigger socket writes than http.client's 8 KiB: fewer system calls per block.
 SEND_BLOCK = 256 * 1024
+# The REST version both planes speak: the lean one (:mod:`.wire`) sends it,
+# and the SDK client is pinned to it (tests/azure check the SDK supports it).
+API_VERSION = "2026-10-06"
 
 
 @dataclass(frozen=True)
@@ -166,36 +166,9 @@ def read_settings(settings: Settings) -> AzureSettings:
     )
 
 
-class _PoolAdapter(HTTPAdapter):
-    """requests' adapter with a pool as wide as the transfer concurrency (the
-    default holds 10 connections: more parallel parts would queue for one)
-    and larger socket writes."""
-
-    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
-        connection: Any = super().get_connection_with_tls_context(*args, **kwargs)
-        connection.conn_kw = {**(connection.conn_kw or {}), "blocksize": SEND_BLOCK}
-        return connection
-
-
-def _transport(connection: ConnectionSettings) -> RequestsTransport:
-    session = requests.Session()
-    # The SDK's retry policy retries; urllib3 must not retry underneath it.
-    adapter = _PoolAdapter(
-        pool_connections=4,
-        pool_maxsize=connection.pool_size,
-        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
-    )
-    for scheme in ("http://", "https://"):
-        session.mount(scheme, adapter)
-    return RequestsTransport(
-        session=session,
-        session_owner=True,
-        connection_timeout=connection.connect_timeout,
-        read_timeout=connection.read_timeout,
-    )
-
-
 def credential_of(settings: AzureSettings) -> Any:
+    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+
     if settings.auth == "key":
         assert settings.account_key is not None
         return AzureNamedKeyCredential(settings.account, settings.account_key)
@@ -213,26 +186,3 @@ def token_credential(settings: AzureSettings) -> TokenCredential:
         assert settings.tenant and settings.client_id and settings.client_secret
         return ClientSecretCredential(settings.tenant, settings.client_id, settings.client_secret)
     return DefaultAzureCredential()
-
-
-def build_client(settings: AzureSettings) -> BlobServiceClient:
-    connection = settings.connection
-    # Backoff 0.5 s, then 0.5 + 2**n s, jittered: the SDK's default waits 15 s first.
-    retry = ExponentialRetry(
-        initial_backoff=0.5,  # type: ignore[arg-type]  # any number works; typed int
-        increment_base=2,
-        retry_total=connection.max_attempts - 1,
-        random_jitter_range=1,
-    )
-    try:
-        return BlobServiceClient(
-            settings.endpoint_url,
-            credential=credential_of(settings),
-            transport=_transport(connection),
-            retry_policy=retry,
-            max_single_put_size=MAX_SINGLE_PUT,
-            max_single_get_size=GET_CHUNK,
-            max_chunk_get_size=GET_CHUNK,
-        )
-    except ValueError as error:  # a malformed account URL
-        raise InvalidConfigurationException(f"config key 'azure_endpoint_url': {error}") from error

@@ -20,19 +20,17 @@ pinned to is always Azure's ETag.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, HttpResponseError
-from azure.storage.blob import BlobPrefix, ContentSettings, StorageStreamDownloader
+from typing import TYPE_CHECKING, Any
 
 from ...config import Settings
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PreconditionFailedException
 from ..http_errors import Subject
+from ..lazy import LazyModule
 from ..records import (
     Body,
     BucketInfo,
@@ -45,13 +43,26 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import blocks, copies, metadata, sas
-from .client import AzureSettings, build_client, read_settings
-from .errors import NETWORK_ERRORS, error_code, status_of, translate
+from . import metadata
+from .client import API_VERSION, AzureSettings, read_settings, token_credential
+from .errors import error_code, sdk_errors, status_of, translate
 from .own_writes import RetryWatch, own_object
 from .properties import object_info, quoted, total_size, unquoted
 from .signing import signer_for
 from .wire import AzureWire, RetriedCreate
+
+if TYPE_CHECKING:
+    import azure.core.exceptions as sdk
+    from azure.storage.blob import BlobServiceClient, StorageStreamDownloader
+
+    from . import blocks, copies, sas
+else:
+    from .errors import sdk
+
+    # they call the SDK: imported by the first call that takes it
+    blocks = LazyModule(f"{__package__}.blocks")
+    copies = LazyModule(f"{__package__}.copies")
+    sas = LazyModule(f"{__package__}.sas")
 
 MAX_PAGE = 5000  # List Blobs / List Containers return at most this many a request
 
@@ -69,26 +80,47 @@ class AzureDriver:
 
     def __init__(self, settings: AzureSettings) -> None:
         self.settings = settings
-        self.client = build_client(settings)
         self.subject = Subject("Azure Blob", settings.endpoint_url)
+        # An Entra ID credential is shared by both planes (one token cache).
+        self._credential = (
+            token_credential(settings) if settings.auth not in ("key", "sas") else None
+        )
+        self._client: BlobServiceClient | None = None
+        self._client_lock = threading.Lock()
         # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
         self.wire: AzureWire | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):
-            credential = self.client.credential if settings.auth not in ("key", "sas") else None
             self.wire = AzureWire(
-                settings,
-                signer_for(settings, credential),
-                self.client.api_version,
-                self.subject,
+                settings, signer_for(settings, self._credential), API_VERSION, self.subject
             )
+        else:
+            self._sdk_client()  # every call takes the SDK: made now, so bad settings fail here
 
     def __repr__(self) -> str:
         return f"<AzureDriver {self.settings.endpoint_url} auth={self.settings.auth}>"
 
+    @property
+    def client(self) -> BlobServiceClient:
+        return self._sdk_client()
+
+    def _sdk_client(self) -> BlobServiceClient:
+        """The SDK client, made by the first call that takes the SDK (once,
+        whichever thread asks first): the lean plane's calls never need it."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    from .sdk import build_client
+
+                    self._client = build_client(self.settings, self._credential)
+                client = self._client
+        return client
+
     def close(self) -> None:
         if self.wire is not None:
             self.wire.close()
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     # --- errors ---------------------------------------------------------
 
@@ -99,7 +131,7 @@ class AzureDriver:
     def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
         try:
             yield
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, bucket, key) from error
 
     def blob(self, bucket: str, key: str) -> Any:
@@ -120,11 +152,11 @@ class AzureDriver:
     def head_bucket(self, name: str) -> BucketInfo | None:
         try:
             self.client.get_container_client(name).get_container_properties()
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if status_of(error) == 404:
                 return None
             raise self.error(error, name) from error
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, name) from error
         return BucketInfo(name)
 
@@ -143,11 +175,11 @@ class AzureDriver:
             return self.wire.head(bucket, key)
         try:
             properties = self.blob(bucket, key).get_blob_properties()
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if status_of(error) == 404:  # the core tells a missing bucket apart
                 return None
             raise self.error(error, bucket, key) from error
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, bucket, key) from error
         return object_info(key, properties, properties.size)
 
@@ -175,6 +207,8 @@ class AzureDriver:
             return self.wire.list_directory(
                 bucket, prefix=prefix, marker=marker, limit=min(limit, MAX_PAGE)
             )
+        from azure.storage.blob import BlobPrefix
+
         container = self.client.get_container_client(bucket)
         objects: list[ObjectInfo] = []
         directories: list[str] = []
@@ -195,6 +229,8 @@ class AzureDriver:
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         if self.wire is not None:
             return self._put_lean(self.wire, bucket, key, body, options)
+        from azure.storage.blob import ContentSettings
+
         watch = RetryWatch()
         try:
             response = self.blob(bucket, key).upload_blob(
@@ -205,13 +241,13 @@ class AzureDriver:
                 metadata=metadata.encode(options.metadata),
                 retry_hook=watch,
             )
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if watch.retried and error_code(error) == "BlobAlreadyExists":
                 mine = own_object(self, bucket, key, blocks.md5_of(body), body.size)
                 if mine is not None:
                     return mine
             raise self.error(error, bucket, key) from error
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, bucket, key) from error
         md5 = response.get("content_md5")
         return ObjectInfo(
@@ -241,6 +277,8 @@ class AzureDriver:
         if self.wire is not None:
             stream = self.wire.get(bucket, key, options)
             return stream if stream is not None else self._empty_read(bucket, key, options)
+        from azure.core import MatchConditions
+
         args: dict[str, Any] = {"offset": options.start, "max_concurrency": 1}
         if options.end is not None:
             args["length"] = options.end - options.start
@@ -249,13 +287,13 @@ class AzureDriver:
             args["match_condition"] = MatchConditions.IfNotModified
         try:
             downloader = self.blob(bucket, key).download_blob(**args)
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if error_code(error) == "InvalidRange":  # starts at or past the end
                 return self._empty_read(bucket, key, options)
             if status_of(error) == 412:
                 raise self._replaced(bucket, key) from error
             raise self.error(error, bucket, key) from error
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, bucket, key) from error
         properties = downloader.properties
         info = object_info(key, properties, total_size(properties))
@@ -287,21 +325,21 @@ class AzureDriver:
                 view = memoryview(chunk)
                 for start in range(0, len(view), size):
                     yield bytes(view[start : start + size])
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if status_of(error) == 412:
                 raise self._replaced(bucket, key) from error
             raise self.error(error, bucket, key) from error
-        except (AzureError, *NETWORK_ERRORS) as error:
+        except sdk_errors() as error:
             raise self.error(error, bucket, key) from error
 
     def delete_object(self, bucket: str, key: str) -> None:
         try:
             self.blob(bucket, key).delete_blob()
-        except HttpResponseError as error:
+        except sdk.HttpResponseError as error:
             if error_code(error) == "BlobNotFound":
                 return  # deleting an absent object is not an error
             raise self.error(error, bucket, key) from error
-        except AzureError as error:
+        except sdk.AzureError as error:
             raise self.error(error, bucket, key) from error
 
     def copy_object(

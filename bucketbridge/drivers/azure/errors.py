@@ -3,18 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    DecodeError,
-    HttpResponseError,
-    IncompleteReadError,
-    ServiceRequestError,
-    ServiceResponseError,
-    StreamClosedError,
-)
+from typing import TYPE_CHECKING, Any
 
 from ...errors import (
     BucketBridgeException,
@@ -27,15 +16,33 @@ from ...errors import (
     ProviderInternalException,
 )
 from ..http_errors import Subject, error_for_status, network_error
+from ..lazy import SdkErrors
 
-NETWORK_ERRORS = (
-    ServiceRequestError,
-    ServiceResponseError,
-    IncompleteReadError,
-    DecodeError,
-    StreamClosedError,
-    OSError,
-)
+if TYPE_CHECKING:
+    import azure.core.exceptions as sdk
+    from azure.core.exceptions import HttpResponseError
+else:
+    # azure-core's classes once the SDK path loaded it; until then nothing
+    # raised them (the lean plane raises bucketbridge's own)
+    sdk = SdkErrors("azure.core.exceptions")
+
+
+def network_errors() -> tuple[type[Exception], ...]:
+    return (
+        sdk.ServiceRequestError,
+        sdk.ServiceResponseError,
+        sdk.IncompleteReadError,
+        sdk.DecodeError,
+        sdk.StreamClosedError,
+        OSError,
+    )
+
+
+def sdk_errors() -> tuple[type[Exception], ...]:
+    """What a call through the SDK raises: azure-core's errors, and a
+    network failure while a body streams."""
+    return (sdk.AzureError, *network_errors())
+
 
 DENIED = frozenset(
     {
@@ -70,18 +77,18 @@ def status_of(error: HttpResponseError) -> int:
 def translate(error: Exception, subject: Subject, auth: str) -> BucketBridgeException:
     """The bucketbridge exception for an azure-core error. ``auth`` names the
     kind of credentials used, for the hint of a refusal."""
-    if isinstance(error, HttpResponseError) and error.status_code:
+    if isinstance(error, sdk.HttpResponseError) and error.status_code:
         return _response_error(error, subject, auth)
-    if isinstance(error, ClientAuthenticationError):
+    if isinstance(error, sdk.ClientAuthenticationError):
         # no HTTP status: azure-identity could not get a token at all
         return PermissionDeniedException(
             f"no Azure credentials for {subject.describe()}: {_first_line(error)};"
             " set azure_account_key, azure_sas_token, azure_connection_string or a service"
             " principal (azure_client_id, azure_secret, azure_tenant)"
         )
-    if isinstance(error, NETWORK_ERRORS) or _lost_connection(error):
+    if isinstance(error, network_errors()) or _lost_connection(error):
         return network_error(error, subject)
-    if isinstance(error, AzureError):
+    if isinstance(error, sdk.AzureError):
         return ProviderInternalException(
             f"Azure Blob request on {subject.describe()} failed: {_first_line(error)}"
         )
@@ -94,7 +101,7 @@ def _lost_connection(error: Exception) -> bool:
     """azure-core wraps a connection that broke while a body streamed (a
     reset, a read timeout) in an HttpResponseError with no status; the
     network error is in its ``inner_exception`` or chain."""
-    if not isinstance(error, HttpResponseError) or error.status_code:
+    if not isinstance(error, sdk.HttpResponseError) or error.status_code:
         return False
     seen: set[int] = set()
     current: BaseException | None = error

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timezone
-
-from azure.storage.blob import BlobProperties
+from typing import TYPE_CHECKING
 
 from ..records import ObjectInfo
 from . import metadata
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobProperties
 
 _TOTAL = re.compile(r"/(\d+)\s*$")
 

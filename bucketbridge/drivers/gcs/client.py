@@ -14,20 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import google.auth
-import requests
-from google.api_core.retry import Retry
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.exceptions import DefaultCredentialsError
-from google.auth.transport.requests import AuthorizedSession
-from google.cloud.storage import Client
-from google.cloud.storage.retry import DEFAULT_RETRY
-from google.oauth2 import service_account
+from typing import TYPE_CHECKING, Any
 
 from ...config import ConnectionSettings, Setting, Settings
 from ...errors import InvalidConfigurationException
+
+if TYPE_CHECKING:
+    from google.api_core.retry import Retry
+    from google.auth.credentials import Credentials
+    from google.cloud.storage import Client
+    from google.oauth2 import service_account
 
 PUBLIC_ENDPOINT = "https://storage.googleapis.com"
 EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
@@ -47,7 +43,8 @@ class GcsSettings:
     project: str
     endpoint_url: str
     anonymous: bool
-    credentials: Credentials
+    credentials: Credentials | None
+    """None: anonymous access, which needs no google-auth on the lean plane."""
     signer: service_account.Credentials | None
     """The service account that signs URLs; None under ADC without a key."""
     part_size: int
@@ -71,14 +68,16 @@ def read_settings(settings: Settings) -> GcsSettings:
     if anonymous is None:
         anonymous = from_emulator_variable
     signer = _service_account(settings)
-    credentials: Credentials
+    credentials: Credentials | None = None
     project = settings["gcp_project_name"]
     if signer is not None:
         credentials = signer
         project = project or signer.project_id
-    elif anonymous:
-        credentials = AnonymousCredentials()
-    else:
+    elif not anonymous:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+        from google.oauth2 import service_account
+
         try:
             found, default_project = google.auth.default(scopes=SCOPES)
         except DefaultCredentialsError as error:
@@ -100,7 +99,7 @@ def read_settings(settings: Settings) -> GcsSettings:
         project=project,
         endpoint_url=endpoint,
         anonymous=bool(anonymous),
-        credentials=AnonymousCredentials() if anonymous else credentials,
+        credentials=None if anonymous else credentials,
         signer=signer,
         part_size=settings["multipart_part_size"],
         connection=ConnectionSettings.of(settings),
@@ -127,6 +126,10 @@ def _endpoint(configured: str | None) -> tuple[str, bool]:
 def _service_account(settings: Settings) -> service_account.Credentials | None:
     info: Mapping[str, Any] | None = settings["gcp_service_creds_dict"]
     path: str | None = settings["gcp_service_creds_file"]
+    if info is None and path is None:
+        return None
+    from google.oauth2 import service_account
+
     try:
         found: service_account.Credentials | None = None
         if info is not None:
@@ -148,8 +151,15 @@ def _service_account(settings: Settings) -> service_account.Credentials | None:
 
 def build_client(settings: GcsSettings) -> Client:
     """One client per driver: its requests session is thread-safe for the
-    calls made here, and its pool is as wide as the transfer concurrency."""
-    session = AuthorizedSession(settings.credentials)
+    calls made here, and its pool is as wide as the transfer concurrency.
+    Made on the first call that takes the SDK (see GcsDriver.client)."""
+    import requests
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.transport.requests import AuthorizedSession
+    from google.cloud.storage import Client
+
+    credentials = settings.credentials or AnonymousCredentials()
+    session = AuthorizedSession(credentials)
     adapter = requests.adapters.HTTPAdapter(
         pool_connections=4, pool_maxsize=settings.connection.pool_size
     )
@@ -157,7 +167,7 @@ def build_client(settings: GcsSettings) -> Client:
     session.mount("https://", adapter)
     return Client(
         project=settings.project,
-        credentials=settings.credentials,
+        credentials=credentials,
         _http=session,
         client_options={"api_endpoint": settings.endpoint_url},
     )
@@ -166,6 +176,7 @@ def build_client(settings: GcsSettings) -> Client:
 def retry_policy(max_attempts: int) -> Retry:
     """The SDK's retry (429, 5xx, connection errors), stopped after
     ``max_attempts`` tries in all: api_core's Retry counts time, not tries."""
+    from google.cloud.storage.retry import DEFAULT_RETRY
 
     tries = {"failed": 0}
     transient = DEFAULT_RETRY._predicate

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import binascii
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
-from google.api_core.exceptions import from_http_response
-from google.auth.credentials import AnonymousCredentials
 
 from ...config import Settings
 from ...dataplane.client import HttpClient, Response
@@ -55,7 +52,7 @@ from ..records import (
 )
 from . import directories, rewrite
 from .client import GcsSettings, build_client, read_settings, retry_policy
-from .errors import NETWORK_ERRORS, SDK_ERRORS, status_of, translate
+from .errors import network_errors, sdk_errors, status_of, translate
 from .pages import info_of_listed
 from .signing import signer_for
 from .uploads import (
@@ -67,6 +64,10 @@ from .uploads import (
     new_upload,
 )
 from .wire import GcsWire
+
+if TYPE_CHECKING:
+    import requests
+    from google.cloud.storage import Client
 
 _ISO_Z = sys.version_info >= (3, 11)  # datetime.fromisoformat reads RFC 3339's "Z"
 _TOKEN_MARKER = "t:"
@@ -99,7 +100,8 @@ class GcsDriver:
 
     def __init__(self, settings: GcsSettings) -> None:
         self.settings = settings
-        self.client = build_client(settings)
+        self._client: Client | None = None
+        self._client_lock = threading.Lock()
         self._subject = Subject("GCS", settings.endpoint_url)
         self.timeout = (settings.connection.connect_timeout, settings.connection.read_timeout)
         # resumable uploads send the body in chunks of about a part
@@ -123,12 +125,31 @@ class GcsDriver:
                 self._subject,
                 self._who,
             )
+        else:
+            self._sdk_client()  # every call takes the SDK: made now, so bad settings fail here
 
     def __repr__(self) -> str:
         return f"<GcsDriver {self._subject.endpoint} project={self.settings.project!r}>"
 
+    @property
+    def client(self) -> Client:
+        return self._sdk_client()
+
+    def _sdk_client(self) -> Client:
+        """The SDK client, made by the first call that takes the SDK (once,
+        whichever thread asks first): importing google-cloud-storage costs
+        ~0.2 s, and the lean plane's calls never need it."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = build_client(self.settings)
+                client = self._client
+        return client
+
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
         if self.wire is not None:
             self.wire.close()
 
@@ -142,7 +163,7 @@ class GcsDriver:
     def mapped(self, bucket: str | None = None, key: str | None = None) -> Iterator[None]:
         try:
             yield
-        except (*SDK_ERRORS, *NETWORK_ERRORS) as error:
+        except sdk_errors() as error:
             raise self.error(error, bucket, key) from error
 
     def error(self, error: BaseException, bucket: str | None, key: str | None = None) -> Exception:
@@ -403,6 +424,8 @@ class GcsDriver:
         )
         headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
 
+        from google.api_core.exceptions import from_http_response
+
         def get() -> requests.Response:
             response: requests.Response = self.client._http.get(
                 url, headers=headers, stream=True, timeout=self.timeout
@@ -431,7 +454,7 @@ class GcsDriver:
     ) -> Iterator[bytes]:
         try:
             yield from response.iter_content(chunk_size)
-        except NETWORK_ERRORS as error:
+        except network_errors() as error:
             raise self.error(error, bucket, key) from error
         finally:
             response.close()
@@ -468,7 +491,7 @@ class GcsDriver:
         else:
             credentials = self.settings.credentials
             email = getattr(credentials, "service_account_email", None)
-            if isinstance(credentials, AnonymousCredentials) or not email:
+            if credentials is None or not email:  # None: anonymous
                 raise InvalidConfigurationException(
                     "signing a GCS URL needs a service account: set gcp_service_creds_file or"
                     " gcp_service_creds_dict (or use ADC of a service account allowed"

@@ -4,12 +4,7 @@ does not say, and the SDK's credential and network exception types."""
 from __future__ import annotations
 
 import json
-
-import requests
-from google.api_core.exceptions import GoogleAPICallError, RetryError
-from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
-from google.resumable_media.common import InvalidResponse
-from urllib3.exceptions import HTTPError as Urllib3Error
+from typing import TYPE_CHECKING
 
 from ...errors import (
     BucketBridgeException,
@@ -18,16 +13,51 @@ from ...errors import (
     ProviderInternalException,
 )
 from ..http_errors import Subject, error_for_status, network_error
+from ..lazy import SdkErrors
 
-SDK_ERRORS = (GoogleAPICallError, RetryError, GoogleAuthError, InvalidResponse)
-NETWORK_ERRORS = (requests.RequestException, Urllib3Error, TransportError, OSError)
+if TYPE_CHECKING:
+    import google.api_core.exceptions as api_core
+    import google.auth.exceptions as auth
+    import google.resumable_media.common as media
+    import requests.exceptions as requests_errors
+    import urllib3.exceptions as urllib3_errors
+else:
+    # each library's classes once a call through the SDK (or a token refresh)
+    # loaded it; until then nothing raised them (the lean plane raises
+    # bucketbridge's own)
+    api_core = SdkErrors("google.api_core.exceptions")
+    auth = SdkErrors("google.auth.exceptions")
+    media = SdkErrors("google.resumable_media.common")
+    requests_errors = SdkErrors("requests.exceptions")
+    urllib3_errors = SdkErrors("urllib3.exceptions")
+
+
+def sdk_errors() -> tuple[type[Exception], ...]:
+    """What google-cloud-storage and google-auth raise, network failures
+    under them included."""
+    return (
+        api_core.GoogleAPICallError,
+        api_core.RetryError,
+        auth.GoogleAuthError,
+        media.InvalidResponse,
+        *network_errors(),
+    )
+
+
+def network_errors() -> tuple[type[Exception], ...]:
+    return (
+        requests_errors.RequestException,
+        urllib3_errors.HTTPError,
+        auth.TransportError,
+        OSError,
+    )
 
 
 def status_of(error: BaseException) -> int:
     """The HTTP status of an SDK error, 0 if it got no answer."""
-    if isinstance(error, GoogleAPICallError):
+    if isinstance(error, api_core.GoogleAPICallError):
         return int(error.code or 0)
-    if isinstance(error, InvalidResponse):
+    if isinstance(error, media.InvalidResponse):
         return int(getattr(error.response, "status_code", 0) or 0)
     return 0
 
@@ -37,16 +67,16 @@ def translate(
 ) -> BucketBridgeException:
     """The bucketbridge exception for an error of google-cloud-storage (or of
     the requests session under it). ``who`` names the credentials in use."""
-    if isinstance(error, RetryError) and error.cause is not None:
+    if isinstance(error, api_core.RetryError) and error.cause is not None:
         return translate(error.cause, subject, attempts=attempts, who=who)
-    if isinstance(error, RefreshError):
+    if isinstance(error, auth.RefreshError):
         return PermissionDeniedException(
             f"GCS credentials of {who} could not get an access token ({error}): check"
             " gcp_service_creds_file / gcp_service_creds_dict or Application Default Credentials"
         )
     status = status_of(error)
     if status == 0:
-        if isinstance(error, NETWORK_ERRORS):
+        if isinstance(error, network_errors()):
             return network_error(error, subject)
         return ProviderInternalException(
             f"GCS request on {subject.describe()} failed: {type(error).__name__}: {error}"

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from google.auth.credentials import AnonymousCredentials, Credentials, TokenState
+from typing import TYPE_CHECKING, Any
 
 from ...dataplane.request import Request
 from ...dataplane.signing import NoSigner, Signer
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
 
 
 def google_request() -> Any:
@@ -50,6 +51,8 @@ class BearerSigner:
     def token(self) -> str:
         """A live access token, refreshed first if it is expired or near expiry.
         A RefreshError (no token to be had) propagates: the driver maps it."""
+        from google.auth.credentials import TokenState  # loaded with the credentials
+
         credentials = self._credentials
         if credentials.token_state != TokenState.FRESH:
             with self._lock:
@@ -64,7 +67,12 @@ class BearerSigner:
             request.headers["x-goog-user-project"] = self._quota_project
 
 
-def signer_for(credentials: Credentials) -> Signer:
+def signer_for(credentials: Credentials | None) -> Signer:
+    """None is anonymous access (an emulator's): no token, and no google-auth."""
+    if credentials is None:
+        return NoSigner()
+    from google.auth.credentials import AnonymousCredentials  # loaded with the credentials
+
     if isinstance(credentials, AnonymousCredentials):
         return NoSigner()
     return BearerSigner(credentials)

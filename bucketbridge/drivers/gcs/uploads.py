@@ -32,13 +32,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from google.cloud.storage import Blob
-
 from ...errors import InvalidValueException, NotFoundException, PreconditionFailedException
 from ..parts import check_part_sizes, multipart_etag
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
 
 if TYPE_CHECKING:
+    from google.cloud.storage import Blob
+
     from .driver import GcsDriver
 
 RESERVED_PREFIX = ".bucketbridge/"

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from swiftclient.client import Connection
+from typing import TYPE_CHECKING, Any
 
 from ...config import ConnectionSettings, Setting, Settings
 from ...errors import InvalidConfigurationException
+
+if TYPE_CHECKING:
+    from swiftclient.client import Connection
 
 SETTINGS = (
     Setting("os_storage_url", str),
@@ -167,6 +168,10 @@ class ConnectionPool:
         self._session = keystone_session(settings) if settings.mode == "keystone" else None
 
     def _new(self) -> Connection:
+        # swiftclient (0.2-0.6 s to import) only once a call takes it: the
+        # lean plane with a pre-authenticated token never does
+        from swiftclient.client import Connection
+
         s = self._settings
         common: dict[str, Any] = {
             # swiftclient counts retries after the first try

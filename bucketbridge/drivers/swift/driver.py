@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from swiftclient.exceptions import ClientException
-
 from ...config import Settings
 from ...dataplane.client import HttpClient
 from ...dataplane.selection import use_lean_plane
@@ -54,7 +52,7 @@ from ..records import (
 )
 from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
-from .errors import NETWORK_ERRORS, SWIFT_ERRORS, status_error, translate
+from .errors import network_errors, refused_range, status_error, swift_errors, translate
 from .large import (
     SEGMENTS_SUFFIX,
     SloUpload,
@@ -127,7 +125,7 @@ class SwiftDriver:
         signer = TokenSigner(self.pool.authenticate, renewable=self.pool.renewable)
         try:
             endpoint = signer.endpoint()
-        except SWIFT_ERRORS as error:
+        except swift_errors() as error:
             raise self.error(error, None) from error
         if not use_lean_plane(connection.data_plane, endpoint):
             return None
@@ -149,7 +147,7 @@ class SwiftDriver:
         with self.pool.connection() as conn:
             try:
                 yield conn
-            except SWIFT_ERRORS as error:
+            except swift_errors() as error:
                 # swiftclient counts the tries of its last request (5xx, resets)
                 tries = max(1, int(getattr(conn, "attempts", 1) or 1))
                 raise self.error(error, bucket, key, tries) from error
@@ -332,9 +330,9 @@ class SwiftDriver:
             got, body = conn.get_object(
                 bucket, key, resp_chunk_size=options.chunk_size, headers=headers
             )
-        except SWIFT_ERRORS as error:
+        except swift_errors() as error:
             self.pool.give_back(conn)
-            if isinstance(error, ClientException) and error.http_status == 416:
+            if refused_range(error):
                 return empty_read(self, bucket, key, options)
             raise self.error(error, bucket, key, max(1, int(conn.attempts or 1))) from error
         except BaseException:
@@ -385,7 +383,7 @@ class SwiftDriver:
             for chunk in body:
                 if chunk:
                     yield chunk
-        except NETWORK_ERRORS as error:
+        except network_errors() as error:
             raise self.error(error, bucket, key) from error
         finally:
             release()

@@ -14,11 +14,9 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from swiftclient.utils import generate_temp_url
-
 from ...errors import InvalidValueException
 from ..records import UrlRequest
-from .errors import SWIFT_ERRORS
+from .errors import swift_errors
 
 if TYPE_CHECKING:
     from .driver import SwiftDriver
@@ -42,11 +40,13 @@ class TempUrlSigner:
             )
         try:
             storage_url = self._driver.pool.storage_url()
-        except SWIFT_ERRORS as error:
+        except swift_errors() as error:
             raise self._driver.error(error, None) from error
         parts = urlsplit(storage_url)
         # signed over the plain path, as the proxy sees it; sent percent-encoded
         path = f"{parts.path.rstrip('/')}/{bucket}/{key}"
+        from swiftclient.utils import generate_temp_url
+
         signed = generate_temp_url(path, request.expires_in, self._account_key(), request.method)
         query = signed.split("?", 1)[1] + disposition_query(request.response_content_disposition)
         return f"{parts.scheme}://{parts.netloc}{quote(path)}?{query}"
