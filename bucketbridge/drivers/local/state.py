@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .paths import ABSENT, DirChain, open_file, remove_tree, reopen_dir
+from .paths import ABSENT, FILE_FLAGS, DirChain, is_file, open_dir, remove_tree, reopen_dir
 
 TEMP_SUFFIX = ".part"
 
@@ -111,15 +111,12 @@ class SidecarStore:
 
     def read(self, bucket: str, key: str, version: str) -> dict[str, Any]:
         """The sidecar of this version, or {} if it has none."""
-        directories, name = self._location(bucket, key, version)
-        try:
-            with DirChain(self._meta_fd, directories) as chain:
-                fd = open_file(chain.fd, name)
-            with open(fd, encoding="utf-8") as f:
-                record: dict[str, Any] = json.load(f)
-        except (OSError, ValueError):
-            return {}
-        return record if record.get("key") == key else {}
+        with self.reader(bucket) as reader:
+            return reader.read(key, version)
+
+    def reader(self, bucket: str) -> SidecarReader:
+        """Reads sidecars of ``bucket`` one after another (a listing's)."""
+        return SidecarReader(self._meta_fd, bucket)
 
     def write(self, bucket: str, key: str, version: str, record: Mapping[str, Any]) -> None:
         directories, name = self._location(bucket, key, version)
@@ -137,3 +134,79 @@ class SidecarStore:
 
     def drop_bucket(self, bucket: str) -> None:
         remove_tree(self._meta_fd, bucket)
+
+
+class SidecarReader:
+    """Reads the sidecars of one bucket, opening its directories once.
+
+    A listing reads one sidecar per key: with ``DirChain`` and a text file
+    object each cost three opens and ~110 us a key (cProfile, 10,000 keys).
+    Here the bucket's meta directory and each of its 256 fan-out
+    directories are opened once per reader, never through a link, and a
+    sidecar is one ``openat`` + ``read`` + ``json.loads`` of bytes. A
+    directory found missing is looked for again next time (a writer may
+    make it meanwhile), never remembered as missing.
+    """
+
+    def __init__(self, meta_fd: int, bucket: str) -> None:
+        self._meta_fd = meta_fd
+        self._bucket = bucket
+        self._bucket_fd = -1
+        self._fanout: dict[str, int] = {}
+
+    def read(self, key: str, version: str) -> dict[str, Any]:
+        """The sidecar of this version of ``key``, or {} if it has none (or
+        it is unreadable, not JSON, or names another key)."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        directory = self._fanout.get(digest[:2])
+        try:
+            if directory is None:
+                if self._bucket_fd < 0:
+                    self._bucket_fd = open_dir(self._meta_fd, self._bucket)
+                directory = self._fanout[digest[:2]] = open_dir(self._bucket_fd, digest[:2])
+            # O_NONBLOCK: a FIFO planted here must not hang the open
+            fd = os.open(f"{digest}.{version}.json", FILE_FLAGS | os.O_NONBLOCK, dir_fd=directory)
+        except OSError:  # missing, or a link (never followed: ELOOP, ENOTDIR)
+            return {}
+        try:
+            if not is_file(os.fstat(fd)):
+                return {}
+            data = _read_to_end(fd)
+        except OSError:
+            return {}
+        finally:
+            os.close(fd)
+        try:
+            # str, not bytes: json.loads would guess the encoding of bytes first
+            record = json.loads(data.decode("utf-8"))
+        except ValueError:  # also a sidecar that is not UTF-8
+            return {}
+        return record if isinstance(record, dict) and record.get("key") == key else {}
+
+    def close(self) -> None:
+        for fd in self._fanout.values():
+            os.close(fd)
+        self._fanout.clear()
+        if self._bucket_fd >= 0:
+            os.close(self._bucket_fd)
+            self._bucket_fd = -1
+
+    def __enter__(self) -> SidecarReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_to_end(fd: int) -> bytes:
+    first = os.read(fd, SIDECAR_READ)
+    if len(first) < SIDECAR_READ:
+        return first
+    chunks = [first]
+    while chunk := os.read(fd, SIDECAR_READ):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+SIDECAR_READ = 64 * 1024
+"""One read takes a whole sidecar unless its metadata is unusually large."""
