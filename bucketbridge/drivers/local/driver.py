@@ -222,8 +222,12 @@ class LocalDriver:
     def _check_object(self, bucket: str, key: str) -> None:
         """Refuse a bad key or a missing bucket now, not after reading a body."""
         key_segments(key)
-        with self._opened_bucket(bucket):
-            pass
+        # One lstat, not an open and a close: the publish opens the bucket
+        # itself (never through a link), this only refuses early.
+        check_bucket_dir_name(bucket)
+        stat = lstat_at(self._root_fd, bucket)
+        if stat is None or not stat_module.S_ISDIR(stat.st_mode):
+            raise NotFoundException(f"bucket {bucket!r} does not exist")
 
     def _bucket_lock(self, bucket: str, *, shared: bool = False) -> Any:
         check_bucket_dir_name(bucket)

@@ -47,6 +47,8 @@ class TempFile:
 
     def __init__(self, dir_fd: int) -> None:
         self._dir_fd = dir_fd
+        self.moved = False
+        """Set by a caller that renamed the file away: nothing left to remove."""
 
     def __enter__(self) -> tuple[int, str]:
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -61,8 +63,9 @@ class TempFile:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._name, dir_fd=self._dir_fd)
+        if not self.moved:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._name, dir_fd=self._dir_fd)
 
 
 @contextlib.contextmanager
@@ -120,12 +123,11 @@ class SidecarStore:
 
     def write(self, bucket: str, key: str, version: str, record: Mapping[str, Any]) -> None:
         directories, name = self._location(bucket, key, version)
-        with (
-            DirChain(self._meta_fd, directories, create=True) as chain,
-            TempFile(self._tmp_fd) as (fd, temp_name),
-        ):
+        temp = TempFile(self._tmp_fd)
+        with DirChain(self._meta_fd, directories, create=True) as chain, temp as (fd, temp_name):
             write_all(fd, json.dumps({**record, "key": key}).encode("utf-8"))
             os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=chain.fd)
+            temp.moved = True
 
     def remove_one(self, bucket: str, key: str, version: str) -> None:
         directories, name = self._location(bucket, key, version)
