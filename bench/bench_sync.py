@@ -1,5 +1,6 @@
 """Sync of many small objects, LOCAL -> S3 on SeaweedFS: bucketbridge's
-``sync`` on its thread pool and on a 2-worker Dask cluster, against
+``sync`` on its thread pool, on a 2-worker Dask cluster and on a 2-CPU
+local Ray runtime, against
 ``rclone sync`` and ``s5cmd sync`` from the same directory to the same server.
 
     python bench/bench_sync.py               # 10,000 objects of 4 KiB, 5 rounds
@@ -12,9 +13,12 @@ both sides included). The LOCAL provider keeps keys as paths, so rclone and
 s5cmd read the very same files. Everyone gets the same width (``--width``,
 default 16): rclone ``--transfers``/``--checkers``, s5cmd ``--numworkers``,
 bucketbridge a thread pool of that width, Dask 2 worker processes of half
-that many threads each (started, and their imports made, before the clock
-starts). Batches are 250 objects, so the width is used. The CPU column is the
-measuring process's (or the command's): for Dask, the coordinator's only.
+that many threads each, Ray a 2-CPU runtime whose tasks reserve 2/width of a
+CPU, so width tasks run at once (a Ray worker process runs one task at a
+time: width processes); clusters are started, and their imports made, before
+the clock starts. Batches are 250 objects, so the width is used. The CPU
+column is the measuring process's (or the command's): for Dask and Ray, the
+coordinator's only.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from harness import Action, External, Failed, Row, Sizes, in_pool, small_payload
 
 SOURCE_BUCKET = "sync-src"
 TARGET_BUCKET = "bench-sync"
-THREADS, DASK, RCLONE, S5CMD = "bucketbridge threads", "bucketbridge dask-2", "rclone", "s5cmd"
+THREADS, DASK, RAY = "bucketbridge threads", "bucketbridge dask-2", "bucketbridge ray-2"
+RCLONE, S5CMD = "rclone", "s5cmd"
 BATCH = 250
 
 
@@ -76,7 +81,7 @@ def prepare(server: dict[str, Any], source: Path, sizes: Sizes) -> None:
 
 
 def rows(sizes: Sizes) -> list[Row]:
-    return [Row("sync", [THREADS, DASK, RCLONE, S5CMD], RCLONE)]
+    return [Row("sync", [THREADS, DASK, RAY, RCLONE, S5CMD], RCLONE)]
 
 
 def make_action(spec: dict[str, Any]) -> Action:
@@ -112,6 +117,8 @@ def make_action(spec: dict[str, Any]) -> Action:
 
         pool = ThreadPoolExecutor(width)
         return lambda: sync(source, target, executor=pool, batch_objects=BATCH).raise_for_failures()
+    if contender == RAY:
+        return _on_ray(source, target, width)
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
@@ -125,6 +132,35 @@ def make_action(spec: dict[str, Any]) -> Action:
 
 def _import_engine() -> None:
     import bucketbridge.sync  # noqa: F401
+
+
+def _on_ray(source: Any, target: Any, width: int) -> Action:
+    import ray
+
+    from bucketbridge import sync
+    from bucketbridge.executors.ray import RayExecutor
+
+    # the workers import this checkout, as the measuring process does
+    path = os.pathsep.join(filter(None, [str(harness.ROOT), os.environ.get("PYTHONPATH")]))
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    )
+    executor = RayExecutor(num_cpus=2 / width)
+    # width tasks at once: their worker processes started and imports made, not timed
+    for future in [executor.submit(_import_engine_and_linger) for _ in range(width)]:
+        future.result()
+    return lambda: sync(source, target, executor=executor, batch_objects=BATCH).raise_for_failures()
+
+
+def _import_engine_and_linger() -> None:
+    """Held long enough that every warm-up task needs a worker process of its own."""
+    import time
+
+    _import_engine()
+    time.sleep(2)
 
 
 def check(server: dict[str, Any], spec: dict[str, Any], source: Path) -> None:

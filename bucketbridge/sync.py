@@ -6,8 +6,9 @@ different there, is to copy; a destination key missing at the source is to
 delete (``sync(delete=True)``). The actions are cut into batches of at most
 ``batch_objects`` objects or ``batch_bytes`` bytes, and each batch is one
 task on the executor: a thread pool here by default, or any
-``concurrent.futures.Executor`` -- a process pool, or a Dask cluster through
-``distributed.Client.get_executor()``. A task is idempotent (it copies whole
+``concurrent.futures.Executor`` -- a process pool, a Dask cluster through
+``distributed.Client.get_executor()``, or a Ray cluster through
+``bucketbridge.executors.ray.RayExecutor``. A task is idempotent (it copies whole
 objects, each written atomically), so an executor may run it twice after a
 worker dies; it names its locations by provider id and config, so a worker
 in another process makes its own provider. At most ``max_in_flight``

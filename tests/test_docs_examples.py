@@ -38,7 +38,7 @@ def _md5s(provider: CloudProvider, bucket: str, prefix: str) -> dict[str, str]:
 
 
 def test_the_page_has_the_examples_this_test_runs() -> None:
-    assert len(_blocks()) == 4
+    assert len(_blocks()) == 5
 
 
 def test_the_readme_shows_examples_of_the_page_verbatim() -> None:
@@ -86,7 +86,7 @@ def test_every_example_runs_as_written(
             )
             assert result.returncode == 0, f"example {number}:\n{block}\n{result.stderr}"
         assert backup.objects.get("2026/cat.jpg") is not None  # copy_to, same name
-        # the sync, then the Dask sync: the prefix is mirrored, nothing left to resume
+        # the sync, then the Dask and Ray syncs: the prefix is mirrored, nothing left to resume
         assert _md5s(s3, "backup", "photos/2026/") == _md5s(local, "photos", "2026/")
         assert not (tmp_path / "photos-sync.jsonl").exists()
         assert backup.objects.get("table.parquet") is not None
