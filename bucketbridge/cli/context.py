@@ -16,7 +16,7 @@ from ..names import validate_bucket_name
 from ..provider import CloudProvider
 from ..resources import Bucket, BucketObject
 from ..transfer import TransferConfig
-from .addresses import SCHEME_OF, Address
+from .addresses import SCHEME_OF, Address, parse
 from .exits import UsageError
 from .output import Meter
 
@@ -34,8 +34,11 @@ class Context:
     @classmethod
     def of(cls, args: argparse.Namespace, environ: dict[str, str]) -> Context:
         name = args.profile or environ.get(PROFILE_ENV)
+        profile = load_profile(name) if name else None
+        if profile is not None:
+            _check_profile_applies(profile, args)
         return cls(
-            profile=load_profile(name) if name else None,
+            profile=profile,
             quiet=args.quiet,
             jobs=args.jobs,
             part_size=args.part_size,
@@ -99,6 +102,23 @@ class Context:
 
     def meter(self, label: str, total: int | None = None, *, counts: bool = False) -> Meter:
         return Meter(label, total, counts=counts, quiet=self.quiet)
+
+
+def _check_profile_applies(profile: Profile, args: argparse.Namespace) -> None:
+    """A profile gives the settings of its own provider's addresses only
+    (``provider = aws``: the ``s3://`` ones); the others keep theirs. A
+    command none of whose addresses it applies to was most likely given
+    the wrong profile: a usage error, not a silent default."""
+    texts = [getattr(args, name, None) for name in ("url", "src", "dst")]
+    addresses = [parse(text) for text in texts if text]
+    remote = [address for address in addresses if address.remote]
+    if remote and all(address.provider_id != profile.provider_id for address in remote):
+        scheme = SCHEME_OF.get(profile.provider_id, profile.provider_id)
+        named = ", ".join(address.text for address in remote)
+        raise UsageError(
+            f"--profile {profile.name} is for {scheme}:// addresses"
+            f" (provider {profile.provider_id}); {named} has none"
+        )
 
 
 def walk(bucket: Bucket, prefix: str) -> Iterator[BucketObject]:
