@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..locations import Location, shared_provider
 from ..names import validate_bucket_name
 from ..provider import CloudProvider
 from ..resources import Bucket, BucketObject
+from ..results import ResultList
 from ..transfer import TransferConfig
 from .addresses import SCHEME_OF, Address, parse
 from .exits import UsageError
@@ -123,10 +125,36 @@ def _check_profile_applies(profile: Profile, args: argparse.Namespace) -> None:
 
 def walk(bucket: Bucket, prefix: str) -> Iterator[BucketObject]:
     """Every object under ``prefix``, page by page (one request a page)."""
-    marker: str | None = None
-    while True:
-        page = bucket.objects.list(limit=LIST_PAGE, marker=marker, prefix=prefix or None)
+    for page in pages(bucket, prefix):
         yield from page
-        if not page.is_truncated or page.marker is None:
-            return
-        marker = page.marker
+
+
+def pages(bucket: Bucket, prefix: str) -> Iterator[list[BucketObject]]:
+    """The listing's pages, each asked for while the one before is being
+    used: a listing's pages follow each other (the next starts after the
+    last key), so what can overlap is the server's work on one and the
+    caller's output of the other."""
+
+    def fetch(marker: str | None) -> ResultList[BucketObject]:
+        return bucket.objects.list(limit=LIST_PAGE, marker=marker, prefix=prefix or None)
+
+    page = fetch(None)
+    if not page.is_truncated or page.marker is None:
+        yield page  # one page (most listings): no thread
+        return
+    with ThreadPoolExecutor(1, "bb-list") as ahead:
+        while True:
+            following = (
+                ahead.submit(fetch, page.marker)
+                if page.is_truncated and page.marker is not None
+                else None
+            )
+            try:
+                yield page
+            except BaseException:  # the caller stopped (a closed pipe, Ctrl-C)
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
+                return
+            page = following.result()
