@@ -50,12 +50,12 @@ from . import copies
 from .client import S3Settings, SdkClient, read_settings
 from .control import FailedDelete, ListedUpload, S3ControlWire, UploadsPage
 from .errors import (
-    NETWORK_ERRORS,
     Credentials,
     ErrorResponse,
     S3ResponseError,
     error_code,
     http_status,
+    network_errors,
     permission_denied,
 )
 from .errors import translate as translate_error
@@ -495,7 +495,7 @@ class S3Driver:
         try:
             while chunk := body.read(chunk_size):
                 yield chunk
-        except NETWORK_ERRORS as error:
+        except network_errors() as error:
             raise self._error(error, bucket, key) from error
         finally:
             body.close()
