@@ -7,13 +7,18 @@ hidden ``.<name>.<random>.bbpart`` beside the destination, which a rename
 then puts in the destination's place at once.
 
 Where ``O_TMPFILE`` is not available (another OS, some filesystems), the
-scratch file is named from the start. Either way the scratch file is
+scratch file is named from the start -- first under a pending name
+(``.<name>.<random>.bbnew``) that it leaves, by a rename, only once it is
+locked, so no sweep can take it for a killed download's in the moment
+between its creation and its lock. Either way the scratch file is
 ``flock``-ed while in use, and the next download to the same destination
 removes that destination's scratch files that nobody holds locked: what a
 killed process left. That sweep lists the directory: a download of many
 files into one directory (a tree) would list it once a file, quadratic in
 its size, so a :class:`TreeSweep` sweeps each directory once instead, when
-its first file goes there, and the files' own downloads skip theirs.
+its first file goes there, and the files' own downloads skip theirs. A
+pending name is swept only once it is :data:`PENDING_GRACE` seconds old (a
+process killed between its creation and its rename left it).
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ import os
 import re
 import secrets
 import threading
+import time
 from types import TracebackType
 
 SUFFIX = ".bbpart"
+PENDING_SUFFIX = ".bbnew"
+PENDING_GRACE = 60.0
 TOKEN_BYTES = 6
 STEM_BYTES = 100
 """The longest destination name a scratch name carries whole; with the
@@ -62,16 +70,33 @@ class ScratchFile:
         try:
             self.fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR, 0o600)
         except (AttributeError, OSError):  # no O_TMPFILE here: a named file
-            self._named = self._new_name()
-            self.fd = os.open(self._named, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._create_named()
+        else:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _match_mode(self.fd, self.path)
         return self
 
-    def _new_name(self) -> str:
-        return os.path.join(
-            self.directory, f"{self._prefix}{secrets.token_hex(TOKEN_BYTES)}{SUFFIX}"
-        )
+    def _create_named(self) -> None:
+        """A named scratch file, locked before it takes the name a sweep
+        removes when unlocked: created under a pending name, locked, renamed."""
+        token = secrets.token_hex(TOKEN_BYTES)
+        pending = os.path.join(self.directory, f"{self._prefix}{token}{PENDING_SUFFIX}")
+        fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        try:
+            # blocking: a sweep may hold the lock a moment, to look at its age
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            named = self._new_name(token)
+            os.rename(pending, named)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pending)
+            raise
+        self.fd, self._named = fd, named
+
+    def _new_name(self, token: str | None = None) -> str:
+        token = token or secrets.token_hex(TOKEN_BYTES)
+        return os.path.join(self.directory, f"{self._prefix}{token}{SUFFIX}")
 
     def publish(self) -> None:
         """Put the finished file in the destination's place."""
@@ -122,11 +147,16 @@ def sweep_stale(directory: str, prefix: str) -> None:
     """Remove the scratch files of one destination that no live download holds."""
     # The exact shape, not a prefix: ``.a.bin.`` starts ``.a.bin.x.<token>.bbpart``
     # too, the scratch file of another destination.
-    mine = re.compile(f"{re.escape(prefix)}[0-9a-f]{{{2 * TOKEN_BYTES}}}{re.escape(SUFFIX)}")
+    mine = re.compile(
+        f"{re.escape(prefix)}[0-9a-f]{{{2 * TOKEN_BYTES}}}"
+        f"({re.escape(SUFFIX)}|{re.escape(PENDING_SUFFIX)})"
+    )
     _remove_unheld(directory, mine)
 
 
-_ANY_SCRATCH = re.compile(rf"\..+\.[0-9a-f]{{{2 * TOKEN_BYTES}}}{re.escape(SUFFIX)}")
+_ANY_SCRATCH = re.compile(
+    rf"\..+\.[0-9a-f]{{{2 * TOKEN_BYTES}}}({re.escape(SUFFIX)}|{re.escape(PENDING_SUFFIX)})"
+)
 _swept_by_trees: dict[str, int] = {}  # directory -> running TreeSweeps that swept it
 _swept_lock = threading.Lock()
 
@@ -174,6 +204,12 @@ def _remove_unheld(directory: str, shape: re.Pattern[str]) -> None:
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # a pending name is being locked by its maker right now, unless
+            # old: then its maker was killed before it could rename it
+            if name.endswith(PENDING_SUFFIX) and time.time() - os.fstat(fd).st_mtime < (
+                PENDING_GRACE
+            ):
+                continue
         except OSError:
             continue  # a download in progress holds it
         else:

@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import BucketNotEmptyException
 from .addresses import Address, parse, remote, with_bucket
-from .context import Context, walk
+from .context import Context, pages, walk
 from .exits import CommandError, at
 from .output import out, out_json
 
@@ -33,6 +33,12 @@ def _ls_buckets(ctx: Context, address: Address, args: argparse.Namespace) -> int
 def _ls_objects(ctx: Context, address: Address, args: argparse.Namespace) -> int:
     bucket = ctx.bucket(address, check=False)  # the listing names a missing bucket
     prefix = address.key
+    if args.recursive and not (args.long or args.json):
+        # names only: one write a page, not one a key
+        for page in pages(bucket, prefix):
+            if page:
+                out("\n".join([obj.name for obj in page]))
+        return 0
     shown_dirs: set[str] = set()
     for obj in walk(bucket, prefix):
         if not args.recursive:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,9 @@ from ..locations import Location, shared_provider
 from ..names import validate_bucket_name
 from ..provider import CloudProvider
 from ..resources import Bucket, BucketObject
+from ..results import ResultList
 from ..transfer import TransferConfig
-from .addresses import SCHEME_OF, Address
+from .addresses import SCHEME_OF, Address, parse
 from .exits import UsageError
 from .output import Meter
 
@@ -34,8 +36,11 @@ class Context:
     @classmethod
     def of(cls, args: argparse.Namespace, environ: dict[str, str]) -> Context:
         name = args.profile or environ.get(PROFILE_ENV)
+        profile = load_profile(name) if name else None
+        if profile is not None:
+            _check_profile_applies(profile, args)
         return cls(
-            profile=load_profile(name) if name else None,
+            profile=profile,
             quiet=args.quiet,
             jobs=args.jobs,
             part_size=args.part_size,
@@ -101,12 +106,55 @@ class Context:
         return Meter(label, total, counts=counts, quiet=self.quiet)
 
 
+def _check_profile_applies(profile: Profile, args: argparse.Namespace) -> None:
+    """A profile gives the settings of its own provider's addresses only
+    (``provider = aws``: the ``s3://`` ones); the others keep theirs. A
+    command none of whose addresses it applies to was most likely given
+    the wrong profile: a usage error, not a silent default."""
+    texts = [getattr(args, name, None) for name in ("url", "src", "dst")]
+    addresses = [parse(text) for text in texts if text]
+    remote = [address for address in addresses if address.remote]
+    if remote and all(address.provider_id != profile.provider_id for address in remote):
+        scheme = SCHEME_OF.get(profile.provider_id, profile.provider_id)
+        named = ", ".join(address.text for address in remote)
+        raise UsageError(
+            f"--profile {profile.name} is for {scheme}:// addresses"
+            f" (provider {profile.provider_id}); {named} has none"
+        )
+
+
 def walk(bucket: Bucket, prefix: str) -> Iterator[BucketObject]:
     """Every object under ``prefix``, page by page (one request a page)."""
-    marker: str | None = None
-    while True:
-        page = bucket.objects.list(limit=LIST_PAGE, marker=marker, prefix=prefix or None)
+    for page in pages(bucket, prefix):
         yield from page
-        if not page.is_truncated or page.marker is None:
-            return
-        marker = page.marker
+
+
+def pages(bucket: Bucket, prefix: str) -> Iterator[list[BucketObject]]:
+    """The listing's pages, each asked for while the one before is being
+    used: a listing's pages follow each other (the next starts after the
+    last key), so what can overlap is the server's work on one and the
+    caller's output of the other."""
+
+    def fetch(marker: str | None) -> ResultList[BucketObject]:
+        return bucket.objects.list(limit=LIST_PAGE, marker=marker, prefix=prefix or None)
+
+    page = fetch(None)
+    if not page.is_truncated or page.marker is None:
+        yield page  # one page (most listings): no thread
+        return
+    with ThreadPoolExecutor(1, "bb-list") as ahead:
+        while True:
+            following = (
+                ahead.submit(fetch, page.marker)
+                if page.is_truncated and page.marker is not None
+                else None
+            )
+            try:
+                yield page
+            except BaseException:  # the caller stopped (a closed pipe, Ctrl-C)
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
+                return
+            page = following.result()

@@ -107,6 +107,8 @@ def at(address: str) -> Iterator[None]:
     """Errors raised inside name ``address`` in their one line."""
     try:
         yield
+    except BrokenPipeError:
+        raise  # our reader went away (`ls -r ... | head`): main() ends quietly
     except (BucketBridgeException, OSError) as error:
         raise CommandError(address, error) from error
 

@@ -39,7 +39,10 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     )
     group = common.add_argument_group("common options")
     group.add_argument(
-        "--profile", metavar="NAME", help="settings of [profile NAME] in the config file"
+        "--profile",
+        metavar="NAME",
+        help="settings of [profile NAME] in the config file, for the addresses of its"
+        " provider only (provider = aws: s3://); other addresses keep their own settings",
     )
     group.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     group.add_argument(

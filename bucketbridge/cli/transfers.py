@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from ..filetree import download_tree, upload_tree
 from ..sync import SyncReport
@@ -216,20 +217,15 @@ def _tree(
             )
     if content_type is not None or metadata is not None:
         raise UsageError("--content-type and --metadata: not with cp -r between objects")
+    # cp -r copies every object, sync what differs (and deletes with
+    # --delete): otherwise the same call
+    run: Callable[..., SyncReport] = (
+        partial(sync_objects, delete=delete) if only_changed else copy_objects
+    )
     with at(source.text), ThreadPoolExecutor(jobs, "bb-copy") as pool:
-        if not only_changed:
-            return copy_objects(
-                ctx.location(source),
-                ctx.location(destination),
-                executor=pool,
-                config=config,
-                progress=meter,
-                on_object=on_object,
-            )
-        return sync_objects(
+        return run(
             ctx.location(source),
             ctx.location(destination),
-            delete=delete,
             dry_run=dry_run,
             executor=pool,
             config=config,

@@ -143,3 +143,26 @@ def test_cross_provider_cp_and_sync_are_byte_identical(
     finally:
         cli.run("rb", "--force", here, ok=False)
         cli.run("rb", "--force", there, ok=False)
+
+
+def test_ls_r_lists_every_page_and_stops_cleanly_when_the_reader_does(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str
+) -> None:
+    """More keys than a page (1,000): each page is asked for while the one
+    before is printed; a reader that stops early ends the command at once."""
+    from bucketbridge import CloudProviderFactory
+
+    cli, configs = cli_for("local")
+    names = [f"k/{index:05d}" for index in range(2003)]
+    with CloudProviderFactory().create_provider("local", configs["local"]) as provider:
+        bucket = provider.storage.buckets.create(bucket_name)
+        for name in names:
+            bucket.objects.create(name).upload(b"")
+    listed = cli.run("ls", "-r", f"local://{bucket_name}/k/").stdout.decode().splitlines()
+    assert listed == names
+    with cli.popen("ls", "-r", f"local://{bucket_name}/") as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == b"k/00000\n"
+        process.stdout.close()
+        assert process.wait(timeout=60) == 0
+        assert process.stderr.read() == b""

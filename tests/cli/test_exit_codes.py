@@ -86,18 +86,29 @@ def test_unreachable_server_exits_5(cli_for: Callable[..., tuple[Cli, dict[str, 
     _fails(cli, CONNECTION, "--profile", "down", "ls", "s3://bucket/", names="s3://bucket/")
 
 
-def test_a_profile_reaches_its_server(
-    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, tmp_path: Path
+def test_a_profile_applies_to_its_own_providers_addresses_only(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str
 ) -> None:
-    cli, configs = cli_for("s3")
+    """``--profile weed`` (provider = aws) sets up the s3:// side of a
+    copy to az://, which keeps the config file's [azure] section; a command
+    with no s3:// address is refused rather than run without the profile."""
+    cli, configs = cli_for("s3", "azure")
     cli.profiles["weed"] = ("aws", configs["s3"])
     cli.sections.pop("aws")  # only the profile knows the endpoint now
     cli.write()
-    cli.run("--profile", "weed", "mb", f"s3://{bucket_name}")
+    s3, az = f"s3://{bucket_name}", f"az://{bucket_name}"
+    cli.run("--profile", "weed", "mb", s3)
+    cli.run("mb", az)
     try:
-        assert f"s3://{bucket_name}/" in cli.run("ls", "--profile", "weed").stdout.decode()
+        assert f"{s3}/" in cli.run("ls", "--profile", "weed").stdout.decode()
+        cli.run("--profile", "weed", "cp", "-", f"{s3}/k", input=b"through the profile")
+        cli.run("--profile", "weed", "cp", f"{s3}/k", f"{az}/k")
+        assert cli.run("cat", f"{az}/k").stdout == b"through the profile"
+        stderr = _fails(cli, USAGE, "--profile", "weed", "ls", f"{az}/", names=f"{az}/")
+        assert "--profile weed is for s3:// addresses" in stderr
     finally:
-        cli.run("--profile", "weed", "rb", "--force", f"s3://{bucket_name}")
+        cli.run("--profile", "weed", "rb", "--force", s3)
+        cli.run("rb", "--force", az, ok=False)
 
 
 def test_a_partly_failed_recursive_copy_exits_1_naming_the_object(

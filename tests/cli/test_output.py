@@ -3,6 +3,7 @@ results when piped, its version; and that it starts without the SDKs."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import bucketbridge
-from tests.cli.conftest import REPO, Cli, address
+from tests.cli.conftest import PART, REPO, Cli, address
 
 
 def test_verbose_logs_each_request_without_secrets(
@@ -91,6 +92,12 @@ LEAN_PLANE_SDKS = {
 }
 
 
+# backend -> the commands beyond ls/cat/stat/cp -r/sync that are lean there
+# too: making and removing buckets (rb --force: DeleteObjects and the open
+# uploads' list), a multipart upload (Create/Complete), signed URLs
+LEAN_PLANE_EXTRAS: dict[str, tuple[str, ...]] = {"s3": ("mb", "rb", "multipart", "url")}
+
+
 @pytest.mark.parametrize("backend", sorted(LEAN_PLANE_SDKS))
 def test_lean_plane_commands_import_no_sdk(
     cli_for: Callable[..., tuple[Cli, dict[str, Any]]],
@@ -99,33 +106,57 @@ def test_lean_plane_commands_import_no_sdk(
     backend: str,
 ) -> None:
     """With the endpoint and credentials in the config, ls/cat/stat/cp -r/sync
-    take only lean-plane calls, so the provider's SDK (0.1-0.6 s of start-up
-    each, the whole start-up of a small command) is never imported."""
+    (and LEAN_PLANE_EXTRAS) take only lean-plane calls, so the provider's SDK
+    (0.1-0.6 s of start-up each, the whole start-up of a small command) is
+    never imported."""
+    extras = LEAN_PLANE_EXTRAS.get(backend, ())
     cli, configs = cli_for(backend)
     if backend == "gcs":  # the key only signs URLs; parsing it takes google-auth
         del configs["gcs"]["gcp_service_creds_dict"]
         cli.write()
     root = address(backend, bucket_name)
-    cli.run("mb", root)
+    if "mb" not in extras:
+        cli.run("mb", root)
     try:
         tree = tmp_path / "tree"
         tree.mkdir()
         for name in ("a.txt", "b.txt"):
             (tree / name).write_bytes(name.encode())
-        code = (
-            "import sys\n"
-            "from bucketbridge.cli import main\n"
-            f"b = {root.rstrip('/')!r}\n"
-            f"assert main(['-q', 'cp', '-r', {str(tree)!r}, b + '/t/']) == 0\n"
-            f"assert main(['-q', 'sync', {str(tree)!r}, b + '/t/']) == 0\n"
-            "assert main(['ls', '-r', b + '/']) == 0\n"
-            "assert main(['stat', b + '/t/a.txt']) == 0\n"
-            "assert main(['cat', b + '/t/b.txt']) == 0\n"
-            f"assert main(['-q', 'cp', '-r', b + '/t/', {str(tmp_path / 'down')!r}]) == 0\n"
-            "print()\n"  # cat's output ends without one
-            f"sdks = {LEAN_PLANE_SDKS[backend]!r}\n"
-            "print(sorted(m for m in sys.modules if m.startswith(sdks)))\n"
-        )
+        lines = ["import sys", "from bucketbridge.cli import main", f"b = {root.rstrip('/')!r}"]
+        if "mb" in extras:
+            lines.append("assert main(['mb', b]) == 0")
+        lines += [
+            f"assert main(['-q', 'cp', '-r', {str(tree)!r}, b + '/t/']) == 0",
+            f"assert main(['-q', 'sync', {str(tree)!r}, b + '/t/']) == 0",
+            "assert main(['ls', '-r', b + '/']) == 0",
+            "assert main(['stat', b + '/t/a.txt']) == 0",
+            "assert main(['cat', b + '/t/b.txt']) == 0",
+            f"assert main(['-q', 'cp', '-r', b + '/t/', {str(tmp_path / 'down')!r}]) == 0",
+            "print()",  # cat's output ends without one
+        ]
+        if "multipart" in extras:  # above the config's 5 MiB threshold: in parts
+            big = tmp_path / "big.bin"
+            big.write_bytes(os.urandom(PART + 1024))
+            lines.append(f"assert main(['-q', 'cp', {str(big)!r}, b + '/big.bin']) == 0")
+        if "url" in extras:  # signed on the lean plane, and taken by the server
+            lines += [
+                "import contextlib, io, urllib.request",
+                "shown = io.StringIO()",
+                "with contextlib.redirect_stdout(shown):",
+                "    assert main(['url', b + '/t/a.txt']) == 0",
+                "with urllib.request.urlopen(shown.getvalue().strip(), timeout=30) as got:",
+                "    assert got.read() == b'a.txt'",
+            ]
+        if "rb" in extras:
+            lines += [
+                "assert main(['rb', '--force', b]) == 0",
+                "assert main(['ls', b + '/']) != 0",
+            ]
+        lines += [
+            f"sdks = {LEAN_PLANE_SDKS[backend]!r}",
+            "print(sorted(m for m in sys.modules if m.startswith(sdks)))",
+        ]
+        code = "\n".join(lines) + "\n"
         result = subprocess.run(
             [sys.executable, "-c", code],
             capture_output=True,

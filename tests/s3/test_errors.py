@@ -22,7 +22,7 @@ from bucketbridge import (
     PreconditionFailedException,
     ProviderConnectionException,
 )
-from bucketbridge.drivers.s3.errors import S3ResponseError
+from bucketbridge.drivers.s3.errors import ErrorResponse, S3ResponseError
 from tests.s3.conftest import unique_bucket_name
 from tests.servers.process import free_ports
 from tests.servers.seaweedfs import S3Server
@@ -144,7 +144,7 @@ def test_small_parts_are_refused_as_invalid_value(seaweed_bucket: Bucket) -> Non
     parts = [upload.upload_part(1, b"a" * 1024), upload.upload_part(2, b"b" * 1024)]
     with pytest.raises(InvalidValueException, match="5 MiB") as refused:
         upload.complete(parts)
-    assert isinstance(refused.value.__cause__, ClientError)
+    assert isinstance(refused.value.__cause__, ErrorResponse)
     upload.abort()
     upload.abort()  # twice is fine
 

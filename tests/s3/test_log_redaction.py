@@ -85,6 +85,17 @@ def _full_run(provider: CloudProvider, tmp_path: Path) -> list[str]:
         bucket.delete(delete_contents=True)
 
 
+def _both_planes(
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+    config: dict[str, Any],
+    tmp_path: Path,
+) -> list[str]:
+    """The run on the lean plane (its own request records), then on the SDK
+    (botocore's records: the lean plane makes every call of the run itself)."""
+    urls = _full_run(make_provider(config), tmp_path)
+    return urls + _full_run(make_provider({**config, "data_plane": "sdk"}), tmp_path)
+
+
 def _signatures(urls: list[str]) -> list[str]:
     return [parse_qs(urlsplit(url).query)["X-Amz-Signature"][0] for url in urls]
 
@@ -124,7 +135,7 @@ def test_debug_logs_of_a_run_with_a_session_token_hold_no_secret(
     # STS itself answers with the secrets: ask it before the capture starts
     config = moto_server.config()
     debug_log.texts.clear()
-    urls = _full_run(make_provider(config), tmp_path)
+    urls = _both_planes(make_provider, config, tmp_path)
 
     assert parse_qs(urlsplit(urls[0]).query)["X-Amz-Security-Token"] == [
         config["aws_session_token"]
@@ -154,7 +165,7 @@ def test_debug_logs_of_a_run_on_seaweedfs_hold_no_secret(
     debug_log: _Capture,
     tmp_path: Path,
 ) -> None:
-    urls = _full_run(make_provider(seaweedfs_server.config()), tmp_path)
+    urls = _both_planes(make_provider, seaweedfs_server.config(), tmp_path)
 
     _assert_nothing_leaked(
         debug_log.texts, {"aws_secret_key": seaweedfs_server.secret_key}, _signatures(urls)

@@ -210,3 +210,28 @@ def test_seaweedfs_takes_our_signature_and_refuses_a_wrong_secret_or_checksum(
     for signer, expected in ((right, 200), (wrong, 403)):
         response = client.send(Request("GET", endpoint, f"/{bucket}/{key}"), signer, subject)
         assert (response.status, response.read() == data) == (expected, expected == 200)
+
+
+@pytest.mark.parametrize("key", KEYS[:6])
+@pytest.mark.parametrize("token", [None, "session/token+=="])
+def test_a_presigned_url_is_signed_as_botocore_signs_it(key: str, token: str | None) -> None:
+    """The query botocore's ``S3SigV4QueryAuth`` gives the same request at
+    the same moment: every pair, the signature included."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from botocore.auth import S3SigV4QueryAuth
+
+    credentials = Credentials("AKIDEXAMPLE", "secret/key+example", token)
+    endpoint = Endpoint("http", "127.0.0.1", 8333)
+    params = [("response-content-type", "text/plain; charset=utf-8")]
+    path = f"/bucket/{encode(key, keep_slash=True)}"
+    request = Request("GET", endpoint, path, list(params))
+    SigV4Signer(lambda: credentials, "eu-west-1", clock=MOMENT.timestamp).presign(request, 600)
+
+    url = f"http://127.0.0.1:8333/bucket/{percent_encode(key, safe='/~')}"
+    theirs = AWSRequest(method="GET", url=url, params=params)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=MOMENT):
+        S3SigV4QueryAuth(credentials, "s3", "eu-west-1", expires=600).add_auth(theirs)
+    prepared = theirs.prepare()
+    assert urlsplit(request.url()).path == urlsplit(prepared.url).path
+    assert parse_qs(urlsplit(request.url()).query) == parse_qs(urlsplit(prepared.url).query)

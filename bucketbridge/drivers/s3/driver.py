@@ -48,12 +48,14 @@ from ..records import (
 )
 from . import copies
 from .client import S3Settings, SdkClient, read_settings
+from .control import FailedDelete, ListedUpload, S3ControlWire, UploadsPage
 from .errors import (
-    NETWORK_ERRORS,
     Credentials,
     ErrorResponse,
+    S3ResponseError,
     error_code,
     http_status,
+    network_errors,
     permission_denied,
 )
 from .errors import translate as translate_error
@@ -71,7 +73,7 @@ from .listing import (
 )
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
 from .sigv4 import SigV4Signer
-from .wire import Put, S3Wire, WrongRegion, virtual_hosted
+from .wire import Put, WrongRegion, virtual_hosted
 
 if TYPE_CHECKING:
     import boto3
@@ -133,7 +135,7 @@ class S3Driver:
 
     # --- the data plane -------------------------------------------------
 
-    def _lean_wire(self) -> S3Wire | None:
+    def _lean_wire(self) -> S3ControlWire | None:
         """The lean plane, where it can address requests as botocore does:
         not for accelerated or dual-stack endpoints, whose host botocore
         picks per request (they stay on the SDK, as a proxied endpoint does)."""
@@ -151,7 +153,7 @@ class S3Driver:
             log.info("S3 accelerate or dual-stack endpoint: requests stay on the SDK")
             return None
         signer = SigV4Signer(self._sdk.credentials, self._sdk.region)
-        return S3Wire(
+        return S3ControlWire(
             HttpClient(self._settings.connection, verify=self._settings.verify),
             signer,
             endpoint,
@@ -161,7 +163,7 @@ class S3Driver:
             subject=self._subject,
         )
 
-    def _call(self, bucket: str, lean: Callable[[S3Wire], T], sdk: Callable[[], T]) -> T:
+    def _call(self, bucket: str, lean: Callable[[S3ControlWire], T], sdk: Callable[[], T]) -> T:
         """``lean`` on the lean plane where it can be right, else ``sdk``."""
         wire = self._wire
         if wire is not None and bucket not in self._redirected:
@@ -192,8 +194,12 @@ class S3Driver:
         """A HEAD answered 403 has no body to say why; ask with a GET that has
         one, so the message can tell a wrong key from a missing permission."""
         try:
-            self._client.list_objects_v2(Bucket=bucket, MaxKeys=0)
-        except ClientError as probe:
+            self._call(
+                bucket,
+                lambda wire: wire.list_objects(bucket, prefix=None, start_after=None, max_keys=0),
+                lambda: self._client.list_objects_v2(Bucket=bucket, MaxKeys=0),
+            )
+        except ErrorResponse as probe:
             return error_code(probe)
         except BotoCoreError:
             pass
@@ -217,14 +223,23 @@ class S3Driver:
                 raise self._error(duplicate, name)
         else:
             args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        constraint = args.get("CreateBucketConfiguration", {}).get("LocationConstraint")
         with self._mapped(name):
-            self._client.create_bucket(**args)
+            self._call(
+                name,
+                lambda wire: wire.create_bucket(name, constraint),
+                lambda: self._client.create_bucket(**args),
+            )
         return BucketInfo(name)
 
     def _bucket_is_mine(self, name: str) -> bool:
         try:
             with self._mapped(name):
-                self._client.head_bucket(Bucket=name)
+                self._call(
+                    name,
+                    lambda wire: wire.head_bucket(name),
+                    lambda: self._client.head_bucket(Bucket=name),
+                )
         except NotFoundException:
             return False
         except PermissionDeniedException:
@@ -234,12 +249,20 @@ class S3Driver:
     def delete_bucket(self, name: str) -> None:
         self._copy_targets.discard(name)
         with self._mapped(name):
-            self._client.delete_bucket(Bucket=name)
+            self._call(
+                name,
+                lambda wire: wire.delete_bucket(name),
+                lambda: self._client.delete_bucket(Bucket=name),
+            )
 
     def head_bucket(self, name: str) -> BucketInfo | None:
         try:
-            self._client.head_bucket(Bucket=name)
-        except ClientError as error:
+            self._call(
+                name,
+                lambda wire: wire.head_bucket(name),
+                lambda: self._client.head_bucket(Bucket=name),
+            )
+        except ErrorResponse as error:
             status = http_status(error)
             if status == 404:
                 return None
@@ -472,7 +495,7 @@ class S3Driver:
         try:
             while chunk := body.read(chunk_size):
                 yield chunk
-        except NETWORK_ERRORS as error:
+        except network_errors() as error:
             raise self._error(error, bucket, key) from error
         finally:
             body.close()
@@ -510,67 +533,124 @@ class S3Driver:
         self._client.delete_object(Bucket=bucket, Key=key)
 
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
-        objects: list[Any] = [{"Key": key} for key in keys]
         with self._mapped(bucket):
-            response = self._client.delete_objects(
-                Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+            failures = self._call(
+                bucket,
+                lambda wire: wire.delete_objects(bucket, keys),
+                lambda: self._sdk_delete_objects(bucket, keys),
             )
-        failures = response.get("Errors") or []
         if failures:
             first = failures[0]
-            error = ClientError(
-                {"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}},
-                "DeleteObjects",
+            error = S3ResponseError(0, first.code, first.message, 1)
+            raise self._error(error, bucket, first.key) from error
+
+    def _sdk_delete_objects(self, bucket: str, keys: Sequence[str]) -> list[FailedDelete]:
+        objects: list[Any] = [{"Key": key} for key in keys]
+        response = self._client.delete_objects(
+            Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+        )
+        return [
+            FailedDelete(
+                failure.get("Key", ""), failure.get("Code", ""), failure.get("Message", "")
             )
-            raise self._error(error, bucket, first.get("Key")) from error
+            for failure in response.get("Errors") or []
+        ]
 
     # --- multipart ------------------------------------------------------
 
     def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _S3Upload:
         with self._mapped(bucket, key):
-            response = self._client.create_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                ContentType=options.content_type,
-                Metadata=dict(options.metadata),
+            upload_id = self._call(
+                bucket,
+                lambda wire: wire.create_multipart(
+                    bucket, key, content_type=options.content_type, metadata=options.metadata
+                ),
+                lambda: self._client.create_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    ContentType=options.content_type,
+                    Metadata=dict(options.metadata),
+                )["UploadId"],
             )
-        return _S3Upload(self, bucket, key, response["UploadId"])
+        return _S3Upload(self, bucket, key, upload_id)
 
     def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _S3Upload:
         return _S3Upload(self, bucket, key, upload_id)
 
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
-        args: dict[str, Any] = {"Bucket": bucket}
+        key_marker = upload_id_marker = ""
         while True:
-            with self._mapped(bucket):
-                response = self._client.list_multipart_uploads(**args)
-            for upload in response.get("Uploads", []):
-                initiated = upload.get("Initiated")
-                yield UploadInfo(
+            page = self._list_multipart_page(bucket, key_marker, upload_id_marker)
+            for upload in page.uploads:
+                yield UploadInfo(upload.key, upload.upload_id, upload.initiated)
+            if not page.truncated:
+                return
+            key_marker, upload_id_marker = page.next_key_marker, page.next_upload_id_marker
+
+    def _list_multipart_page(
+        self, bucket: str, key_marker: str, upload_id_marker: str
+    ) -> UploadsPage:
+        with self._mapped(bucket):
+            return self._call(
+                bucket,
+                lambda wire: wire.list_multipart(
+                    bucket, key_marker=key_marker, upload_id_marker=upload_id_marker
+                ),
+                lambda: self._sdk_list_multipart(bucket, key_marker, upload_id_marker),
+            )
+
+    def _sdk_list_multipart(
+        self, bucket: str, key_marker: str, upload_id_marker: str
+    ) -> UploadsPage:
+        args: dict[str, Any] = {"Bucket": bucket}
+        if key_marker:
+            args["KeyMarker"] = key_marker
+        if upload_id_marker:
+            args["UploadIdMarker"] = upload_id_marker
+        response = self._client.list_multipart_uploads(**args)
+        uploads = []
+        for upload in response.get("Uploads", []):
+            initiated = upload.get("Initiated")
+            uploads.append(
+                ListedUpload(
                     upload["Key"],
                     upload["UploadId"],
                     whole_second(initiated) if initiated else None,
                 )
-            if not response.get("IsTruncated"):
-                return
-            args["KeyMarker"] = response.get("NextKeyMarker", "")
-            args["UploadIdMarker"] = response.get("NextUploadIdMarker", "")
+            )
+        return UploadsPage(
+            uploads,
+            bool(response.get("IsTruncated")),
+            response.get("NextKeyMarker", ""),
+            response.get("NextUploadIdMarker", ""),
+        )
 
     # --- signed URLs ----------------------------------------------------
 
     def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
         params: dict[str, str] = {"Bucket": bucket, "Key": key}
+        response_params: list[tuple[str, str]] = []
         if request.response_content_disposition is not None:
             params["ResponseContentDisposition"] = request.response_content_disposition
+            response_params.append(
+                ("response-content-disposition", request.response_content_disposition)
+            )
         if request.response_content_type is not None:
             params["ResponseContentType"] = request.response_content_type
+            response_params.append(("response-content-type", request.response_content_type))
         operation = "get_object" if request.method == "GET" else "put_object"
         with self._mapped(bucket, key):
-            url: str = self._client.generate_presigned_url(
-                operation,
-                Params=params,
-                ExpiresIn=request.expires_in,
-                HttpMethod=request.method,
+            url: str = self._call(
+                bucket,
+                lambda wire: wire.presigned_url(
+                    request.method, bucket, key, request.expires_in, response_params
+                ),
+                lambda: self._client.generate_presigned_url(
+                    operation,
+                    Params=params,
+                    ExpiresIn=request.expires_in,
+                    HttpMethod=request.method,
+                ),
             )
         return url
 
@@ -616,8 +696,14 @@ class _S3Upload:
         if options.create_only:
             args["IfNoneMatch"] = "*"
         try:
-            self._driver._client.complete_multipart_upload(**args)
-        except ClientError as error:
+            self._driver._call(
+                self._bucket,
+                lambda wire: wire.complete_multipart(
+                    self._bucket, self._key, self.upload_id, parts, options.create_only
+                ),
+                lambda: self._driver._client.complete_multipart_upload(**args),
+            )
+        except ErrorResponse as error:
             if options.create_only and retried_into_precondition(error):
                 etag = multipart_etag(parts)
                 mine = self._driver._written_by_us(self._bucket, self._key, etag)
@@ -636,8 +722,12 @@ class _S3Upload:
     def abort(self) -> None:
         try:
             with self._driver._mapped(self._bucket, self._key):
-                self._driver._client.abort_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, UploadId=self.upload_id
+                self._driver._call(
+                    self._bucket,
+                    lambda wire: wire.abort_multipart(self._bucket, self._key, self.upload_id),
+                    lambda: self._driver._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=self._key, UploadId=self.upload_id
+                    ),
                 )
         except NotFoundException:
             pass  # already aborted or completed: aborting twice is not an error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from botocore.exceptions import (
     ClientError,
@@ -16,7 +17,6 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ...errors import (
     BucketBridgeException,
@@ -30,15 +30,26 @@ from ...errors import (
     ProviderInternalException,
 )
 from ..http_errors import Subject, error_for_status, network_error
+from ..lazy import SdkErrors
 
-NETWORK_ERRORS = (
-    BotoConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-    ResponseStreamingError,
-    Urllib3Error,
-    OSError,
-)
+# urllib3 (~50 ms of a command's start-up) is botocore's transport: its
+# errors exist once the SDK path has loaded it, and matter only then
+_urllib3 = SdkErrors("urllib3.exceptions")
+
+
+def network_errors() -> tuple[type[Exception], ...]:
+    """What a request that got no answer raises, on either plane (urllib3's
+    HTTPError only once botocore has loaded it)."""
+    return (
+        BotoConnectionError,
+        HTTPClientError,
+        IncompleteReadError,
+        ResponseStreamingError,
+        cast("type[Exception]", _urllib3.HTTPError),
+        OSError,
+    )
+
+
 THROTTLED = frozenset({"SlowDown", "RequestTimeout", "Throttling", "RequestLimitExceeded"})
 
 
@@ -114,7 +125,7 @@ def translate(error: Exception, subject: Subject, who: Credentials) -> BucketBri
         )
     if isinstance(error, ParamValidationError):
         return InvalidValueException("request", subject.describe(), str(error))
-    if isinstance(error, NETWORK_ERRORS):
+    if isinstance(error, network_errors()):
         return network_error(error, subject)
     return ProviderInternalException(
         f"S3 request on {subject.describe()} failed: {type(error).__name__}: {error}"

@@ -125,6 +125,41 @@ class SigV4Signer:
             f" SignedHeaders={signed_headers}, Signature={signature}"
         )
 
+    def presign(self, request: Request, expires_in: int) -> None:
+        """Sign ``request`` in its query (a presigned URL, as botocore's
+        ``generate_presigned_url`` makes one): only ``host`` is signed, the
+        payload is ``UNSIGNED-PAYLOAD``, and the query pairs it already
+        holds (``response-content-type``...) are signed with it."""
+        credentials = self._frozen()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        date = stamp[:8]
+        scope = f"{date}/{self._region}/{self._service}/aws4_request"
+        query = request.query
+        query += [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", f"{credentials.access_key}/{scope}"),
+            ("X-Amz-Date", stamp),
+            ("X-Amz-Expires", str(expires_in)),
+            ("X-Amz-SignedHeaders", "host"),
+        ]
+        if credentials.token:
+            query.append(("X-Amz-Security-Token", credentials.token))
+        canonical_query = "&".join(
+            f"{name}={value}"
+            for name, value in sorted((encode(name), encode(value)) for name, value in query)
+        )
+        canonical = (
+            f"{request.method}\n{request.path}\n{canonical_query}\n"
+            f"host:{request.endpoint.netloc}\n\nhost\n{UNSIGNED_PAYLOAD}"
+        )
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.digest(
+            self._signing_key(date, credentials.secret_key), to_sign.encode(), "sha256"
+        ).hex()
+        query.append(("X-Amz-Signature", signature))
+
 
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.digest(key, message.encode(), "sha256")  # one-shot, in C
