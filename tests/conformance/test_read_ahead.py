@@ -44,9 +44,9 @@ def test_iteration_lists_every_page_exactly(
     assert_listed([o.name for o in bucket.objects], NAMES, provider_factory)
     walked = walk_objects(provider.driver, provider.features, bucket.name, "b/")
     assert_listed([info.key for info in walked], ["b/1", "b/2"], provider_factory)
-    listed = {o.name: o for o in bucket.objects.list(limit=100)}
-    for obj in bucket.objects:  # the records a page of list() gives
-        assert (obj.size, obj.etag) == (listed[obj.name].size, listed[obj.name].etag)
+    # the records are the ones a page of list() makes (its own decoder)
+    listed = {o.name: o._info for o in bucket.objects.list(limit=100)}
+    assert {o.name: o._info for o in bucket.objects} == listed
 
 
 def test_a_stopped_iteration_leaves_no_thread_or_connection(
