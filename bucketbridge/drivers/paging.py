@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .base import Driver
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def page_of_names(names: Sequence[str], after: str | None, limit: int) -> Page[BucketInfo]:
@@ -63,13 +64,16 @@ class _Ahead(Generic[T]):
         self._result = self._error = None
 
 
-def read_ahead(fetch: Fetch[T], marker: str | None = None) -> Generator[T, None, None]:
-    """The pages from ``marker`` on, unparsed, each requested while the
-    caller parses and reads the one before: the server's time for page N+1
-    runs beside the client's for page N. One page ahead at most, so a huge
-    listing holds two pages, never more. A caller that stops early (a
-    ``break``, an exception, the generator collected) waits for the one
-    request in flight and leaves no thread behind; its error, if any, is
+def read_ahead(
+    fetch: Fetch[T], parse: Callable[[T], R], marker: str | None = None
+) -> Generator[R, None, None]:
+    """The pages from ``marker`` on, each requested while the caller's
+    ``parse`` of the one before runs and its result is read: the server's
+    time for page N+1 runs beside the client's for page N. One page ahead at
+    most, and a page's raw bytes are dropped once parsed, so a huge listing
+    holds one parsed page and one raw page, never more. A caller that stops
+    early (a ``break``, an exception, the generator collected) waits for the
+    one request in flight and leaves no thread behind; its error, if any, is
     dropped (the caller no longer wanted that page). Each page is fetched
     with the marker the previous one gave, in order, exactly as a loop of
     requests would: the listing is the same one."""
@@ -77,12 +81,15 @@ def read_ahead(fetch: Fetch[T], marker: str | None = None) -> Generator[T, None,
     while following is not None:
         ahead = _Ahead(fetch, following)
         try:
-            yield page
+            parsed = parse(page)
+            del page
+            yield parsed
+            del parsed
         except BaseException:  # GeneratorExit (a break, the walk collected) or thrown in
             ahead.abandon()
             raise
         page, following = ahead.result()
-    yield page
+    yield parse(page)
 
 
 def pages_in_turn(

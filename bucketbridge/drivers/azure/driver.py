@@ -211,12 +211,13 @@ class AzureDriver:
             yield from pages_in_turn(self, bucket, prefix=prefix, limit=limit)
             return
         size = min(limit, MAX_PAGE)
-        pages = read_ahead(
-            lambda marker: wire.list_raw(bucket, prefix=prefix, marker=marker, limit=size)
-        )
-        with closing(pages):
-            for xml in pages:
-                yield parse_listing(xml).objects
+        with closing(
+            read_ahead(
+                lambda marker: wire.list_raw(bucket, prefix=prefix, marker=marker, limit=size),
+                lambda xml: parse_listing(xml).objects,
+            )
+        ) as pages:
+            yield from pages
 
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int

@@ -348,13 +348,16 @@ class GcsDriver:
                 return wire.list_raw(bucket, prefix=prefix, page_token=token, max_results=limit)
 
         describe = wire.describe(bucket)
-        with closing(read_ahead(fetch)) as pages:
-            for data in pages:
-                yield [
-                    info_of_listed(listed)
-                    for listed in decode_page(data, describe).items
-                    if not listed.name.startswith(RESERVED_PREFIX)
-                ]
+
+        def parse(data: bytes) -> list[ObjectInfo]:
+            return [
+                info_of_listed(listed)
+                for listed in decode_page(data, describe).items
+                if not listed.name.startswith(RESERVED_PREFIX)
+            ]
+
+        with closing(read_ahead(fetch, parse)) as pages:
+            yield from pages
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         check_metadata(options)

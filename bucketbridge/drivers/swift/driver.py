@@ -251,9 +251,8 @@ class SwiftDriver:
             data = wire.listing_raw(bucket, prefix=prefix, marker=marker, limit=limit)
             return data, next_marker_of(data, limit, describe)
 
-        with closing(read_ahead(fetch)) as pages:
-            for data in pages:
-                yield records_of(data, describe)
+        with closing(read_ahead(fetch, lambda data: records_of(data, describe))) as pages:
+            yield from pages
 
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int
