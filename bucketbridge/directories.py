@@ -9,6 +9,7 @@ a request per page of keys below it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 
 from .drivers.base import Driver, Features
 from .drivers.records import ObjectInfo
@@ -18,7 +19,15 @@ def walk_objects(
     driver: Driver, features: Features, bucket: str, prefix: str
 ) -> Iterator[ObjectInfo]:
     """Every object whose key starts with ``prefix`` ("" for all), in key
-    order (UTF-8 byte order, as every driver lists), a server page at a time."""
+    order (UTF-8 byte order, as every driver lists), a server page at a time
+    (the next one requested while this one is read, where the driver can)."""
+    ahead = features.lists_ahead
+    if ahead is not None:
+        pages = ahead.list_ahead(bucket, prefix=prefix or None, limit=features.list_page_size)
+        with closing(pages):  # a walk stopped early leaves no request in flight
+            for records in pages:
+                yield from records
+        return
     marker: str | None = None
     while True:
         page = driver.list_objects(

@@ -8,16 +8,20 @@ an exact match made with one lookup, whatever the bucket holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .checks import duration, optional_str, positive_int
+from .drivers.base import ListsAhead
 from .drivers.records import ObjectInfo
 from .errors import (
+    BucketBridgeException,
     InvalidNameException,
     InvalidParamException,
     InvalidValueException,
     NotFoundException,
+    ProviderInternalException,
     wrap_foreign_errors,
 )
 from .names import validate_bucket_name, validate_object_key
@@ -160,13 +164,35 @@ class BucketObjectService:
         return ResultList((self._object(info) for info in page.items), page.next_marker)
 
     def __iter__(self) -> Iterator[BucketObject]:
+        features = self._provider.features
+        if features.lists_ahead is not None:
+            yield from self._read_ahead(features.lists_ahead, features.list_page_size)
+            return
         marker: str | None = None
         while True:
-            page = self.list(limit=self._provider.features.list_page_size, marker=marker)
+            page = self.list(limit=features.list_page_size, marker=marker)
             yield from page
             if page.marker is None:
                 return
             marker = page.marker
+
+    def _read_ahead(self, driver: ListsAhead, page_size: int) -> Iterator[BucketObject]:
+        """The driver's walk, each page's request sent while the one before
+        is read; its errors mapped as ``list``'s are. Closing this closes
+        the walk (no request left in flight)."""
+        pages = driver.list_ahead(self._bucket.name, prefix=None, limit=page_size)
+        with closing(pages):
+            while True:
+                try:
+                    records = next(pages)
+                except StopIteration:
+                    return
+                except BucketBridgeException:
+                    raise
+                except Exception as error:
+                    raise ProviderInternalException(f"{type(error).__name__}: {error}") from error
+                for info in records:
+                    yield self._object(info)
 
     @wrap_foreign_errors
     def create(self, name: str) -> BucketObject:

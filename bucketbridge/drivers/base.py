@@ -16,7 +16,7 @@ made, and the core reads the record instead of probing on every call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -262,6 +262,24 @@ class PagesWidely(Protocol):
     list_page_size: int
 
 
+@runtime_checkable
+class ListsAhead(Protocol):
+    """A driver that walks a whole listing itself, requesting each page while
+    the caller reads the one before (:func:`.paging.read_ahead`): iteration
+    then costs the server's time plus the last page's parse, not the sum of
+    both. Without it the core asks ``list_objects`` for one page after
+    another."""
+
+    def list_ahead(
+        self, bucket: str, *, prefix: str | None, limit: int
+    ) -> Generator[list[ObjectInfo], None, None]:
+        """Every object whose key starts with ``prefix`` (None: all), in key
+        order, as ``list_objects`` pages of at most ``limit`` would give them,
+        a page's records at a time (a page may be empty). Stopping early
+        leaves no request, thread or connection behind."""
+        ...
+
+
 DEFAULT_LIST_PAGE_SIZE = 1000
 """The page iteration asks for where the driver says nothing (S3's maximum)."""
 
@@ -279,6 +297,7 @@ class Features:
     copies_keep_content_type: bool = False
     lists_directories: ListsDirectories | None = None
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
+    lists_ahead: ListsAhead | None = None
 
     @classmethod
     def of(cls, driver: Driver) -> Features:
@@ -303,4 +322,5 @@ class Features:
             list_page_size=(
                 driver.list_page_size if isinstance(driver, PagesWidely) else DEFAULT_LIST_PAGE_SIZE
             ),
+            lists_ahead=driver if isinstance(driver, ListsAhead) else None,
         )

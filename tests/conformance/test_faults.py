@@ -14,8 +14,10 @@ Request counts are the proxy's: how many requests each rule matched.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +37,15 @@ from bucketbridge.reads import open_read
 from tests.conformance.conftest import unique_name
 from tests.faults.backends import FAULT_BACKENDS, Unsupported
 from tests.faults.fixtures import ProxiedBackend
-from tests.faults.proxy import ResetRequest, ResetResponse, RewriteBody, Stall, Truncate
+from tests.faults.proxy import (
+    Match,
+    Request,
+    ResetRequest,
+    ResetResponse,
+    RewriteBody,
+    Stall,
+    Truncate,
+)
 
 MiB = 1024 * 1024
 CONCURRENCY = 2
@@ -371,3 +381,51 @@ def test_listing_times_with_milliseconds_match_head(
     assert rewritten.fired >= 1
     assert len(listed) == 1 and got is not None and len(found) == 1
     assert listed[0].last_modified == got.last_modified == found[0].last_modified
+
+
+LISTED = [f"listed/{i}" for i in range(5)]
+CONTINUED = ("marker", "pageToken", "continuation-token", "start-after")
+"""Query parameters that make a listing request one for a later page."""
+
+
+def _later_pages(faulty: ProxiedBackend, bucket_name: str) -> Match:
+    first = faulty.wire.listing(bucket_name)
+
+    def later(request: Request) -> bool:
+        return (first.where is None or first.where(request)) and any(
+            name in request.query for name in CONTINUED
+        )
+
+    return dataclasses.replace(first, where=later)
+
+
+def _walk_in_pages_of_two(faulty: ProxiedBackend, bucket_name: str) -> Iterator[str]:
+    for key in LISTED:
+        _put_directly(faulty, bucket_name, b"x", key=key)
+    provider = faulty.provider(**RETRYING)
+    provider.features = dataclasses.replace(provider.features, list_page_size=2)
+    bucket = provider.storage.buckets.get(bucket_name)
+    assert bucket is not None
+    return (obj.name for obj in bucket.objects)
+
+
+def test_a_later_listing_page_reset_once_is_retried_and_the_walk_is_exact(
+    faulty: ProxiedBackend, bucket_name: str
+) -> None:
+    """Pages of two, each later one read ahead (``ListsAhead``) or in turn."""
+    reset = faulty.proxy.add(_later_pages(faulty, bucket_name), ResetResponse(after=None), times=1)
+    assert list(_walk_in_pages_of_two(faulty, bucket_name)) == LISTED
+    assert reset.fired == 1
+    assert not [t for t in threading.enumerate() if t.name == "bucketbridge-list-ahead"]
+
+
+def test_a_later_listing_page_that_keeps_failing_raises_where_the_walk_reaches_it(
+    faulty: ProxiedBackend, bucket_name: str
+) -> None:
+    faulty.proxy.add(_later_pages(faulty, bucket_name), ResetResponse(after=None))
+    seen: list[str] = []
+    with pytest.raises(ProviderConnectionException):
+        for name in _walk_in_pages_of_two(faulty, bucket_name):
+            seen.append(name)
+    assert seen == LISTED[:2]
+    assert not [t for t in threading.enumerate() if t.name == "bucketbridge-list-ahead"]

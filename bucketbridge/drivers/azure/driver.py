@@ -21,8 +21,8 @@ pinned to is always Azure's ETag.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ...config import Settings
@@ -31,6 +31,7 @@ from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PreconditionFailedException
 from ..http_errors import Subject
 from ..lazy import LazyModule
+from ..paging import pages_in_turn, read_ahead
 from ..records import (
     Body,
     BucketInfo,
@@ -49,7 +50,7 @@ from .errors import error_code, sdk_errors, status_of, translate
 from .own_writes import RetryWatch, own_object
 from .properties import object_info, quoted, total_size, unquoted
 from .signing import signer_for
-from .wire import AzureWire, RetriedCreate
+from .wire import AzureWire, RetriedCreate, parse_listing
 
 if TYPE_CHECKING:
     import azure.core.exceptions as sdk
@@ -199,6 +200,24 @@ class AzureDriver:
             ).by_page(continuation_token=marker)
             items = [object_info(item.name, item, item.size) for item in next(pages)]
         return Page(items, pages.continuation_token or None)
+
+    def list_ahead(
+        self, bucket: str, *, prefix: str | None, limit: int
+    ) -> Generator[list[ObjectInfo], None, None]:
+        """On the lean plane each page is requested while the one before is
+        parsed (Azurite takes ~0.1 s a page of 5000, the parse ~0.05 s)."""
+        wire = self.wire
+        if wire is None:
+            yield from pages_in_turn(self, bucket, prefix=prefix, limit=limit)
+            return
+        size = min(limit, MAX_PAGE)
+        with closing(
+            read_ahead(
+                lambda marker: wire.list_raw(bucket, prefix=prefix, marker=marker, limit=size),
+                lambda xml: parse_listing(xml).objects,
+            )
+        ) as pages:
+            yield from pages
 
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int

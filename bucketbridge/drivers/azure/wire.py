@@ -222,6 +222,15 @@ class AzureWire:
         listing = parse_listing(self._list(bucket, prefix, marker, limit, None))
         return Page(listing.objects, listing.next_marker)
 
+    def list_raw(
+        self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
+    ) -> tuple[bytes, str | None]:
+        """A List Blobs page unparsed, and its next marker (read from the
+        body's tail without parsing the rest, so the next page can be asked
+        for before this one is parsed: :func:`parse_listing` reads it)."""
+        xml = self._list(bucket, prefix, marker, limit, None)
+        return xml, next_marker_of(xml)
+
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int
     ) -> DirectoryPage:
@@ -358,6 +367,22 @@ def parse_listing(xml: bytes) -> DirectoryPage:
         elif entry.tag == "BlobPrefix":
             prefixes.append(name)
     return DirectoryPage(items, prefixes, root.findtext("NextMarker") or None)
+
+
+def next_marker_of(xml: bytes) -> str | None:
+    """The ``NextMarker`` of a List Blobs page, as :func:`parse_listing`
+    reads it, from the bytes after the ``Blobs`` element (where Azure writes
+    it; a blob's metadata may hold a ``NextMarker`` element of its own, but
+    only inside ``Blobs``). Parsed as XML, so entities are decoded."""
+    end = xml.rfind(b"</Blobs>")
+    start = xml.find(b"<NextMarker", end if end >= 0 else 0)
+    if start < 0:
+        return None
+    close = xml.find(b"</NextMarker>", start)
+    if close < 0:  # <NextMarker /> : the last page
+        return None
+    element = ElementTree.fromstring(xml[start : close + len(b"</NextMarker>")])
+    return element.text or None
 
 
 def _listed(name: str, blob: ElementTree.Element) -> ObjectInfo:

@@ -20,8 +20,8 @@ import binascii
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -37,7 +37,7 @@ from ...errors import (
 )
 from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
-from ..paging import page_of_names
+from ..paging import page_of_names, pages_in_turn, read_ahead
 from ..records import (
     Body,
     BucketInfo,
@@ -53,7 +53,7 @@ from ..records import (
 from . import directories, rewrite
 from .client import GcsSettings, build_client, read_settings, retry_policy
 from .errors import network_errors, sdk_errors, status_of, translate
-from .pages import info_of_listed
+from .pages import decode_page, info_of_listed
 from .signing import signer_for
 from .uploads import (
     ETAG_METADATA_KEY,
@@ -332,6 +332,32 @@ class GcsDriver:
             return Page(items, _TOKEN_MARKER + token)
         # a page token is bound to its query's startOffset: continue by key
         return Page(items, items[-1].key) if items else Page(items, None)
+
+    def list_ahead(
+        self, bucket: str, *, prefix: str | None, limit: int
+    ) -> Generator[list[ObjectInfo], None, None]:
+        """On the lean plane each page is requested while the one before is
+        decoded; upload parts are left out as ``list_objects`` leaves them."""
+        wire = self.wire
+        if wire is None:
+            yield from pages_in_turn(self, bucket, prefix=prefix, limit=limit)
+            return
+
+        def fetch(token: str | None) -> tuple[bytes, str | None]:
+            with self.mapped(bucket):
+                return wire.list_raw(bucket, prefix=prefix, page_token=token, max_results=limit)
+
+        describe = wire.describe(bucket)
+
+        def parse(data: bytes) -> list[ObjectInfo]:
+            return [
+                info_of_listed(listed)
+                for listed in decode_page(data, describe).items
+                if not listed.name.startswith(RESERVED_PREFIX)
+            ]
+
+        with closing(read_ahead(fetch, parse)) as pages:
+            yield from pages
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         check_metadata(options)

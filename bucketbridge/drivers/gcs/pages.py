@@ -58,6 +58,26 @@ def decode_page(data: bytes, describe: str) -> ListPage:
         ) from failure
 
 
+class _Token(msgspec.Struct):
+    nextPageToken: str | None = None  # noqa: N815
+
+
+_TOKEN_DECODER = msgspec.json.Decoder(_Token)
+
+
+def next_token_of(data: bytes, describe: str) -> str | None:
+    """A page's ``nextPageToken`` alone (every other field skipped: a few
+    ms per 10,000 keys), so the next page can be asked for before this one
+    is decoded by :func:`decode_page`."""
+    try:
+        return _TOKEN_DECODER.decode(data).nextPageToken or None
+    except msgspec.DecodeError as failure:
+        raise ProviderInternalException(
+            f"GCS answered {describe} with a body that is not an object listing"
+            f" ({len(data)} bytes: {failure})"
+        ) from failure
+
+
 def info_of_listed(listed: Listed) -> ObjectInfo:
     """The record :func:`.driver.info_of` makes of the same resource."""
     metadata = listed.metadata or {}

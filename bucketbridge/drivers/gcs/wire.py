@@ -38,7 +38,7 @@ from ...errors import ProviderInternalException
 from ..http_errors import Subject
 from ..records import Body
 from .errors import parse_error_body, status_error
-from .pages import ListPage, decode_page
+from .pages import ListPage, decode_page, next_token_of
 
 OBJECT_FIELDS = "name,size,updated,md5Hash,metadata,contentType,generation,crc32c,etag"
 """What :func:`.driver.info_of` reads of an object resource."""
@@ -265,6 +265,19 @@ class GcsWire:
 
     # --- listings -------------------------------------------------------
 
+    def describe(self, bucket: str) -> str:
+        """The bucket as errors name it."""
+        return self._subject.on(bucket, None).describe()
+
+    def list_raw(
+        self, bucket: str, *, prefix: str | None, page_token: str | None, max_results: int
+    ) -> tuple[bytes, str | None]:
+        """A page of ``objects.list`` undecoded, and its next page token
+        (for :func:`.paging.read_ahead`; :func:`.pages.decode_page` reads
+        the page)."""
+        data = self._list(bucket, prefix, None, page_token, max_results, None)
+        return data, next_token_of(data, self.describe(bucket))
+
     def list_page(
         self,
         bucket: str,
@@ -277,6 +290,18 @@ class GcsWire:
     ) -> ListPage:
         """One page of ``objects.list``; with ``delimiter``, the
         ``prefixes`` of the keys folded at it too."""
+        data = self._list(bucket, prefix, start_offset, page_token, max_results, delimiter)
+        return decode_page(data, self._subject.on(bucket, None).describe())
+
+    def _list(
+        self,
+        bucket: str,
+        prefix: str | None,
+        start_offset: str | None,
+        page_token: str | None,
+        max_results: int,
+        delimiter: str | None,
+    ) -> bytes:
         query = [("maxResults", str(max_results)), ("projection", "noAcl")]
         if prefix:
             query.append(("prefix", prefix))
@@ -290,7 +315,7 @@ class GcsWire:
         response = self._send("GET", f"{self._json_base}{encode(bucket)}/o", query, bucket, None)
         if response.status >= 300:
             raise self.error(response, bucket, None)
-        return decode_page(response.read(), self._subject.on(bucket, None).describe())
+        return response.read()
 
 
 class IntegrityError(ProviderInternalException):

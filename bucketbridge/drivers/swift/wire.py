@@ -125,6 +125,27 @@ class SwiftWire:
     ) -> list[dict[str, Any]]:
         """One page of a container's listing, as Swift's JSON gives it (with
         a ``delimiter``, ``{"subdir": ...}`` entries among the objects)."""
+        listing: list[dict[str, Any]] = json.loads(
+            self.listing_raw(
+                container, prefix=prefix, marker=marker, limit=limit, delimiter=delimiter
+            )
+        )
+        return listing
+
+    def describe(self, container: str) -> str:
+        """The container as errors name it."""
+        return self._subject.on(container).describe()
+
+    def listing_raw(
+        self,
+        container: str,
+        *,
+        prefix: str | None,
+        marker: str | None,
+        limit: int,
+        delimiter: str | None = None,
+    ) -> bytes:
+        """:meth:`listing`'s page as JSON bytes, unparsed."""
         query = [("format", "json"), ("limit", str(limit))]
         if marker:
             query.append(("marker", marker))
@@ -138,9 +159,8 @@ class SwiftWire:
             raise self._failure(response, subject)
         if response.status == 204:  # an empty container, as older Swifts answer it
             response.discard()
-            return []
-        listing: list[dict[str, Any]] = json.loads(response.read())
-        return listing
+            return b"[]"
+        return response.read()
 
     def _request(
         self,
