@@ -52,10 +52,13 @@ def copy_object(
     *,
     content_type: str | None,
     metadata: Mapping[str, str] | None,
+    listed: ObjectInfo | None = None,
 ) -> ObjectInfo:
     """Copy what the source holds now to ``target``. The copy gets
     ``content_type`` and ``metadata`` where given, else the source's;
-    ``target.options`` gives the create-only rule."""
+    ``target.options`` gives the create-only rule. ``listed`` is what a
+    listing said of the source (see ``ReadOptions.listed``): a hint, never
+    trusted over what the read finds."""
     features = target.features
     copies = features.copies_objects
     if copies is not None and source.provider is target_provider:
@@ -71,7 +74,7 @@ def copy_object(
     # Streamed: the read's own response describes the revision it reads (as
     # a HEAD would, from the same headers), so no HEAD goes first -- half the
     # requests of a copy of many small objects (bench: batch-down).
-    reader = _PinnedReader(source)
+    reader = _PinnedReader(source, listed)
     try:
         target = _described(target, reader.info, content_type, metadata)
         # unbuffered: each part is read straight into its own buffer
@@ -103,19 +106,19 @@ class _PinnedReader(io.RawIOBase):
     again (an upload the provider made start over, see
     ``UploadSupersededException``)."""
 
-    def __init__(self, source: CopySource) -> None:
+    def __init__(self, source: CopySource, listed: ObjectInfo | None = None) -> None:
         super().__init__()
         self._source = source
         self._position = 0
-        self._stream = self._open(None)
+        self._stream = self._open(None, listed)
         self.info: ObjectInfo = self._stream.info
 
-    def _open(self, revision: str | None) -> ObjectStream:
+    def _open(self, revision: str | None, listed: ObjectInfo | None = None) -> ObjectStream:
         return open_read(
             self._source.driver,
             self._source.bucket,
             self._source.key,
-            ReadOptions(chunk_size=STREAM_BUFFER, if_revision=revision),
+            ReadOptions(chunk_size=STREAM_BUFFER, if_revision=revision, listed=listed),
             self._source.max_attempts,
         )
 
