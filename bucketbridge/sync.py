@@ -592,8 +592,12 @@ class _Copier:
             if etag is not None:
                 metadata = check_metadata({**known, SOURCE_ETAG_KEY: etag})
         provider = target._provider
+        listed = entry.info
         options = WriteOptions(
-            content_type=guess_content_type(key),
+            # the type the copy falls back to if its read names none: the
+            # listing's (mimetypes' guess costs more than a signature)
+            content_type=(listed.content_type if listed is not None else None)
+            or guess_content_type(key),
             metadata=metadata or {},
             create_only=batch.overwrite == "never",
         )
@@ -611,5 +615,5 @@ class _Copier:
             self._progress,
             content_type=None,
             metadata=metadata,
-            listed=entry.info,
+            listed=listed,
         )
