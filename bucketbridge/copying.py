@@ -29,6 +29,10 @@ from .reads import open_read
 from .transfer import Progress, TransferPlan, UploadTarget, upload_stream
 
 STREAM_BUFFER = 1024 * 1024
+SMALL_STREAM_BUFFER = 64 * 1024
+"""The chunk asked of a read whose listing said the object is no larger: a
+driver that reads in chunks (LOCAL) allocates the whole chunk for each
+read, which cost a 4 KiB object's copy ~30 us of CPU at 1 MiB."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,16 @@ class _PinnedReader(io.RawIOBase):
         self.info: ObjectInfo = self._stream.info
 
     def _open(self, revision: str | None, listed: ObjectInfo | None = None) -> ObjectStream:
+        small = listed is not None and listed.size <= SMALL_STREAM_BUFFER
         return open_read(
             self._source.driver,
             self._source.bucket,
             self._source.key,
-            ReadOptions(chunk_size=STREAM_BUFFER, if_revision=revision, listed=listed),
+            ReadOptions(
+                chunk_size=SMALL_STREAM_BUFFER if small else STREAM_BUFFER,
+                if_revision=revision,
+                listed=listed,
+            ),
             self._source.max_attempts,
         )
 
