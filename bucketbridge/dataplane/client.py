@@ -39,7 +39,7 @@ from ..errors import (
     ProviderConnectionException,
 )
 from ..reads import backoff
-from .pool import ConnectionPool, ReadTimeoutError, WriteTimeoutError
+from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -362,6 +362,9 @@ def _write(connection: http.client.HTTPConnection, request: Request, timeout: fl
     )
     _put_headers(connection, request.headers)
     body = request.body
+    if isinstance(body, Body) and body.size <= COALESCE_LIMIT and _in_memory(body):
+        body.seek(0)
+        body = body.read()  # small: sent with the head in one send (pool._OneSend)
     if not isinstance(body, Body):
         connection.endheaders(body or None)
         return
@@ -375,6 +378,13 @@ def _write(connection: http.client.HTTPConnection, request: Request, timeout: fl
         sock.sendall(tail)
         return
     _send_body(sock, body, timeout)
+
+
+def _in_memory(body: Body) -> bool:
+    """Whether none of ``body`` is a file window (which leaves by sendfile)."""
+    if body.frame is not None:
+        return body.frame[1].window is None
+    return body.window is None
 
 
 def _send_body(sock: socket.socket, body: Body, timeout: float) -> None:

@@ -27,12 +27,40 @@ class FastMessage(http.client.HTTPMessage):
     stored are returned as they are (the drivers read every response's
     headers this way: a few calls per request)."""
 
+    _index: dict[str, str] | None = None
+    """The first value of each header by lower-case name, made by
+    :meth:`FastResponse.begin` (a request's handling asks a few headers:
+    each scan lowered every name); dropped by any change to the headers."""
+
     def get(self, name: str, failobj: Any = None) -> Any:
+        index = self._index
+        if index is not None:
+            return index.get(name.lower(), failobj)
         name = name.lower()
         for key, value in self._headers:  # type: ignore[attr-defined]
             if key.lower() == name:
                 return value
         return failobj
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._index = None
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self._index = None
+        super().__delitem__(name)
+
+    def replace_header(self, name: str, value: Any) -> None:
+        self._index = None
+        super().replace_header(name, value)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        self._index = None
+        super().set_raw(name, value)
+
+    def add_header(self, _name: str, _value: str, **params: Any) -> None:
+        self._index = None
+        super().add_header(_name, _value, **params)
 
     def items(self) -> list[tuple[str, Any]]:
         return list(self._headers)  # type: ignore[attr-defined]
@@ -61,7 +89,12 @@ class FastResponse(http.client.HTTPResponse):
         message = FastMessage()
         # what Message.__setitem__ stores under its compat32 policy (no
         # count limit, the pair as given), without its per-header calls
-        message._headers = _read_header_lines(self.fp)
+        lines = _read_header_lines(self.fp)
+        message._headers = lines
+        index: dict[str, str] = {}
+        for name, value in lines:
+            index.setdefault(name.lower(), value)
+        message._index = index
         self.headers = self.msg = message
         encoding = message.get("transfer-encoding")
         self.chunked = bool(encoding and encoding.lower() == "chunked")

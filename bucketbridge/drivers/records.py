@@ -123,6 +123,11 @@ class ReadOptions:
     end: int | None = None
     chunk_size: int = 1024 * 1024
     if_revision: str | None = None
+    listed: ObjectInfo | None = field(default=None, compare=False, repr=False)
+    """What a listing said of the object moments ago (``sync``/``copy``): a
+    driver whose read must look the object up first (GCS's media GET says
+    too little) may try that revision straight away, and looks it up as
+    usual if it is no longer the live one. Others ignore it."""
 
     def __post_init__(self) -> None:
         if self.start < 0 or (self.end is not None and self.end < self.start):

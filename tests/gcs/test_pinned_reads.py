@@ -57,3 +57,45 @@ def test_a_read_pinned_to_a_revision_a_compose_replaced_fails(
         gcs_bucket.name, "k", ReadOptions(start=5 * MiB, if_revision=second.revision)
     )
     assert b"".join(stream) == second_bytes[5 * MiB :]
+
+
+def test_a_read_a_listing_described_is_one_media_request(
+    gcs: CloudProvider, gcs_bucket: Bucket, caplog: pytest.LogCaptureFixture
+) -> None:
+    """copy()/sync() hand the driver the listing's record: on the lean plane
+    the read GETs that generation's media alone, no lookup first."""
+    driver: Any = gcs.driver
+    if driver.wire is None:
+        pytest.skip("the SDK plane logs no requests (it looks the object up first)")
+    data = os.urandom(4096)
+    gcs_bucket.objects.create("k").upload(data)
+    (listed,) = gcs_bucket.objects.list()
+    info = driver.head_object(gcs_bucket.name, "k")
+    with caplog.at_level("DEBUG", logger="bucketbridge.requests"):
+        stream = driver.read_object(gcs_bucket.name, "k", ReadOptions(listed=info))
+        assert b"".join(stream) == data
+    requests = [r.getMessage() for r in caplog.records if r.name == "bucketbridge.requests"]
+    assert len(requests) == 1 and "/download/" in requests[0], requests
+    assert stream.info == info and listed.etag == info.etag
+
+
+@pytest.mark.parametrize("replace", ["upload", "compose"])
+def test_a_read_from_a_stale_listing_reads_the_live_object(
+    gcs: CloudProvider, gcs_bucket: Bucket, replace: str
+) -> None:
+    """Replaced since it was listed (a new generation, or fake-gcs-server's
+    compose that keeps the generation with new bytes), the object is looked
+    up again and its live bytes read, never the listed revision's."""
+    driver: Any = gcs.driver
+    gcs_bucket.objects.create("k").upload(os.urandom(5 * MiB + 1))
+    stale = driver.head_object(gcs_bucket.name, "k")
+    live_bytes = os.urandom(5 * MiB + 1)
+    if replace == "upload":
+        gcs_bucket.objects.create("k").upload(live_bytes)
+    else:
+        _compose_replace(gcs_bucket, "k", live_bytes)
+    live = driver.head_object(gcs_bucket.name, "k")
+    assert live.revision != stale.revision
+    stream = driver.read_object(gcs_bucket.name, "k", ReadOptions(listed=stale))
+    assert stream.info.revision == live.revision
+    assert b"".join(stream) == live_bytes

@@ -113,3 +113,26 @@ def test_a_sync_records_the_source_etag_from_a_listing_that_gives_metadata(
     assert original is not None and copied is not None and original.etag is not None
     assert copied.metadata == {"n": "3", "bb-src-etag": original.etag}
     assert sync(source, destination).unchanged == 5
+
+
+def test_a_copy_on_a_thread_pool_given_sweeps_no_uploads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads abort what they start, so only work in other processes ends
+    with a sweep of the destination's open uploads (on Azure that sweep
+    lists every blob of the container)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    memory = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    source = memory.storage.buckets.create("src-bucket")
+    for i in range(10):
+        source.objects.create(f"k{i}").upload(b"x" * i)
+    destination = memory.storage.buckets.create("dst-bucket")
+    swept: list[str] = []
+    real = memory.driver.list_multipart
+    monkeypatch.setattr(
+        memory.driver, "list_multipart", lambda bucket: swept.append(bucket) or real(bucket)
+    )
+    with ThreadPoolExecutor(4) as pool:
+        report = copy(source, destination, executor=pool, batch_objects=3)
+    assert (report.copied, report.aborted_uploads, swept) == (10, 0, [])

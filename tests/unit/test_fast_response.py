@@ -115,3 +115,20 @@ def test_a_header_that_would_split_the_request_is_refused(headers: dict[str, str
         _request_head(_put_headers, headers)
     with pytest.raises(ValueError, match="Invalid header"):
         _request_head(None, headers)  # as http.client refuses it
+
+
+def test_headers_changed_after_the_read_are_seen_by_get() -> None:
+    """get() answers from an index made at begin(); a change drops it."""
+    method, data = HEADS["head-of-object"]
+    seen = []
+    for cls in (FastResponse, http.client.HTTPResponse):
+        response = cls(_Socket(data), method=method)  # type: ignore[arg-type]
+        response.begin()
+        message = response.msg
+        del message["etag"]
+        message["ETag"] = '"new"'
+        message.add_header("X-Added", "yes")
+        message.replace_header("content-length", "12")
+        names = ("etag", "x-added", "Content-Length")
+        seen.append([message.get(name) for name in names])
+    assert seen[0] == seen[1] == ['"new"', "yes", "12"]

@@ -124,15 +124,19 @@ class GcsWire:
         return resource
 
     def get_media(
-        self, bucket: str, key: str, generation: str, start: int, end: int
+        self, bucket: str, key: str, generation: str, start: int, end: int, *, live: bool = False
     ) -> Response | None:
         """The bytes ``[start, end)`` of that generation, the body unread;
-        None on 404 (that generation is gone)."""
+        None on 404 (that generation is gone). With ``live``, only if that
+        generation is still the live object (``ifGenerationMatch``): None on
+        412, so a stale generation a listing named is never read from a
+        versioned bucket's history."""
         path = f"{self._download_base}{encode(bucket)}/o/{encode(key)}"
-        query = [("alt", "media"), ("generation", generation)]
+        condition = "ifGenerationMatch" if live else "generation"
+        query = [("alt", "media"), (condition, generation)]
         headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
         response = self._send("GET", path, query, bucket, key, headers=headers)
-        if response.status == 404:
+        if response.status == 404 or (live and response.status == 412):
             response.discard()
             return None
         if response.status >= 300:

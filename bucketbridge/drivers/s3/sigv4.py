@@ -64,6 +64,9 @@ class SigV4Signer:
         self._service = service
         self._clock = clock
         self._key: tuple[str, str, bytes] | None = None  # (date, secret, signing key)
+        # the x-amz-date of the current second: formatted once a second,
+        # not once a request (strftime and gmtime were a tenth of a signature)
+        self._stamp: tuple[int, str] = (-1, "")
 
     def __repr__(self) -> str:
         return f"<SigV4Signer region={self._region} service={self._service}>"
@@ -87,7 +90,13 @@ class SigV4Signer:
 
     def sign(self, request: Request) -> None:
         credentials = self._frozen()
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        second = int(self._clock())
+        cached = self._stamp
+        if cached[0] == second:
+            stamp = cached[1]
+        else:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+            self._stamp = (second, stamp)
         date = stamp[:8]
         headers = request.headers
         headers.pop("authorization", None)

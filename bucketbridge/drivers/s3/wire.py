@@ -328,8 +328,7 @@ def _date(response: Response) -> datetime:
     Last-Modified of a write equals; saves a HEAD per upload."""
     header = response.header("date")
     if header:
-        try:
-            return whole_second(email.utils.parsedate_to_datetime(header))
-        except (TypeError, ValueError):
-            pass
+        parsed = _http_date(header)
+        if parsed.timestamp():  # 0: not a date
+            return parsed
     return datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,0 +1,140 @@
+"""Where the batch rows' time goes: client and server CPU of ``copy()`` of small objects.
+
+    python bench/profile_batch.py s3                 # 2,000 x 4 KiB, LOCAL -> server -> LOCAL
+    python bench/profile_batch.py gcs --rounds 3     # s3 (SeaweedFS), azure (Azurite), gcs
+    python bench/profile_batch.py s3 --profile       # cProfile (CPU) of one pass, on one thread
+
+Each round copies the objects up (a LOCAL bucket to the server, as the
+``batch-up`` row) and back down (``batch-down``) on a thread pool of
+``--width``, and prints the wall time, this process's CPU (the client) and
+the CPU of the server processes it started (the server): on two shared
+cores, their sum is what the wall cannot go below. Run it from two
+checkouts one after the other to compare code side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import harness  # noqa: F401  (puts this checkout first on sys.path)
+import psutil
+
+from bucketbridge import CloudProviderFactory, Location, ProviderList, copy
+
+
+class Inline(Executor):
+    """Runs each batch on the calling thread: what cProfile can see."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+        return future
+
+
+def start(provider: str, work: Path, stack: ExitStack) -> Any:
+    factory = CloudProviderFactory()
+    if provider == "s3":
+        from tests.servers.seaweedfs import start_seaweedfs
+
+        server = stack.enter_context(start_seaweedfs(work / "server"))
+        return factory.create_provider(ProviderList.AWS, server.config())
+    if provider == "azure":
+        from tests.servers.azurite import start_azurite
+
+        server = stack.enter_context(start_azurite(work / "server", in_memory=False))
+        return factory.create_provider(ProviderList.AZURE, server.config())
+    from tests.servers.fake_gcs import start_fake_gcs
+
+    server = stack.enter_context(start_fake_gcs(work / "server", in_memory=False))
+    return factory.create_provider(ProviderList.GCP, server.config())
+
+
+def server_cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("provider", choices=["s3", "azure", "gcs"])
+    parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="cProfile one pass on one thread")
+    options = parser.parse_args()
+    batch = max(1, -(-options.objects // (4 * options.width)))  # as bench/peers.py
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as name, ExitStack() as stack:
+        work = Path(name)
+        remote = start(options.provider, work, stack)
+        servers = psutil.Process().children(recursive=True)
+        local = CloudProviderFactory().create_provider(
+            ProviderList.LOCAL, {"local_root": str(work / "local")}
+        )
+        source = local.storage.buckets.create("batch-source")
+        payload = os.urandom(options.size)
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda i: source.objects.create(f"small/{i:05d}.dat").upload(payload),
+                    range(options.objects),
+                )
+            )
+        remote.storage.buckets.create("batch-remote")
+        rounds = 1 if options.profile else options.rounds
+        for number in range(rounds):
+            for direction in ("up", "down"):
+                if direction == "up":
+                    origin = Location(local, "batch-source", "small/")
+                    target = Location(remote, "batch-remote", f"r{number}/")
+                else:
+                    local.storage.buckets.create(f"batch-down-{number}")
+                    origin = Location(remote, "batch-remote", f"r{number}/")
+                    target = Location(local, f"batch-down-{number}")
+                if options.profile:
+                    profiler = cProfile.Profile(time.process_time)
+                    profiler.enable()
+                    report = copy(origin, target, executor=Inline(), batch_objects=batch)
+                    profiler.disable()
+                    report.raise_for_failures()
+                    print(f"==== {direction}: cProfile of client CPU, one thread")
+                    stats = pstats.Stats(profiler, stream=sys.stdout)
+                    stats.sort_stats("cumulative").print_stats(40)
+                    continue
+                served = server_cpu(servers)
+                cpu, wall = time.process_time(), time.perf_counter()
+                with ThreadPoolExecutor(options.width) as pool:
+                    report = copy(origin, target, executor=pool, batch_objects=batch)
+                report.raise_for_failures()
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                served = server_cpu(servers) - served
+                print(
+                    f"{options.provider} {direction} round {number + 1}: wall {wall:.2f} s,"
+                    f" client {cpu:.2f} CPU-s ({cpu / options.objects * 1e6:.0f} µs/object),"
+                    f" server {served:.2f} CPU-s, load average {os.getloadavg()[0]:.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
