@@ -46,6 +46,9 @@ def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
         "import sys\n"
         "from bucketbridge.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        # --help only parses: no provider machinery, no logging
+        "later = ('logging', 'traceback', 'bucketbridge.config', 'bucketbridge.factory')\n"
+        "print('help:', sorted(m for m in later if m in sys.modules))\n"
         "main(['ls', 'local://'])\n"
         "sdks = ('boto3', 'botocore', 'azure', 'google', 'swiftclient', 'tqdm')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in sdks))\n"
@@ -61,6 +64,7 @@ def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "exit codes:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "help: []" in result.stdout.splitlines()
 
 
 def test_a_tree_download_reads_each_small_object_in_one_request(
