@@ -28,7 +28,6 @@ from .checks import (
     positive_int,
     writable_binary_stream,
 )
-from .copying import CopySource, copy_object
 from .drivers.base import Driver, Features, MultipartSession
 from .drivers.parts import check_part_number, ordered_parts
 from .drivers.records import (
@@ -51,20 +50,14 @@ from .errors import (
 from .lookup import head_existing
 from .names import validate_object_key
 from .reads import open_read
-from .transfer import (
-    DownloadSource,
-    Progress,
-    TransferConfig,
-    TransferPlan,
-    UploadTarget,
-    download_file,
-    upload_file,
-    upload_stream,
-)
 
+# The transfer and copy engines are imported by the methods that run them:
+# a listing, a stat or a read (``bucketbridge ls``/``stat``/``cat``) does
+# not pay for them at start-up.
 if TYPE_CHECKING:
     from .provider import CloudProvider
     from .services import BucketObjectService
+    from .transfer import TransferConfig, TransferPlan, UploadTarget
 
 MAX_URL_EXPIRY = 7 * 24 * 3600
 """Longest signed-URL lifetime, on every provider: SigV4's limit."""
@@ -232,6 +225,8 @@ class BucketObject(_Resource):
         return info
 
     def _plan(self, config: TransferConfig | None) -> TransferPlan:
+        from .transfer import TransferPlan
+
         return TransferPlan.resolve(config, self._provider.settings)
 
     def _write_options(
@@ -247,6 +242,8 @@ class BucketObject(_Resource):
     def _target(
         self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool
     ) -> UploadTarget:
+        from .transfer import UploadTarget
+
         return UploadTarget(
             self._driver,
             self._provider.features,
@@ -277,6 +274,8 @@ class BucketObject(_Resource):
         seek is read part by part, so its size need not be known. With
         ``overwrite=False`` an existing object raises PreconditionFailedException.
         """
+        from .transfer import Progress, upload_stream
+
         stream, size = _as_stream(data)
         plan = self._plan(config)
         self._info = upload_stream(
@@ -296,6 +295,8 @@ class BucketObject(_Resource):
         progress: ProgressCallback | None = None,
     ) -> BucketObject:
         """Upload a local file; large files go up in parallel parts."""
+        from .transfer import Progress, upload_file
+
         path = local_path("path", path)
         if not os.path.isfile(path):
             raise InvalidValueException("path", path, "not a readable file")
@@ -358,6 +359,8 @@ class BucketObject(_Resource):
     ) -> None:
         """Download to ``path`` atomically: it only ever holds a whole object,
         and an existing file survives a failed download untouched."""
+        from .transfer import DownloadSource, Progress, download_file
+
         path = local_path("path", path)
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
@@ -398,6 +401,9 @@ class BucketObject(_Resource):
         meanwhile, the copy fails (PreconditionFailedException) rather than
         mix two versions. With ``overwrite=False`` an existing destination
         raises PreconditionFailedException."""
+        from .copying import CopySource, copy_object
+        from .transfer import Progress
+
         if not isinstance(bucket, Bucket):
             raise InvalidValueException("bucket", bucket, "must be a Bucket")
         key = self._key if name is None else validate_object_key(name)

@@ -8,16 +8,16 @@ needs them: ``--help`` and ``ls local://`` import neither boto3 nor azure.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 
 from .exits import FAILED, USAGE, CommandError, code_of, describe, signals_unwind
 
 
 def _log_setup(verbose: bool, debug: bool) -> None:
+    import logging  # here, not at the top: ``--help`` and usage errors need none
+
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     if args.command in ("demo", "serve"):
+        import logging
+
         from .local_commands import run_demo, run_serve
 
         logging.basicConfig(
@@ -76,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         code = code_of(error)
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         if isinstance(error, KeyboardInterrupt):
             sys.stderr.write("bucketbridge: interrupted; what was started was undone\n")

@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import PROFILE_ENV, Profile, load_profile
 from ..errors import NotFoundException
@@ -17,10 +17,14 @@ from ..names import validate_bucket_name
 from ..provider import CloudProvider
 from ..resources import Bucket, BucketObject
 from ..results import ResultList
-from ..transfer import TransferConfig
 from .addresses import SCHEME_OF, Address, parse
 from .exits import UsageError
 from .output import Meter
+
+if TYPE_CHECKING:
+    # the transfer engine: imported by the commands that move bytes (cp, mv,
+    # sync), not by ls/stat/cat, which only list and read
+    from ..transfer import TransferConfig
 
 LIST_PAGE = 1000
 
@@ -100,6 +104,8 @@ class Context:
     def transfer_config(self) -> TransferConfig | None:
         if self.part_size is None and self.concurrency is None:
             return None
+        from ..transfer import TransferConfig
+
         return TransferConfig(part_size=self.part_size, max_concurrency=self.concurrency)
 
     def meter(self, label: str, total: int | None = None, *, counts: bool = False) -> Meter:

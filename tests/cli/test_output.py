@@ -46,6 +46,9 @@ def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
         "import sys\n"
         "from bucketbridge.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        # --help only parses: no provider machinery, no logging
+        "later = ('logging', 'traceback', 'bucketbridge.config', 'bucketbridge.factory')\n"
+        "print('help:', sorted(m for m in later if m in sys.modules))\n"
         "main(['ls', 'local://'])\n"
         "sdks = ('boto3', 'botocore', 'azure', 'google', 'swiftclient', 'tqdm')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in sdks))\n"
@@ -61,6 +64,7 @@ def test_help_and_listing_local_import_no_sdk(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "exit codes:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "help: []" in result.stdout.splitlines()
 
 
 def test_a_tree_download_reads_each_small_object_in_one_request(
@@ -168,6 +172,60 @@ def test_lean_plane_commands_import_no_sdk(
         assert result.returncode == 0, result.stderr
         assert "t/a.txt" in result.stdout
         assert (tmp_path / "down" / "b.txt").read_bytes() == b"b.txt"
+        assert result.stdout.strip().splitlines()[-1] == "[]"
+    finally:
+        cli.run("rb", "--force", root, ok=False)
+
+
+# what ls/stat/cat must not import: the engines that move bytes (multipart
+# transfers, scratch files, copies, sync, file trees) and the command
+# module that drives them; ~10% of a listing's start-up on a local root
+LISTING_SKIPS = (
+    "bucketbridge.transfer",
+    "bucketbridge.copying",
+    "bucketbridge.sync",
+    "bucketbridge.filetree",
+    "bucketbridge.scratch",
+    "bucketbridge.filesink",
+    "bucketbridge.cli.transfers",
+)
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_listing_and_reading_import_no_transfer_engine(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str, backend: str
+) -> None:
+    """ls, stat and cat list and read: they start without the transfer,
+    copy and sync machinery that cp, mv and sync import."""
+    cli, _ = cli_for(backend)
+    root = address(backend, bucket_name)
+    cli.run("mb", root)
+    try:
+        cli.run("cp", "-", root + "t/a.txt", input=b"a")
+        code = "\n".join(
+            [
+                "import sys",
+                "from bucketbridge.cli import main",
+                f"b = {root!r}",
+                "assert main(['ls', '-r', b]) == 0",
+                "assert main(['ls', '-l', '--json', b + 't/']) == 0",
+                "assert main(['stat', b + 't/a.txt']) == 0",
+                "assert main(['cat', b + 't/a.txt']) == 0",
+                "print()",  # cat's output ends without one
+                f"skips = {LISTING_SKIPS!r}",
+                "print(sorted(m for m in sys.modules if m in skips))",
+            ]
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=cli.env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "t/a.txt" in result.stdout
         assert result.stdout.strip().splitlines()[-1] == "[]"
     finally:
         cli.run("rb", "--force", root, ok=False)
