@@ -142,7 +142,8 @@ def _write_configs(
     filters = {name: name for name in ("catch_errors", "gatekeeper", "healthcheck")}
     filters |= {"proxy-logging": "proxy_logging", "listing_formats": "listing_formats"}
     filters |= {name: name for name in ("bulk", "tempurl", "copy", "slo", "dlo")}
-    pipeline = "catch_errors gatekeeper healthcheck proxy-logging listing_formats"
+    # memo_cache: memcached's part (tests/servers/swift_addons/bb_memo_cache.py)
+    pipeline = "catch_errors gatekeeper healthcheck proxy-logging memo_cache listing_formats"
     pipeline += " bulk tempurl tempauth copy slo dlo proxy-logging proxy-server"
     sections = "".join(
         f"[filter:{name}]\nuse = egg:swift#{egg}\n\n" for name, egg in filters.items()
@@ -160,6 +161,7 @@ def _write_configs(
         # request into a 503 for 60 s)
         "error_suppression_interval = 0\nerror_suppression_limit = 1000000\n\n"
         f"{sections}"
+        "[filter:memo_cache]\npaste.filter_factory = bb_memo_cache:filter_factory\n\n"
         "[filter:tempauth]\nuse = egg:swift#tempauth\n"
         f"user_test_tester = {KEY} .admin\nuser_test2_tester2 = testing2 .admin\n"
         f"token_life = 86400\nfernet_key_1 = {fernet_key}\nactive_fernet_key_id = 1\n"

@@ -24,7 +24,8 @@ SERVERS = ("object", "container", "account", "proxy")
 CHILD = """\
 import os, runpy, sys
 os.setsid = lambda: None  # stay in the launcher's process group
-script, conf = sys.argv[1], sys.argv[2]
+script, conf, addons = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.append(addons)  # the proxy's memo_cache filter (bb_memo_cache)
 # [swift-constraints] are read from /etc/swift/swift.conf at import unless
 # told where swift.conf is before the server module is loaded
 from swift.common import constraints, utils
@@ -72,6 +73,7 @@ def main() -> int:
                 CHILD,
                 str(bin_dir / f"swift-{name}-server"),
                 str(etc / f"{name}-server.conf"),
+                str(Path(__file__).with_name("swift_addons")),
             ]
         )
         for name in SERVERS

@@ -262,3 +262,86 @@ def test_keys_swift_must_quote_are_copied(
     assert _is_slo(raw, swift_bucket, key + ".copy") is not overwrite  # create-only: staged
     swift_bucket.objects.create(key + ".copy").delete()
     assert _segments(raw, swift_bucket) == []
+
+
+def test_a_dlo_over_the_max_object_size_is_copied_segment_by_segment(
+    swift_bucket: Bucket, raw: Connection
+) -> None:
+    """A DLO (``X-Object-Manifest``) another tool wrote: Swift's own COPY
+    concatenates it and is refused above max_file_size (40 MiB here); the
+    copy is an SLO of copies of its segments (an empty one skipped), and
+    stays whole when the DLO's segments go."""
+    parts = [os.urandom(MAX_FILE_SIZE // 2), b"", os.urandom(MAX_FILE_SIZE // 2), os.urandom(MiB)]
+    data = b"".join(parts)
+    holder = f"{swift_bucket.name}-dlo"
+    raw.put_container(holder)
+    try:
+        for number, part in enumerate(parts):
+            raw.put_object(holder, f"big/{number:03d}", part)
+        raw.put_object(
+            swift_bucket.name,
+            "dlo.bin",
+            b"",
+            content_type="application/x-dlo",
+            headers={"X-Object-Manifest": f"{holder}/big/"},
+        )
+        with pytest.raises(ClientException) as refused:
+            raw.copy_object(swift_bucket.name, "dlo.bin", f"/{swift_bucket.name}/plain-copy")
+        assert refused.value.http_status == 413
+        source = swift_bucket.objects.get("dlo.bin")
+        assert source is not None and source.size == len(data)
+        copied = source.copy_to(swift_bucket, "copy.bin")
+        assert copied.size == len(data)
+        # 3 segments (the empty one adds nothing) and 2 sub-manifests (2 per manifest here)
+        assert len(_segments(raw, swift_bucket)) == 3 + 2
+        for number in range(len(parts)):
+            raw.delete_object(holder, f"big/{number:03d}")
+        stored = swift_bucket.objects.get("copy.bin")
+        assert stored is not None and _is_slo(raw, swift_bucket, "copy.bin")
+        assert stored.content_type == "application/x-dlo"
+        assert (
+            stored.download_range(MAX_FILE_SIZE // 2 - 5, 10)
+            == data[MAX_FILE_SIZE // 2 - 5 : MAX_FILE_SIZE // 2 + 5]
+        )
+        assert stored.download_range(len(data) - MiB - 5, MiB + 5) == data[-MiB - 5 :]
+        assert list(swift_bucket.objects.incomplete_uploads()) == []
+    finally:
+        _, listing = raw.get_container(holder, full_listing=True)
+        for entry in listing:
+            raw.delete_object(holder, entry["name"])
+        raw.delete_container(holder)
+
+
+def test_a_dlo_whose_segments_changed_since_it_was_looked_up_is_refused(
+    swift: CloudProvider, swift_bucket: Bucket, raw: Connection
+) -> None:
+    """Its manifest's X-Timestamp stays when a segment changes: the etag
+    looked up (the MD5 of its segments' etags) pins it."""
+    holder = f"{swift_bucket.name}-dlo"
+    raw.put_container(holder)
+    try:
+        raw.put_object(holder, "s/1", os.urandom(3 * MiB))
+        raw.put_object(holder, "s/2", os.urandom(3 * MiB))
+        raw.put_object(swift_bucket.name, "dlo", b"", headers={"X-Object-Manifest": f"{holder}/s/"})
+        old = swift.driver.head_object(swift_bucket.name, "dlo")
+        assert old is not None and old.size == 6 * MiB
+        raw.put_object(holder, "s/2", os.urandom(3 * MiB))  # other bytes, same size
+        with pytest.raises(PreconditionFailedException, match="replaced"):
+            _copier(swift).copy_object(swift_bucket.name, old, swift_bucket.name, "copy", XY)
+        assert swift_bucket.objects.get("copy") is None
+        assert _segments(raw, swift_bucket) == []
+    finally:
+        _, listing = raw.get_container(holder, full_listing=True)
+        for entry in listing:
+            raw.delete_object(holder, entry["name"])
+        raw.delete_container(holder)
+
+
+def test_a_dlo_whose_segments_container_is_gone_is_deleted(
+    swift: CloudProvider, raw: Connection
+) -> None:
+    bucket = swift.storage.buckets.create(f"dlo-{os.urandom(4).hex()}")
+    raw.put_object(bucket.name, "dlo", b"", headers={"X-Object-Manifest": "gone/s/"})
+    assert bucket.objects.get("dlo") is None  # Swift answers its HEAD 404
+    bucket.delete(delete_contents=True)  # the DLO listed goes, then the bucket
+    assert swift.storage.buckets.get(bucket.name) is None

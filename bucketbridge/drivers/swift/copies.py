@@ -33,9 +33,16 @@ What the real Swift (2.38, tests/servers/swift.py) does with a copy, tried:
   is written. The manifest read must be the pinned revision. A failure
   aborts the upload (its segments and marker go); a killed copy leaves its
   marker, so ``incomplete_uploads()`` finds what it wrote.
+- DLO (``X-Object-Manifest``): a plain copy concatenates it too, refused
+  above ``max_file_size``; so a large one is copied as an SLO is, its
+  segments being the objects its prefix lists (and the copy an SLO).
 
-A copy of a segment large as ``max_file_size`` (5 GiB) is one request that
-answers when the server has copied it: ``read_timeout`` must allow for it.
+A copy of a segment large as ``max_file_size`` (5 GiB) is one request,
+which a plain copy answers only when the server has copied it. The lean
+plane sends it with ``?heartbeat=on`` (:mod:`.heartbeat`): the proxy answers
+at once and sends a space every 10 s until the outcome, so ``read_timeout``
+bounds the silence, not the copy. The SDK plane (swiftclient drops the body
+that outcome is in) copies plainly: its ``read_timeout`` must allow for it.
 """
 
 from __future__ import annotations
@@ -121,6 +128,15 @@ def _copy_looked_up(
         pieces = _slo_pieces(driver, source_bucket, source.key, revision)
         return _staged(driver, pieces, bucket, key, options)
     etag = (headers.get("etag") or "").strip('"')
+    if headers.get("x-object-manifest"):
+        # the etag looked up pins it: the manifest's timestamp does not
+        # change when its segments do
+        manifest = headers["x-object-manifest"]
+        pinned = (source.etag or etag).strip('"')
+        pieces = _dlo_pieces(driver, source_bucket, source.key, manifest, pinned)
+        if not pieces:  # every segment empty, or none left
+            return driver.put_object(bucket, key, Body.of_bytes(b""), options)
+        return _staged(driver, pieces, bucket, key, options)
     size = int(headers["content-length"])
     return _copy_plain(driver, source_bucket, source.key, etag, size, bucket, key, options)
 
@@ -219,7 +235,9 @@ def _copy(
     sent = {**headers, "x-copy-from": quote(f"/{source[0]}/{source[1]}"), "if-match": etag}
     wire = driver.wire()
     if wire is not None:
-        return wire.put(*destination, b"", sent).headers
+        return wire.copy(*destination, sent).headers
+    # swiftclient's put_object drops the body a heartbeat's outcome is in:
+    # the SDK plane copies plainly, its timeout bounding the copy
     response: dict[str, Any] = {}
     with driver.mapped(*destination) as conn:
         conn.put_object(
@@ -236,6 +254,29 @@ def _slo_pieces(driver: SwiftDriver, bucket: str, key: str, revision: str | None
     if revision is not None and headers.get("x-timestamp") != revision:
         raise _replaced(bucket, key)
     return _flatten(driver, entries)
+
+
+def _dlo_pieces(
+    driver: SwiftDriver, bucket: str, key: str, manifest: str, etag: str
+) -> list[Piece]:
+    """The segments of the DLO at ``key``: the objects under the prefix its
+    ``X-Object-Manifest`` names (``container/prefix``), in listing order, as
+    Swift concatenates them. Pinned: Swift's DLO etag is the MD5 of the
+    segments' etags, so the listing must make the one looked up, and each
+    segment is copied with ``If-Match`` its listed etag."""
+    container, _, prefix = manifest.partition("/")
+    with driver.mapped(bucket, key) as conn:
+        _, listing = conn.get_container(container, prefix=prefix, full_listing=True)
+    digest = hashlib.md5(usedforsecurity=False)
+    for entry in listing:
+        digest.update(str(entry["hash"]).strip('"').encode())
+    if digest.hexdigest() != etag:
+        raise _replaced(bucket, key)
+    return [
+        Piece(container, str(entry["name"]), str(entry["hash"]).strip('"'), None, entry["bytes"])
+        for entry in listing
+        if entry["bytes"]  # an SLO refuses an empty segment; it adds no bytes
+    ]
 
 
 def _manifest(

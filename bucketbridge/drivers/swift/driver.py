@@ -427,9 +427,11 @@ class SwiftDriver:
         refuses that query on a plain object, so the HEAD says which it is."""
         try:
             headers = self.object_headers(bucket, key)
-            if headers is None:
-                return
-            is_slo = headers.get("x-static-large-object", "").lower() == "true"
+            # None may still be a DLO whose segments' container is gone
+            # (Swift answers its HEAD 404): a plain delete removes it
+            is_slo = headers is not None and (
+                headers.get("x-static-large-object", "").lower() == "true"
+            )
             query = "multipart-manifest=delete" if is_slo else None
             with self.mapped(bucket, key) as conn:
                 conn.delete_object(bucket, key, query_string=query)

@@ -34,6 +34,7 @@ from ...dataplane.request import Endpoint, Request, encode
 from ...errors import BucketBridgeException
 from ..http_errors import Subject
 from ..records import Body
+from . import heartbeat
 from .errors import status_error
 from .signing import TokenSigner
 
@@ -113,6 +114,28 @@ class SwiftWire:
             raise self._failure(response, subject)
         response.discard()
         return Reply(response.status, decoded(response.headers), response.attempts)
+
+    def copy(self, container: str, name: str, headers: dict[str, str]) -> Reply:
+        """A server-side copy (a PUT with ``X-Copy-From`` in ``headers``)
+        with ``?heartbeat=on``: see :mod:`.heartbeat`. An error status,
+        whether the proxy answered it at once (the source missing or not
+        matching ``If-Match``) or in the heartbeat body, raises."""
+        subject = self._subject.on(container, name)
+        sent = {**headers, "accept": "application/json"}
+        request = self._request("PUT", container, name, headers=sent, query=heartbeat.QUERY)
+        response = self._send(request, subject)
+        if response.status != 202:  # refused before copying: a plain answer
+            if response.status >= 300:
+                raise self._failure(response, subject)
+            response.discard()
+            return Reply(response.status, decoded(response.headers), response.attempts)
+        outcome = heartbeat.parse(response.read())
+        if outcome.status >= 300:
+            raise status_error(
+                outcome.status, outcome.reason, subject, self._mode, response.attempts
+            )
+        headers = {name: decoded_value(value) for name, value in outcome.headers.items()}
+        return Reply(outcome.status, headers, response.attempts)
 
     def listing(
         self,
@@ -198,7 +221,12 @@ def decoded(message: Message) -> dict[str, str]:
     for name, value in message.items():
         with contextlib.suppress(UnicodeError):
             value = value.encode("latin-1").decode("utf-8")
-        with contextlib.suppress(UnicodeDecodeError):
-            value = unquote(value, errors="strict")
-        headers[name.lower()] = value
+        headers[name.lower()] = decoded_value(value)
     return headers
+
+
+def decoded_value(value: str) -> str:
+    """A header value percent-decoded where that yields valid UTF-8."""
+    with contextlib.suppress(UnicodeDecodeError):
+        value = unquote(value, errors="strict")
+    return value
