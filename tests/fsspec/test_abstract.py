@@ -4,7 +4,6 @@ s3fs and fsspec's memory filesystem derive it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,16 +14,15 @@ from bucketbridge.fsspec import BucketBridgeFileSystem
 from tests.conformance.conftest import unique_name
 from tests.fsspec.conftest import filesystem_of
 
-# Open and Pipe (reads pinned to a revision, multipart writes stored at
-# close, "xb") run on every backend. Copy, Get and Put (~135 tests, ~9,500
-# driver calls per backend, all but their transfers fsspec's own path logic
-# over ls/find/info) run on every backend but Swift: even with its test
-# proxy caching account and container infos (an object HEAD one backend
-# request, not three: tests/servers/swift_addons/bb_memo_cache.py) they took
-# 121 s on Swift (load average ~5 on 2 cores), over the ~60 s CI can spare.
-# Run them with BB_FSSPEC_SWIFT_BULK=1.
+# fsspec's abstract suites (Copy, Get, Put, Pipe, Open) run on every backend.
+# Copy, Get and Put are ~135 tests and ~9,500 driver calls per backend, all
+# but their transfers fsspec's own path logic over ls/find/info;
 # bucketbridge/fsspec/scope.py keeps those calls from costing a HEAD and a
-# LIST per path (tests/fsspec/test_request_counts.py).
+# LIST per path (tests/fsspec/test_request_counts.py). On Swift they take
+# ~2 min of CI (121 s at load ~5 on 2 cores), almost all of it the Swift
+# server's own time, even with its test proxy caching account and container
+# infos (tests/servers/swift_addons/bb_memo_cache.py): kept, because one
+# behavioural suite proves fsspec on every provider.
 EVERY_BACKEND = [
     "local",
     "memory",
@@ -33,11 +31,7 @@ EVERY_BACKEND = [
     "gcp_fake_gcs",
     "openstack_swift",
 ]
-BULK_BACKENDS = [
-    backend
-    for backend in EVERY_BACKEND
-    if backend != "openstack_swift" or os.environ.get("BB_FSSPEC_SWIFT_BULK") == "1"
-]
+BULK_BACKENDS = EVERY_BACKEND
 
 
 def _filesystem(request: pytest.FixtureRequest) -> Iterator[BucketBridgeFileSystem]:
