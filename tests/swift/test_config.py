@@ -127,13 +127,20 @@ def test_iterating_a_bucket_asks_for_swifts_whole_listing_limit(
         for name in ("a", "b", "c"):
             bucket.objects.create(name).upload(b"x")
         asked: list[int] = []
-        real = swift.driver.list_objects
 
-        def recording(name: str, **kwargs: Any) -> Any:
-            asked.append(kwargs["limit"])
-            return real(name, **kwargs)
+        def recorded(method: str) -> None:
+            # iterating walks by list_ahead on the lean plane (ListsAhead),
+            # by list_objects on the SDK plane: whichever runs is recorded
+            real = getattr(swift.driver, method)
 
-        monkeypatch.setattr(swift.driver, "list_objects", recording)
+            def recording(name: str, **kwargs: Any) -> Any:
+                asked.append(kwargs["limit"])
+                return real(name, **kwargs)
+
+            monkeypatch.setattr(swift.driver, method, recording)
+
+        recorded("list_objects")
+        recorded("list_ahead")
         assert [o.name for o in bucket.objects] == ["a", "b", "c"]
         assert asked == [10_000]
     finally:
