@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -20,18 +19,15 @@ import pytest
 from distributed import Client, LocalCluster
 
 from bucketbridge import (
-    CloudProvider,
-    CloudProviderFactory,
     Location,
-    ProviderList,
     TransferConfig,
     sync,
 )
+from tests.scaleout import PART, die_after_a_part, digests, local_provider
 from tests.servers.providers import ProviderFactory
 
 T = TypeVar("T")
 OBJECTS = 1200
-PART = 5 * 1024 * 1024
 
 
 def _die_once_midway(sentinel: str, fn: Callable[..., T], *args: Any) -> T:
@@ -67,24 +63,10 @@ def client() -> Iterator[Client]:
         yield dask_client
 
 
-def _local(root: Path) -> CloudProvider:
-    return CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
-
-
-def _digests(provider: CloudProvider, bucket: str, prefix: str = "") -> dict[str, str]:
-    found = provider.storage.buckets.get(bucket)
-    assert found is not None
-    return {
-        obj.name[len(prefix) :]: hashlib.md5(b"".join(obj.iter_content())).hexdigest()
-        for obj in found.objects
-        if obj.name.startswith(prefix)
-    }
-
-
 def test_sync_on_dask_survives_a_worker_killed_mid_batch(client: Client, tmp_path: Path) -> None:
     root = tmp_path / "root"
     config = {"local_root": str(root)}
-    with _local(root) as provider:
+    with local_provider(root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         destination = provider.storage.buckets.create("dst-bucket")
         for i in range(OBJECTS):  # small: what is tested is the batches, not the bytes
@@ -102,8 +84,8 @@ def test_sync_on_dask_survives_a_worker_killed_mid_batch(client: Client, tmp_pat
     assert report.ok and report.deleted == 1
     # every object landed once: a re-run batch re-copies or finds it unchanged
     assert report.copied + report.unchanged == OBJECTS
-    with _local(root) as provider:
-        assert _digests(provider, "dst-bucket") == _digests(provider, "src-bucket", "data/")
+    with local_provider(root) as provider:
+        assert digests(provider, "dst-bucket") == digests(provider, "src-bucket", "data/")
     again = sync(origin, target, delete=True, executor=client.get_executor(pure=False))
     assert (again.copied, again.deleted, again.unchanged) == (0, 0, OBJECTS)
 
@@ -112,7 +94,7 @@ def test_sync_across_providers_on_dask_local_to_s3(
     client: Client, tmp_path: Path, s3_seaweedfs_provider_factory: ProviderFactory
 ) -> None:
     root = tmp_path / "root"
-    with _local(root) as provider:
+    with local_provider(root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         for i in range(200):
             source.objects.create(f"ö/{i:03d}.bin").upload(os.urandom(i * 7))
@@ -127,24 +109,12 @@ def test_sync_across_providers_on_dask_local_to_s3(
     report = sync(origin, target, executor=executor, batch_objects=50)
 
     assert report.ok and report.copied == 200
-    with _local(root) as provider:
-        assert _digests(s3, bucket, "copy/") == _digests(provider, "src-bucket")
+    with local_provider(root) as provider:
+        assert digests(s3, bucket, "copy/") == digests(provider, "src-bucket")
     # across providers the etags differ: the copies' recorded source etags say "unchanged"
     again = sync(origin, target, executor=executor, batch_objects=50)
     assert (again.copied, again.unchanged) == (0, 200)
     s3.storage.buckets.get(bucket).delete(delete_contents=True)  # type: ignore[union-attr]
-
-
-def _die_after_a_part(sentinel: str, nbytes: int) -> None:
-    """A progress callback: the first worker to send a whole part dies, its
-    multipart upload left open."""
-    if nbytes < PART:
-        return
-    try:
-        os.close(os.open(sentinel, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return
-    os._exit(137)
 
 
 def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
@@ -152,12 +122,12 @@ def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
 ) -> None:
     # two roots, so two providers: the copy streams through the worker, in parts
     source_root, target_root = tmp_path / "a", tmp_path / "b"
-    with _local(source_root) as provider:
+    with local_provider(source_root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         source.objects.create("big.bin").upload(os.urandom(PART + 4096))
         for i in range(5):
             source.objects.create(f"small-{i}").upload(os.urandom(100))
-    with _local(target_root) as provider:
+    with local_provider(target_root) as provider:
         provider.storage.buckets.create("dst-bucket")
     sentinel = str(tmp_path / "killed-once")
 
@@ -166,14 +136,14 @@ def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
         Location("local", "dst-bucket", "", {"local_root": str(target_root)}),
         executor=client.get_executor(pure=False, retries=3),
         config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
-        progress=functools.partial(_die_after_a_part, sentinel),
+        progress=functools.partial(die_after_a_part, sentinel),
     )
 
     assert os.path.exists(sentinel)  # a worker died with a part sent
     assert report.ok and report.copied == 6
     assert report.aborted_uploads == 1  # the dead worker's upload, found and aborted
-    with _local(source_root) as origin, _local(target_root) as provider:
+    with local_provider(source_root) as origin, local_provider(target_root) as provider:
         bucket = provider.storage.buckets.get("dst-bucket")
         assert bucket is not None
         assert list(bucket.objects.incomplete_uploads()) == []
-        assert _digests(provider, "dst-bucket") == _digests(origin, "src-bucket")
+        assert digests(provider, "dst-bucket") == digests(origin, "src-bucket")

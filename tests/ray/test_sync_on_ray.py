@@ -8,7 +8,6 @@ dashboard) serves the module: starting one costs seconds."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,19 +18,15 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from bucketbridge import (  # noqa: E402 (after the skip: this module needs Ray)
-    CloudProvider,
-    CloudProviderFactory,
     InvalidValueException,
     Location,
-    ProviderList,
     TransferConfig,
     sync,
 )
 from bucketbridge.executors.ray import RayExecutor  # noqa: E402
+from tests.scaleout import PART, die_after_a_part, digests, local_provider  # noqa: E402
 from tests.servers.providers import ProviderFactory  # noqa: E402
 from tests.test_user_scripts import SOURCE_ROOT  # noqa: E402
-
-PART = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +45,11 @@ def executor() -> Iterator[RayExecutor]:
         ray.shutdown()
 
 
-def _local(root: Path) -> CloudProvider:
-    return CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
-
-
-def _digests(provider: CloudProvider, bucket: str, prefix: str = "") -> dict[str, str]:
-    found = provider.storage.buckets.get(bucket)
-    assert found is not None
-    return {
-        obj.name[len(prefix) :]: hashlib.md5(b"".join(obj.iter_content())).hexdigest()
-        for obj in found.objects
-        if obj.name.startswith(prefix)
-    }
-
-
 def test_sync_across_providers_on_ray_local_to_s3(
     executor: RayExecutor, tmp_path: Path, s3_seaweedfs_provider_factory: ProviderFactory
 ) -> None:
     root = tmp_path / "root"
-    with _local(root) as provider:
+    with local_provider(root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         for i in range(100):
             source.objects.create(f"ö/{i:03d}-日本.bin").upload(os.urandom(i * 7))
@@ -82,8 +63,8 @@ def test_sync_across_providers_on_ray_local_to_s3(
         report = sync(origin, target, executor=executor, batch_objects=50)
 
         assert report.ok and report.copied == 100
-        with _local(root) as provider:
-            assert _digests(s3, bucket, "copy/") == _digests(provider, "src-bucket")
+        with local_provider(root) as provider:
+            assert digests(s3, bucket, "copy/") == digests(provider, "src-bucket")
         # across providers the etags differ: the copies' recorded source etags say "unchanged"
         again = sync(origin, target, executor=executor, batch_objects=50)
         assert (again.copied, again.unchanged) == (0, 100)
@@ -91,29 +72,17 @@ def test_sync_across_providers_on_ray_local_to_s3(
         s3.storage.buckets.get(bucket).delete(delete_contents=True)  # type: ignore[union-attr]
 
 
-def _die_after_a_part(sentinel: str, nbytes: int) -> None:
-    """A progress callback: the first task to send a whole part kills its
-    worker process, its multipart upload left open."""
-    if nbytes < PART:
-        return
-    try:
-        os.close(os.open(sentinel, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return
-    os._exit(137)
-
-
 def test_a_task_whose_process_dies_is_rerun_and_its_upload_aborted(
     executor: RayExecutor, tmp_path: Path
 ) -> None:
     # two roots, so two providers: the copy streams through the worker, in parts
     source_root, target_root = tmp_path / "a", tmp_path / "b"
-    with _local(source_root) as provider:
+    with local_provider(source_root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         source.objects.create("big.bin").upload(os.urandom(PART + 4096))
         for i in range(150):
             source.objects.create(f"small/é{i:03d}").upload(os.urandom(i % 500))
-    with _local(target_root) as provider:
+    with local_provider(target_root) as provider:
         provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
     sentinel = str(tmp_path / "killed-once")
     origin = Location("local", "src-bucket", "", {"local_root": str(source_root)})
@@ -126,18 +95,18 @@ def test_a_task_whose_process_dies_is_rerun_and_its_upload_aborted(
         executor=executor,
         batch_objects=50,
         config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
-        progress=functools.partial(_die_after_a_part, sentinel),
+        progress=functools.partial(die_after_a_part, sentinel),
     )
 
     assert os.path.exists(sentinel)  # a worker process died with a part sent
     assert report.ok and report.deleted == 1
     assert report.copied + report.unchanged == 151  # the re-run batch may find some landed
     assert report.aborted_uploads == 1  # the dead task's upload, found and aborted
-    with _local(source_root) as provider, _local(target_root) as copied:
+    with local_provider(source_root) as provider, local_provider(target_root) as copied:
         bucket = copied.storage.buckets.get("dst-bucket")
         assert bucket is not None
         assert list(bucket.objects.incomplete_uploads()) == []
-        assert _digests(copied, "dst-bucket") == _digests(provider, "src-bucket")
+        assert digests(copied, "dst-bucket") == digests(provider, "src-bucket")
     again = sync(origin, target, delete=True, executor=executor)
     assert (again.copied, again.deleted, again.unchanged) == (0, 0, 151)
 
@@ -151,7 +120,7 @@ def test_a_stopped_run_on_ray_resumes_from_its_checkpoint(
 ) -> None:
     root = tmp_path / "root"
     config = {"local_root": str(root)}
-    with _local(root) as provider:
+    with local_provider(root) as provider:
         source = provider.storage.buckets.create("src-bucket")
         provider.storage.buckets.create("dst-bucket")
         names = [f"é{i:04d}" for i in range(200)]
@@ -192,8 +161,8 @@ def test_a_stopped_run_on_ray_resumes_from_its_checkpoint(
     assert report.ok and report.resumed == 100 and report.copied == 100
     assert not set(names[:100]) & set(copied_again)
     assert not checkpoint.exists()  # done: the next run starts afresh
-    with _local(root) as provider:
-        assert _digests(provider, "dst-bucket") == _digests(provider, "src-bucket")
+    with local_provider(root) as provider:
+        assert digests(provider, "dst-bucket") == digests(provider, "src-bucket")
 
 
 def test_an_executor_refuses_bad_options_and_calls_after_shutdown(executor: RayExecutor) -> None:
