@@ -5,7 +5,6 @@ endpoint and keys (SeaweedFS) in the environment, as the page says."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -15,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from bucketbridge import CloudProviderFactory, ProviderList
+from tests.scaleout import digests
 from tests.servers.providers import ProviderFactory
 from tests.test_user_scripts import SOURCE_ROOT
 
@@ -25,16 +25,6 @@ DEADLINE = 180  # the Dask block starts a 2-process cluster on a loaded 2-core m
 
 def _blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
-
-
-def _md5s(provider: CloudProvider, bucket: str, prefix: str) -> dict[str, str]:
-    found = provider.storage.buckets.get(bucket)
-    assert found is not None
-    return {
-        obj.name[len(prefix) :]: hashlib.md5(b"".join(obj.iter_content())).hexdigest()
-        for obj in found.objects
-        if obj.name.startswith(prefix)
-    }
 
 
 def test_the_page_has_the_examples_this_test_runs() -> None:
@@ -87,7 +77,7 @@ def test_every_example_runs_as_written(
             assert result.returncode == 0, f"example {number}:\n{block}\n{result.stderr}"
         assert backup.objects.get("2026/cat.jpg") is not None  # copy_to, same name
         # the sync, then the Dask and Ray syncs: the prefix is mirrored, nothing left to resume
-        assert _md5s(s3, "backup", "photos/2026/") == _md5s(local, "photos", "2026/")
+        assert digests(s3, "backup", "photos/2026/") == digests(local, "photos", "2026/")
         assert not (tmp_path / "photos-sync.jsonl").exists()
         assert backup.objects.get("table.parquet") is not None
     finally:
