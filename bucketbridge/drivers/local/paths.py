@@ -91,7 +91,9 @@ def open_file(dir_fd: int, name: str) -> int:
     anything but a regular file.
     """
     try:
-        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+        # O_NONBLOCK: a FIFO at ``name`` must not hang the open (it is then
+        # refused as no regular file); reads of a regular file ignore it
+        fd = os.open(name, FILE_FLAGS | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise SymlinkInTree(name) from None

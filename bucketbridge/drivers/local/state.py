@@ -24,6 +24,15 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .beneath import (
+    DIR_FLAGS,
+    FILE_MODE,
+    NEW_FILE_FLAGS,
+    UMASK,
+    link_fd,
+    open_beneath,
+    unnamed_file,
+)
 from .paths import ABSENT, FILE_FLAGS, DirChain, is_file, open_dir, remove_tree, reopen_dir
 
 TEMP_SUFFIX = ".part"
@@ -43,29 +52,54 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 class TempFile:
     """A temporary file in the directory ``dir_fd``, removed unless it was
-    moved into place; yields its descriptor and its name in that directory."""
+    moved into place. ``unnamed`` (where ``beneath.probe`` found it works)
+    makes an ``O_TMPFILE`` file: it has no name -- nothing a crash could
+    leave -- until :meth:`named` links it into ``dir_fd`` or the caller
+    links it straight into place (``beneath.link_fd``)."""
 
-    def __init__(self, dir_fd: int) -> None:
+    def __init__(self, dir_fd: int, *, unnamed: bool = False) -> None:
         self._dir_fd = dir_fd
+        self._unnamed = unnamed
+        self.fd = -1
+        self.name: str | None = None
+        """Its name in ``dir_fd``; None while it has none."""
         self.moved = False
-        """Set by a caller that renamed the file away: nothing left to remove."""
+        """Set by a caller that renamed or linked the file away: nothing left to remove."""
 
-    def __enter__(self) -> tuple[int, str]:
+    def __enter__(self) -> TempFile:
+        if self._unnamed:
+            try:
+                self.fd = unnamed_file(self._dir_fd)
+                return self
+            except OSError:  # refused here after all: a named one
+                pass
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         while True:
-            self._name = secrets.token_hex(12) + TEMP_SUFFIX
+            name = secrets.token_hex(12) + TEMP_SUFFIX
             try:
-                self._fd = os.open(self._name, flags, 0o600, dir_fd=self._dir_fd)
+                self.fd = os.open(name, flags, 0o600, dir_fd=self._dir_fd)
             except FileExistsError:
                 continue
-            os.fchmod(self._fd, 0o644)
-            return self._fd, self._name
+            self.name = name
+            os.fchmod(self.fd, 0o644)
+            return self
+
+    def named(self) -> str:
+        """The file's name in ``dir_fd``, linking an unnamed file there first."""
+        while self.name is None:
+            name = secrets.token_hex(12) + TEMP_SUFFIX
+            try:
+                link_fd(self.fd, self._dir_fd, name)
+            except FileExistsError:
+                continue
+            self.name = name
+        return self.name
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)
-        if not self.moved:
+        os.close(self.fd)
+        if not self.moved and self.name is not None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._name, dir_fd=self._dir_fd)
+                os.unlink(self.name, dir_fd=self._dir_fd)
 
 
 @contextlib.contextmanager
@@ -102,11 +136,17 @@ def sweep(dir_fd: int, older_than: float) -> None:
 
 
 class SidecarStore:
-    """Sidecars at ``meta/<bucket>/<2 hex>/<sha256 of key>.<version>.json``."""
+    """Sidecars at ``meta/<bucket>/<2 hex>/<sha256 of key>.<version>.json``.
 
-    def __init__(self, meta_fd: int, tmp_fd: int) -> None:
+    With ``fast`` (``beneath.probe`` passed), a sidecar is reached with one
+    ``openat2`` from the meta dir instead of a ``DirChain`` (three opens,
+    three closes), never through a link either way.
+    """
+
+    def __init__(self, meta_fd: int, tmp_fd: int, *, fast: bool = False) -> None:
         self._meta_fd = meta_fd
         self._tmp_fd = tmp_fd
+        self._fast = fast
 
     def _location(self, bucket: str, key: str, version: str) -> tuple[list[str], str]:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -114,28 +154,132 @@ class SidecarStore:
 
     def read(self, bucket: str, key: str, version: str) -> dict[str, Any]:
         """The sidecar of this version, or {} if it has none."""
-        with self.reader(bucket) as reader:
-            return reader.read(key, version)
+        if not self._fast:
+            with self.reader(bucket) as reader:
+                return reader.read(key, version)
+        directories, name = self._location(bucket, key, version)
+        try:
+            # O_NONBLOCK: a FIFO planted here must not hang the open
+            fd = open_beneath(
+                self._meta_fd, "/".join([*directories, name]), FILE_FLAGS | os.O_NONBLOCK
+            )
+        except OSError:  # missing, or a link on the way (never followed)
+            return {}
+        return _parse(fd, key)
 
     def reader(self, bucket: str) -> SidecarReader:
         """Reads sidecars of ``bucket`` one after another (a listing's)."""
         return SidecarReader(self._meta_fd, bucket)
 
     def write(self, bucket: str, key: str, version: str, record: Mapping[str, Any]) -> None:
+        """Write (or replace) the sidecar of this version, atomically."""
         directories, name = self._location(bucket, key, version)
-        temp = TempFile(self._tmp_fd)
-        with DirChain(self._meta_fd, directories, create=True) as chain, temp as (fd, temp_name):
-            write_all(fd, json.dumps({**record, "key": key}).encode("utf-8"))
-            os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=chain.fd)
+        with (
+            DirChain(self._meta_fd, directories, create=True) as chain,
+            TempFile(self._tmp_fd) as temp,
+        ):
+            write_all(temp.fd, _encode(key, record))
+            os.replace(temp.named(), name, src_dir_fd=self._tmp_fd, dst_dir_fd=chain.fd)
             temp.moved = True
+
+    def create(self, bucket: str, key: str, version: str, record: Mapping[str, Any]) -> None:
+        """Write the sidecar of a version not yet published, in place.
+
+        No temporary file and rename: nobody reads this sidecar before the
+        object it describes is published, which happens after this returns.
+        A reader finds a sidecar by the identity (inode, size, mtime) of a
+        file it opened or stat()ed, and this version's inode is the writer's
+        own, unpublished file: no reader holds it. (Only a stale stat of a
+        deleted file whose inode was reused within one clock tick, at the
+        same size, could name it early; a rename would then hand that reader
+        another version's metadata just the same.) A name already taken --
+        a sidecar left by a crash under a reused identity -- is replaced
+        atomically by :meth:`write`."""
+        if not self._fast:
+            self.write(bucket, key, version, record)
+            return
+        directories, name = self._location(bucket, key, version)
+        data = _encode(key, record)
+        try:
+            fd = open_beneath(self._meta_fd, "/".join([*directories, name]), NEW_FILE_FLAGS, 0o644)
+        except FileNotFoundError:  # the bucket's or the fan-out's directory is new
+            with DirChain(self._meta_fd, directories, create=True) as chain:
+                try:
+                    fd = os.open(name, NEW_FILE_FLAGS, 0o644, dir_fd=chain.fd)
+                except FileExistsError:
+                    self.write(bucket, key, version, record)
+                    return
+                self._fill(fd, chain.fd, name, data)
+            return
+        except OSError:  # taken, or a link on the way: the slow path says which
+            self.write(bucket, key, version, record)
+            return
+        self._fill(fd, -1, "/".join([*directories, name]), data)
+
+    def _fill(self, fd: int, dir_fd: int, name: str, data: bytes) -> None:
+        """Write a new sidecar's bytes; on failure remove what was written."""
+        try:
+            if UMASK & FILE_MODE:
+                os.fchmod(fd, FILE_MODE)
+            write_all(fd, data)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                if dir_fd < 0:
+                    directory, _, name = name.rpartition("/")
+                    dir_fd = open_beneath(self._meta_fd, directory, DIR_FLAGS)
+                    try:
+                        os.unlink(name, dir_fd=dir_fd)
+                    finally:
+                        os.close(dir_fd)
+                else:
+                    os.unlink(name, dir_fd=dir_fd)
+            raise
+        os.close(fd)
 
     def remove_one(self, bucket: str, key: str, version: str) -> None:
         directories, name = self._location(bucket, key, version)
+        if self._fast:
+            try:
+                directory = open_beneath(self._meta_fd, "/".join(directories), DIR_FLAGS)
+            except OSError:  # missing, or a link on the way: nothing of ours to remove
+                return
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=directory)
+            finally:
+                os.close(directory)
+            return
         with contextlib.suppress(*ABSENT), DirChain(self._meta_fd, directories) as chain:
             os.unlink(name, dir_fd=chain.fd)
 
     def drop_bucket(self, bucket: str) -> None:
         remove_tree(self._meta_fd, bucket)
+
+
+def _encode(key: str, record: Mapping[str, Any]) -> bytes:
+    return json.dumps({**record, "key": key}).encode("utf-8")
+
+
+def _parse(fd: int, key: str) -> dict[str, Any]:
+    """The sidecar open at ``fd`` (closed here) if it is one of ``key``'s,
+    else {}: unreadable, not a regular file, not JSON, or another key's."""
+    try:
+        data = os.read(fd, SIDECAR_READ)
+        if len(data) == SIDECAR_READ:  # a big one, or no regular file (/dev/zero)
+            if not is_file(os.fstat(fd)):
+                return {}
+            data += _read_to_end(fd)
+    except OSError:  # a directory (EISDIR), a FIFO (EAGAIN)
+        return {}
+    finally:
+        os.close(fd)
+    try:
+        # str, not bytes: json.loads would guess the encoding of bytes first
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:  # also a sidecar that is not UTF-8
+        return {}
+    return record if isinstance(record, dict) and record.get("key") == key else {}
 
 
 class SidecarReader:

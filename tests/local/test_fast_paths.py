@@ -1,0 +1,309 @@
+"""The LOCAL provider's short paths (drivers/local/beneath.py) keep its rules.
+
+A new key is published with one ``linkat`` of an unnamed (``O_TMPFILE``)
+file and no lock; reads take no lock and find files and sidecars with one
+``openat2`` each. What each test below holds them to:
+
+- readers racing overwrites, deletes and re-creations of one key only ever
+  get one version whole, with that version's etag and metadata;
+- create-only has exactly one winner per key under a race, and the key holds
+  the winner's bytes and metadata;
+- a key's directory removed (a delete's pruning) or its bucket deleted
+  between the writer's open and its link: the slow path makes the directory
+  again, or the upload fails; no sidecar is left either way;
+- a bucket written without the short paths (the old way, or a system without
+  openat2/O_TMPFILE) reads and overwrites the same with them, and the reverse,
+  leaving one sidecar per object;
+- a link in the sidecar tree is never followed, and a FIFO at a key is no
+  object (nor does it hang a read);
+- a crashed writer leaves nothing: an unnamed file has no name to leave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketbridge import (
+    BucketBridgeException,
+    CloudProvider,
+    CloudProviderFactory,
+    NotFoundException,
+    PreconditionFailedException,
+    ProviderList,
+)
+from bucketbridge.drivers.local import beneath
+from bucketbridge.drivers.local import driver as local_driver
+
+
+def _make(root: Path) -> CloudProvider:
+    return CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def provider(root: Path) -> Iterator[CloudProvider]:
+    made = _make(root)
+    assert made.driver._fast, "this system has openat2 and O_TMPFILE: the short paths must be on"  # type: ignore[attr-defined]
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def slow_provider(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudProvider]:
+    """A provider on the same root as where openat2 is refused (ENOSYS)."""
+    monkeypatch.setattr(beneath, "_syscall", None)
+    made = _make(root)
+    monkeypatch.undo()
+    assert not made.driver._fast  # type: ignore[attr-defined]
+    yield made
+    made.close()
+
+
+def _payload(n: int) -> bytes:
+    return f"version {n};".encode() * (1 + n % 7)
+
+
+def _sidecars(root: Path, bucket: str) -> list[Path]:
+    return sorted((root / ".bucketbridge" / "meta" / bucket).glob("*/*.json"))
+
+
+def _check_whole(data: bytes, etag: str | None, metadata: dict[str, str]) -> None:
+    n = int(metadata["n"])
+    assert data == _payload(n), "bytes of one version, metadata of another"
+    assert etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def test_readers_racing_replacements_and_recreations_get_one_whole_version(
+    provider: CloudProvider, root: Path
+) -> None:
+    bucket = provider.storage.buckets.create("raced")
+    bucket.objects.create("k").upload(_payload(0), metadata={"n": "0"})
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    reads = {"whole": 0, "missing": 0}
+
+    def overwrite() -> None:
+        for n in range(1, 120):
+            bucket.objects.create("k").upload(_payload(n), metadata={"n": str(n)})
+
+    def delete_and_recreate() -> None:
+        # a re-created key is published by the lock-free linkat, and a freed
+        # inode may come back at the same key
+        for n in range(1000, 1060):
+            with contextlib.suppress(NotFoundException):
+                bucket.objects.create("k").delete()
+            bucket.objects.create("k").upload(_payload(n), metadata={"n": str(n)})
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    obj = bucket.objects.create("k")
+                    data = b"".join(obj.iter_content())
+                except NotFoundException:
+                    reads["missing"] += 1
+                    continue
+                _check_whole(data, obj.etag, obj.metadata)
+                reads["whole"] += 1
+        except BaseException as error:
+            errors.append(error)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    writers = [threading.Thread(target=overwrite), threading.Thread(target=delete_and_recreate)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert not errors, errors[0]
+    assert reads["whole"] > 50
+    final = bucket.objects.get("k")
+    assert final is not None
+    _check_whole(final.download_range(0, final.size), final.etag, final.metadata)
+    assert len(_sidecars(root, "raced")) == 1
+
+
+def test_create_only_has_one_winner_per_key_under_a_race(
+    provider: CloudProvider, root: Path
+) -> None:
+    bucket = provider.storage.buckets.create("create-only")
+    winners: dict[str, list[int]] = {f"d/k{i}": [] for i in range(10)}
+    barrier = threading.Barrier(6)
+
+    def race(writer: int) -> None:
+        barrier.wait()
+        for key in winners:
+            try:
+                bucket.objects.create(key).upload(
+                    _payload(writer), metadata={"n": str(writer)}, overwrite=False
+                )
+            except PreconditionFailedException:
+                continue
+            winners[key].append(writer)
+
+    threads = [threading.Thread(target=race, args=(writer,)) for writer in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for key, won in winners.items():
+        assert len(won) == 1, f"{key}: winners {won}"
+        obj = bucket.objects.get(key)
+        assert obj is not None and obj.metadata == {"n": str(won[0])}
+        _check_whole(obj.download_range(0, obj.size), obj.etag, obj.metadata)
+    # the losers' sidecars went with their files
+    assert len(_sidecars(root, "create-only")) == len(winners)
+
+
+@pytest.mark.parametrize("removed", ["directory", "bucket"])
+def test_a_directory_removed_between_open_and_link(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch, removed: str
+) -> None:
+    bucket = provider.storage.buckets.create("pruned")
+    bucket.objects.create("sub/old").upload(b"old")
+    real_link = beneath.link_fd
+    calls: list[str] = []
+
+    def link_after_a_removal(fd: int, dir_fd: int, name: str) -> None:
+        if name == "new" and not calls:
+            calls.append(name)
+            bucket.objects.create("sub/old").delete()  # prunes the empty sub/
+            assert not (root / "pruned" / "sub").exists()
+            if removed == "bucket":
+                bucket.delete()
+        real_link(fd, dir_fd, name)
+
+    monkeypatch.setattr(beneath, "link_fd", link_after_a_removal)
+    if removed == "directory":
+        bucket.objects.create("sub/new").upload(b"new", metadata={"n": "1"})
+        obj = bucket.objects.get("sub/new")
+        assert obj is not None and obj.metadata == {"n": "1"}
+        assert b"".join(obj.iter_content()) == b"new"
+        assert len(_sidecars(root, "pruned")) == 1
+    else:
+        with pytest.raises(NotFoundException):
+            bucket.objects.create("sub/new").upload(b"new", metadata={"n": "1"})
+        assert not (root / "pruned").exists()
+        assert _sidecars(root, "pruned") == []
+    assert calls == ["new"]
+    assert os.listdir(root / ".bucketbridge" / "tmp") == []
+
+
+def test_buckets_written_without_the_short_paths_read_and_overwrite_the_same(
+    root: Path, slow_provider: CloudProvider, tmp_path: Path
+) -> None:
+    slow = slow_provider.storage.buckets.create("mixed")
+    local_file = tmp_path / "file.bin"
+    local_file.write_bytes(b"from a file")
+    for n in range(4):
+        slow.objects.create(f"a/{n}").upload(_payload(n), metadata={"n": str(n)})
+    slow.objects.create("file").upload_from_file(local_file)  # etag computed on demand
+    fast_provider = _make(root)
+    try:
+        fast = fast_provider.storage.buckets.get("mixed")
+        assert fast is not None
+        for n in range(4):
+            obj = fast.objects.get(f"a/{n}")
+            assert obj is not None
+            _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
+        listed = {o.name: o for o in fast.objects.list(prefix="a/")}
+        assert {k: v.metadata for k, v in listed.items()} == {
+            f"a/{n}": {"n": str(n)} for n in range(4)
+        }
+        file_obj = fast.objects.get("file")
+        assert file_obj is not None
+        assert file_obj.etag == hashlib.md5(b"from a file", usedforsecurity=False).hexdigest()
+        # overwritten by the short paths: the old version's sidecar goes
+        for n in range(2):
+            fast.objects.create(f"a/{n}").upload(_payload(n + 10), metadata={"n": str(n + 10)})
+        fast.objects.create("b/new").upload(_payload(20), metadata={"n": "20"})
+        # and read back the old way
+        for key in ("a/0", "a/1", "a/2", "b/new"):
+            obj = slow.objects.get(key)
+            assert obj is not None
+            _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
+        assert len(_sidecars(root, "mixed")) == 6  # one per object, none orphaned
+    finally:
+        fast_provider.close()
+
+
+def test_a_link_in_the_sidecar_tree_is_never_followed(provider: CloudProvider, root: Path) -> None:
+    bucket = provider.storage.buckets.create("meta-links")
+    bucket.objects.create("seed").upload(b"makes the bucket's meta dir")
+    outside = root.parent / "outside"
+    outside.mkdir()
+    digest = hashlib.sha256(b"k").hexdigest()
+    fanout = root / ".bucketbridge" / "meta" / "meta-links" / digest[:2]
+    if fanout.exists():
+        fanout.rename(root.parent / "moved")
+    fanout.symlink_to(outside, target_is_directory=True)
+    # refusing the write is fine; writing through the link is not
+    with contextlib.suppress(BucketBridgeException):
+        bucket.objects.create("k").upload(b"v", metadata={"n": "1"})
+    assert list(outside.iterdir()) == []
+    obj = bucket.objects.get("k")
+    if obj is not None:  # published: its sidecar was not put through the link
+        assert b"".join(obj.iter_content()) == b"v"
+    # a sidecar planted outside, reached only through the link, is not read
+    fanout.unlink()
+    fanout.mkdir()
+    bucket.objects.create("k").upload(b"w", metadata={"n": "2"})
+    (sidecar,) = fanout.glob(f"{digest}.*.json")
+    (outside / sidecar.name).write_text(sidecar.read_text().replace('"2"', '"forged"'))
+    sidecar.unlink()
+    fanout.rmdir()
+    fanout.symlink_to(outside, target_is_directory=True)
+    obj = bucket.objects.get("k")
+    assert obj is not None and obj.metadata == {}
+    assert b"".join(obj.iter_content()) == b"w"
+
+
+def test_a_fifo_at_a_key_is_no_object_and_hangs_no_read(
+    provider: CloudProvider, root: Path
+) -> None:
+    bucket = provider.storage.buckets.create("fifo")
+    os.mkfifo(root / "fifo" / "pipe")
+    outcome: list[Any] = []
+
+    def read() -> None:
+        try:
+            outcome.append(b"".join(bucket.objects.create("pipe").iter_content()))
+        except NotFoundException as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive(), "a read of a FIFO hung"
+    assert isinstance(outcome[0], NotFoundException)
+    assert bucket.objects.get("pipe") is None
+
+
+def test_an_unnamed_file_leaves_nothing_when_the_write_fails(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = provider.storage.buckets.create("failing")
+
+    def refuse(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local_driver, "write_all", refuse)
+    with pytest.raises(BucketBridgeException):
+        bucket.objects.create("k").upload(b"never", metadata={"n": "1"})
+    assert os.listdir(root / ".bucketbridge" / "tmp") == []
+    assert _sidecars(root, "failing") == []
+    assert bucket.objects.get("k") is None
