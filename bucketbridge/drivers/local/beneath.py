@@ -29,6 +29,7 @@ import ctypes
 import errno
 import os
 import secrets
+from typing import Any
 
 # linux/openat2.h; the system call's number is the same on every
 # architecture that has it (it came after the tables were unified).
@@ -66,7 +67,8 @@ def _load_syscall() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 
 _syscall = _load_syscall() if os.name == "posix" else None
-_hows: dict[tuple[int, int], _OpenHow] = {}
+_hows: dict[tuple[int, int], Any] = {}  # ctypes pointers to the open_how of each (flags, mode)
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
 
 
 def open_beneath(dir_fd: int, path: str, flags: int, mode: int = 0) -> int:
@@ -79,10 +81,10 @@ def open_beneath(dir_fd: int, path: str, flags: int, mode: int = 0) -> int:
         raise OSError(errno.ENOSYS, "no openat2 here", path)
     how = _hows.get((flags, mode))
     if how is None:
-        how = _hows[(flags, mode)] = _OpenHow(flags, mode, _RESOLVE)
+        how = _hows[(flags, mode)] = ctypes.pointer(_OpenHow(flags, mode, _RESOLVE))
     encoded = os.fsencode(path)
     for _ in range(_EAGAIN_TRIES):
-        fd = _syscall(_SYS_OPENAT2, dir_fd, encoded, ctypes.byref(how), ctypes.sizeof(how))
+        fd = _syscall(_SYS_OPENAT2, dir_fd, encoded, how, _HOW_SIZE)
         if fd >= 0:
             return int(fd)
         code = ctypes.get_errno()
