@@ -29,6 +29,7 @@ import ctypes
 import errno
 import os
 import secrets
+import sys
 from typing import Any
 
 # linux/openat2.h; the system call's number is the same on every
@@ -66,7 +67,10 @@ def _load_syscall() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     return function
 
 
-_syscall = _load_syscall() if os.name == "posix" else None
+# Linux only: the number means another call elsewhere, and O_TMPFILE, O_PATH
+# and /proc/self/fd are Linux's
+_LINUX = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE") and hasattr(os, "O_PATH")
+_syscall = _load_syscall() if _LINUX else None
 _hows: dict[tuple[int, int], Any] = {}  # ctypes pointers to the open_how of each (flags, mode)
 _HOW_SIZE = ctypes.sizeof(_OpenHow)
 
@@ -130,6 +134,8 @@ def probe(dir_fd: int) -> bool:
     """Whether the fast paths work in the directory ``dir_fd`` (the state
     dir's tmp): openat2 is allowed, and an unnamed file can be made and
     named through /proc. Tried once, when a driver starts."""
+    if _syscall is None:
+        return False
     try:
         os.close(open_beneath(dir_fd, ".", DIR_FLAGS))
         fd = unnamed_file(dir_fd)
