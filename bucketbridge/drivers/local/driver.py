@@ -6,14 +6,21 @@ Layout under the root::
     .bucketbridge/meta/<bucket>/...     sidecars: content type, metadata, etag (local_state)
     .bucketbridge/tmp/                  files being written, on the same filesystem
     .bucketbridge/uploads/<id>/         parts of multipart uploads in progress
-    .bucketbridge/locks/<bucket>.lock   serialises publishing, across processes
+    .bucketbridge/locks/<bucket>.lock   serialises replacing and deleting, across processes
     .bucketbridge/signing.key           the HMAC key of this root's signed URLs
 
 Bucket names cannot start with a dot, so ``.bucketbridge`` never shows as a
-bucket. Every write goes to a temporary file that ``os.replace`` (or
-``os.link`` for create-only) moves into place under the bucket's lock: a
-reader sees the old object or the whole new one, and a crashed writer leaves
-only a temporary file, swept a day later. Readers take no lock.
+bucket. Every write goes to a temporary file, and its sidecar is written
+before the file is published: a reader sees the old object or the whole new
+one, never an object without its sidecar. On Linux (beneath.py) the file is
+an unnamed ``O_TMPFILE`` one -- a crashed writer leaves nothing -- and a new
+key is published with one ``linkat``, without the lock (it replaces nothing;
+an existing key fails it). Replacing a key, a create-only write that finds
+one, and systems without ``O_TMPFILE``/``openat2`` name the file in the tmp
+dir and ``os.replace`` (or ``os.link`` for create-only) it into place under
+the bucket's lock; a crashed writer leaves only that temporary file, swept a
+day later. Readers take no lock for an object with a sidecar
+(``_open_described_fast``); the layout on disk is the same either way.
 
 Symbolic links are never followed below the root: nothing outside it is
 ever read, written, listed or deleted through one. (The root itself may be
