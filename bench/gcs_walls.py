@@ -10,7 +10,9 @@ process, medians:
   is the wall), and the client CPU of decoding that page into records with
   ``json`` + dicts (before) and with msgspec (drivers/gcs/pages.py);
 - find: the client CPU of ``head_object`` beside a bare ``http.client``
-  GET + ``json.loads`` of the same resource (the floor of a Python client).
+  GET + ``json.loads`` of the same resource (the floor of a Python client)
+  and a bare XML API HEAD (what obstore sends), each with the emulator's
+  CPU per call: which side a gap in the find row is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -95,13 +99,25 @@ def main() -> None:
             connection.request("GET", path)
             return json.loads(connection.getresponse().read())
 
+        def xml_head() -> object:
+            connection.request("HEAD", "/walls/list/00001.dat")
+            return connection.getresponse().read()
+
+        emulator = psutil.Process().children(recursive=True)
+
+        def emulator_cpu() -> float:
+            return sum(sum(process.cpu_times()[:2]) for process in emulator)
+
         driver = provider.driver
         for name, call in (
             ("find: bare http.client GET + json.loads", bare),
+            ("find: bare http.client XML HEAD (obstore's)", xml_head),
             ("find: driver.head_object", lambda: driver.head_object("walls", "list/00001.dat")),
         ):
+            served = emulator_cpu()
             cpu = _median(call, time.process_time, FINDS) * 1e6
-            print(f"{name:48s} {cpu:8.1f} CPU-µs/call")
+            served = (emulator_cpu() - served) / (FINDS * ROUNDS) * 1e6
+            print(f"{name:48s} {cpu:8.1f} CPU-µs/call, emulator {served:6.1f} CPU-µs/call")
         bucket.delete(delete_contents=True)
 
 

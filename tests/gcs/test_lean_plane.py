@@ -160,3 +160,33 @@ def test_error_bodies_are_read_as_the_sdk_reads_them(
     body: bytes, expected: tuple[str, str]
 ) -> None:
     assert parse_error_body(body) == expected
+
+
+@pytest.mark.parametrize("create_only", [False, True])
+def test_lean_records_are_the_sdk_paths_records_in_every_field(
+    create_only: bool,
+    gcs: CloudProvider,
+    gcs_bucket: Any,
+    fake_gcs_server: GcsServer,
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+) -> None:
+    """``find`` (head_object), the upload's answer and a listing's item on
+    the lean plane (msgspec-decoded) are the record the SDK path makes
+    (json + info_of) of the same object: key, size, last_modified to the
+    microsecond, etag, content type, metadata (a key's case and non-ASCII
+    values kept) and revision."""
+    lean: Any = gcs.driver
+    sdk: Any = make_provider(fake_gcs_server.config(data_plane="sdk")).driver
+    key = "dir/a key é,(1).txt"
+    options = WriteOptions("text/csv", {"Mixed-Case": "Value", "x": "ü é"}, create_only=create_only)
+    uploaded = lean.put_object(gcs_bucket.name, key, Body.of_bytes(b"a,b\n1,2\n"), options)
+    found = lean.head_object(gcs_bucket.name, key)
+    expected = sdk.head_object(gcs_bucket.name, key)
+    (listed,) = lean.list_objects(gcs_bucket.name, prefix="dir/", marker=None, limit=10).items
+    assert expected.last_modified.microsecond  # the emulator's updated has a fraction
+    assert expected.metadata == {"Mixed-Case": "Value", "x": "ü é"}
+    fields = ("key", "size", "last_modified", "etag", "content_type", "metadata", "revision")
+    for record in (uploaded, found, listed):
+        for name in fields:
+            assert getattr(record, name) == getattr(expected, name), name
+    assert lean.head_object(gcs_bucket.name, "dir/missing") is None

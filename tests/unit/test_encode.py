@@ -21,6 +21,10 @@ TEXTS = [
     "%41",
     "/lead/and/trail/",
     "\u00a0nbsp",
+    "name,size,items(name,etag),nextPageToken",
+    "a/b,c(d)/",
+    "()",
+    "a,b c",
 ]
 
 

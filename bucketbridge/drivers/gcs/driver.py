@@ -242,6 +242,9 @@ class GcsDriver:
     # --- objects --------------------------------------------------------
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        if self.wire is not None:
+            with self.mapped(bucket, key):
+                return self.wire.head_object(bucket, key)
         resource = self.object_resource(bucket, key)
         return None if resource is None else info_of(resource)
 
@@ -371,7 +374,7 @@ class GcsDriver:
                     metadata=options.metadata,
                     if_generation_match=0 if options.create_only else None,
                 )
-            return info_of(resource)
+            return info_of_listed(resource)
         blob = self.client.bucket(bucket).blob(key, chunk_size=self.chunk_size)
         blob.metadata = dict(options.metadata) or None
         with self.mapped(bucket, key):

@@ -44,6 +44,7 @@ class ListPage(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(ListPage)
+_RESOURCE_DECODER = msgspec.json.Decoder(Listed)
 
 
 def decode_page(data: bytes, describe: str) -> ListPage:
@@ -54,6 +55,18 @@ def decode_page(data: bytes, describe: str) -> ListPage:
     except msgspec.DecodeError as failure:
         raise ProviderInternalException(
             f"GCS answered {describe} with a body that is not an object listing"
+            f" ({len(data)} bytes: {failure})"
+        ) from failure
+
+
+def decode_resource(data: bytes, describe: str) -> Listed:
+    """One object resource (``objects.get``'s answer) in ``data``;
+    ProviderInternalException naming ``describe`` if it is not one."""
+    try:
+        return _RESOURCE_DECODER.decode(data)
+    except msgspec.DecodeError as failure:
+        raise ProviderInternalException(
+            f"GCS answered {describe} with a body that is not an object resource"
             f" ({len(data)} bytes: {failure})"
         ) from failure
 

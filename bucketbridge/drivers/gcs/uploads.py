@@ -125,8 +125,7 @@ class GcsUpload:
                     if_generation_match=None,
                     error_key=self._key,
                 )
-            md5 = base64.b64decode(resource.get("md5Hash") or "").hex()
-            return PartInfo(part_number, md5, body.size)
+            return PartInfo(part_number, (resource.md5Hash or b"").hex(), body.size)
         part = self._blob(f"part-{part_number:05d}")
         part.metadata = {KEY_METADATA_KEY: self._key}
         with driver.mapped(self._bucket, self._key):
