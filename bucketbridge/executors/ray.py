@@ -74,7 +74,11 @@ class RayExecutor(cf.Executor):
 
     def _forget(self, future: cf.Future[Any]) -> None:
         with self._lock:
-            self._running.pop(future, None)
+            ref = self._running.pop(future, None)
+        # a future cancelled by its holder (the engine, when a run stops)
+        # stops its task too: the ref's future alone would let it run on
+        if ref is not None and future.cancelled():
+            ray.cancel(ref)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Take no more calls; ``cancel_futures`` cancels the tasks not

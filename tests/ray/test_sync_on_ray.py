@@ -7,8 +7,8 @@ dashboard) serves the module: starting one costs seconds."""
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from bucketbridge import (  # noqa: E402 (after the skip: this module needs Ray)
     sync,
 )
 from bucketbridge.executors.ray import RayExecutor  # noqa: E402
-from tests.scaleout import PART, die_after_a_part, digests, local_provider  # noqa: E402
+from tests.scaleout import PART, DyingAfterAPart, Seen, digests, local_provider  # noqa: E402
 from tests.servers.providers import ProviderFactory  # noqa: E402
 from tests.test_user_scripts import SOURCE_ROOT  # noqa: E402
 
@@ -88,19 +88,30 @@ def test_a_task_whose_process_dies_is_rerun_and_its_upload_aborted(
     origin = Location("local", "src-bucket", "", {"local_root": str(source_root)})
     target = Location("local", "dst-bucket", "", {"local_root": str(target_root)})
 
+    seen = Seen()
+
     report = sync(
         origin,
         target,
         delete=True,
-        executor=executor,
+        executor=DyingAfterAPart(executor, sentinel),
         batch_objects=50,
         config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
-        progress=functools.partial(die_after_a_part, sentinel),
+        **seen.callbacks(),
     )
 
     assert os.path.exists(sentinel)  # a worker process died with a part sent
     assert report.ok and report.deleted == 1
     assert report.copied + report.unchanged == 151  # the re-run batch may find some landed
+    # here, in the caller's thread, each batch reported once -- the dead
+    # task's by its re-run alone -- and the callbacks' totals are the report's
+    assert seen.callers == {(os.getpid(), threading.get_ident())}
+    assert len(seen.batches) == 4 + 1  # 151 copies in batches of 50, then the deletion
+    landed = seen.landed()
+    assert len(landed) == len(set(landed)) == 151
+    assert seen.nbytes == seen.copied_bytes() == report.copied_bytes
+    assert sum(len(r.unchanged) for r in seen.batches) == report.unchanged
+    assert len(seen.objects) == report.copied + report.deleted
     assert report.aborted_uploads == 1  # the dead task's upload, found and aborted
     with local_provider(source_root) as provider, local_provider(target_root) as copied:
         bucket = copied.storage.buckets.get("dst-bucket")
