@@ -12,6 +12,7 @@ when asked for.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from .exits import UsageError
 
 DASK_RETRIES = 3  # a batch is idempotent: re-running it after a worker died is safe
-RAY_CPUS_PER_BATCH = 0.25  # copying waits on the network: four batches per CPU
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,22 @@ def executor(cluster: Cluster | None, jobs: int, name: str) -> Iterator[Executor
         try:
             import ray
 
-            from ..executors.ray import RayExecutor
+            from ..executors.ray import RayActorExecutor
         except ImportError:
             raise UsageError("--ray: pip install 'bucketbridge[ray]'") from None
-        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address=cluster.address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
         try:
-            yield RayExecutor(num_cpus=RAY_CPUS_PER_BATCH)
+            # an actor per CPU of the cluster, --jobs batches at once on each
+            cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+            actors = RayActorExecutor(workers=max(1, cpus), threads=jobs)
+            try:
+                yield actors
+            finally:
+                actors.shutdown(cancel_futures=True)
         finally:
             ray.shutdown()
