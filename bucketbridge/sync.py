@@ -8,10 +8,11 @@ delete (``sync(delete=True)``). The actions are cut into batches of at most
 task on the executor: a thread pool here by default, or any
 ``concurrent.futures.Executor`` -- a process pool, a Dask cluster through
 ``distributed.Client.get_executor()``, or a Ray cluster through
-``bucketbridge.executors.ray.RayExecutor``. A task is idempotent (it copies whole
-objects, each written atomically), so an executor may run it twice after a
-worker dies; it names its locations by provider id and config, so a worker
-in another process makes its own provider. At most ``max_in_flight``
+``bucketbridge.executors.ray.RayActorExecutor`` (or ``RayExecutor``). A task
+is idempotent (it copies whole objects, each written atomically), so an
+executor may run it twice after a worker dies; it names its locations by
+provider id and config, so a worker in another process makes its own
+provider. At most ``max_in_flight``
 batches are out at once, so the listing streams in bounded memory whatever
 the size of the buckets. Deletions run only after every copy succeeded, as
 rclone does: a failed sync never leaves the destination with less than it had.
