@@ -15,7 +15,8 @@ default 16): rclone ``--transfers``/``--checkers``, s5cmd ``--numworkers``,
 bucketbridge a thread pool of that width, Dask 2 worker processes of half
 that many threads each, Ray a 2-CPU runtime whose tasks reserve 2/width of a
 CPU, so width tasks run at once (a Ray worker process runs one task at a
-time: width processes); clusters are started, and their imports made, before
+time: width processes), or (ray-actors) 2 threaded actors of half that
+many threads each, as Dask's workers; clusters are started, and their imports made, before
 the clock starts. Batches are 250 objects, so the width is used. The CPU
 column is the measuring process's (or the command's): for Dask and Ray, the
 coordinator's only.
@@ -36,6 +37,7 @@ from harness import Action, External, Failed, Row, Sizes, in_pool, small_payload
 SOURCE_BUCKET = "sync-src"
 TARGET_BUCKET = "bench-sync"
 THREADS, DASK, RAY = "bucketbridge threads", "bucketbridge dask-2", "bucketbridge ray-2"
+RAY_ACTORS = "bucketbridge ray-actors-2"
 RCLONE, S5CMD = "rclone", "s5cmd"
 BATCH = 250
 
@@ -81,7 +83,7 @@ def prepare(server: dict[str, Any], source: Path, sizes: Sizes) -> None:
 
 
 def rows(sizes: Sizes) -> list[Row]:
-    return [Row("sync", [THREADS, DASK, RAY, RCLONE, S5CMD], RCLONE)]
+    return [Row("sync", [THREADS, DASK, RAY, RAY_ACTORS, RCLONE, S5CMD], RCLONE)]
 
 
 def make_action(spec: dict[str, Any]) -> Action:
@@ -117,8 +119,8 @@ def make_action(spec: dict[str, Any]) -> Action:
 
         pool = ThreadPoolExecutor(width)
         return lambda: sync(source, target, executor=pool, batch_objects=BATCH).raise_for_failures()
-    if contender == RAY:
-        return _on_ray(source, target, width)
+    if contender in (RAY, RAY_ACTORS):
+        return _on_ray(source, target, width, actors=contender == RAY_ACTORS)
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
@@ -134,11 +136,13 @@ def _import_engine() -> None:
     import bucketbridge.sync  # noqa: F401
 
 
-def _on_ray(source: Any, target: Any, width: int) -> Action:
+def _on_ray(source: Any, target: Any, width: int, *, actors: bool) -> Action:
+    import concurrent.futures as cf
+
     import ray
 
     from bucketbridge import sync
-    from bucketbridge.executors.ray import RayExecutor
+    from bucketbridge.executors.ray import RayActorExecutor, RayExecutor
 
     # the workers import this checkout, as the measuring process does
     path = os.pathsep.join(filter(None, [str(harness.ROOT), os.environ.get("PYTHONPATH")]))
@@ -148,7 +152,11 @@ def _on_ray(source: Any, target: Any, width: int) -> Action:
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": path}},
     )
-    executor = RayExecutor(num_cpus=2 / width)
+    executor: cf.Executor = (
+        RayActorExecutor(workers=2, threads=max(1, width // 2), num_cpus=1)
+        if actors
+        else RayExecutor(num_cpus=2 / width)
+    )
     # width tasks at once: their worker processes started and imports made, not timed
     for future in [executor.submit(_import_engine_and_linger) for _ in range(width)]:
         future.result()

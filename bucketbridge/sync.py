@@ -8,19 +8,36 @@ delete (``sync(delete=True)``). The actions are cut into batches of at most
 task on the executor: a thread pool here by default, or any
 ``concurrent.futures.Executor`` -- a process pool, a Dask cluster through
 ``distributed.Client.get_executor()``, or a Ray cluster through
-``bucketbridge.executors.ray.RayExecutor``. A task is idempotent (it copies whole
-objects, each written atomically), so an executor may run it twice after a
-worker dies; it names its locations by provider id and config, so a worker
-in another process makes its own provider. At most ``max_in_flight``
+``bucketbridge.executors.ray.RayActorExecutor`` (or ``RayExecutor``). A task
+is idempotent (it copies whole objects, each written atomically), so an
+executor may run it twice after a worker dies; it names its locations by
+provider id and config, so a worker in another process makes its own
+provider. At most ``max_in_flight``
 batches are out at once, so the listing streams in bounded memory whatever
 the size of the buckets. Deletions run only after every copy succeeded, as
 rclone does: a failed sync never leaves the destination with less than it had.
 
-``progress(nbytes)`` and ``on_object(name)`` run in the tasks, so on a
-process pool or a cluster they must pickle and they report in the worker;
-on threads (the default) they see every byte, and an exception they raise
-stops the copy under way, which aborts what it started (the command line's
-Ctrl-C).
+Progress is reported in the caller's process, whatever the executor:
+
+- ``on_batch(result)`` is called by the coordinator (the calling thread)
+  once for each batch that finished, with what it did (``BatchResult``: the
+  names copied, unchanged, skipped, deleted, failed, and the bytes copied).
+  A batch an executor ran again after its worker died is reported once, by
+  the run that finished: the dead run's result never reaches the
+  coordinator. Summed over a run, the results give the report's counts,
+  except the objects the listings alone showed to be unchanged (or, with
+  ``overwrite="never"``, present), which no batch saw.
+- ``progress(nbytes)`` and ``on_object(name)`` (each object copied or
+  deleted) mean the same on every executor, and always run in the caller's
+  process. On threads (the default, or a ``ThreadPoolExecutor`` given) the
+  tasks call them as bytes move. On any other executor (a process pool, a
+  cluster) they never travel to the workers -- they need not pickle, and
+  what a worker prints is not where the user looks -- and the coordinator
+  calls them as each batch's result arrives: the same totals, at a batch's
+  granularity. An exception either raises stops the run: on threads the
+  copy under way aborts what it started (the command line's Ctrl-C); on
+  another executor the coordinator cancels the batches not yet finished
+  and raises.
 
 ``checkpoint`` names a JSONL file of the key ranges whose batches finished
 (:mod:`.checkpoint`): a coordinator killed mid-run and started again with
@@ -333,19 +350,24 @@ def _run(
     width = max_in_flight or 2 * getattr(pool, "_max_workers", DEFAULT_WORKERS)
     finished = False
     try:
-        task = (
-            functools.partial(run_batch, progress=progress, on_object=on_object)
-            if progress is not None or on_object is not None
-            else run_batch
+        in_process = isinstance(pool, ThreadPoolExecutor)
+        task: Callable[[Batch], BatchResult] = run_batch
+        if in_process and (progress is not None or on_object is not None):
+            task = functools.partial(run_batch, progress=progress, on_object=on_object)
+        # elsewhere the callbacks stay here, called as results arrive
+        hooks = _Hooks(
+            on_batch,
+            None if in_process else progress,
+            None if in_process else on_object,
         )
         width = positive_int("max_in_flight", width)
-        _submit_all(pool, task, batches(), width, report, on_batch, done)
+        _submit_all(pool, task, batches(), width, report, hooks, done)
         if delete and deletes and report.ok:
             jobs = (
                 (Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest), None)
                 for i in range(0, len(deletes), batch_objects)
             )
-            _submit_all(pool, task, jobs, width, report, on_batch, None)
+            _submit_all(pool, task, jobs, width, report, hooks, None)
         elif delete and deletes:
             log.warning("sync: %d deletion(s) not made, because copies failed", len(deletes))
         # Threads (ours, or a thread pool given) abort what they start: a
@@ -397,18 +419,43 @@ def _abort_uploads_since(destination: Location, started: datetime) -> int:
     return aborted
 
 
+@dataclass(frozen=True)
+class _Hooks:
+    """The user's callbacks the coordinator calls as each batch's result
+    arrives: ``on_batch`` always; ``progress`` and ``on_object`` only when
+    the tasks run in other processes (threads call them as they go)."""
+
+    on_batch: Callable[[BatchResult], None] | None
+    progress: Callable[[int], None] | None
+    on_object: Callable[[str], None] | None
+
+    def __call__(self, result: BatchResult) -> None:
+        # objects first: a progress bar redrawn as bytes arrive (tqdm)
+        # then shows the batch's objects counted too
+        if self.on_object is not None:
+            for name in (*result.copied, *result.deleted):
+                self.on_object(name)
+        if self.progress is not None and result.copied_bytes:
+            self.progress(result.copied_bytes)
+        if self.on_batch is not None:
+            self.on_batch(result)
+
+
 def _submit_all(
     pool: Executor,
     task: Callable[[Batch], BatchResult],
     batches: Iterator[tuple[Batch, Span | None]],
     width: int,
     report: SyncReport,
-    on_batch: Callable[[BatchResult], None] | None,
+    hooks: _Hooks,
     checkpoint: Checkpoint | None,
 ) -> None:
     """Run the batches with at most ``width`` out at once (back-pressure:
     the listing is only read as fast as batches finish); a batch that
-    finished without a failure goes into the checkpoint."""
+    finished without a failure goes into the checkpoint, then to the
+    user's callbacks. Anything raised here (a callback's exception, a
+    failed task, Ctrl-C) cancels the batches not yet finished: on a
+    cluster they would otherwise go on copying after the run stopped."""
     running: set[Future[BatchResult]] = set()
     spans: dict[Future[BatchResult], Span | None] = {}
 
@@ -424,19 +471,23 @@ def _submit_all(
             report.unchanged += len(result.unchanged)
             report.deleted += len(result.deleted)
             report.failures.extend(result.failures)
-            if on_batch is not None:
-                on_batch(result)
+            hooks(result)
 
-    for batch, span in batches:
-        if len(running) >= width:
+    try:
+        for batch, span in batches:
+            if len(running) >= width:
+                done, running = _wait_some(running)
+                collect(done)
+            future = pool.submit(task, batch)
+            spans[future] = span
+            running.add(future)
+        while running:
             done, running = _wait_some(running)
             collect(done)
-        future = pool.submit(task, batch)
-        spans[future] = span
-        running.add(future)
-    while running:
-        done, running = _wait_some(running)
-        collect(done)
+    except BaseException:
+        for future in running:
+            future.cancel()
+        raise
 
 
 def _wait_some(

@@ -1,15 +1,23 @@
 """What the tests of copy/sync on a cluster (tests/dask, tests/ray) share:
 LOCAL providers for the two ends, the digests of a bucket's objects to
-compare them, and the progress callback that kills a worker process once it
-has sent a whole part (importable on the workers, which run this checkout)."""
+compare them, an executor whose batches kill their worker process once it
+has sent a whole part (importable on the workers, which run this checkout),
+and the record of what the coordinator's progress callbacks saw."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import functools
 import hashlib
 import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from bucketbridge.sync import Batch, BatchResult
 
 PART = 5 * 1024 * 1024
 
@@ -40,3 +48,59 @@ def die_after_a_part(sentinel: str, nbytes: int) -> None:
     except FileExistsError:
         return
     os._exit(137)
+
+
+def _batch_dying_after_a_part(
+    sentinel: str, fn: Callable[..., BatchResult], batch: Batch
+) -> BatchResult:
+    # the hook goes to the batch inside the worker: the engine itself keeps
+    # the user's progress callbacks in the caller's process
+    return fn(batch, progress=functools.partial(die_after_a_part, sentinel))
+
+
+class DyingAfterAPart(cf.Executor):
+    """A cluster's executor whose batches run with ``die_after_a_part``
+    in the worker."""
+
+    def __init__(self, inner: cf.Executor, sentinel: str) -> None:
+        self._inner = inner
+        self._sentinel = sentinel
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        return self._inner.submit(_batch_dying_after_a_part, self._sentinel, fn, *args)
+
+
+@dataclass
+class Seen:
+    """What a run's ``on_batch``, ``progress`` and ``on_object`` saw, and
+    in which process and thread they ran."""
+
+    batches: list[BatchResult] = field(default_factory=list)
+    nbytes: int = 0
+    objects: list[str] = field(default_factory=list)
+    callers: set[tuple[int, int]] = field(default_factory=set)
+
+    def _called(self) -> None:
+        self.callers.add((os.getpid(), threading.get_ident()))
+
+    def on_batch(self, result: BatchResult) -> None:
+        self._called()
+        self.batches.append(result)
+
+    def progress(self, nbytes: int) -> None:
+        self._called()
+        self.nbytes += nbytes
+
+    def on_object(self, name: str) -> None:
+        self._called()
+        self.objects.append(name)
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_batch": self.on_batch, "progress": self.progress, "on_object": self.on_object}
+
+    def landed(self) -> list[str]:
+        """Every name a batch reported as copied or found unchanged."""
+        return [n for r in self.batches for n in (*r.copied, *r.unchanged)]
+
+    def copied_bytes(self) -> int:
+        return sum(r.copied_bytes for r in self.batches)

@@ -28,7 +28,7 @@ def _blocks() -> list[str]:
 
 
 def test_the_page_has_the_examples_this_test_runs() -> None:
-    assert len(_blocks()) == 5
+    assert len(_blocks()) == 6
 
 
 def test_the_readme_shows_examples_of_the_page_verbatim() -> None:
@@ -79,6 +79,8 @@ def test_every_example_runs_as_written(
         # the sync, then the Dask and Ray syncs: the prefix is mirrored, nothing left to resume
         assert digests(s3, "backup", "photos/2026/") == digests(local, "photos", "2026/")
         assert not (tmp_path / "photos-sync.jsonl").exists()
+        # the progress example, on a process pool
+        assert digests(s3, "backup", "copies/2026/") == digests(local, "photos", "2026/")
         assert backup.objects.get("table.parquet") is not None
     finally:
         backup.delete(delete_contents=True)

@@ -90,6 +90,22 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Where a ``-r`` copy or a sync between object prefixes runs its
+    batches (this process lists, plans and shows progress)."""
+    group = parser.add_argument_group("running on a cluster (between object prefixes)")
+    group.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="the batches run on the Dask cluster of this scheduler (tcp://host:8786)",
+    )
+    group.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="the batches run as Ray tasks on this cluster (auto, ray://host:10001, local)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bucketbridge",
@@ -149,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("dst")
     sync.add_argument("--delete", action="store_true", help="remove what SRC lacks from DST")
     sync.add_argument("--dry-run", action="store_true", help="print what would be done")
+    for name in ("cp", "mv", "sync"):
+        _cluster_options(commands.choices[name])
 
     demo = command("demo", "walk through the API on the local provider")
     demo.add_argument("--root", help="local root (default: the per-user data dir)")

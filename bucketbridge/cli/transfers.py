@@ -19,6 +19,7 @@ from ..filetree import download_tree, upload_tree
 from ..sync import SyncReport
 from ..sync import copy as copy_objects
 from ..sync import sync as sync_objects
+from . import clusters
 from .addresses import Address, parse
 from .context import Context
 from .exits import CommandError, UsageError, at
@@ -74,6 +75,9 @@ def _transfer(
         raise UsageError("-: stdout cannot take -r or mv")
     content_type, metadata = args.content_type, _metadata(args.metadata)
     config = ctx.transfer_config()
+    cluster = clusters.requested(args)
+    if cluster is not None and not args.recursive:
+        raise UsageError(f"{cluster.option}: for cp -r and sync between object prefixes")
     if args.recursive:
         _transfer_many(ctx, args, source, destination, move, content_type, metadata)
         return
@@ -162,6 +166,7 @@ def _transfer_many(
             done,
             content_type=content_type,
             metadata=metadata,
+            cluster=clusters.requested(args),
         )
     _summary(ctx, report, source.text)
     if move:
@@ -180,11 +185,15 @@ def _tree(
     dry_run: bool = False,
     content_type: str | None = None,
     metadata: dict[str, str] | None = None,
+    cluster: clusters.Cluster | None = None,
 ) -> SyncReport:
     """What ``cp -r`` and ``sync`` share: the one library call for each
     direction (a directory up, a prefix down, a prefix to a prefix), on one
-    pool of ``--jobs`` workers and the provider's one connection pool."""
+    pool of ``--jobs`` workers and the provider's one connection pool, or
+    (a prefix to a prefix) on the cluster ``--dask``/``--ray`` names."""
     config, jobs = ctx.transfer_config(), ctx.jobs
+    if cluster is not None and not (source.remote and destination.remote):
+        raise UsageError(f"{cluster.option}: only between object prefixes, not a local directory")
     if not source.remote:
         if not os.path.isdir(source.path):
             raise CommandError(source.text, NotADirectoryError(20, "not a directory"))
@@ -222,7 +231,7 @@ def _tree(
     run: Callable[..., SyncReport] = (
         partial(sync_objects, delete=delete) if only_changed else copy_objects
     )
-    with at(source.text), ThreadPoolExecutor(jobs, "bb-copy") as pool:
+    with at(source.text), clusters.executor(cluster, jobs, "bb-copy") as pool:
         return run(
             ctx.location(source),
             ctx.location(destination),
@@ -266,6 +275,7 @@ def sync(ctx: Context, args: argparse.Namespace) -> int:
             only_changed=True,
             delete=args.delete,
             dry_run=args.dry_run,
+            cluster=clusters.requested(args),
         )
     if report.dry_run:
         for name in report.to_copy:

@@ -36,6 +36,10 @@ def _fails(cli: Cli, code: int, *args: str, names: str | None = None) -> str:
         ("--profile", "missing", "ls"),
         ("cp", "--part-size", "lots", "a", "local://b/k"),
         ("cp",),
+        # a cluster runs batches between object prefixes only, and one at a time
+        ("cp", "local://b/k", "local://c/k", "--dask", "tcp://127.0.0.1:9"),
+        ("sync", ".", "local://b/p/", "--ray", "auto"),
+        ("sync", "local://a/", "local://b/", "--dask", "tcp://127.0.0.1:9", "--ray", "auto"),
     ],
 )
 def test_usage_errors_exit_2(

@@ -8,8 +8,14 @@ the dead worker left open is found and aborted when the run ends."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fcntl
 import functools
 import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +29,9 @@ from bucketbridge import (
     TransferConfig,
     sync,
 )
-from tests.scaleout import PART, die_after_a_part, digests, local_provider
+from tests.scaleout import PART, DyingAfterAPart, Seen, digests, local_provider
 from tests.servers.providers import ProviderFactory
+from tests.test_user_scripts import SOURCE_ROOT
 
 T = TypeVar("T")
 OBJECTS = 1200
@@ -77,13 +84,25 @@ def test_sync_on_dask_survives_a_worker_killed_mid_batch(client: Client, tmp_pat
     target = Location("local", "dst-bucket", "", config)
     sentinel = str(tmp_path / "killed-once")
     executor = KillingExecutor(client.get_executor(pure=False, retries=3), sentinel)
+    seen = Seen()
 
-    report = sync(origin, target, delete=True, executor=executor, batch_objects=100)
+    report = sync(
+        origin, target, delete=True, executor=executor, batch_objects=100, **seen.callbacks()
+    )
 
     assert os.path.exists(sentinel)  # a worker did die
     assert report.ok and report.deleted == 1
     # every object landed once: a re-run batch re-copies or finds it unchanged
     assert report.copied + report.unchanged == OBJECTS
+    # here, in the caller's thread, each batch reported once -- the killed
+    # one by its re-run alone -- and the callbacks' totals are the report's
+    assert seen.callers == {(os.getpid(), threading.get_ident())}
+    assert len(seen.batches) == OBJECTS // 100 + 1  # the copies, then the one deletion
+    landed = seen.landed()
+    assert len(landed) == len(set(landed)) == OBJECTS
+    assert seen.nbytes == seen.copied_bytes() == report.copied_bytes
+    assert sum(len(r.unchanged) for r in seen.batches) == report.unchanged
+    assert len(seen.objects) == report.copied + report.deleted
     with local_provider(root) as provider:
         assert digests(provider, "dst-bucket") == digests(provider, "src-bucket", "data/")
     again = sync(origin, target, delete=True, executor=client.get_executor(pure=False))
@@ -134,9 +153,8 @@ def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
     report = sync(
         Location("local", "src-bucket", "", {"local_root": str(source_root)}),
         Location("local", "dst-bucket", "", {"local_root": str(target_root)}),
-        executor=client.get_executor(pure=False, retries=3),
+        executor=DyingAfterAPart(client.get_executor(pure=False, retries=3), sentinel),
         config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
-        progress=functools.partial(die_after_a_part, sentinel),
     )
 
     assert os.path.exists(sentinel)  # a worker died with a part sent
@@ -147,3 +165,50 @@ def test_the_upload_a_dead_worker_left_open_is_aborted_when_the_run_ends(
         assert bucket is not None
         assert list(bucket.objects.incomplete_uploads()) == []
         assert digests(provider, "dst-bucket") == digests(origin, "src-bucket")
+
+
+def test_the_command_line_syncs_on_dask_with_its_bar_fed_here(
+    client: Client, tmp_path: Path
+) -> None:
+    """``bucketbridge sync --dask ADDRESS``: the batches run on the cluster,
+    the bar (on a terminal) counts what they did, and the summary is the run's."""
+    root = tmp_path / "root"
+    with local_provider(root) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
+        for i in range(200):
+            source.objects.create(f"data/é{i:03d}").upload(b"x" * i)
+    config = tmp_path / "config.ini"
+    # a profile's keys travel in the locations, so the workers find the root
+    config.write_text(f"[profile here]\nprovider = local\nlocal_root = {root}\n")
+    env = {
+        **os.environ,
+        "BUCKETBRIDGE_CONFIG": str(config),
+        "PYTHONPATH": str(SOURCE_ROOT),
+        "TQDM_MININTERVAL": "0",  # every update drawn: the last drawing shows the totals
+        "TQDM_MINITERS": "1",
+    }
+    command = [sys.executable, "-m", "bucketbridge", "--profile", "here", "sync", "--delete"]
+    command += ["local://src-bucket/data/", "local://dst-bucket/"]
+    command += ["--dask", client.scheduler.address]  # type: ignore[union-attr]
+    terminal, stderr = pty.openpty()
+    # 30 rows of 200 columns: at 0 columns (a new pty's) tqdm draws nothing
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 200, 0, 0))
+    process = subprocess.Popen(command, env=env, stderr=stderr, stdout=subprocess.DEVNULL)
+    os.close(stderr)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO: the command closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    assert process.wait(timeout=120) == 0, shown.decode(errors="replace")
+    text = shown.decode(errors="replace")
+    assert "200 files" in text  # the bar counted every object, fed in this process
+    assert f"200 copied ({sum(range(200))} bytes), 0 unchanged, 1 deleted, 0 failed" in text
+    with local_provider(root) as provider:
+        assert digests(provider, "dst-bucket") == digests(provider, "src-bucket", "data/")

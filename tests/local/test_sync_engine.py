@@ -1,10 +1,13 @@
 """The copy/sync engine's own rules, on real LOCAL and MEMORY providers:
-batches run on any executor (a process pool here), deletions only after
-every copy succeeded, bad arguments named, locations that pickle small."""
+batches run on any executor (a process pool here) with the progress
+callbacks in the caller's process, deletions only after every copy
+succeeded, bad arguments named, locations that pickle small."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from bucketbridge import (
     sync,
 )
 from bucketbridge.sync import copy
+from tests.scaleout import Seen
 
 
 def _local(root: Path) -> dict[str, str]:
@@ -33,10 +37,16 @@ def test_sync_on_a_process_pool_is_complete_and_idempotent(tmp_path: Path) -> No
             source.objects.create(f"data/é{i:03d}/x").upload(bytes([i]) * i)
     origin = Location("local", "src-bucket", "data/", config)
     target = Location("local", "dst-bucket", "", config)
+    seen = Seen()
     with ProcessPoolExecutor(2) as pool:
-        first = sync(origin, target, executor=pool, batch_objects=25)
+        first = sync(origin, target, executor=pool, batch_objects=25, **seen.callbacks())
         second = sync(origin, target, executor=pool, batch_objects=25)
     assert (first.copied, first.unchanged, first.ok) == (120, 0, True)
+    # the callbacks ran here, in the caller's thread, once a batch: the report's totals
+    assert seen.callers == {(os.getpid(), threading.get_ident())}
+    assert len(seen.batches) == 5 and sorted(seen.landed()) == [f"é{i:03d}/x" for i in range(120)]
+    assert seen.nbytes == seen.copied_bytes() == first.copied_bytes == sum(range(120))
+    assert sorted(seen.objects) == sorted(seen.landed())
     assert (second.copied, second.unchanged) == (0, 120)
     with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
         copied = provider.storage.buckets.get("dst-bucket")
@@ -45,6 +55,44 @@ def test_sync_on_a_process_pool_is_complete_and_idempotent(tmp_path: Path) -> No
         assert names == [f"é{i:03d}/x" for i in range(120)]
         got = copied.objects.get("é077/x")
         assert got is not None and b"".join(got.iter_content()) == bytes([77]) * 77
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_callback_that_raises_stops_a_run_on_processes_and_needs_no_pickling(
+    tmp_path: Path,
+) -> None:
+    """On a process pool the callbacks stay in the caller's process (a
+    closure, which cannot pickle, is fine); one that raises stops the run."""
+    config = _local(tmp_path)
+    with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        provider.storage.buckets.create("dst-bucket")
+        for i in range(40):
+            source.objects.create(f"k{i:02d}").upload(b"x")
+    seen: list[str] = []
+
+    def stop_at_the_first(name: str) -> None:
+        seen.append(name)
+        raise _Stop
+
+    with ProcessPoolExecutor(1) as pool, pytest.raises(_Stop):
+        sync(
+            Location("local", "src-bucket", "", config),
+            Location("local", "dst-bucket", "", config),
+            executor=pool,
+            batch_objects=5,
+            max_in_flight=4,
+            on_object=stop_at_the_first,
+        )
+    assert seen == ["k00"]
+    with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
+        copied = provider.storage.buckets.get("dst-bucket")
+        assert copied is not None
+        # the first batch and at most the three then in flight: not all 40
+        assert 5 <= len(list(copied.objects)) <= 20
 
 
 def test_a_failed_copy_stops_every_deletion(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ dashboard) serves the module: starting one costs seconds."""
 
 from __future__ import annotations
 
-import functools
+import concurrent.futures as cf
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from bucketbridge import (  # noqa: E402 (after the skip: this module needs Ray)
     TransferConfig,
     sync,
 )
-from bucketbridge.executors.ray import RayExecutor  # noqa: E402
-from tests.scaleout import PART, die_after_a_part, digests, local_provider  # noqa: E402
+from bucketbridge.executors.ray import RayActorExecutor, RayExecutor  # noqa: E402
+from tests.scaleout import PART, DyingAfterAPart, Seen, digests, local_provider  # noqa: E402
 from tests.servers.providers import ProviderFactory  # noqa: E402
 from tests.test_user_scripts import SOURCE_ROOT  # noqa: E402
 
@@ -72,8 +73,22 @@ def test_sync_across_providers_on_ray_local_to_s3(
         s3.storage.buckets.get(bucket).delete(delete_contents=True)  # type: ignore[union-attr]
 
 
+@pytest.fixture(params=["tasks", "threaded actors"])
+def either(request: pytest.FixtureRequest, executor: RayExecutor) -> Iterator[cf.Executor]:
+    """Each Ray executor: a task (a process) per batch, or batches on the
+    threads of two actor processes."""
+    if request.param == "tasks":
+        yield executor
+        return
+    actors = RayActorExecutor(workers=2, threads=4, num_cpus=0.5)
+    try:
+        yield actors
+    finally:
+        actors.shutdown()
+
+
 def test_a_task_whose_process_dies_is_rerun_and_its_upload_aborted(
-    executor: RayExecutor, tmp_path: Path
+    either: cf.Executor, tmp_path: Path
 ) -> None:
     # two roots, so two providers: the copy streams through the worker, in parts
     source_root, target_root = tmp_path / "a", tmp_path / "b"
@@ -88,26 +103,37 @@ def test_a_task_whose_process_dies_is_rerun_and_its_upload_aborted(
     origin = Location("local", "src-bucket", "", {"local_root": str(source_root)})
     target = Location("local", "dst-bucket", "", {"local_root": str(target_root)})
 
+    seen = Seen()
+
     report = sync(
         origin,
         target,
         delete=True,
-        executor=executor,
+        executor=DyingAfterAPart(either, sentinel),
         batch_objects=50,
         config=TransferConfig(threshold=1024 * 1024, part_size=PART, max_concurrency=1),
-        progress=functools.partial(die_after_a_part, sentinel),
+        **seen.callbacks(),
     )
 
     assert os.path.exists(sentinel)  # a worker process died with a part sent
     assert report.ok and report.deleted == 1
     assert report.copied + report.unchanged == 151  # the re-run batch may find some landed
+    # here, in the caller's thread, each batch reported once -- the dead
+    # task's by its re-run alone -- and the callbacks' totals are the report's
+    assert seen.callers == {(os.getpid(), threading.get_ident())}
+    assert len(seen.batches) == 4 + 1  # 151 copies in batches of 50, then the deletion
+    landed = seen.landed()
+    assert len(landed) == len(set(landed)) == 151
+    assert seen.nbytes == seen.copied_bytes() == report.copied_bytes
+    assert sum(len(r.unchanged) for r in seen.batches) == report.unchanged
+    assert len(seen.objects) == report.copied + report.deleted
     assert report.aborted_uploads == 1  # the dead task's upload, found and aborted
     with local_provider(source_root) as provider, local_provider(target_root) as copied:
         bucket = copied.storage.buckets.get("dst-bucket")
         assert bucket is not None
         assert list(bucket.objects.incomplete_uploads()) == []
         assert digests(copied, "dst-bucket") == digests(provider, "src-bucket")
-    again = sync(origin, target, delete=True, executor=executor)
+    again = sync(origin, target, delete=True, executor=either)
     assert (again.copied, again.deleted, again.unchanged) == (0, 0, 151)
 
 
@@ -175,3 +201,23 @@ def test_an_executor_refuses_bad_options_and_calls_after_shutdown(executor: RayE
     own.shutdown()
     with pytest.raises(RuntimeError, match="after shutdown"):
         own.submit(divmod, 1, 1)
+    with pytest.raises(InvalidValueException, match="threads"):
+        RayActorExecutor(threads=0)
+    with pytest.raises(InvalidValueException, match="workers"):
+        RayActorExecutor(workers=0)
+    actors = RayActorExecutor(workers=1, threads=2, num_cpus=0)
+    # one actor process runs both calls at once: each waits for the other
+    first, second = actors.map(_meet, [1, 2])
+    assert first == second != os.getpid()
+    actors.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        actors.submit(divmod, 1, 1)
+
+
+_MEETING = threading.Barrier(2)
+
+
+def _meet(_: int) -> int:
+    """Returns once another call in the same process has come (in an actor)."""
+    _MEETING.wait(timeout=60)
+    return os.getpid()
