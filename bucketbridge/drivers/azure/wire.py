@@ -197,7 +197,14 @@ class AzureWire:
         )
 
     def put_block(
-        self, bucket: str, key: str, block_id: str, body: Body, md5: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        block_id: str,
+        body: Body,
+        md5: str | None = None,
+        *,
+        checksum: tuple[str, str] | None = None,
     ) -> str | None:
         """Put Block; the MD5 (hex) the server computed of the block, if it
         says. ``block_id`` is :func:`.blocks.block_id`'s, which the SDK
@@ -205,7 +212,7 @@ class AzureWire:
         list): so does this, so both paths stage the same blocks."""
         wire_id = base64.b64encode(block_id.encode()).decode()
         query = [("comp", "block"), ("blockid", wire_id)]
-        headers = {}
+        headers = dict([checksum]) if checksum is not None else {}  # .checksums.header's
         if md5 is not None:
             headers["content-md5"] = base64.b64encode(bytes.fromhex(md5)).decode()
         request = self._request("PUT", bucket, key, query=query, headers=headers, body=body)
