@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from swiftclient.client import ClientException, Connection
+from swiftclient.client import Connection
 
 from bucketbridge import (
     Bucket,
     CloudProvider,
     InvalidValueException,
-    NotFoundException,
     PreconditionFailedException,
     TransferConfig,
 )
@@ -249,47 +248,3 @@ def test_completing_an_slo_takes_its_info_from_the_manifest_put(
         stored.content_type,
         stored.metadata,
     )
-
-
-def test_large_uploads_look_for_the_bucket_once_and_recover_from_changes_behind_them(
-    swift: CloudProvider, swift_bucket: Bucket, raw: Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The driver remembers a bucket whose segments container it made: a
-    later large upload sends no HEAD and no container PUT first. A segments
-    container deleted behind its back is made again; a bucket deleted
-    behind its back is not-found, naming the bucket, with nothing made."""
-    from bucketbridge.drivers.swift.large import SloUpload
-
-    prepared: list[str] = []
-    prepare = SloUpload._prepare
-
-    def counted(self: SloUpload) -> None:
-        prepared.append(self.upload_id)
-        prepare(self)
-
-    monkeypatch.setattr(SloUpload, "_prepare", counted)
-    data = os.urandom(6 * MiB)
-    first = swift_bucket.objects.create("one.bin").upload(data, SMALL)
-    swift_bucket.objects.create("two.bin").upload(data, SMALL)
-    assert len(prepared) == 1  # the first upload looked; the second did not
-    prepared.clear()
-    swift_bucket.objects.create("three.bin").upload(data, SMALL)
-    assert prepared == []
-    for name in ("one.bin", "two.bin", "three.bin"):
-        swift_bucket.objects.get(name).delete()  # type: ignore[union-attr]
-    raw.delete_container(f"{swift_bucket.name}_segments")
-    again = swift_bucket.objects.create("again.bin").upload(data, SMALL)
-    assert again.download_range(0, len(data)) == data
-    assert len(prepared) >= 1  # the first part's 404 made the container again
-    again.delete()
-    assert first.name == "one.bin"
-    raw.delete_container(f"{swift_bucket.name}_segments")
-    raw.delete_container(swift_bucket.name)
-    try:
-        with pytest.raises(NotFoundException, match=swift_bucket.name):
-            swift_bucket.objects.create("gone.bin").upload(data, SMALL)
-        with pytest.raises(ClientException) as missing:
-            raw.head_container(f"{swift_bucket.name}_segments")
-        assert missing.value.http_status == 404  # never made for a missing bucket
-    finally:
-        raw.put_container(swift_bucket.name)  # for the fixture to delete

@@ -190,8 +190,7 @@ def _staged(
     driver: SwiftDriver, pieces: Sequence[Piece], bucket: str, key: str, options: WriteOptions
 ) -> ObjectInfo:
     """Copy ``pieces`` into an upload's segments, then write its manifest."""
-    # looks first: a copy's 404 on a segment means its source changed
-    upload = SloUpload.start(driver, bucket, key, look=True)
+    upload = SloUpload.start(driver, bucket, key)
     try:
         parts = _copy_pieces(driver, upload, pieces)
         return upload.finish(parts, options)

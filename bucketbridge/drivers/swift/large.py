@@ -16,11 +16,6 @@
   has nothing to clean up and is not listed. Segments other tools wrote
   (names not of that shape) are left alone; the ``<key>/<id>/open`` markers
   of uploads started before are still found, with their segments.
-- **Starting** looks for the bucket (a HEAD) and makes the segments
-  container (an idempotent PUT) once per driver and bucket: later uploads
-  start with no request. A segments container deleted since is made again
-  at the first segment PUT's 404; a bucket deleted since is not-found then
-  (or at the manifest PUT), and no segments container is made for it.
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
@@ -79,42 +74,19 @@ class SloUpload:
         self._prefix = f"{key}/{upload_id}/"
 
     @classmethod
-    def start(cls, driver: SwiftDriver, bucket: str, key: str, *, look: bool = False) -> SloUpload:
-        """No request once this driver has seen the bucket and made its
-        segments container (unless ``look``): a bucket deleted since is
-        found by the first segment PUT (no segments container:
-        :meth:`_prepare` looks again) or by the manifest PUT (the bucket's
-        404), and the engine aborts."""
+    def start(cls, driver: SwiftDriver, bucket: str, key: str) -> SloUpload:
+        if driver.head_bucket(bucket) is None:
+            raise NotFoundException(f"bucket {bucket!r} does not exist")
         upload = cls(driver, bucket, key, uuid.uuid4().hex)
-        if look or bucket not in driver.segments_ready:
-            upload._prepare()
+        with driver.mapped(bucket, key) as conn:
+            conn.put_container(upload.segments)  # idempotent
         return upload
-
-    def _prepare(self) -> None:
-        """Check the bucket exists, then make its segments container: never
-        one for a missing bucket."""
-        if self._driver.head_bucket(self._bucket) is None:
-            self._driver.segments_ready.discard(self._bucket)
-            raise NotFoundException(f"bucket {self._bucket!r} does not exist")
-        with self._driver.mapped(self._bucket, self._key) as conn:
-            conn.put_container(self.segments)  # idempotent
-        self._driver.segments_ready.add(self._bucket)
 
     def segment_name(self, part_number: int) -> str:
         """The name of part ``part_number``'s segment in ``segments``."""
         return f"{self._prefix}{part_number:05d}"
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
-        try:
-            return self._put_segment(part_number, body)
-        except NotFoundException:
-            # the segments container went since (or its bucket: then this
-            # raises the bucket's not-found): made again, the part resent
-            self._prepare()
-            body.seek(0)
-            return self._put_segment(part_number, body)
-
-    def _put_segment(self, part_number: int, body: Body) -> PartInfo:
         name = self.segment_name(part_number)
         wire = self._driver.wire()
         if wire is not None:
