@@ -73,7 +73,7 @@ def test_abort_removes_the_segments(swift_bucket: Bucket, raw: Connection) -> No
     upload = swift_bucket.objects.create("aborted.bin").create_multipart_upload()
     upload.upload_part(1, os.urandom(5 * MiB))
     upload.upload_part(2, os.urandom(10))
-    assert len(_segments(raw, swift_bucket)) == 2  # the two parts, and no marker
+    assert len(_segments(raw, swift_bucket)) == 3  # two parts and the upload's marker
     upload.abort()
     assert _segments(raw, swift_bucket) == []
 
@@ -81,43 +81,17 @@ def test_abort_removes_the_segments(swift_bucket: Bucket, raw: Connection) -> No
 def test_a_killed_upload_is_found_and_cleaned_up(
     swift: CloudProvider, swift_bucket: Bucket, raw: Connection
 ) -> None:
-    """No marker is written: the segments no manifest names are the open
-    uploads, even a killed overwrite of a large object (whose manifest
-    names other segments of the same key)."""
     done = swift_bucket.objects.create("done.bin").upload(os.urandom(6 * MiB), SMALL)
-    other = swift_bucket.objects.create("other.bin").upload(os.urandom(6 * MiB), SMALL)
-    # another tool's segment (swiftclient's naming) is none of ours
-    raw.put_object(f"{swift_bucket.name}_segments", "x.bin/slo/1700000000.0/6/5/00000000", b"s")
     kept = set(_segments(raw, swift_bucket))
-    assert not any(name.endswith("/open") for name in kept)  # completed uploads: no marker
     upload = swift_bucket.objects.create("killed.bin").create_multipart_upload()
-    assert set(_segments(raw, swift_bucket)) == kept  # starting wrote nothing
     upload.upload_part(1, os.urandom(5 * MiB))  # then the process "dies"
-    over = swift_bucket.objects.create("done.bin").create_multipart_upload()
-    over.upload_part(1, os.urandom(5 * MiB))
-    over.upload_part(2, os.urandom(10))  # and so does an overwrite of done.bin
-    # another process sees them, and only them
-    found = sorted((u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads())
-    assert found == sorted([("killed.bin", upload.id), ("done.bin", over.id)])
-    assert swift_bucket.objects.abort_incomplete_uploads() == 2
-    assert list(swift_bucket.objects.incomplete_uploads()) == []
-    assert set(_segments(raw, swift_bucket)) == kept  # the completed SLOs' stay
-    assert swift_bucket.objects.get("done.bin").size == done.size == 6 * MiB  # type: ignore[union-attr]
-    assert other.download_range(0, 4) is not None
-
-
-def test_an_upload_marked_open_by_an_older_version_is_found(
-    swift_bucket: Bucket, raw: Connection
-) -> None:
-    """Uploads started before markers were dropped still clean up whole."""
-    upload = swift_bucket.objects.create("old.bin").create_multipart_upload()
-    upload.upload_part(1, os.urandom(10))
-    raw.put_object(f"{swift_bucket.name}_segments", f"old.bin/{upload.id}/open", b"")
-    assert [(u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads()] == [
-        ("old.bin", upload.id)
-    ]
+    # another process sees it
+    found = [(u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads()]
+    assert found == [("killed.bin", upload.id)]
     swift_bucket.objects.abort_incomplete_uploads()
-    assert _segments(raw, swift_bucket) == []
+    assert list(swift_bucket.objects.incomplete_uploads()) == []
+    assert set(_segments(raw, swift_bucket)) == kept  # the completed SLO's stay
+    assert done.size == 6 * MiB and swift_bucket.objects.get("done.bin") is not None
 
 
 def test_an_object_over_the_servers_max_file_size_is_stored_as_an_slo(

@@ -4,18 +4,12 @@
   (swiftclient's own convention), never in the bucket, so listings of the
   bucket never show them. A segment is named ``<key>/<upload id>/<part>``,
   so two uploads of one key never share segments.
-- **Open uploads**: Swift has no upload object, and none is written: an
-  upload is open while ``<bucket>_segments`` holds segments of its id that
-  the manifest now at ``<key>`` does not name. ``incomplete_uploads()``
-  lists the segments container, groups our segments (``<key>/<32 hex>/``
-  then a part number or a sub-manifest name) by upload and asks each such
-  key's manifest which uploads it holds (a HEAD, and a manifest GET for an
-  SLO): that cost falls on the rare clean-up, not on every upload (an empty
-  marker PUT at the start and its DELETE at the end, as this driver once
-  did). An upload is as old as its oldest segment; one with no part yet
-  has nothing to clean up and is not listed. Segments other tools wrote
-  (names not of that shape) are left alone; the ``<key>/<id>/open`` markers
-  of uploads started before are still found, with their segments.
+- **Open uploads**: Swift has no upload object, so ``start`` writes an empty
+  marker ``<key>/<upload id>/open`` beside the segments. An upload is open
+  while its marker exists; ``complete`` deletes the marker after writing the
+  manifest, ``abort`` deletes the segments and the marker. A killed upload
+  leaves its marker, which is how ``incomplete_uploads()`` finds segments no
+  manifest references; segments other tools wrote (no marker) are left alone.
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
@@ -39,7 +33,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -54,10 +47,9 @@ if TYPE_CHECKING:
     from .driver import SwiftDriver
 
 SEGMENTS_SUFFIX = "_segments"
-LEGACY_MARKER = "open"  # the empty object that once marked an open upload
+OPEN_MARKER = "open"
 SUB_MANIFEST = "manifest-"
 LISTING_LIMIT = 10_000
-_OURS = re.compile(r"^(.*)/([0-9a-f]{32})/(\d{5}|manifest-\d+-\d{5}|open)$", re.DOTALL)
 
 
 def segment_container(bucket: str) -> str:
@@ -80,6 +72,7 @@ class SloUpload:
         upload = cls(driver, bucket, key, uuid.uuid4().hex)
         with driver.mapped(bucket, key) as conn:
             conn.put_container(upload.segments)  # idempotent
+            conn.put_object(upload.segments, upload._prefix + OPEN_MARKER, b"")
         return upload
 
     def segment_name(self, part_number: int) -> str:
@@ -143,7 +136,7 @@ class SloUpload:
             if not self._is_stored():
                 raise
             response = {}  # what swiftclient kept is the refusal's answer
-        self._delete(replaced)
+        self._delete([self._prefix + OPEN_MARKER, *replaced])
         headers: Mapping[str, str] = response.get("headers") or {}
         if "etag" not in headers:  # only after that rare retry
             info = self._driver.head_object(self._bucket, self._key)
@@ -200,8 +193,9 @@ class SloUpload:
                 )
         except NotFoundException:
             return
-        # an abort cut short leaves segments, so the upload stays listed
-        self._delete([entry["name"] for entry in listing])
+        # the marker last: an abort cut short stays listed, to be aborted again
+        names = sorted((entry["name"] for entry in listing), key=lambda n: n.endswith("/open"))
+        self._delete(names)
 
     def _delete(self, names: Sequence[str]) -> None:
         delete_segments(self._driver, self._bucket, names)
@@ -236,25 +230,7 @@ def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> N
 
 
 def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
-    """The open uploads: our segments that no manifest at their key names."""
-    started: dict[tuple[str, str], datetime] = {}
-    for name, last_modified in _segment_entries(driver, bucket):
-        match = _OURS.fullmatch(name)
-        if match is None:
-            continue  # another tool's segment
-        upload = (match.group(1), match.group(2))
-        when = datetime.fromisoformat(last_modified).replace(tzinfo=timezone.utc)
-        started[upload] = min(when, started.get(upload, when))
-    holds: dict[str, set[str]] = {}
-    for key, upload_id in sorted(started):
-        if key not in holds:
-            holds[key] = manifest_uploads(driver, bucket, key)
-        if upload_id not in holds[key]:
-            yield UploadInfo(key, upload_id, started[(key, upload_id)])
-
-
-def _segment_entries(driver: SwiftDriver, bucket: str) -> Iterator[tuple[str, str]]:
-    """Name and time of every object in the bucket's segments container."""
+    """The open uploads: the markers in the bucket's segments container."""
     segments = segment_container(bucket)
     marker: str | None = None
     while True:
@@ -266,35 +242,20 @@ def _segment_entries(driver: SwiftDriver, bucket: str) -> Iterator[tuple[str, st
                 raise
             return
         for entry in listing:
-            yield str(entry["name"]), str(entry["last_modified"])
+            key, _, rest = str(entry["name"]).rpartition("/")
+            if rest != OPEN_MARKER:
+                continue
+            key, _, upload_id = key.rpartition("/")
+            initiated = datetime.fromisoformat(entry["last_modified"])
+            yield UploadInfo(key, upload_id, initiated.replace(tzinfo=timezone.utc))
         if len(listing) < LISTING_LIMIT:
             return
         marker = listing[-1]["name"]
 
 
-def manifest_uploads(driver: SwiftDriver, bucket: str, key: str) -> set[str]:
-    """The upload ids whose segments the object now at ``key`` is made of:
-    none for a plain or absent object (or a missing bucket)."""
-    try:
-        headers = driver.object_headers(bucket, key)
-        if headers is None or headers.get("x-static-large-object", "").lower() != "true":
-            return set()
-        with driver.mapped(bucket, key) as conn:
-            _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
-    except NotFoundException:
-        return set()
-    # a manifest names its segments (or sub-manifests) by plain path
-    prefix = f"/{segment_container(bucket)}/{key}/"
-    return {
-        str(entry["name"])[len(prefix) :].partition("/")[0]
-        for entry in json.loads(body)
-        if str(entry.get("name", "")).startswith(prefix)
-    }
-
-
 def abort_open_uploads(driver: SwiftDriver, bucket: str) -> None:
-    """Abort every open upload of a bucket just deleted (found without
-    asking for the bucket); segments other tools wrote are left."""
+    """Abort every open upload of a bucket just deleted (its markers, found
+    without asking for the bucket); segments other tools wrote are left."""
     try:
         uploads = list(list_uploads(driver, bucket))
     except NotFoundException:
