@@ -14,6 +14,11 @@ client's, the server is the wall and cutting client CPU moves nothing but
 the share of the two cores left to it. ``--no-md5`` adds a bucketbridge
 variant whose parts are neither hashed nor sent with Content-MD5 (what the
 parts' MD5 costs; that variant's etags are wrong, it is a measurement only).
+``--crc64`` adds ``azure_checksum=crc64`` (Azurite then runs ``--loose``,
+which ignores the CRC-64 header its strict mode refuses: the client's cost
+is real, the server's check is not made). ``--no-list-metadata`` adds a
+listing without ``include=metadata`` (what Azurite spends on metadata; its
+records lack user metadata, a measurement only).
 """
 
 from __future__ import annotations
@@ -56,24 +61,49 @@ def azurite_pid(port: int) -> int:
 
 def without_md5() -> Callable[[], None]:
     """Parts neither hashed nor verified; returns the undo."""
-    from bucketbridge.drivers.azure import blocks, wire
+    from bucketbridge.drivers.azure import checksums, wire
 
-    hashed, put_block = blocks.md5_of, wire.AzureWire.put_block
+    hashed, put_block = checksums.TOKEN_OF["md5"], wire.AzureWire.put_block
 
-    def unverified(self: Any, bucket: str, key: str, block: str, body: Any, md5: Any = None) -> Any:
-        return put_block(self, bucket, key, block, body, None)
+    def unverified(
+        self: Any, bucket: str, key: str, block: str, body: Any, *_: Any, **__: Any
+    ) -> Any:
+        return put_block(self, bucket, key, block, body)
 
-    blocks.md5_of = lambda body: "0" * 32
+    checksums.TOKEN_OF["md5"] = lambda body: "0" * 32
     wire.AzureWire.put_block = unverified  # type: ignore[method-assign]
 
     def undo() -> None:
-        blocks.md5_of = hashed
+        checksums.TOKEN_OF["md5"] = hashed
         wire.AzureWire.put_block = put_block  # type: ignore[method-assign]
 
     return undo
 
 
-def rows(server: Any, source: Path, objects: int, no_md5: bool) -> dict[str, Row]:
+def without_listed_metadata() -> Callable[[], None]:
+    """List Blobs pages asked for without ``include=metadata`` (records
+    then lack user metadata and a multipart blob's etag: a measurement of
+    what that costs Azurite, not a correct listing); returns the undo."""
+    from bucketbridge.drivers.azure import wire
+
+    send = wire.AzureWire._send
+
+    def plain(self: Any, request: Any, bucket: str, key: str | None) -> Any:
+        if ("include", "metadata") in request.query:
+            request.query.remove(("include", "metadata"))
+        return send(self, request, bucket, key)
+
+    wire.AzureWire._send = plain  # type: ignore[method-assign]
+
+    def undo() -> None:
+        wire.AzureWire._send = send  # type: ignore[method-assign]
+
+    return undo
+
+
+def rows(
+    server: Any, source: Path, objects: int, no_md5: bool, crc64: bool, no_meta: bool
+) -> dict[str, Row]:
     import obstore
     from azure.storage.blob import BlobServiceClient
     from obstore.store import AzureStore
@@ -112,6 +142,13 @@ def rows(server: Any, source: Path, objects: int, no_md5: bool) -> dict[str, Row
         finally:
             undo()
 
+    def listed_without_metadata() -> int:
+        undo = without_listed_metadata()
+        try:
+            return len(list(listed.objects))
+        finally:
+            undo()
+
     head = service.get_blob_client("wall-list", "key/000007")
     data_store, list_store = store("wall-data"), store("wall-list")
     upload: Row = {
@@ -123,6 +160,23 @@ def rows(server: Any, source: Path, objects: int, no_md5: bool) -> dict[str, Row
     }
     if no_md5:
         upload["bucketbridge lean, no MD5"] = unhashed_upload
+    if crc64:
+        config = {**server.config(), "azure_checksum": "crc64"}
+        crc = CloudProviderFactory().create_provider(ProviderList.AZURE, config)
+        crc_data = crc.storage.buckets.get("wall-data")
+        assert crc_data is not None
+        upload["bucketbridge lean, CRC-64"] = lambda: crc_data.objects.create(
+            "lean-crc64"
+        ).upload_from_file(str(source))
+    listing: Row = {
+        "bucketbridge lean": lambda: len(list(listed.objects)),
+        "azure-storage-blob": lambda: sum(
+            1 for _ in service.get_container_client("wall-list").list_blobs()
+        ),
+        "obstore": lambda: sum(len(page) for page in obstore.list(list_store)),
+    }
+    if no_meta:
+        listing["bucketbridge lean, no metadata"] = listed_without_metadata
     return {
         "upload": upload,
         "find": {
@@ -132,13 +186,7 @@ def rows(server: Any, source: Path, objects: int, no_md5: bool) -> dict[str, Row
             "azure-storage-blob": lambda: [head.get_blob_properties() for _ in range(HEADS)],
             "obstore": lambda: [obstore.head(list_store, "key/000007") for _ in range(HEADS)],
         },
-        "list": {
-            "bucketbridge lean": lambda: len(list(listed.objects)),
-            "azure-storage-blob": lambda: sum(
-                1 for _ in service.get_container_client("wall-list").list_blobs()
-            ),
-            "obstore": lambda: sum(len(page) for page in obstore.list(list_store)),
-        },
+        "list": listing,
     }
 
 
@@ -148,6 +196,16 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-md5", action="store_true")
+    parser.add_argument(
+        "--crc64",
+        action="store_true",
+        help="add azure_checksum=crc64 (Azurite runs --loose: it ignores the CRC-64)",
+    )
+    parser.add_argument(
+        "--no-list-metadata",
+        action="store_true",
+        help="add a listing without include=metadata (records then incomplete)",
+    )
     options = parser.parse_args()
     from tests.servers.azurite import start_azurite
 
@@ -156,9 +214,16 @@ def main() -> None:
     with open(source, "wb") as out:
         for _ in range(options.size_mib):
             out.write(os.urandom(MiB))
-    with start_azurite(work / "azurite", in_memory=False) as server:
+    with start_azurite(work / "azurite", in_memory=False, loose=options.crc64) as server:
         pid = azurite_pid(int(server.endpoint_url.rsplit(":", 1)[1].split("/")[0]))
-        table = rows(server, source, options.objects, options.no_md5)
+        table = rows(
+            server,
+            source,
+            options.objects,
+            options.no_md5,
+            options.crc64,
+            options.no_list_metadata,
+        )
         print(
             f"Azurite pid {pid}; {options.size_mib} MiB, {options.objects} keys,"
             f" {HEADS} HEADs, medians of {options.rounds} round(s); load {os.getloadavg()[0]:.1f}"

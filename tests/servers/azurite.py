@@ -100,9 +100,13 @@ def server_busy_response() -> tuple[int, dict[str, str], bytes]:
 
 
 @contextmanager
-def start_azurite(root: Path, *, in_memory: bool = True) -> Iterator[AzuriteServer]:
+def start_azurite(
+    root: Path, *, in_memory: bool = True, loose: bool = False
+) -> Iterator[AzuriteServer]:
     """Run ``azurite-blob``; its blobs in memory, or (``in_memory=False``,
-    for the benchmark's gigabytes) in files under ``root``."""
+    for the benchmark's gigabytes) in files under ``root``. ``loose``
+    (benchmarks only) ignores headers Azurite does not support, such as
+    ``x-ms-content-crc64``, instead of refusing the request."""
     if not PROGRAM.is_file():
         raise ServerStartError(f"Azurite is not installed: run {INSTALL_HINT}")
     (port,) = free_ports(1)
@@ -116,6 +120,7 @@ def start_azurite(root: Path, *, in_memory: bool = True) -> Iterator[AzuriteServ
         *(["--inMemoryPersistence"] if in_memory else ["--location", str(root)]),
         "--skipApiVersionCheck",  # newer SDKs send API versions Azurite does not know yet
         "--disableTelemetry",  # it would try to reach a telemetry host
+        *(["--loose"] if loose else []),
     ]
     endpoint = f"http://127.0.0.1:{port}/{ACCOUNT}"
     with run_server("Azurite", command, log=root / "azurite.log", cwd=root,

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -62,7 +61,7 @@ from azure.storage.blob import BlobBlock, ContentSettings
 from ...errors import InvalidValueException, NotFoundException, UploadSupersededException
 from ..parts import check_part_sizes, multipart_etag
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
-from . import metadata
+from . import checksums, metadata
 from .errors import error_code, status_of
 from .own_writes import RetryWatch, own_object
 from .properties import quoted
@@ -75,8 +74,6 @@ FOREIGN = "*"
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _BLOCK = re.compile(r"^bb-([0-9a-f]{32})-(\d{12})$")
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
-HASH_SLICE = 1024 * 1024
 
 
 def new_upload_id() -> str:
@@ -137,12 +134,16 @@ class BlockUpload:
             raise self._gone()
         wire = self._driver.wire
         if wire is not None:
-            # The part's MD5 is its etag token, and Azure answers Put Block
-            # with no MD5 unless sent one (API 2019-02-02 on): hashed here
-            # anyway, so sent, and the server verifies the body against it.
-            token = md5_of(body)
+            # The part's checksum (azure_checksum: its MD5, or Azure's
+            # CRC-64) is its token and goes with it: the server verifies the
+            # body against it (see .checksums). Azure answers Put Block with
+            # no MD5 unless sent one (API 2019-02-02 on).
+            kind = self._driver.settings.checksum
+            token = checksums.TOKEN_OF[kind](body)
             block = block_id(self.upload_id, part_number)
-            wire.put_block(self._bucket, self._key, block, body, md5=token)
+            wire.put_block(
+                self._bucket, self._key, block, body, checksum=checksums.header(kind, token)
+            )
             self._sent.add(part_number)
             return PartInfo(part_number, token, body.size)
         with self._driver.mapped(self._bucket, self._key):
@@ -189,7 +190,7 @@ class BlockUpload:
         sized: list[PartInfo] = []
         for part in parts:
             block = block_id(self.upload_id, part.part_number)
-            if block not in staged or not _MD5.fullmatch(part.token):
+            if block not in staged or not checksums.TOKEN.fullmatch(part.token):
                 raise InvalidValueException(
                     "parts", part.part_number, "no part with this number and etag was uploaded"
                 )
@@ -263,14 +264,8 @@ class BlockUpload:
             raise self._driver.error(error, self._bucket, self._key) from error
 
 
-def md5_of(body: Body) -> str:
-    """The part's MD5 (for the S3-style etag), read in slices and rewound."""
-    digest = hashlib.md5(usedforsecurity=False)
-    body.seek(0)
-    while chunk := body.read(HASH_SLICE):
-        digest.update(chunk)
-    body.seek(0)
-    return digest.hexdigest()
+md5_of = checksums.md5_of
+"""The part's MD5 (for the S3-style etag), read in slices; the body is rewound."""
 
 
 def list_uploads(driver: AzureDriver, bucket: str) -> Iterator[UploadInfo]:

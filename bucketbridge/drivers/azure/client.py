@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...config import ConnectionSettings, Setting, Settings
 from ...errors import InvalidConfigurationException
+from . import checksums
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -37,6 +38,8 @@ SETTINGS = (
     Setting("azure_secret", str, secret=True),
     Setting("azure_tenant", str),
     Setting("azure_endpoint_url", str),
+    # what each staged block carries for the server to verify: see .checksums
+    Setting("azure_checksum", str, "md5"),
 )
 
 PUBLIC_SUFFIX = "core.windows.net"
@@ -73,13 +76,14 @@ class AzureSettings:
     client_secret: str | None
     tenant: str | None
     connection: ConnectionSettings
+    checksum: str = "md5"  # .checksums.CHECKSUMS
 
     def __repr__(self) -> str:
         return (
             f"AzureSettings(account={self.account!r}, endpoint_url={self.endpoint_url!r},"
             f" auth={self.auth!r}, client_id={self.client_id!r}, tenant={self.tenant!r},"
             f" account_key=***, sas_token=***, client_secret=***,"
-            f" connection={self.connection!r})"
+            f" connection={self.connection!r}, checksum={self.checksum!r})"
         )
 
 
@@ -163,6 +167,7 @@ def read_settings(settings: Settings) -> AzureSettings:
         client_secret=principal["azure_secret"],
         tenant=principal["azure_tenant"],
         connection=ConnectionSettings.of(settings),
+        checksum=checksums.checked(settings["azure_checksum"] or "md5"),
     )
 
 
