@@ -10,7 +10,6 @@ ListObjectsV2, DeleteObject) take the lean data plane (:mod:`.wire`) unless
 
 from __future__ import annotations
 
-import email.utils
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -778,6 +777,8 @@ def _response_date(response: Mapping[str, Any]) -> datetime:
     header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if header:
         try:
+            import email.utils  # rare: not on every command's start
+
             return whole_second(email.utils.parsedate_to_datetime(header))
         except (TypeError, ValueError):
             pass

@@ -23,7 +23,6 @@ botocore's region redirector, which re-signs for the bucket's region.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import os
 import re
@@ -317,6 +316,8 @@ def _http_date(text: str) -> datetime:
                 )
             except ValueError:
                 pass
+    import email.utils  # rare (not an IMF-fixdate): not on every command's start
+
     try:
         return whole_second(email.utils.parsedate_to_datetime(text))
     except (TypeError, ValueError):
