@@ -26,8 +26,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import Message
+from types import MappingProxyType
 
 from ..config import ConnectionSettings
 from ..drivers.http_errors import Subject, network_error
@@ -193,6 +194,16 @@ class Response:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def header_map(self) -> Mapping[str, str]:
+        """Every header by lower-case name (its first value), read only:
+        the index the response was read with, not one more pass over them."""
+        index = getattr(self.headers, "_index", None)
+        if index is None:
+            index = {}
+            for name, value in self.headers.items():
+                index.setdefault(name.lower(), value)
+        return MappingProxyType(index)
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
         """Fill ``buffer`` from the body (fewer bytes only at its end, 0 once

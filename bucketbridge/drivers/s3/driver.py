@@ -711,6 +711,11 @@ class _S3Upload:
             raise self._driver._error(error, self._bucket, self._key) from error
         except BotoCoreError as error:
             raise self._driver._error(error, self._bucket, self._key) from error
+        # The HEAD is kept: CompleteMultipartUpload answers the ETag alone,
+        # and the object's Last-Modified is server-dependent (AWS dates a
+        # multipart object from the upload's initiation, MinIO and SeaweedFS
+        # from its completion), so no answer in hand makes the record exact.
+        # One request per object of at least multipart_threshold bytes.
         info = self._driver.head_object(self._bucket, self._key)
         if info is None:
             raise NotFoundException(

@@ -230,8 +230,7 @@ def crc32c(body: Body) -> str:
 
 
 def object_info(key: str, response: Response, size: int) -> ObjectInfo:
-    # one pass over the headers: Message.get scans them all at every call
-    headers = {name.lower(): value for name, value in response.headers.items()}
+    headers = response.header_map()
     metadata = {
         name[len(METADATA_PREFIX) :]: value
         for name, value in headers.items()
