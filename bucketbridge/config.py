@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .drivers.parts import MIN_PART_SIZE
 from .errors import InvalidConfigurationException
 
 MiB = 1024 * 1024
@@ -57,6 +56,11 @@ class Setting:
 
 
 DATA_PLANES = ("lean", "sdk")
+
+MIN_PART_SIZE = 5 * MiB
+"""Smallest part but the last (S3's rule, which every driver's parts keep).
+Defined here, not in drivers/parts.py, so that reading the configuration
+(every command's start) does not import hashlib and the driver records."""
 
 DEFAULT_THRESHOLD = 32 * MiB
 DEFAULT_PART_SIZE = 16 * MiB

@@ -11,6 +11,9 @@ plane and everything rare.
   query, headers, body) as a signer sees it and as it is sent;
 - :mod:`.signing` -- the :class:`~.signing.Signer` protocol a driver
   implements for its provider (S3 SigV4, Azure SharedKey, a bearer token);
+- :mod:`.http11` -- one HTTP/1.1 connection: a request head written, a
+  response head and body read, without http.client's per-response objects;
+- :mod:`.response` -- the headers' ``HTTPMessage``, with a lower-case index;
 - :mod:`.pool` -- keep-alive connections per host, bounded like the SDKs' pools;
 - :mod:`.client` -- :class:`~.client.HttpClient`: sign, send (a file window
   with ``os.sendfile`` where the socket allows it), retry with jittered

@@ -21,14 +21,14 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import re
 import selectors
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import Message
+from types import MappingProxyType
 
 from ..config import ConnectionSettings
 from ..drivers.http_errors import Subject, network_error
@@ -39,6 +39,7 @@ from ..errors import (
     ProviderConnectionException,
 )
 from ..reads import backoff
+from .http11 import Connection, RawResponse, request_head
 from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
@@ -110,7 +111,7 @@ class HttpClient:
             sent += 1
             started = time.monotonic()
             signer.sign(request)
-            connection: http.client.HTTPConnection | None = None
+            connection: Connection | None = None
             reused = False
             try:
                 connection, reused = pool.acquire()
@@ -173,8 +174,8 @@ class Response:
 
     def __init__(
         self,
-        raw: http.client.HTTPResponse,
-        connection: http.client.HTTPConnection,
+        raw: RawResponse,
+        connection: Connection,
         pool: ConnectionPool,
         subject: Subject,
         attempts: int,
@@ -187,12 +188,22 @@ class Response:
         # looks the same, and its first copy may have been carried out
         self.attempts = attempts
         self._raw = raw
-        self._connection: http.client.HTTPConnection | None = connection
+        self._connection: Connection | None = connection
         self._pool = pool
         self._subject = subject
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def header_map(self) -> Mapping[str, str]:
+        """Every header by lower-case name (its first value), read only:
+        the index the response was read with, not one more pass over them."""
+        index = getattr(self.headers, "_index", None)
+        if index is None:
+            index = {}
+            for name, value in self.headers.items():
+                index.setdefault(name.lower(), value)
+        return MappingProxyType(index)
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
         """Fill ``buffer`` from the body (fewer bytes only at its end, 0 once
@@ -201,24 +212,17 @@ class Response:
             return 0
         filled = 0
         view = memoryview(buffer).cast("B")
+        raw = self._raw
         try:
             while filled < len(view):
-                count = self._raw.readinto(view[filled:])
+                count = raw.readinto(view[filled:])
                 if not count:
-                    # http.client returns 0, not IncompleteRead, when the
-                    # server closes before Content-Length bytes came
-                    if self._raw.length:
-                        raise http.client.IncompleteRead(b"", self._raw.length)
                     break
                 filled += count
-            if filled < len(view) and self._raw.length:
-                # http.client's readinto takes a clean close before the
-                # Content-Length for the end of the body: it is not
-                raise http.client.IncompleteRead(b"", self._raw.length)
         except NETWORK_ERRORS as error:
             self._abandon()
             raise network_error(_named(error), self._subject) from error
-        if filled < len(view):
+        if raw.isclosed():
             self._finished()
         return filled
 
@@ -235,8 +239,7 @@ class Response:
         return data
 
     def chunks(self, size: int) -> Iterator[bytes]:
-        """The body in chunks of ``size`` bytes (the last may be shorter),
-        each read straight into the ``bytes`` yielded: one copy, as an SDK's."""
+        """The body in chunks of ``size`` bytes (the last may be shorter)."""
         try:
             while True:
                 chunk = self._read_chunk(size)
@@ -252,12 +255,10 @@ class Response:
             return b""
         try:
             data = self._raw.read(size)
-            if len(data) < size and self._raw.length:  # closed short of Content-Length
-                raise http.client.IncompleteRead(data, self._raw.length)
         except NETWORK_ERRORS as error:
             self._abandon()
             raise network_error(_named(error), self._subject) from error
-        if len(data) < size:
+        if self._raw.isclosed():
             self._finished()
         return data
 
@@ -286,8 +287,7 @@ class Response:
             connection.close()
 
     def _abandon(self) -> None:
-        """Close the connection after a failure: http.client may have marked
-        the response closed, but the connection is not fit to reuse."""
+        """Close the connection after a failure: it is not fit to reuse."""
         connection, self._connection = self._connection, None
         if connection is not None:
             self._raw.close()
@@ -297,8 +297,6 @@ class Response:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if not self._raw.isclosed() and self._raw.length == 0:
-            self._raw.read()  # HEAD, 204: nothing to read, but http.client wants it said
         if self._raw.isclosed() and not self._raw.will_close:
             self._pool.release(connection)
         else:
@@ -306,9 +304,7 @@ class Response:
             connection.close()
 
 
-def _exchange(
-    connection: http.client.HTTPConnection, request: Request, timeout: float
-) -> http.client.HTTPResponse:
+def _exchange(connection: Connection, request: Request, timeout: float) -> RawResponse:
     """Send ``request`` and read the head of its answer. A server may answer
     before it has read the whole body (a 403, a 400 for a bad checksum) and
     close the connection: sending then fails, but its answer is the one to
@@ -319,61 +315,41 @@ def _exchange(
         if not request.content_length:
             raise
         try:
-            raw = connection.getresponse()
+            raw = connection.response(request.method)
         except NETWORK_ERRORS:
             raise error from None
         raw.will_close = True  # the request was not all sent: never reuse it
         return raw
-    return connection.getresponse()
+    return connection.response(request.method)
 
 
-# http.client's own rules for a header line (putheader): a name of no colon
-# or white space, a value with no line break but an obs-fold continuation
-_LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
-_ILLEGAL_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])").search
-
-
-def _put_headers(connection: http.client.HTTPConnection, headers: dict[str, str]) -> None:
-    """``putheader`` for every header, as one buffered line each: the same
-    checks and encodings (names ASCII, values ISO-8859-1, ValueError for
-    a bad one, before anything is sent), without putheader's per-call work,
-    which was a tenth of a HEAD's client CPU here (bench/profile_requests.py)."""
-    lines = []
-    for name, value in headers.items():
-        if not _LEGAL_NAME(name):
-            raise ValueError(f"Invalid header name {name!r}")
-        if _ILLEGAL_VALUE(value):
-            raise ValueError(f"Invalid header value {value!r}")
-        lines.append(name.encode("ascii") + b": " + value.encode("latin-1"))
-    # what putheader adds to: the request line and header lines endheaders sends
-    connection._buffer.extend(lines)  # type: ignore[attr-defined]
-
-
-def _send(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
+def _send(connection: Connection, request: Request, timeout: float) -> None:
     try:
         _write(connection, request, timeout)
     except TimeoutError as error:  # the server stopped taking the request in
         raise WriteTimeoutError(f"sending the request: {error}") from error
 
 
-def _write(connection: http.client.HTTPConnection, request: Request, timeout: float) -> None:
-    connection.putrequest(
-        request.method, request.target(), skip_host=True, skip_accept_encoding=True
-    )
-    _put_headers(connection, request.headers)
+def _write(connection: Connection, request: Request, timeout: float) -> None:
+    head = request_head(request.method, request.target(), request.headers)
+    sock = connection.sock
     body = request.body
     if isinstance(body, Body) and body.size <= COALESCE_LIMIT and _in_memory(body):
         body.seek(0)
-        body = body.read()  # small: sent with the head in one send (pool._OneSend)
+        body = body.read()  # small: sent with the head in one send
     if not isinstance(body, Body):
-        connection.endheaders(body or None)
-        return
-    connection.endheaders()
-    sock = connection.sock
-    assert sock is not None
-    if body.frame is not None and not isinstance(sock, ssl.SSLSocket):
-        head, inner, tail = body.frame
+        if body and len(body) <= COALESCE_LIMIT:
+            # one send for head and body: one system call, one segment
+            sock.sendall(head + body)
+            return
         sock.sendall(head)
+        if body:
+            sock.sendall(body)
+        return
+    sock.sendall(head)
+    if body.frame is not None and not isinstance(sock, ssl.SSLSocket):
+        front, inner, tail = body.frame
+        sock.sendall(front)
         _send_body(sock, inner, timeout)
         sock.sendall(tail)
         return

@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from ..config import MIN_PART_SIZE as MIN_PART_SIZE  # its home: config.py (start-up cost)
 from ..errors import InvalidValueException
 from .records import PartInfo
-
-MIN_PART_SIZE = 5 * 1024 * 1024
-"""Smallest part but the last."""
 
 MAX_PARTS = 10_000
 """Most parts one upload may have."""

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bucketbridge.dataplane.http11 import request_head
 from bucketbridge.dataplane.pool import ConnectionPool
 from bucketbridge.dataplane.request import Endpoint
 
@@ -22,7 +23,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
-        self.wfile.write(b"ok")
+        # past the body: bytes no request asked for (a confused proxy, a bug)
+        self.wfile.write(b"okjunk" if self.path == "/then-junk" else b"ok")
         if self.path == "/then-close":
             self.close_connection = True  # closes without saying so: an idle timeout
 
@@ -44,8 +46,8 @@ def pool() -> Iterator[ConnectionPool]:
 
 def _get(pool: ConnectionPool, path: str) -> bool:
     connection, reused = pool.acquire()
-    connection.request("GET", path)
-    assert connection.getresponse().read() == b"ok"
+    connection.sock.sendall(request_head("GET", path, {"host": "127.0.0.1"}))
+    assert connection.response("GET").read() == b"ok"
     pool.release(connection)
     return reused
 
@@ -63,3 +65,11 @@ def test_a_connection_the_server_closed_while_idle_is_not_handed_out(
     started = time.monotonic()
     assert _get(pool, "/") is False
     assert time.monotonic() - started < 2  # a poll, not a wait for the read timeout
+
+
+def test_a_connection_with_bytes_past_its_last_answer_is_not_handed_out(
+    pool: ConnectionPool,
+) -> None:
+    _get(pool, "/then-junk")
+    time.sleep(0.2)  # the junk arrives, if it had not come with the answer
+    assert _get(pool, "/") is False

@@ -10,7 +10,6 @@ ListObjectsV2, DeleteObject) take the lean data plane (:mod:`.wire`) unless
 
 from __future__ import annotations
 
-import email.utils
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -712,6 +711,11 @@ class _S3Upload:
             raise self._driver._error(error, self._bucket, self._key) from error
         except BotoCoreError as error:
             raise self._driver._error(error, self._bucket, self._key) from error
+        # The HEAD is kept: CompleteMultipartUpload answers the ETag alone,
+        # and the object's Last-Modified is server-dependent (AWS dates a
+        # multipart object from the upload's initiation, MinIO and SeaweedFS
+        # from its completion), so no answer in hand makes the record exact.
+        # One request per object of at least multipart_threshold bytes.
         info = self._driver.head_object(self._bucket, self._key)
         if info is None:
             raise NotFoundException(
@@ -778,6 +782,8 @@ def _response_date(response: Mapping[str, Any]) -> datetime:
     header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if header:
         try:
+            import email.utils  # rare: not on every command's start
+
             return whole_second(email.utils.parsedate_to_datetime(header))
         except (TypeError, ValueError):
             pass

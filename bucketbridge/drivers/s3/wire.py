@@ -23,7 +23,6 @@ botocore's region redirector, which re-signs for the bucket's region.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import os
 import re
@@ -231,8 +230,7 @@ def crc32c(body: Body) -> str:
 
 
 def object_info(key: str, response: Response, size: int) -> ObjectInfo:
-    # one pass over the headers: Message.get scans them all at every call
-    headers = {name.lower(): value for name, value in response.headers.items()}
+    headers = response.header_map()
     metadata = {
         name[len(METADATA_PREFIX) :]: value
         for name, value in headers.items()
@@ -317,6 +315,8 @@ def _http_date(text: str) -> datetime:
                 )
             except ValueError:
                 pass
+    import email.utils  # rare (not an IMF-fixdate): not on every command's start
+
     try:
         return whole_second(email.utils.parsedate_to_datetime(text))
     except (TypeError, ValueError):

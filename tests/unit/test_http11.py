@@ -1,0 +1,278 @@
+"""The lean plane's HTTP/1.1 connection (bucketbridge/dataplane/http11.py)
+reads a response as http.client does -- the same status, headers, body,
+chunking, connection reuse and errors -- and writes a request head as
+http.client's putrequest/putheader would; a small body leaves with its head."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+
+import pytest
+
+from bucketbridge.dataplane import client as lean_client
+from bucketbridge.dataplane.http11 import Connection, request_head
+from bucketbridge.dataplane.pool import COALESCE_LIMIT
+from bucketbridge.dataplane.request import Endpoint, Request
+
+HEADS = {
+    "head-of-object": (
+        "HEAD",
+        b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\nETag: "abc"\r\n'
+        b"Last-Modified: Fri, 27 Nov 2026 13:00:00 GMT\r\nX-Amz-Meta-Run-Id: 7\r\n"
+        b"x-amz-meta-spaces:   a  b  \r\n\r\n",
+    ),
+    "ranged-get": (
+        "GET",
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-3/10\r\n"
+        b"Content-Length: 4\r\n\r\nbody",
+    ),
+    "chunked": (
+        "GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\nbody\r\n6;ext=1\r\n-more-\r\n0\r\nX-Trailer: t\r\n\r\n",
+    ),
+    "closes": ("GET", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"),
+    "no-length": ("GET", b"HTTP/1.1 200 OK\r\n\r\nuntil the end"),
+    "http-1.0": ("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "http-1.0-keep-alive": (
+        "GET",
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+    ),
+    "bare-line-feeds": ("GET", b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nok"),
+    "bare-line-feeds-then-a-body-with-crlf": (
+        "GET",
+        b"HTTP/1.1 200 OK\nContent-Length: 6\n\nab\r\n\r\n",
+    ),
+    "folded-and-repeated": (
+        "GET",
+        b"HTTP/1.1 404 Not Found\r\nX-Long: first\r\n second\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
+        b"Content-Length: 0\r\n\r\n",
+    ),
+    "continue-first": (
+        "PUT",
+        b"HTTP/1.1 100 Continue\r\nX-Skipped: yes\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    ),
+    "early-hints-first": (
+        "GET",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ),
+    "no-content": ("DELETE", b"HTTP/1.1 204 No Content\r\n\r\n"),
+    "not-modified-with-length": (
+        "GET",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+    ),
+    "no-reason": ("GET", b"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx"),
+}
+BROKEN = {
+    "nothing": ("GET", b""),
+    "cut-in-the-head": ("GET", b"HTTP/1.1 200 OK\r\nContent-Le"),
+    "not-http": ("GET", b"SSH-2.0-OpenSSH\r\n\r\n"),
+    "bad-status": ("GET", b"HTTP/1.1 2x0 OK\r\n\r\n"),
+    "short-body": ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nonly5"),
+    "short-chunk": ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc"),
+    "bad-chunk-size": ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+}
+
+
+class _Socket:
+    """Delivers ``data`` at most ``step`` bytes per receive (a head split
+    across several), then end-of-stream."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = memoryview(data)
+        self._step = step
+        self.sent: list[bytes] = []
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(bytes(self._data)))
+
+    def recv(self, size: int) -> bytes:
+        count = min(size, self._step, len(self._data))
+        data, self._data = bytes(self._data[:count]), self._data[count:]
+        return data
+
+    def recv_into(self, view: memoryview, size: int = 0) -> int:
+        data = self.recv(min(size or len(view), len(view)))
+        view[: len(data)] = data
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+
+def _ours(method: str, data: bytes, step: int, how: str) -> dict[str, object]:
+    connection = Connection(_Socket(data, step))  # type: ignore[arg-type]
+    response = connection.response(method)
+    if how == "read":
+        body = response.read()
+    elif how == "read3":
+        parts = []
+        while part := response.read(3):
+            parts.append(part)
+        body = b"".join(parts)
+    else:
+        buffer = bytearray(5)
+        parts = []
+        while count := response.readinto(memoryview(buffer)):
+            parts.append(bytes(buffer[:count]))
+        body = b"".join(parts)
+    return _seen(response, body) | {"done": response.isclosed()}
+
+
+def _theirs(method: str, data: bytes) -> dict[str, object]:
+    if data.startswith(b"HTTP/1.1 103"):  # http.client hands out 103 as the answer
+        data = data[data.index(b"\r\n\r\n") + 4 :]
+    response = http.client.HTTPResponse(_Socket(data, 1), method=method)  # type: ignore[arg-type]
+    response.begin()
+    body = response.read()
+    return _seen(response, body) | {"done": response.isclosed()}
+
+
+def _seen(response: object, body: bytes) -> dict[str, object]:
+    msg = response.msg  # type: ignore[attr-defined]
+    return {
+        "status": response.status,  # type: ignore[attr-defined]
+        "reason": response.reason,  # type: ignore[attr-defined]
+        "version": response.version,  # type: ignore[attr-defined]
+        # a folded value is joined by a space here, by its raw line break there
+        "headers": [(name, value.replace("\r\n", "")) for name, value in msg.items()],
+        "twice": msg.get_all("x-twice"),
+        "got": [
+            (value or "").replace("\r\n", "")
+            for value in map(msg.get, ("content-length", "ETAG", "X-Twice", "x-none"))
+        ],
+        "will_close": response.will_close,  # type: ignore[attr-defined]
+        "body": body,
+    }
+
+
+@pytest.mark.parametrize("how", ["read", "read3", "readinto"])
+@pytest.mark.parametrize("step", [1, 7, 65536])
+@pytest.mark.parametrize("case", sorted(HEADS))
+def test_a_response_reads_as_http_client_reads_it(case: str, step: int, how: str) -> None:
+    method, data = HEADS[case]
+    assert _ours(method, data, step, how) == _theirs(method, data)
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_response_fails_as_http_client_fails(case: str) -> None:
+    """The same exception class (so the same retry and error mapping)."""
+    method, data = BROKEN[case]
+    errors = []
+    for read in (lambda: _ours(method, data, 3, "readinto"), lambda: _theirs(method, data)):
+        try:
+            read()
+        except http.client.HTTPException as error:
+            errors.append(type(error))
+        else:
+            errors.append(None)
+    if case == "cut-in-the-head":
+        # http.client takes a head cut before its blank line for a whole
+        # one, with no body; here it is a failed exchange (so retried)
+        assert errors == [http.client.IncompleteRead, None]
+        return
+    assert errors[0] is errors[1] is not None
+
+
+def test_bytes_past_the_body_stay_for_the_next_response() -> None:
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"
+    second = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"
+    connection = Connection(_Socket(first + second, 65536))  # type: ignore[arg-type]
+    assert connection.response("GET").read() == b"one"
+    assert connection.buffer == bytearray(second)
+    assert connection.response("GET").read() == b"two"
+    assert not connection.buffer
+
+
+def _http_client_head(method: str, target: str, headers: dict[str, str]) -> bytes:
+    connection = http.client.HTTPConnection("example.invalid")
+    connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    return b"\r\n".join([*connection._buffer, b"", b""])  # type: ignore[attr-defined]
+
+
+def test_request_heads_are_written_as_http_client_writes_them() -> None:
+    headers = {
+        "host": "h:1",
+        "x-amz-meta-note": "caf\xe9  two spaces",
+        "content-length": "0",
+        "x-folded": "a\r\n b",
+    }
+    target = "/b/k%20x?uploadId=1&partNumber=2"
+    assert request_head("PUT", target, headers) == _http_client_head("PUT", target, headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-amz-meta-a": "1\r\nx-injected: 2"},
+        {"x-amz-meta-a": "line\nbreak"},
+        {" x-leading-blank": "1"},
+        {"x-colon:": "1"},
+        {"x-a\nx-injected": "1"},
+        {"x-a": "1", "x-b\r": "2"},
+        {"": "1"},
+    ],
+)
+def test_a_header_that_would_split_the_request_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="Invalid header"):
+        request_head("PUT", "/k", headers)
+    with pytest.raises(ValueError, match="Invalid header"):
+        _http_client_head("PUT", "/k", headers)  # as http.client refuses it
+
+
+@pytest.mark.parametrize(
+    "target, headers",
+    [("/k", {"x-amz-meta-a": "\u20ac"}), ("/k", {"x-\xe9": "1"}), ("/\xe9", {})],
+)
+def test_what_latin_1_or_ascii_cannot_carry_is_refused(
+    target: str, headers: dict[str, str]
+) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        request_head("PUT", target, headers)
+    with pytest.raises(UnicodeEncodeError):
+        _http_client_head("PUT", target, headers)
+
+
+@pytest.mark.parametrize("target", ["/a b", "/a\r\nx: y", "/a\x00"])
+def test_a_target_with_a_control_character_is_refused(target: str) -> None:
+    with pytest.raises(http.client.InvalidURL):
+        request_head("GET", target, {})
+    with pytest.raises(http.client.InvalidURL):
+        _http_client_head("GET", target, {})
+
+
+def _sent(body: bytes) -> list[bytes]:
+    sock = _Socket(b"", 1)
+    request = Request("PUT", Endpoint("http", "h", 80), "/k", body=body)
+    request.headers["content-length"] = str(len(body))
+    lean_client._write(Connection(sock), request, 1.0)  # type: ignore[arg-type]
+    return sock.sent
+
+
+def test_a_small_body_leaves_with_the_head() -> None:
+    assert _sent(b"hello") == [b"PUT /k HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello"]
+
+
+def test_an_empty_body_is_the_head_alone() -> None:
+    assert _sent(b"") == [b"PUT /k HTTP/1.1\r\ncontent-length: 0\r\n\r\n"]
+
+
+def test_a_large_body_is_sent_after_the_head() -> None:
+    body = b"x" * (COALESCE_LIMIT + 1)
+    sends = _sent(body)
+    assert sends[0].endswith(b"\r\n\r\n") and b"".join(sends[1:]) == body
+
+
+def test_a_connection_opens_with_nagle_off() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        connection = Connection.open("127.0.0.1", server.getsockname()[1], 5.0, None)
+        try:
+            assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            connection.close()
