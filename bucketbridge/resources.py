@@ -150,7 +150,9 @@ class BucketObject(_Resource):
     def __init__(
         self, provider: CloudProvider, bucket: Bucket, key: str, info: ObjectInfo | None
     ) -> None:
-        super().__init__(provider)
+        # _Resource.__init__'s one assignment, inline: a listing makes a
+        # BucketObject per key
+        self._provider = provider
         self._bucket = bucket
         self._key = key
         self._info = info
