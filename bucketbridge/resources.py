@@ -64,6 +64,11 @@ MAX_URL_EXPIRY = 7 * 24 * 3600
 
 UploadSource = bytes | bytearray | memoryview | str | BinaryIO
 
+# One lock for every BucketObject's compare-and-set of a computed etag, not
+# one per object: a listing makes a BucketObject per key, and the lock is
+# held only for that rare store.
+_ETAG_LOCK = threading.Lock()
+
 
 def format_timestamp(info: ObjectInfo) -> str:
     """UTC ISO 8601 with milliseconds, the one format every provider returns."""
@@ -145,11 +150,12 @@ class BucketObject(_Resource):
     def __init__(
         self, provider: CloudProvider, bucket: Bucket, key: str, info: ObjectInfo | None
     ) -> None:
-        super().__init__(provider)
+        # _Resource.__init__'s one assignment, inline: a listing makes a
+        # BucketObject per key
+        self._provider = provider
         self._bucket = bucket
         self._key = key
         self._info = info
-        self._lock = threading.Lock()
 
     def _identity(self) -> str:
         return self._key
@@ -188,7 +194,7 @@ class BucketObject(_Resource):
             etag: str = self._call(
                 computes_etag.compute_etag, self._bucket.name, self._key, info.revision
             )
-            with self._lock:  # keep a newer record another thread stored meanwhile
+            with _ETAG_LOCK:  # keep a newer record another thread stored meanwhile
                 if self._info is info:
                     self._info = dataclasses.replace(info, etag=etag)
             return etag

@@ -161,7 +161,7 @@ class BucketObjectService:
             marker=_marker(marker),
             limit=_limit(self._provider, limit),
         )
-        return ResultList((self._object(info) for info in page.items), page.next_marker)
+        return ResultList(map(self._object, page.items), page.next_marker)
 
     def __iter__(self) -> Iterator[BucketObject]:
         features = self._provider.features
@@ -191,8 +191,7 @@ class BucketObjectService:
                     raise
                 except Exception as error:
                     raise ProviderInternalException(f"{type(error).__name__}: {error}") from error
-                for info in records:
-                    yield self._object(info)
+                yield from map(self._object, records)
 
     @wrap_foreign_errors
     def create(self, name: str) -> BucketObject:

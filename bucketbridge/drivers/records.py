@@ -37,7 +37,13 @@ class BucketInfo:
     name: str
 
 
-@dataclass(frozen=True)
+# init=False: the generated __init__ of a frozen dataclass sets each field
+# through object.__setattr__ and then calls __post_init__; a listing makes
+# one record per key (10,000 a page). The __init__ below makes the same
+# checks and writes the instance's __dict__ directly, in about a third of
+# the time (timeit, side by side). Fields, equality, hash, repr,
+# immutability and dataclasses.replace stay the dataclass's.
+@dataclass(frozen=True, init=False)
 class ObjectInfo:
     """What a driver knows of a stored object.
 
@@ -58,13 +64,30 @@ class ObjectInfo:
     metadata: Mapping[str, str] | None = field(default=None)
     revision: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.last_modified.tzinfo is None:
-            raise ValueError(f"ObjectInfo({self.key!r}): last_modified must be timezone-aware")
-        if self.etag is not None and self.etag.startswith('"'):
-            raise ValueError(f"ObjectInfo({self.key!r}): etag {self.etag!r} must be unquoted")
-        if self.size < 0:
-            raise ValueError(f"ObjectInfo({self.key!r}): size {self.size} is negative")
+    def __init__(
+        self,
+        key: str,
+        size: int,
+        last_modified: datetime,
+        etag: str | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        revision: str | None = None,
+    ) -> None:
+        if last_modified.tzinfo is None:
+            raise ValueError(f"ObjectInfo({key!r}): last_modified must be timezone-aware")
+        if etag is not None and etag.startswith('"'):
+            raise ValueError(f"ObjectInfo({key!r}): etag {etag!r} must be unquoted")
+        if size < 0:
+            raise ValueError(f"ObjectInfo({key!r}): size {size} is negative")
+        fields = self.__dict__
+        fields["key"] = key
+        fields["size"] = size
+        fields["last_modified"] = last_modified
+        fields["etag"] = etag
+        fields["content_type"] = content_type
+        fields["metadata"] = metadata
+        fields["revision"] = revision
 
 
 @dataclass(frozen=True)

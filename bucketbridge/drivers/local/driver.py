@@ -60,6 +60,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -103,6 +104,7 @@ from ..records import (
     guess_content_type,
 )
 from . import beneath
+from .listing import record_of, records
 from .paths import (
     ABSENT,
     DIR_FLAGS,
@@ -125,7 +127,7 @@ from .paths import (
     reopen_dir,
     walk_sorted,
 )
-from .state import SidecarReader, SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
+from .state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
 
 # ELOOP, ENOENT, ENOTDIR from openat2 on a key's path: no object there (a
 # link is none either), if the bucket itself is a directory
@@ -350,30 +352,23 @@ class LocalDriver:
         stat = lstat_at(self._root_fd, bucket)
         return stat is not None and stat_module.S_ISDIR(stat.st_mode)
 
-    def _info(
-        self,
-        bucket: str,
-        key: str,
-        stat: os.stat_result,
-        sidecars: SidecarReader | None = None,
-    ) -> tuple[ObjectInfo, bool]:
+    def _info(self, bucket: str, key: str, stat: os.stat_result) -> tuple[ObjectInfo, bool]:
         version = identity(stat)
-        if sidecars is None:
-            sidecar = self._sidecars.read(bucket, key, version)
-        else:
-            sidecar = sidecars.read(key, version)
-        return _described(key, stat, version, sidecar), bool(sidecar)
+        sidecar = self._sidecars.read(bucket, key, version)
+        return record_of(key, stat, version, sidecar), bool(sidecar)
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
-        items: list[ObjectInfo] = []
         with self._opened_bucket(bucket) as bucket_fd, self._sidecars.reader(bucket) as sidecars:
-            for key, stat in walk_sorted(bucket_fd, "", prefix or "", marker):
-                if len(items) == limit:
-                    return Page(items, items[-1].key)
-                items.append(self._info(bucket, key, stat, sidecars)[0])
-        return Page(items, None)
+            # the walk first (one more key than the page: are there more?),
+            # then the page's sidecars, read beside each other (listing.py)
+            found = list(
+                itertools.islice(walk_sorted(bucket_fd, "", prefix or "", marker), limit + 1)
+            )
+            more = len(found) > limit
+            items = records(found[:limit], sidecars)
+        return Page(items, items[-1].key if more else None)
 
     def list_directory(
         self, bucket: str, *, prefix: str, marker: str | None, limit: int
@@ -382,9 +377,8 @@ class LocalDriver:
         ``list_objects`` would give -- files are objects, links are not and
         are never descended, and a directory is listed only if a file lies
         somewhere below it (``holds_a_file``)."""
-        objects: list[ObjectInfo] = []
+        objects: list[tuple[str, os.stat_result]] = []  # their records made at the end
         directories: list[str] = []
-        last = ""
         with self._opened_bucket(bucket) as bucket_fd, self._sidecars.reader(bucket) as sidecars:
             names = _prefix_directories(prefix)
             if names is None:
@@ -394,34 +388,8 @@ class LocalDriver:
             except ABSENT:  # no such directory, a file, or a link
                 return DirectoryPage([], [], None)
             with chain:
-                for name, entry in level_sorted(chain.fd, prefix):
-                    if marker is not None and name <= marker:
-                        continue
-                    if name.endswith("/"):
-                        try:
-                            subdir = open_dir(chain.fd, entry.name)
-                        except ABSENT:  # removed, or swapped for a link, since listed
-                            continue
-                        try:
-                            if not holds_a_file(subdir):
-                                continue
-                        finally:
-                            os.close(subdir)
-                        if len(objects) + len(directories) == limit:
-                            return DirectoryPage(objects, directories, last)
-                        directories.append(name)
-                    else:
-                        try:
-                            stat = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:  # deleted while we listed
-                            continue
-                        if not is_file(stat):
-                            continue
-                        if len(objects) + len(directories) == limit:
-                            return DirectoryPage(objects, directories, last)
-                        objects.append(self._info(bucket, name, stat, sidecars)[0])
-                    last = name
-        return DirectoryPage(objects, directories, None)
+                last = _level_page(chain.fd, prefix, marker, limit, objects, directories)
+            return DirectoryPage(records(objects, sidecars), directories, last)
 
     def _open(self, bucket: str, key: str, if_revision: str | None) -> BinaryIO:
         return os.fdopen(self._open_fd(bucket, key, if_revision), "rb")
@@ -468,7 +436,7 @@ class LocalDriver:
             except BaseException:
                 os.close(fd)
                 raise
-        return fd, _described(key, stat, version, sidecar), sidecar
+        return fd, record_of(key, stat, version, sidecar), sidecar
 
     def _open_described_fast(
         self, bucket: str, key: str, if_revision: str | None
@@ -500,7 +468,7 @@ class LocalDriver:
                     raise _replaced(bucket, key)
                 sidecar = self._sidecars.read(bucket, key, version)
                 if sidecar or identity(self._stat_beneath(bucket, key)) == version:
-                    return fd, _described(key, stat, version, sidecar), sidecar
+                    return fd, record_of(key, stat, version, sidecar), sidecar
         except OSError:
             pass
         except BaseException:
@@ -877,6 +845,47 @@ class _LocalUpload:
         remove_tree(self._driver._uploads_fd, self._driver._upload_dir(self.upload_id))
 
 
+def _level_page(
+    level_fd: int,
+    prefix: str,
+    marker: str | None,
+    limit: int,
+    objects: list[tuple[str, os.stat_result]],
+    directories: list[str],
+) -> str | None:
+    """Fill ``objects`` and ``directories`` with one page of the level;
+    the marker of the next page, None if this one is the last."""
+    last = ""
+    for name, entry in level_sorted(level_fd, prefix):
+        if marker is not None and name <= marker:
+            continue
+        if name.endswith("/"):
+            try:
+                subdir = open_dir(level_fd, entry.name)
+            except ABSENT:  # removed, or swapped for a link, since listed
+                continue
+            try:
+                if not holds_a_file(subdir):
+                    continue
+            finally:
+                os.close(subdir)
+            if len(objects) + len(directories) == limit:
+                return last
+            directories.append(name)
+        else:
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted while we listed
+                continue
+            if not is_file(stat):
+                continue
+            if len(objects) + len(directories) == limit:
+                return last
+            objects.append((name, stat))
+        last = name
+    return None
+
+
 def _prefix_directories(prefix: str) -> list[str] | None:
     """The directories a listing prefix ("" or ending in ``/``) names below
     the bucket, or None where no file could lie below it: an empty, ``.``
@@ -976,22 +985,6 @@ class _FileRange:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
-
-
-def _described(
-    key: str, stat: os.stat_result, version: str, sidecar: Mapping[str, Any]
-) -> ObjectInfo:
-    """The record of the version ``stat`` describes, with its sidecar's
-    etag, content type and metadata ({} if it has none)."""
-    return ObjectInfo(
-        key=key,
-        size=stat.st_size,
-        last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
-        etag=sidecar.get("etag"),
-        content_type=sidecar.get("content_type") or guess_content_type(key),
-        metadata=dict(sidecar.get("metadata") or {}),
-        revision=version,
-    )
 
 
 def _replaced(bucket: str, key: str) -> PreconditionFailedException:

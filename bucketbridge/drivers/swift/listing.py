@@ -65,11 +65,14 @@ def records_of(data: bytes, describe: str) -> list[ObjectInfo]:
 def _record(entry: Listed) -> ObjectInfo:
     modified = entry.last_modified
     etag = (entry.slo_etag or entry.hash or "").strip('"')
-    content_type = (entry.content_type or "").split(";swift_bytes=")[0]
+    content_type = entry.content_type or ""
+    if ";" in content_type:  # a large object's: drop its ";swift_bytes=N"
+        content_type = content_type.split(";swift_bytes=")[0]
+    # positional: keywords cost ~0.2 us more, 10,000 times a page
     return ObjectInfo(
-        key=entry.name,
-        size=entry.bytes,
-        last_modified=modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc),
-        etag=etag or None,
-        content_type=content_type or None,
+        entry.name,
+        entry.bytes,
+        modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc),
+        etag or None,
+        content_type or None,
     )

@@ -1,0 +1,68 @@
+"""A LOCAL listing's records, each key's sidecar read beside the others'.
+
+A listing reads one sidecar per key (drivers/local/state.py): an ``openat``,
+``fstat``, ``read`` and ``close`` of a small file in one of 256 hashed
+directories. With the inode and dentry caches warm that is a few
+microseconds; cold (after the page cache was dropped or reclaimed, which
+this VM does to idle memory) each is a random 4 KiB disk read, and 10,000
+of them in turn took 3.2 s of a 3.4 s listing, against 0.2 s with no
+sidecar read at all. The disk serves many at once: read by
+:data:`READERS` threads (the system calls release the GIL), the same reads
+took a fifth of the time. So a page's sidecars are read in chunks on a
+pool that lives only as long as the page; a short page reads them in turn,
+where starting threads would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from ..records import ObjectInfo, guess_content_type
+from .state import SidecarReader, identity
+
+READERS = 8
+"""Sidecar reads in flight at once on a long page."""
+CHUNK = 128
+"""Keys a reader takes at a time: few hand-offs, still many chunks a page."""
+IN_TURN_BELOW = 2 * CHUNK
+"""Pages shorter than this read their sidecars in the listing's thread."""
+
+
+def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, Any]) -> ObjectInfo:
+    """The record of the object file ``stat`` describes, version ``version``,
+    with what its sidecar (``{}``: none) says: a listing's and a HEAD's."""
+    return ObjectInfo(
+        key,
+        stat.st_size,
+        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
+        sidecar.get("etag"),
+        sidecar.get("content_type") or guess_content_type(key),
+        dict(sidecar.get("metadata") or {}),
+        version,
+    )
+
+
+Found = Sequence[tuple[str, os.stat_result]]
+"""(key, stat) of the object files a walk found, in key order."""
+
+
+def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
+    """The records of the (key, stat) pairs a walk found, in their order."""
+    if len(found) < IN_TURN_BELOW:
+        return _in_turn(found, sidecars)
+    chunks = [found[start : start + CHUNK] for start in range(0, len(found), CHUNK)]
+    with ThreadPoolExecutor(READERS, thread_name_prefix="bucketbridge-sidecars") as pool:
+        done = pool.map(lambda chunk: _in_turn(chunk, sidecars), chunks)
+        return [info for chunk in done for info in chunk]
+
+
+def _in_turn(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
+    made: list[ObjectInfo] = []
+    for key, stat in found:
+        version = identity(stat)
+        made.append(record_of(key, stat, version, sidecars.read(key, version)))
+    return made
