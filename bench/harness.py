@@ -14,7 +14,8 @@ contender's measured call; :func:`main` does the rest:
   measured in the same run (reference time / contender time: above 1.0 is
   faster than the reference);
 - download-to-disk rows run in a named page-cache regime (see
-  :mod:`regime`), printed beside every figure;
+  :mod:`regime`), printed beside every figure; ``find`` and ``list`` are
+  measured warm: each after one untimed run of itself;
 - ``--quick`` (small sizes, one round) is what the smoke test runs;
   ``--markdown`` prints the table for ``bench/results.md``.
 """
@@ -54,6 +55,12 @@ KiB = 1024
 
 # scenarios and what their figure means
 TRANSFERS = ("download", "download-shm", "upload")
+# Rows that read what the server (or LOCAL's root) keeps on disk, key by key:
+# each measurement follows one untimed run of itself. Without it, the first
+# contender after a cold row (drop_caches) paid for everyone's disk reads --
+# LOCAL's list row measured 10,000 random sidecar reads for whichever
+# contender the rotation put first.
+WARMED_FIRST = ("find", "list")
 SCENARIOS = (
     "download",
     "download-shm",
@@ -447,6 +454,8 @@ def _measure(
     elif spec["scenario"] in TRANSFERS:
         os.sync()  # no writeback left over from the previous measurement
     command = [sys.executable, str(Path(sys.argv[0]).resolve()), "--worker", json.dumps(spec)]
+    if spec["scenario"] in WARMED_FIRST:
+        subprocess.run(command, capture_output=True, check=False, cwd=ROOT)
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
         print(done.stderr[-4000:], file=sys.stderr)

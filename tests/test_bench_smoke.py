@@ -87,7 +87,10 @@ def test_s3_rows_run_on_seaweedfs() -> None:
         ),
         ("bench_gcs.py", "upload: bucketbridge lean, bucketbridge sdk, obstore,"),
         ("bench_swift.py", "obstore: n/a (obstore has no Swift store)"),
-        ("bench_sync.py", "dask-2, bucketbridge ray-2, rclone, s5cmd vs rclone"),
+        (
+            "bench_sync.py",
+            "dask-2, bucketbridge ray-2, bucketbridge ray-actors-2, rclone, s5cmd vs rclone",
+        ),
     ],
 )
 def test_server_scripts_declare_their_rows(script: str, expected: str) -> None:

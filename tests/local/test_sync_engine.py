@@ -87,7 +87,9 @@ def test_a_callback_that_raises_stops_a_run_on_processes_and_needs_no_pickling(
             max_in_flight=4,
             on_object=stop_at_the_first,
         )
-    assert seen == ["k00"]
+    # the first name reported, whichever batch finished first (the pool may
+    # finish a later one first), and no other after it raised
+    assert len(seen) == 1 and seen[0] in {f"k{i:02d}" for i in range(40)}
     with CloudProviderFactory().create_provider(ProviderList.LOCAL, config) as provider:
         copied = provider.storage.buckets.get("dst-bucket")
         assert copied is not None
