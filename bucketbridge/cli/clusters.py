@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..errors import ProviderConnectionException
 from .exits import UsageError
 
 DASK_RETRIES = 3  # a batch is idempotent: re-running it after a worker died is safe
+# Ray's own connect to a wrong address retries for minutes before it fails,
+# and Dask's for 30 s: a plain TCP connect first tells the user at once
+REACH_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,9 @@ def executor(cluster: Cluster | None, jobs: int, name: str) -> Iterator[Executor
     if cluster is None:
         with ThreadPoolExecutor(jobs, name) as pool:
             yield pool
-    elif cluster.kind == "dask":
+        return
+    _check_reachable(cluster)
+    if cluster.kind == "dask":
         try:
             from distributed import Client
         except ImportError:
@@ -82,3 +89,20 @@ def executor(cluster: Cluster | None, jobs: int, name: str) -> Iterator[Executor
                 actors.shutdown(cancel_futures=True)
         finally:
             ray.shutdown()
+
+
+def _check_reachable(cluster: Cluster) -> None:
+    """Fail at once, naming the address, when nothing listens at a
+    ``host:port`` address (``ray://``, ``tcp://`` and ``tls://`` forms too;
+    Ray's ``auto`` and ``local`` are Ray's to resolve)."""
+    _, _, rest = cluster.address.rpartition("://")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT).close()
+    except OSError as error:
+        cause = error.strerror or type(error).__name__
+        raise ProviderConnectionException(
+            f"{cluster.option} {cluster.address}: no cluster answers there ({cause})"
+        ) from None

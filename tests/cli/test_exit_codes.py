@@ -90,6 +90,22 @@ def test_unreachable_server_exits_5(cli_for: Callable[..., tuple[Cli, dict[str, 
     _fails(cli, CONNECTION, "--profile", "down", "ls", "s3://bucket/", names="s3://bucket/")
 
 
+def test_an_unreachable_cluster_exits_5_at_once_naming_it(
+    cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str
+) -> None:
+    """``--dask``/``--ray`` at an address nobody listens on: exit 5 naming it,
+    not Ray's minutes of retries (nor Dask's 30 s) and not a traceback."""
+    cli, _ = cli_for("local")
+    cli.run("mb", f"local://{bucket_name}")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    where = f"local://{bucket_name}/"
+    for option, address in (("--dask", f"tcp://127.0.0.1:{port}"), ("--ray", f"127.0.0.1:{port}")):
+        stderr = _fails(cli, CONNECTION, "sync", where + "a/", where + "b/", option, address)
+        assert f"{option} {address}" in stderr
+
+
 def test_a_profile_applies_to_its_own_providers_addresses_only(
     cli_for: Callable[..., tuple[Cli, dict[str, Any]]], bucket_name: str
 ) -> None:

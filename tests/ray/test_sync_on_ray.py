@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,3 +223,33 @@ def _meet(_: int) -> int:
     """Returns once another call in the same process has come (in an actor)."""
     _MEETING.wait(timeout=60)
     return os.getpid()
+
+
+def test_the_command_line_syncs_on_a_running_ray_cluster(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    """``bucketbridge sync --ray ADDRESS`` joins the cluster this module
+    started (its own job: the workers import this checkout from PYTHONPATH)
+    and its actors copy every object and delete the stale one. (A wrong
+    address: tests/cli/test_exit_codes.py.)"""
+    root = tmp_path / "root"
+    with local_provider(root) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
+        for i in range(120):
+            source.objects.create(f"data/ü{i:03d}").upload(b"y" * i)
+    config = tmp_path / "config.ini"
+    config.write_text(f"[profile here]\nprovider = local\nlocal_root = {root}\n")
+    path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "BUCKETBRIDGE_CONFIG": str(config), "PYTHONPATH": path}
+    command = [sys.executable, "-m", "bucketbridge", "--profile", "here", "sync", "--delete"]
+    command += ["local://src-bucket/data/", "local://dst-bucket/", "--jobs", "2"]
+    address = ray.get_runtime_context().gcs_address
+
+    done = subprocess.run(
+        [*command, "--ray", address], env=env, capture_output=True, text=True, timeout=300
+    )
+
+    assert done.returncode == 0, done.stderr
+    with local_provider(root) as provider:
+        assert digests(provider, "dst-bucket") == digests(provider, "src-bucket", "data/")
