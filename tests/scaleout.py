@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import functools
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,3 +105,26 @@ class Seen:
 
     def copied_bytes(self) -> int:
         return sum(r.copied_bytes for r in self.batches)
+
+
+def command_line_sync(tmp_path: Path, objects: int) -> tuple[Path, dict[str, str], list[str]]:
+    """A LOCAL root with ``objects`` keys under ``src-bucket/data/`` (key i
+    holds i bytes) and a stale object in ``dst-bucket``; the environment and
+    the ``bucketbridge sync --delete`` command (without its cluster option)
+    that copies one to the other through a config profile -- its keys travel
+    in the locations, so the cluster's workers find the root."""
+    from tests.test_user_scripts import SOURCE_ROOT
+
+    root = tmp_path / "root"
+    with local_provider(root) as provider:
+        source = provider.storage.buckets.create("src-bucket")
+        provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
+        for i in range(objects):
+            source.objects.create(f"data/é{i:03d}").upload(b"x" * i)
+    config = tmp_path / "config.ini"
+    config.write_text(f"[profile here]\nprovider = local\nlocal_root = {root}\n")
+    # the workers import this checkout, not an installed copy
+    path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "BUCKETBRIDGE_CONFIG": str(config), "PYTHONPATH": path}
+    command = [sys.executable, "-m", "bucketbridge", "--profile", "here", "sync", "--delete"]
+    return root, env, [*command, "local://src-bucket/data/", "local://dst-bucket/"]

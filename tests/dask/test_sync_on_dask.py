@@ -14,7 +14,6 @@ import os
 import pty
 import struct
 import subprocess
-import sys
 import termios
 import threading
 from collections.abc import Callable, Iterator
@@ -29,9 +28,8 @@ from bucketbridge import (
     TransferConfig,
     sync,
 )
-from tests.scaleout import PART, DyingAfterAPart, Seen, digests, local_provider
+from tests.scaleout import PART, DyingAfterAPart, Seen, command_line_sync, digests, local_provider
 from tests.servers.providers import ProviderFactory
-from tests.test_user_scripts import SOURCE_ROOT
 
 T = TypeVar("T")
 OBJECTS = 1200
@@ -172,24 +170,9 @@ def test_the_command_line_syncs_on_dask_with_its_bar_fed_here(
 ) -> None:
     """``bucketbridge sync --dask ADDRESS``: the batches run on the cluster,
     the bar (on a terminal) counts what they did, and the summary is the run's."""
-    root = tmp_path / "root"
-    with local_provider(root) as provider:
-        source = provider.storage.buckets.create("src-bucket")
-        provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
-        for i in range(200):
-            source.objects.create(f"data/é{i:03d}").upload(b"x" * i)
-    config = tmp_path / "config.ini"
-    # a profile's keys travel in the locations, so the workers find the root
-    config.write_text(f"[profile here]\nprovider = local\nlocal_root = {root}\n")
-    env = {
-        **os.environ,
-        "BUCKETBRIDGE_CONFIG": str(config),
-        "PYTHONPATH": str(SOURCE_ROOT),
-        "TQDM_MININTERVAL": "0",  # every update drawn: the last drawing shows the totals
-        "TQDM_MINITERS": "1",
-    }
-    command = [sys.executable, "-m", "bucketbridge", "--profile", "here", "sync", "--delete"]
-    command += ["local://src-bucket/data/", "local://dst-bucket/"]
+    root, env, command = command_line_sync(tmp_path, 200)
+    env["TQDM_MININTERVAL"] = "0"  # every update drawn: the last drawing shows the totals
+    env["TQDM_MINITERS"] = "1"
     command += ["--dask", client.scheduler.address]  # type: ignore[union-attr]
     terminal, stderr = pty.openpty()
     # 30 rows of 200 columns: at 0 columns (a new pty's) tqdm draws nothing

@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,14 @@ from bucketbridge import (  # noqa: E402 (after the skip: this module needs Ray)
     sync,
 )
 from bucketbridge.executors.ray import RayActorExecutor, RayExecutor  # noqa: E402
-from tests.scaleout import PART, DyingAfterAPart, Seen, digests, local_provider  # noqa: E402
+from tests.scaleout import (  # noqa: E402
+    PART,
+    DyingAfterAPart,
+    Seen,
+    command_line_sync,
+    digests,
+    local_provider,
+)
 from tests.servers.providers import ProviderFactory  # noqa: E402
 from tests.test_user_scripts import SOURCE_ROOT  # noqa: E402
 
@@ -232,18 +238,8 @@ def test_the_command_line_syncs_on_a_running_ray_cluster(
     started (its own job: the workers import this checkout from PYTHONPATH)
     and its actors copy every object and delete the stale one. (A wrong
     address: tests/cli/test_exit_codes.py.)"""
-    root = tmp_path / "root"
-    with local_provider(root) as provider:
-        source = provider.storage.buckets.create("src-bucket")
-        provider.storage.buckets.create("dst-bucket").objects.create("stale").upload(b"old")
-        for i in range(120):
-            source.objects.create(f"data/ü{i:03d}").upload(b"y" * i)
-    config = tmp_path / "config.ini"
-    config.write_text(f"[profile here]\nprovider = local\nlocal_root = {root}\n")
-    path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "BUCKETBRIDGE_CONFIG": str(config), "PYTHONPATH": path}
-    command = [sys.executable, "-m", "bucketbridge", "--profile", "here", "sync", "--delete"]
-    command += ["local://src-bucket/data/", "local://dst-bucket/", "--jobs", "2"]
+    root, env, command = command_line_sync(tmp_path, 120)
+    command += ["--jobs", "2"]
     address = ray.get_runtime_context().gcs_address
 
     done = subprocess.run(
