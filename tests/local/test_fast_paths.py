@@ -137,6 +137,59 @@ def test_readers_racing_replacements_and_recreations_get_one_whole_version(
     assert len(_sidecars(root, "raced")) == 1
 
 
+@pytest.mark.parametrize("key", ["new-dir/k", "k"])
+def test_a_lock_free_publish_between_the_locked_look_and_its_rename(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """The CI failure of the test above, forced: a locked publish looked and
+    found the key free (a new directory to make, or a delete just before),
+    then a lock-free ``linkat`` published another version there. Renaming
+    over it would replace that version unseen and leave its sidecar for
+    ever; the locked publish must replace it as a version it saw."""
+    bucket = provider.storage.buckets.create("interleaved")
+    real_version_at = local_driver._version_at
+    slipped_in: list[str] = []
+
+    def lock_free_publish_after_the_look(*args: Any) -> Any:
+        seen = real_version_at(*args)
+        if not slipped_in:
+            slipped_in.append(key)
+            writer = threading.Thread(
+                target=lambda: bucket.objects.create(key).upload(_payload(2), metadata={"n": "2"})
+            )
+            writer.start()
+            writer.join()
+            # it took the lock-free path: the locked writer holds the lock
+            assert b"".join(bucket.objects.create(key).iter_content()) == _payload(2)
+        return seen
+
+    if key == "k":  # the locked path with the key free: its directory is the bucket
+        monkeypatch.setattr(beneath, "link_fd", _refuse_once(beneath.link_fd))
+    monkeypatch.setattr(local_driver, "_version_at", lock_free_publish_after_the_look)
+    bucket.objects.create(key).upload(_payload(1), metadata={"n": "1"})
+    monkeypatch.undo()
+    assert slipped_in == [key]
+    obj = bucket.objects.get(key)
+    assert obj is not None and obj.metadata == {"n": "1"}
+    _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
+    assert len(_sidecars(root, "interleaved")) == 1
+    assert [o.metadata for o in bucket.objects.list()] == [{"n": "1"}]
+
+
+def _refuse_once(link: Any) -> Any:
+    """``beneath.link_fd`` failing the first time (as when the key was
+    taken at that moment), then linking."""
+    calls: list[int] = []
+
+    def link_fd(fd: int, dir_fd: int, name: str) -> None:
+        if not calls:
+            calls.append(fd)
+            raise FileExistsError(17, "taken a moment ago", name)
+        link(fd, dir_fd, name)
+
+    return link_fd
+
+
 def test_create_only_has_one_winner_per_key_under_a_race(
     provider: CloudProvider, root: Path
 ) -> None:

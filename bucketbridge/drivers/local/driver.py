@@ -486,7 +486,15 @@ class LocalDriver:
             sidecar = self._sidecars.read(bucket, key, computed_for)
             etag = _md5_etag(handle, sidecar.get("etag_part_size"))
         record = sidecar or {"content_type": guess_content_type(key), "metadata": {}}
-        self._sidecars.write(bucket, key, computed_for, {**record, "etag": etag})
+        # Kept only while the key still names the version computed from (the
+        # lock holds off replacing and deleting): a sidecar written for a
+        # version replaced or deleted meanwhile would be left for ever.
+        gone = (*ABSENT, NotFoundException)
+        with self._bucket_lock(bucket, shared=True), contextlib.suppress(*gone):
+            with self._key_dir(bucket, key) as (parent, name):
+                current = lstat_at(parent, name)
+            if current is not None and identity(current) == computed_for:
+                self._sidecars.write(bucket, key, computed_for, {**record, "etag": etag})
         return etag
 
     # -- writing -----------------------------------------------------------
@@ -690,16 +698,29 @@ class LocalDriver:
         ):
             replaced = _version_at(parent, name, bucket, key)
             try:
-                if create_only:
-                    os.link(
-                        temp_name,
-                        name,
-                        src_dir_fd=self._tmp_fd,
-                        dst_dir_fd=parent,
-                        follow_symlinks=False,
-                    )
-                else:
-                    os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
+                # A free key is taken with a link, never a rename: the lock
+                # does not hold off the lock-free publish (``_publish``),
+                # which may link another version in after the look above;
+                # a rename would then replace that version unseen and leave
+                # its sidecar behind for ever. Once the key holds a file,
+                # only holders of this lock can change it.
+                if create_only or replaced is None:
+                    try:
+                        os.link(
+                            temp_name,
+                            name,
+                            src_dir_fd=self._tmp_fd,
+                            dst_dir_fd=parent,
+                            follow_symlinks=False,
+                        )
+                    except FileExistsError:
+                        if create_only:
+                            raise
+                        replaced = _version_at(parent, name, bucket, key)
+                    else:
+                        return  # the temporary name goes with the TempFile
+                os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
+                temp.moved = True
             except FileExistsError as error:
                 raise PreconditionFailedException(
                     f"object {key!r} already exists in bucket {bucket!r}"
