@@ -323,15 +323,7 @@ class SidecarReader:
             fd = os.open(f"{digest}.{version}.json", FILE_FLAGS | os.O_NONBLOCK, dir_fd=directory)
         except OSError:  # missing, or a link (never followed: ELOOP, ENOTDIR)
             return {}
-        try:
-            if not is_file(os.fstat(fd)):
-                return {}
-            data = _read_to_end(fd)
-        except OSError:
-            return {}
-        finally:
-            os.close(fd)
-        return _decoded(data, key)
+        return _parse(fd, key)
 
     def _open_fanout(self, name: str) -> int:
         """The fan-out directory ``name``, opened once even when a listing's
