@@ -17,6 +17,10 @@ file and no lock; reads take no lock and find files and sidecars with one
 - a link in the sidecar tree is never followed, and a FIFO at a key is no
   object (nor does it hang a read);
 - a crashed writer leaves nothing: an unnamed file has no name to leave.
+
+Records live on the data files (inline.py) where the filesystem takes user
+xattrs, as here; tests marked with the ``sidecars`` layout run where it does
+not (and as buckets written before did), with a sidecar per object.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from bucketbridge import (
     PreconditionFailedException,
     ProviderList,
 )
-from bucketbridge.drivers.local import beneath
+from bucketbridge.drivers.local import beneath, inline
 from bucketbridge.drivers.local import driver as local_driver
 
 
@@ -52,9 +56,21 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "root"
 
 
+@pytest.fixture(params=["inline"])
+def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where records go: ``inline`` (xattrs taken), ``sidecars`` (refused)."""
+    if request.param == "sidecars":
+        monkeypatch.setattr(inline, "probe", lambda dir_fd: False)
+    return str(request.param)
+
+
+BOTH_LAYOUTS = pytest.mark.parametrize("layout", ["inline", "sidecars"], indirect=True)
+
+
 @pytest.fixture
-def provider(root: Path) -> Iterator[CloudProvider]:
+def provider(root: Path, layout: str) -> Iterator[CloudProvider]:
     made = _make(root)
+    assert made.driver._inline == (layout == "inline")  # type: ignore[attr-defined]
     assert made.driver._fast, "this system has openat2 and O_TMPFILE: the short paths must be on"  # type: ignore[attr-defined]
     yield made
     made.close()
@@ -62,11 +78,13 @@ def provider(root: Path) -> Iterator[CloudProvider]:
 
 @pytest.fixture
 def slow_provider(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudProvider]:
-    """A provider on the same root as where openat2 is refused (ENOSYS)."""
+    """A provider on the same root as where openat2 is refused (ENOSYS) and
+    records go to sidecars: a bucket written the old way."""
     monkeypatch.setattr(beneath, "_syscall", None)
+    monkeypatch.setattr(inline, "probe", lambda dir_fd: False)
     made = _make(root)
     monkeypatch.undo()
-    assert not made.driver._fast  # type: ignore[attr-defined]
+    assert not made.driver._fast and not made.driver._inline  # type: ignore[attr-defined]
     yield made
     made.close()
 
@@ -79,14 +97,31 @@ def _sidecars(root: Path, bucket: str) -> list[Path]:
     return sorted((root / ".bucketbridge" / "meta" / bucket).glob("*/*.json"))
 
 
+def _on_files(root: Path, bucket: str) -> list[Path]:
+    """The bucket's files that carry a record of their own (inline.py)."""
+    found = []
+    for path in sorted((root / bucket).rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                os.getxattr(path, inline.NAME)
+                found.append(path)
+    return found
+
+
+def _records(root: Path, bucket: str) -> list[Path]:
+    """Every record the bucket holds, sidecar or on a file: one an object."""
+    return _sidecars(root, bucket) + _on_files(root, bucket)
+
+
 def _check_whole(data: bytes, etag: str | None, metadata: dict[str, str]) -> None:
     n = int(metadata["n"])
     assert data == _payload(n), "bytes of one version, metadata of another"
     assert etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+@BOTH_LAYOUTS
 def test_readers_racing_replacements_and_recreations_get_one_whole_version(
-    provider: CloudProvider, root: Path
+    provider: CloudProvider, root: Path, layout: str
 ) -> None:
     bucket = provider.storage.buckets.create("raced")
     bucket.objects.create("k").upload(_payload(0), metadata={"n": "0"})
@@ -134,9 +169,11 @@ def test_readers_racing_replacements_and_recreations_get_one_whole_version(
     final = bucket.objects.get("k")
     assert final is not None
     _check_whole(final.download_range(0, final.size), final.etag, final.metadata)
-    assert len(_sidecars(root, "raced")) == 1
+    assert len(_records(root, "raced")) == 1
+    assert len(_sidecars(root, "raced")) == (layout == "sidecars")
 
 
+@BOTH_LAYOUTS
 @pytest.mark.parametrize("key", ["new-dir/k", "k"])
 def test_a_lock_free_publish_between_the_locked_look_and_its_rename(
     provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch, key: str
@@ -172,7 +209,7 @@ def test_a_lock_free_publish_between_the_locked_look_and_its_rename(
     obj = bucket.objects.get(key)
     assert obj is not None and obj.metadata == {"n": "1"}
     _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
-    assert len(_sidecars(root, "interleaved")) == 1
+    assert len(_records(root, "interleaved")) == 1
     assert [o.metadata for o in bucket.objects.list()] == [{"n": "1"}]
 
 
@@ -219,7 +256,7 @@ def test_create_only_has_one_winner_per_key_under_a_race(
         assert obj is not None and obj.metadata == {"n": str(won[0])}
         _check_whole(obj.download_range(0, obj.size), obj.etag, obj.metadata)
     # the losers' sidecars went with their files
-    assert len(_sidecars(root, "create-only")) == len(winners)
+    assert len(_records(root, "create-only")) == len(winners)
 
 
 @pytest.mark.parametrize("removed", ["directory", "bucket"])
@@ -246,18 +283,18 @@ def test_a_directory_removed_between_open_and_link(
         obj = bucket.objects.get("sub/new")
         assert obj is not None and obj.metadata == {"n": "1"}
         assert b"".join(obj.iter_content()) == b"new"
-        assert len(_sidecars(root, "pruned")) == 1
+        assert len(_records(root, "pruned")) == 1
     else:
         with pytest.raises(NotFoundException):
             bucket.objects.create("sub/new").upload(b"new", metadata={"n": "1"})
         assert not (root / "pruned").exists()
-        assert _sidecars(root, "pruned") == []
+        assert _records(root, "pruned") == []
     assert calls == ["new"]
     assert os.listdir(root / ".bucketbridge" / "tmp") == []
 
 
 def test_buckets_written_without_the_short_paths_read_and_overwrite_the_same(
-    root: Path, slow_provider: CloudProvider, tmp_path: Path
+    root: Path, slow_provider: CloudProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = slow_provider.storage.buckets.create("mixed")
     local_file = tmp_path / "file.bin"
@@ -284,16 +321,40 @@ def test_buckets_written_without_the_short_paths_read_and_overwrite_the_same(
         for n in range(2):
             fast.objects.create(f"a/{n}").upload(_payload(n + 10), metadata={"n": str(n + 10)})
         fast.objects.create("b/new").upload(_payload(20), metadata={"n": "20"})
-        # and read back the old way
-        for key in ("a/0", "a/1", "a/2", "b/new"):
-            obj = slow.objects.get(key)
-            assert obj is not None
-            _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
-        assert len(_sidecars(root, "mixed")) == 6  # one per object, none orphaned
+        # overwritten and deleted under a listing, records on the files now
+        fast.objects.create("a/3").delete()
+        listed = {o.name: o for o in fast.objects.list(prefix="a/")}
+        assert {k: v.metadata for k, v in listed.items()} == {
+            "a/0": {"n": "10"},
+            "a/1": {"n": "11"},
+            "a/2": {"n": "2"},
+        }
+        # and read back without openat2 (the slow paths find both layouts)
+        with monkeypatch.context() as patched:
+            patched.setattr(beneath, "_syscall", None)
+            slow_again = _make(root)
+        try:
+            again = slow_again.storage.buckets.get("mixed")
+            assert again is not None
+            for key in ("a/0", "a/1", "a/2", "b/new"):
+                obj = again.objects.get(key)
+                assert obj is not None
+                _check_whole(b"".join(obj.iter_content()), obj.etag, obj.metadata)
+        finally:
+            slow_again.close()
+        # one record per object, none orphaned: the overwritten and deleted
+        # versions' sidecars went; the new versions carry theirs
+        assert [p.parent.name + "/" + p.name for p in _on_files(root, "mixed")] == [
+            "a/0",
+            "a/1",
+            "b/new",
+        ]
+        assert len(_sidecars(root, "mixed")) == 2  # a/2 and file, untouched
     finally:
         fast_provider.close()
 
 
+@pytest.mark.parametrize("layout", ["sidecars"], indirect=True)
 def test_a_link_in_the_sidecar_tree_is_never_followed(provider: CloudProvider, root: Path) -> None:
     bucket = provider.storage.buckets.create("meta-links")
     bucket.objects.create("seed").upload(b"makes the bucket's meta dir")
@@ -358,5 +419,5 @@ def test_an_unnamed_file_leaves_nothing_when_the_write_fails(
     with pytest.raises(BucketBridgeException):
         bucket.objects.create("k").upload(b"never", metadata={"n": "1"})
     assert os.listdir(root / ".bucketbridge" / "tmp") == []
-    assert _sidecars(root, "failing") == []
+    assert _records(root, "failing") == []
     assert bucket.objects.get("k") is None

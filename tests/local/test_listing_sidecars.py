@@ -10,6 +10,11 @@ in the kernel across filesystems: what both must keep.
   threads (drivers/local/listing.py; made to start here on a few keys);
 - a download into another filesystem is byte for byte, and where the kernel
   refuses to copy it moves at most 1 MiB through the process at a time.
+
+Objects are written with sidecars here (``sidecar_layout``): the layout of
+buckets written before records moved onto the files (inline.py), and of
+filesystems that refuse user xattrs. tests/local/test_inline_records.py
+holds the inline layout to the same.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
 from bucketbridge.drivers.local import driver as local_driver
-from bucketbridge.drivers.local import listing, state
+from bucketbridge.drivers.local import inline, listing, state
+
+
+@pytest.fixture(autouse=True)
+def sidecar_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers made here write sidecars, as where xattrs are refused."""
+    monkeypatch.setattr(inline, "probe", lambda dir_fd: False)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from bucketbridge import CloudProviderFactory, ProviderList
+from bucketbridge.drivers.local import inline
 
 FIRST = b"first version " * 100
 SECOND = b"second version " * 50
@@ -31,10 +32,16 @@ SECOND = b"second version " * 50
 WRITER_CHANCE = 5.0
 
 
+@pytest.mark.parametrize("layout", ["inline", "sidecars"])
 @pytest.mark.parametrize("how", ["iter_content", "download_to_file"])
 def test_a_read_racing_a_replacement_describes_the_version_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, layout: str
 ) -> None:
+    """The replacement lands between the reader's open and its first look
+    at the version's record: its sidecar (``sidecars``: as where xattrs are
+    refused, or a bucket written before) or its attribute (inline.py)."""
+    if layout == "sidecars":
+        monkeypatch.setattr(inline, "probe", lambda dir_fd: False)
     with CloudProviderFactory().create_provider(
         ProviderList.LOCAL, {"local_root": str(tmp_path / "root")}
     ) as provider:
@@ -44,7 +51,9 @@ def test_a_read_racing_a_replacement_describes_the_version_read(
         assert obj is not None
 
         sidecars: Any = provider.driver._sidecars  # type: ignore[attr-defined]
-        real_read = sidecars.read
+        looked_up: Any = sidecars if layout == "sidecars" else inline
+        name = "read" if layout == "sidecars" else "read_fd"
+        real_read = getattr(looked_up, name)
         writes: list[threading.Thread] = []
 
         def replace() -> None:
@@ -57,7 +66,7 @@ def test_a_read_racing_a_replacement_describes_the_version_read(
                 writes[0].join(WRITER_CHANCE)
             return real_read(*args)
 
-        monkeypatch.setattr(sidecars, "read", read_after_a_replacement)
+        monkeypatch.setattr(looked_up, name, read_after_a_replacement)
         if how == "iter_content":
             data = b"".join(obj.iter_content())
         else:

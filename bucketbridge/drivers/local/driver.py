@@ -103,13 +103,14 @@ from ..records import (
     WriteOptions,
     guess_content_type,
 )
-from . import beneath
+from . import beneath, inline
 from .listing import record_of, records
 from .paths import (
     ABSENT,
     DIR_FLAGS,
     MAX_SEGMENT_BYTES,
     STATE_DIR,
+    Describe,
     DirChain,
     SymlinkInTree,
     check_bucket_dir_name,
@@ -125,6 +126,7 @@ from .paths import (
     remove_links_and_empty_dirs,
     remove_tree,
     reopen_dir,
+    undescribed,
     walk_sorted,
 )
 from .state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
@@ -202,6 +204,9 @@ class LocalDriver:
         # the common reads and writes in a few system calls instead of ~30
         self._fast = beneath.probe(self._tmp_fd)
         self._sidecars = SidecarStore(meta_fd, self._tmp_fd, fast=self._fast)
+        # records on the data files themselves (inline.py), where the
+        # filesystem takes user xattrs; sidecars where it does not
+        self._inline = inline.probe(self._tmp_fd)
         self.signer = SignedUrlService(
             load_or_create_key("signing.key", dir_fd=state), server_url, self
         )
@@ -306,56 +311,114 @@ class LocalDriver:
     def head_object(self, bucket: str, key: str) -> ObjectInfo | None:
         if self._fast:
             try:
-                return self._head(bucket, key, lambda: self._stat_beneath(bucket, key))
+                return self._head(bucket, key, lambda: self._look_beneath(bucket, key))
             except OSError as error:
                 if error.errno in _NO_OBJECT and self._is_bucket_dir(bucket):
                     return None
                 # else the bucket is missing or a link: the slow path says so
         try:
             with self._key_dir(bucket, key) as (parent, name):
-                return self._head(
-                    bucket, key, lambda: os.stat(name, dir_fd=parent, follow_symlinks=False)
-                )
+
+                def look() -> tuple[os.stat_result, bytes | None]:
+                    stat = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                    return stat, inline.read_at(parent, name) if self._inline else None
+
+                return self._head(bucket, key, look)
         except ABSENT:
             return None
 
     def _head(
-        self, bucket: str, key: str, stat_key: Callable[[], os.stat_result]
+        self,
+        bucket: str,
+        key: str,
+        look: Callable[[], tuple[os.stat_result, bytes | None]],
     ) -> ObjectInfo | None:
         for _ in range(3):
-            stat = stat_key()
+            stat, raw = look()
             if not is_file(stat):  # a directory, or a link: no object
                 return None
-            info, had_sidecar = self._info(bucket, key, stat)
-            if had_sidecar:
+            info, had_record = self._info(bucket, key, stat, raw)
+            if had_record:
                 return info
-            # No sidecar for this version: either the file was put here by
+            # No record for this version: either the file was put here by
             # hand, or it was replaced after our stat and its sidecar swept.
-            if identity(stat_key()) == info.revision:
+            if identity(look()[0]) == info.revision:
                 return info
         return info
 
-    def _stat_beneath(self, bucket: str, key: str) -> os.stat_result:
+    def _look_beneath(self, bucket: str, key: str) -> tuple[os.stat_result, bytes | None]:
         """The entry at ``key`` itself (a link is not followed, nor is one on
-        the way: ELOOP), in one openat2 of an O_PATH descriptor."""
-        key_segments(key)
-        check_bucket_dir_name(bucket)
-        fd = beneath.open_beneath(
-            self._root_fd, f"{bucket}/{key}", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-        )
+        the way: ELOOP) and its record's bytes (inline.py), both of the one
+        inode an openat2 of an O_PATH descriptor holds."""
+        fd = self._open_path_beneath(bucket, key)
+        try:
+            return os.fstat(fd), inline.read_path_fd(fd) if self._inline else None
+        finally:
+            os.close(fd)
+
+    def _stat_beneath(self, bucket: str, key: str) -> os.stat_result:
+        fd = self._open_path_beneath(bucket, key)
         try:
             return os.fstat(fd)
         finally:
             os.close(fd)
 
+    def _open_path_beneath(self, bucket: str, key: str) -> int:
+        key_segments(key)
+        check_bucket_dir_name(bucket)
+        return beneath.open_beneath(
+            self._root_fd, f"{bucket}/{key}", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        )
+
+    @property
+    def _describe(self) -> Describe:
+        return self._describe_at if self._inline else undescribed
+
     def _is_bucket_dir(self, bucket: str) -> bool:
         stat = lstat_at(self._root_fd, bucket)
         return stat is not None and stat_module.S_ISDIR(stat.st_mode)
 
-    def _info(self, bucket: str, key: str, stat: os.stat_result) -> tuple[ObjectInfo, bool]:
+    def _info(
+        self, bucket: str, key: str, stat: os.stat_result, raw: bytes | None
+    ) -> tuple[ObjectInfo, bool]:
         version = identity(stat)
-        sidecar = self._sidecars.read(bucket, key, version)
-        return record_of(key, stat, version, sidecar), bool(sidecar)
+        record = self._record(bucket, key, stat, raw)
+        return record_of(key, stat, version, record), bool(record)
+
+    def _record(
+        self, bucket: str, key: str, stat: os.stat_result, raw: bytes | None
+    ) -> dict[str, Any]:
+        """The record of the version ``stat`` describes: the one on its file
+        (``raw``, its attribute's bytes) if written for that version, else
+        its sidecar (a bucket written before, or where xattrs are refused),
+        else {}. An inline record is never empty: it always has an etag."""
+        record = inline.decode(raw, stat)
+        if record is not None:
+            return record
+        return self._sidecars.read(bucket, key, identity(stat))
+
+    def _describe_at(
+        self, dir_fd: int, name: str, stat: os.stat_result
+    ) -> tuple[os.stat_result, dict[str, Any] | None]:
+        """A listing's look at one file's record, beside the stat it made.
+        Two lookups of one name: if the record names another version (the
+        file replaced between them, or edited in place by hand), look again
+        at one inode through an O_PATH descriptor."""
+        raw = inline.read_at(dir_fd, name)
+        record = inline.decode(raw, stat)
+        if record is not None or raw is None:
+            return stat, record
+        try:
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:  # deleted meanwhile: the stat stands, with no record
+            return stat, None
+        try:
+            again = os.fstat(fd)
+            if not is_file(again):
+                return stat, None
+            return again, inline.decode(inline.read_path_fd(fd), again)
+        finally:
+            os.close(fd)
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
@@ -364,7 +427,9 @@ class LocalDriver:
             # the walk first (one more key than the page: are there more?),
             # then the page's sidecars, read beside each other (listing.py)
             found = list(
-                itertools.islice(walk_sorted(bucket_fd, "", prefix or "", marker), limit + 1)
+                itertools.islice(
+                    walk_sorted(bucket_fd, "", prefix or "", marker, self._describe), limit + 1
+                )
             )
             more = len(found) > limit
             items = records(found[:limit], sidecars)
@@ -377,7 +442,8 @@ class LocalDriver:
         ``list_objects`` would give -- files are objects, links are not and
         are never descended, and a directory is listed only if a file lies
         somewhere below it (``holds_a_file``)."""
-        objects: list[tuple[str, os.stat_result]] = []  # their records made at the end
+        # their records made at the end
+        objects: list[tuple[str, os.stat_result, dict[str, Any] | None]] = []
         directories: list[str] = []
         with self._opened_bucket(bucket) as bucket_fd, self._sidecars.reader(bucket) as sidecars:
             names = _prefix_directories(prefix)
@@ -388,7 +454,9 @@ class LocalDriver:
             except ABSENT:  # no such directory, a file, or a link
                 return DirectoryPage([], [], None)
             with chain:
-                last = _level_page(chain.fd, prefix, marker, limit, objects, directories)
+                last = _level_page(
+                    chain.fd, prefix, marker, limit, objects, directories, self._describe
+                )
             return DirectoryPage(records(objects, sidecars), directories, last)
 
     def _open(self, bucket: str, key: str, if_revision: str | None) -> BinaryIO:
@@ -432,11 +500,14 @@ class LocalDriver:
             try:
                 stat = os.fstat(fd)
                 version = identity(stat)
-                sidecar = self._sidecars.read(bucket, key, version)
+                sidecar = self._record(bucket, key, stat, self._raw_of(fd))
             except BaseException:
                 os.close(fd)
                 raise
         return fd, record_of(key, stat, version, sidecar), sidecar
+
+    def _raw_of(self, fd: int) -> bytes | None:
+        return inline.read_fd(fd) if self._inline else None
 
     def _open_described_fast(
         self, bucket: str, key: str, if_revision: str | None
@@ -466,7 +537,7 @@ class LocalDriver:
                 version = identity(stat)
                 if if_revision is not None and version != if_revision:
                     raise _replaced(bucket, key)
-                sidecar = self._sidecars.read(bucket, key, version)
+                sidecar = self._record(bucket, key, stat, self._raw_of(fd))
                 if sidecar or identity(self._stat_beneath(bucket, key)) == version:
                     return fd, record_of(key, stat, version, sidecar), sidecar
         except OSError:
@@ -483,9 +554,18 @@ class LocalDriver:
         with self._open(bucket, key, revision) as handle:
             stat = os.fstat(handle.fileno())
             computed_for = identity(stat)
-            sidecar = self._sidecars.read(bucket, key, computed_for)
+            raw = self._raw_of(handle.fileno())
+            on_file = inline.decode(raw, stat)
+            sidecar = on_file or self._sidecars.read(bucket, key, computed_for)
             etag = _md5_etag(handle, sidecar.get("etag_part_size"))
-        record = sidecar or {"content_type": guess_content_type(key), "metadata": {}}
+            record = sidecar or {"content_type": guess_content_type(key), "metadata": {}}
+            # Kept on the file itself unless the version has a sidecar: that
+            # inode is the version's, so the etag can never land on another
+            # version, nor outlive this one.
+            if (on_file is not None or (self._inline and not sidecar)) and inline.store(
+                handle.fileno(), inline.encode(key, stat, {**record, "etag": etag})
+            ):
+                return etag
         # Kept only while the key still names the version computed from (the
         # lock holds off replacing and deleting): a sidecar written for a
         # version replaced or deleted meanwhile would be left for ever.
@@ -625,9 +705,15 @@ class LocalDriver:
                     return
                 # Were a link swapped in after that look, unlink removes the
                 # link itself: unlinkat never follows one.
+                # a version with its record on its file has no sidecar
+                version = identity(stat)
+                on_file = self._inline and (
+                    inline.version_of(inline.read_at(chain.fd, name)) == version
+                )
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=chain.fd)
-                self._sidecars.remove_one(bucket, key, identity(stat))
+                if not on_file:
+                    self._sidecars.remove_one(bucket, key, version)
                 chain.prune_empty()
 
     def _publish(
@@ -653,7 +739,12 @@ class LocalDriver:
         dir and renames (or, create-only, links) it into place."""
         stat = os.fstat(temp.fd)
         version = identity(stat)  # link and rename keep inode, size and mtime
-        self._sidecars.create(bucket, key, version, {**record, "etag": etag})
+        described = {**record, "etag": etag}
+        # on the file itself (inline.py): one inode, published with its
+        # record in the one linkat or rename; a sidecar where refused
+        on_file = self._inline and inline.store(temp.fd, inline.encode(key, stat, described))
+        if not on_file:
+            self._sidecars.create(bucket, key, version, described)
         published = False
         *directories, name = key_segments(key)
         try:
@@ -667,7 +758,7 @@ class LocalDriver:
                 self._publish_locked(bucket, key, directories, name, temp, create_only)
                 published = True
         finally:
-            if not published:  # its inode never became the object: drop its sidecar
+            if not published and not on_file:  # never the object: drop its sidecar
                 self._sidecars.remove_one(bucket, key, version)
         return ObjectInfo(
             key=key,
@@ -719,6 +810,13 @@ class LocalDriver:
                         replaced = _version_at(parent, name, bucket, key)
                     else:
                         return  # the temporary name goes with the TempFile
+                # a version with its record on its file has no sidecar to remove
+                if (
+                    replaced is not None
+                    and self._inline
+                    and inline.version_of(inline.read_at(parent, name)) == replaced
+                ):
+                    replaced = None
                 os.replace(temp_name, name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
                 temp.moved = True
             except FileExistsError as error:
@@ -871,8 +969,9 @@ def _level_page(
     prefix: str,
     marker: str | None,
     limit: int,
-    objects: list[tuple[str, os.stat_result]],
+    objects: list[tuple[str, os.stat_result, dict[str, Any] | None]],
     directories: list[str],
+    describe: Describe,
 ) -> str | None:
     """Fill ``objects`` and ``directories`` with one page of the level;
     the marker of the next page, None if this one is the last."""
@@ -902,7 +1001,7 @@ def _level_page(
                 continue
             if len(objects) + len(directories) == limit:
                 return last
-            objects.append((name, stat))
+            objects.append((name, *describe(level_fd, entry.name, stat)))
         last = name
     return None
 

@@ -11,6 +11,12 @@ sidecar read at all. The disk serves many at once: read by
 took a fifth of the time. So a page's sidecars are read in chunks on a
 pool that lives only as long as the page; a short page reads them in turn,
 where starting threads would cost more than it saves.
+
+That was the whole cost of a sidecar layout. Objects written since carry
+their record on the data file (inline.py), which the walk reads by name
+beside its ``stat`` (two system calls a key, no file opened); only keys
+found without one -- a bucket written with sidecars, files put there by
+hand -- still have their sidecars looked for, on the readers as before.
 """
 
 from __future__ import annotations
@@ -46,23 +52,29 @@ def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, A
     )
 
 
-Found = Sequence[tuple[str, os.stat_result]]
-"""(key, stat) of the object files a walk found, in key order."""
+Found = Sequence[tuple[str, os.stat_result, dict[str, Any] | None]]
+"""(key, stat, record found on the file, or None) of the object files a
+walk found, in key order."""
 
 
 def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
-    """The records of the (key, stat) pairs a walk found, in their order."""
-    if len(found) < IN_TURN_BELOW:
-        return _in_turn(found, sidecars)
-    chunks = [found[start : start + CHUNK] for start in range(0, len(found), CHUNK)]
-    with ThreadPoolExecutor(READERS, thread_name_prefix="bucketbridge-sidecars") as pool:
-        done = pool.map(lambda chunk: _in_turn(chunk, sidecars), chunks)
-        return [info for chunk in done for info in chunk]
+    """The records of the files a walk found, in their order; a file
+    without a record of its own is described by its sidecar, if any."""
+    missing = [index for index, (_, _, record) in enumerate(found) if record is None]
+    sidecar_of: dict[int, dict[str, Any]] = {}
+    if len(missing) < IN_TURN_BELOW:
+        sidecar_of = dict(zip(missing, _in_turn(found, missing, sidecars), strict=True))
+    else:
+        chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
+        with ThreadPoolExecutor(READERS, thread_name_prefix="bucketbridge-sidecars") as pool:
+            done = pool.map(lambda chunk: _in_turn(found, chunk, sidecars), chunks)
+            for chunk, read in zip(chunks, done, strict=True):
+                sidecar_of.update(zip(chunk, read, strict=True))
+    return [
+        record_of(key, stat, identity(stat), sidecar_of[index] if record is None else record)
+        for index, (key, stat, record) in enumerate(found)
+    ]
 
 
-def _in_turn(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
-    made: list[ObjectInfo] = []
-    for key, stat in found:
-        version = identity(stat)
-        made.append(record_of(key, stat, version, sidecars.read(key, version)))
-    return made
+def _in_turn(found: Found, indexes: Sequence[int], sidecars: SidecarReader) -> list[dict[str, Any]]:
+    return [sidecars.read(found[i][0], identity(found[i][1])) for i in indexes]

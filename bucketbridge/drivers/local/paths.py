@@ -12,8 +12,9 @@ import contextlib
 import errno
 import os
 import stat as stat_module
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
+from typing import Any
 
 from ...errors import InvalidNameException
 
@@ -193,12 +194,27 @@ def is_file(stat: os.stat_result) -> bool:
     return stat_module.S_ISREG(stat.st_mode)
 
 
+Described = tuple[os.stat_result, dict[str, Any] | None]
+"""A file's stat and the record found on it (None: none)."""
+Describe = Callable[[int, str, os.stat_result], Described]
+"""Reads the record of the file ``name`` in ``dir_fd`` that ``stat`` describes."""
+
+
+def undescribed(dir_fd: int, name: str, stat: os.stat_result) -> Described:
+    return stat, None
+
+
 def walk_sorted(
-    dir_fd: int, relative: str, prefix: str, marker: str | None
-) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (key, stat) of the files under the directory ``dir_fd`` in S3's
-    key order, skipping whole subtrees that are before ``marker`` or outside
-    ``prefix``, and links to anything: they are not objects.
+    dir_fd: int,
+    relative: str,
+    prefix: str,
+    marker: str | None,
+    describe: Describe = undescribed,
+) -> Iterator[tuple[str, os.stat_result, dict[str, Any] | None]]:
+    """Yield (key, stat, record) of the files under the directory ``dir_fd``
+    in S3's key order, skipping whole subtrees that are before ``marker`` or
+    outside ``prefix``, and links to anything: they are not objects. The
+    record is what ``describe`` reads while the file's directory is open.
 
     A directory sorts as its name plus '/', which puts ``a-b`` before ``a/c``
     before ``a0`` exactly as the keys themselves sort; code point order is
@@ -224,7 +240,7 @@ def walk_sorted(
             except ABSENT:  # removed, or swapped for a link, since listed
                 continue
             try:
-                yield from walk_sorted(subdir, name, prefix, marker)
+                yield from walk_sorted(subdir, name, prefix, marker, describe)
             finally:
                 os.close(subdir)
             continue
@@ -235,7 +251,7 @@ def walk_sorted(
         except FileNotFoundError:  # deleted while we listed
             continue
         if is_file(stat):
-            yield name, stat
+            yield name, *describe(dir_fd, entry.name, stat)
 
 
 def level_sorted(dir_fd: int, relative: str) -> list[tuple[str, os.DirEntry[str]]]:
