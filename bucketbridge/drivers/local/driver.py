@@ -2,25 +2,32 @@
 
 Layout under the root::
 
-    <bucket>/<key>                      the object's bytes, at the path its key names
-    .bucketbridge/meta/<bucket>/...     sidecars: content type, metadata, etag (local_state)
+    <bucket>/<key>                      the object's bytes, at the path its key names, and
+                                        its record (etag, content type, metadata) in the
+                                        file's ``user.bucketbridge`` xattr (inline.py)
+    .bucketbridge/meta/<bucket>/...     sidecars: the records of objects written where
+                                        xattrs are refused, or before they were used (state.py)
     .bucketbridge/tmp/                  files being written, on the same filesystem
     .bucketbridge/uploads/<id>/         parts of multipart uploads in progress
     .bucketbridge/locks/<bucket>.lock   serialises replacing and deleting, across processes
     .bucketbridge/signing.key           the HMAC key of this root's signed URLs
 
 Bucket names cannot start with a dot, so ``.bucketbridge`` never shows as a
-bucket. Every write goes to a temporary file, and its sidecar is written
-before the file is published: a reader sees the old object or the whole new
-one, never an object without its sidecar. On Linux (beneath.py) the file is
-an unnamed ``O_TMPFILE`` one -- a crashed writer leaves nothing -- and a new
-key is published with one ``linkat``, without the lock (it replaces nothing;
-an existing key fails it). Replacing a key, a create-only write that finds
-one, and systems without ``O_TMPFILE``/``openat2`` name the file in the tmp
-dir and ``os.replace`` (or ``os.link`` for create-only) it into place under
-the bucket's lock; a crashed writer leaves only that temporary file, swept a
-day later. Readers take no lock for an object with a sidecar
-(``_open_described_fast``); the layout on disk is the same either way.
+bucket. Every write goes to a temporary file whose record is set on it (or,
+where xattrs are refused, written as its sidecar) before the file is
+published: a reader sees the old object or the whole new one, never an
+object without its record. On Linux (beneath.py) the file is an unnamed
+``O_TMPFILE`` one -- a crashed writer leaves nothing -- and a new key is
+published with one ``linkat``, without the lock (it replaces nothing; an
+existing key fails it). An object with its record on its file is replaced
+without the lock too: one ``rename``, with no sidecar to remove after it
+(``_replace_lock_free``). Replacing an object with a sidecar, a create-only
+write that finds one, and systems without ``O_TMPFILE``/``openat2`` name
+the file in the tmp dir and ``os.replace`` (or ``os.link``) it into place
+under the bucket's lock, which then removes the replaced version's sidecar;
+a crashed writer leaves only that temporary file, swept a day later.
+Readers take no lock for an object with a record (``_open_described_fast``);
+the layout on disk is the same either way.
 
 Symbolic links are never followed below the root: nothing outside it is
 ever read, written, listed or deleted through one. (The root itself may be
@@ -752,7 +759,10 @@ class LocalDriver:
                 try:
                     beneath.link_fd(temp.fd, parent, name)
                     published = temp.moved = True
-                except OSError:  # taken, or the directory was pruned: the slow path
+                except FileExistsError:  # taken: replaced here if nothing else is to go
+                    if on_file and not create_only:
+                        published = self._replace_lock_free(parent, name, temp)
+                except OSError:  # the directory was pruned: the slow path
                     pass
             if not published:
                 self._publish_locked(bucket, key, directories, name, temp, create_only)
@@ -769,6 +779,24 @@ class LocalDriver:
             metadata=dict(record["metadata"]),
             revision=version,
         )
+
+    def _replace_lock_free(self, parent: int, name: str, temp: TempFile) -> bool:
+        """Rename a version with its record on its file over one that has
+        its own too, without the lock: with no sidecar on either side there
+        is nothing to remove after the rename, which is the lock's only
+        work (readers hold the inode they opened, whose record is its own).
+        False (the locked path decides) if the key holds anything else -- a
+        version with a sidecar, a file put there by hand, a link (links
+        carry no user attributes), a directory -- or the rename fails (the
+        directory pruned meanwhile, a directory swapped in)."""
+        if inline.version_of(inline.read_at(parent, name)) is None:
+            return False
+        try:
+            os.replace(temp.named(), name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
+        except OSError:
+            return False
+        temp.moved = True
+        return True
 
     def _publish_locked(
         self,

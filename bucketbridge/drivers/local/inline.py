@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -54,6 +55,22 @@ NAME = "user.bucketbridge"
 _REFUSED = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSPC, errno.E2BIG, errno.EPERM, errno.EACCES)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
+
+
+def guessed_content_type(key: str) -> str:
+    """``guess_content_type(key)``, remembered by the suffixes of the key's
+    last segment, the only part ``mimetypes`` looks at for a name with no
+    URL scheme: guessing was a third of a 10,000-key listing's CPU (cProfile)."""
+    if ":" in key:  # "data:..." and "scheme://..." are parsed as URLs
+        return guess_content_type(key)
+    name = key.rpartition("/")[2].lstrip(".")
+    dot = name.find(".")
+    return _guessed_for_suffixes(name[dot:] if dot >= 0 else "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _guessed_for_suffixes(suffixes: str) -> str:
+    return guess_content_type("x" + suffixes)
 
 
 def identity_of(stat: os.stat_result) -> tuple[int, int, int]:
@@ -74,7 +91,7 @@ def encode(key: str, stat: os.stat_result, record: Mapping[str, Any]) -> bytes:
     else:
         packed["e"] = etag
     content_type = record.get("content_type")
-    if content_type and content_type != guess_content_type(key):
+    if content_type and content_type != guessed_content_type(key):
         packed["t"] = content_type
     if record.get("metadata"):
         packed["m"] = dict(record["metadata"])

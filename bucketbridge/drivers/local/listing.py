@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import ObjectInfo, guess_content_type
+from ..records import ObjectInfo
+from .inline import guessed_content_type
 from .state import SidecarReader, identity
 
 READERS = 8
@@ -46,7 +47,7 @@ def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, A
         stat.st_size,
         datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
         sidecar.get("etag"),
-        sidecar.get("content_type") or guess_content_type(key),
+        sidecar.get("content_type") or guessed_content_type(key),
         dict(sidecar.get("metadata") or {}),
         version,
     )
