@@ -1,6 +1,6 @@
 """System calls per small object of the LOCAL provider, counted with strace.
 
-    python bench/local_syscalls.py            # 1,000 x 4 KiB: write, overwrite, read
+    python bench/local_syscalls.py            # 1,000 x 4 KiB: write, overwrite, read, list
     python bench/local_syscalls.py --count 200 --source /another/checkout
 
 Each phase runs in a process of its own under ``strace -f -c``; a run of the
@@ -26,6 +26,10 @@ root, phase, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 provider = CloudProviderFactory().create_provider(ProviderList.LOCAL, {{"local_root": root}})
 bucket = provider.storage.buckets.get("small") or provider.storage.buckets.create("small")
 payload = bytes(4096)
+if phase == "list":  # the whole bucket listed once: the objects, or the one made first
+    listed = sum(1 for _ in bucket.objects)
+    assert listed == max(count, 1), listed
+    raise SystemExit
 for index in range(count):
     obj = bucket.objects.create(f"small/{{index:05d}}.dat")
     if phase == "read":
@@ -59,7 +63,8 @@ def main() -> None:
         # both roots hold the bucket and its directories already
         for where in (empty, root):
             subprocess.run([sys.executable, str(script), str(where), "write", "1"], check=True)
-        for phase, label in (("write", "write"), ("write", "overwrite"), ("read", "read")):
+        phases = (("write", "write"), ("write", "overwrite"), ("read", "read"), ("list", "list"))
+        for phase, label in phases:
             base = _strace(script, empty, phase, 0, Path(work, "base"))
             run = _strace(script, root, phase, count, Path(work, "run"))
             per = {k: (run.get(k, 0) - base.get(k, 0)) / count for k in base.keys() | run.keys()}

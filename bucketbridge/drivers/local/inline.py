@@ -44,6 +44,7 @@ import contextlib
 import errno
 import functools
 import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -179,7 +180,7 @@ def probe(dir_fd: int) -> bool:
     filesystem) take the attribute, and it reads back through /proc."""
     if not hasattr(os, "setxattr") or not os.path.isdir("/proc/self/fd"):
         return False
-    name = f"xattr-probe-{os.getpid()}-{id(dir_fd)}.part"  # swept with the tmp dir's leftovers
+    name = f"xattr-probe-{secrets.token_hex(8)}.part"  # swept with the tmp dir's leftovers
     try:
         fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
     except OSError:
