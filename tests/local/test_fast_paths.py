@@ -213,6 +213,33 @@ def test_a_lock_free_publish_between_the_locked_look_and_its_rename(
     assert [o.metadata for o in bucket.objects.list()] == [{"n": "1"}]
 
 
+@BOTH_LAYOUTS
+def test_an_etag_computed_from_a_version_replaced_meanwhile_leaves_no_record(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``compute_etag`` keeps what it computed for the version it read: a
+    sidecar written after that version was replaced would be left for ever."""
+    bucket = provider.storage.buckets.create("etag-raced")
+    source = tmp_path / "source.bin"
+    source.write_bytes(_payload(1))
+    bucket.objects.create("k").upload_from_file(source)  # etag computed on demand
+    obj = bucket.objects.get("k")
+    assert obj is not None
+    real_md5 = local_driver._md5_etag
+
+    def replaced_while_hashing(*args: Any) -> str:
+        bucket.objects.create("k").upload(_payload(2), metadata={"n": "2"})
+        return real_md5(*args)
+
+    monkeypatch.setattr(local_driver, "_md5_etag", replaced_while_hashing)
+    assert obj.etag == hashlib.md5(_payload(1), usedforsecurity=False).hexdigest()
+    monkeypatch.undo()
+    assert len(_records(root, "etag-raced")) == 1
+    final = bucket.objects.get("k")
+    assert final is not None
+    _check_whole(b"".join(final.iter_content()), final.etag, final.metadata)
+
+
 def _refuse_once(link: Any) -> Any:
     """``beneath.link_fd`` failing the first time (as when the key was
     taken at that moment), then linking."""

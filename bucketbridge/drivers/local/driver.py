@@ -569,10 +569,14 @@ class LocalDriver:
             # Kept on the file itself unless the version has a sidecar: that
             # inode is the version's, so the etag can never land on another
             # version, nor outlive this one.
-            if (on_file is not None or (self._inline and not sidecar)) and inline.store(
-                handle.fileno(), inline.encode(key, stat, {**record, "etag": etag})
-            ):
-                return etag
+            # (Refused on a file that has a record of its own, the etag is
+            # computed again next time: a sidecar beside it would be ignored.)
+            if on_file is not None or (self._inline and not sidecar):
+                kept = inline.store(
+                    handle.fileno(), inline.encode(key, stat, {**record, "etag": etag})
+                )
+                if kept or on_file is not None:
+                    return etag
         # Kept only while the key still names the version computed from (the
         # lock holds off replacing and deleting): a sidecar written for a
         # version replaced or deleted meanwhile would be left for ever.

@@ -1,5 +1,11 @@
 """The local provider's state directory: temporary files, sidecars and locks.
 
+Sidecars are now the fallback layout: an object's record lives on its own
+file where the filesystem takes user xattrs (inline.py says why: one inode
+an object, a listing without a file read a key). Objects get a sidecar
+where xattrs are refused, or where one record is too large for them, and
+buckets written before keep theirs: read, listed and overwritten as ever.
+
 A sidecar describes one version of one object: its file name carries a hash
 of the key and the identity (inode, size, mtime) of the object file it
 belongs to, and ``os.replace`` keeps all three. So a reader that stat()s an
