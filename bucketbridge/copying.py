@@ -16,17 +16,23 @@ file is written. Either way the destination only ever holds a whole object.
 
 from __future__ import annotations
 
-import dataclasses
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from .drivers.base import Driver
-from .drivers.records import ObjectInfo, ObjectStream, ReadOptions, WriteOptions
+from .drivers.records import (
+    ObjectInfo,
+    ObjectStream,
+    ReadOptions,
+    WriteOptions,
+    guess_content_type,
+)
+from .errors import ProviderInternalException
 from .lookup import head_existing
 from .reads import open_read
-from .transfer import Progress, TransferPlan, UploadTarget, upload_stream
+from .transfer import Progress, TransferPlan, UploadTarget, put_bytes, upload_stream
 
 STREAM_BUFFER = 1024 * 1024
 SMALL_STREAM_BUFFER = 64 * 1024
@@ -57,16 +63,24 @@ def copy_object(
     content_type: str | None,
     metadata: Mapping[str, str] | None,
     listed: ObjectInfo | None = None,
+    metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None = None,
 ) -> ObjectInfo:
     """Copy what the source holds now to ``target``. The copy gets
     ``content_type`` and ``metadata`` where given, else the source's;
-    ``target.options`` gives the create-only rule. ``listed`` is what a
-    listing said of the source (see ``ReadOptions.listed``): a hint, never
-    trusted over what the read finds."""
+    ``metadata_of``, where given, makes the metadata from the record of the
+    revision copied instead (``sync`` adds the source etag to the source's
+    metadata: the read's response carries it, so no HEAD goes first). A
+    ``content_type`` or ``target.options.content_type`` of ``""`` means
+    none: the type falls back to the source's, then to a guess from the
+    key. ``target.options`` gives the create-only rule. ``listed`` is what
+    a listing said of the source (see ``ReadOptions.listed``): a hint,
+    never trusted over what the read finds."""
     features = target.features
     copies = features.copies_objects
     if copies is not None and source.provider is target_provider:
         info = head_existing(source.driver, source.bucket, source.key)
+        if metadata_of is not None:
+            metadata = metadata_of(info)
         described = _described(target, info, content_type, metadata)
         retyped = described.options.content_type != info.content_type
         if not (retyped and features.copies_keep_content_type):
@@ -78,13 +92,41 @@ def copy_object(
     # Streamed: the read's own response describes the revision it reads (as
     # a HEAD would, from the same headers), so no HEAD goes first -- half the
     # requests of a copy of many small objects (bench: batch-down).
-    reader = _PinnedReader(source, listed)
+    reader = _PinnedReader(source, _open(source, None, listed))
     try:
-        target = _described(target, reader.info, content_type, metadata)
+        info = reader.info
+        if metadata_of is not None:
+            metadata = metadata_of(info)
+        target = _described(target, info, content_type, metadata)
+        if info.size <= plan.threshold:
+            # One request, from one buffer the read fills: none of the
+            # stream and part machinery a large object needs (about a third
+            # of the batch path's own CPU on 4 KiB objects,
+            # bench/engine_overhead.py). The read is closed before the upload.
+            data = reader.read_whole()
+            reader.close()
+            return put_bytes(target, data, progress)
         # unbuffered: each part is read straight into its own buffer
-        return upload_stream(target, cast(BinaryIO, reader), reader.info.size, plan, progress)
+        return upload_stream(target, cast(BinaryIO, reader), info.size, plan, progress)
     finally:
         reader.close()
+
+
+def _open(source: CopySource, revision: str | None, listed: ObjectInfo | None) -> ObjectStream:
+    """A read of the whole source (of ``revision``, if not None), resumed
+    where a dropped connection cuts it, pinned to the revision it found."""
+    small = listed is not None and listed.size <= SMALL_STREAM_BUFFER
+    return open_read(
+        source.driver,
+        source.bucket,
+        source.key,
+        ReadOptions(
+            chunk_size=SMALL_STREAM_BUFFER if small else STREAM_BUFFER,
+            if_revision=revision,
+            listed=listed,
+        ),
+        source.max_attempts,
+    )
 
 
 def _described(
@@ -94,10 +136,18 @@ def _described(
     metadata: Mapping[str, str] | None,
 ) -> UploadTarget:
     """``target`` writing ``content_type`` and ``metadata`` where given, else the source's."""
-    return dataclasses.replace(
-        target,
-        options=WriteOptions(
-            content_type=content_type or info.content_type or target.options.content_type,
+    return UploadTarget(
+        target.driver,
+        target.features,
+        target.bucket,
+        target.key,
+        WriteOptions(
+            content_type=content_type
+            or info.content_type
+            or target.options.content_type
+            # mimetypes' guess costs more than a request's signature: only
+            # when neither the caller nor the source names a type
+            or guess_content_type(target.key),
             metadata=dict(info.metadata or {}) if metadata is None else dict(metadata),
             create_only=target.options.create_only,
         ),
@@ -110,26 +160,12 @@ class _PinnedReader(io.RawIOBase):
     again (an upload the provider made start over, see
     ``UploadSupersededException``)."""
 
-    def __init__(self, source: CopySource, listed: ObjectInfo | None = None) -> None:
+    def __init__(self, source: CopySource, stream: ObjectStream) -> None:
         super().__init__()
         self._source = source
         self._position = 0
-        self._stream = self._open(None, listed)
-        self.info: ObjectInfo = self._stream.info
-
-    def _open(self, revision: str | None, listed: ObjectInfo | None = None) -> ObjectStream:
-        small = listed is not None and listed.size <= SMALL_STREAM_BUFFER
-        return open_read(
-            self._source.driver,
-            self._source.bucket,
-            self._source.key,
-            ReadOptions(
-                chunk_size=SMALL_STREAM_BUFFER if small else STREAM_BUFFER,
-                if_revision=revision,
-                listed=listed,
-            ),
-            self._source.max_attempts,
-        )
+        self._stream = stream
+        self.info: ObjectInfo = stream.info
 
     def readable(self) -> bool:
         return True
@@ -145,9 +181,28 @@ class _PinnedReader(io.RawIOBase):
             raise io.UnsupportedOperation("a copy source only seeks back to its start")
         if self._position:
             self._stream.close()
-            self._stream = self._open(self.info.revision)
+            self._stream = _open(self._source, self.info.revision, None)
             self._position = 0
         return 0
+
+    def read_whole(self) -> bytearray:
+        """Every byte of the revision, into one buffer of the size its record
+        gives; a read that ends short fails (a copy is never shorter than
+        what it copies)."""
+        size = self.info.size
+        buffer = bytearray(size)
+        with memoryview(buffer) as view:
+            filled = 0
+            while filled < size:
+                count = self._stream.readinto(view[filled:])
+                if not count:
+                    raise ProviderInternalException(
+                        f"read of {self._source.bucket}/{self._source.key} ended after"
+                        f" {filled} of {size} bytes"
+                    )
+                filled += count
+        self._position = size
+        return buffer
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         count = self._stream.readinto(memoryview(buffer))
@@ -155,7 +210,6 @@ class _PinnedReader(io.RawIOBase):
         return count
 
     def close(self) -> None:
-        stream = getattr(self, "_stream", None)  # absent if the first open failed
-        if not self.closed and stream is not None:
-            stream.close()
+        if not self.closed:
+            self._stream.close()
         super().close()

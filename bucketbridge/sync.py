@@ -64,7 +64,7 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -74,7 +74,7 @@ from .checkpoint import Checkpoint
 from .checks import boolean, check_metadata, optional_callable, positive_int
 from .copying import CopySource, copy_object
 from .directories import walk_objects
-from .drivers.records import ObjectInfo, WriteOptions, guess_content_type
+from .drivers.records import ObjectInfo, WriteOptions
 from .errors import (
     BucketBridgeException,
     InvalidValueException,
@@ -82,7 +82,6 @@ from .errors import (
     wrap_foreign_errors,
 )
 from .locations import Location, provider_for
-from .lookup import head_existing
 from .names import validate_object_key
 from .resources import Bucket
 from .transfer import Progress, TransferConfig, TransferPlan, UploadTarget
@@ -375,7 +374,7 @@ def _run(
         # cannot, so only then is the destination swept -- a sweep that, on
         # Azure, lists every blob of the container (half the client CPU of
         # a 2,000-object copy there, and ~90 MiB of SDK objects).
-        if not own_pool and not isinstance(pool, ThreadPoolExecutor):
+        if not in_process:
             report.aborted_uploads = _abort_uploads_since(destination, started)
         finished = report.ok
     finally:
@@ -630,26 +629,23 @@ class _Copier:
         """Copy one object (its content type and metadata kept, the source
         etag recorded where the batch says so); errors as ``copy_to``'s."""
         batch, origin, target = self._batch, self._origin, self._target
-        source_key = validate_object_key(batch.source.prefix + entry.name)
+        # the source key is the prefix and a name its listing gave: a key
+        # the source holds; the destination's is checked
+        source_key = batch.source.prefix + entry.name
         key = validate_object_key(batch.destination.prefix + entry.name)
         metadata = None
+        metadata_of = None
         if batch.record_source_etag:
-            etag, known = entry.etag, entry.metadata
-            if known is None:  # the listing did not give the metadata: a HEAD does
-                found = head_existing(origin._provider.driver, origin.name, source_key)
-                etag, known = found.etag, dict(found.metadata or {})
-            # The etag the listing saw: if the object is replaced before the copy
-            # reads it, the copy records an older etag than its bytes', and the
-            # next sync copies it again (as when it was replaced after a HEAD).
-            if etag is not None:
-                metadata = check_metadata({**known, SOURCE_ETAG_KEY: etag})
+            if entry.metadata is not None:
+                metadata = _stamped(entry.metadata, entry.etag)
+            else:  # the listing did not give the metadata: the read's record does
+                metadata_of = functools.partial(_stamped_from, entry.etag)
         provider = target._provider
         listed = entry.info
         options = WriteOptions(
             # the type the copy falls back to if its read names none: the
-            # listing's (mimetypes' guess costs more than a signature)
-            content_type=(listed.content_type if listed is not None else None)
-            or guess_content_type(key),
+            # listing's, else (as "") a guess from the key, made only if needed
+            content_type=(listed.content_type if listed is not None else None) or "",
             metadata=metadata or {},
             create_only=batch.overwrite == "never",
         )
@@ -668,4 +664,24 @@ class _Copier:
             content_type=None,
             metadata=metadata,
             listed=listed,
+            metadata_of=metadata_of,
         )
+
+
+def _stamped(known: Mapping[str, str], etag: str | None) -> dict[str, str] | None:
+    """The source's metadata with its etag recorded (``SOURCE_ETAG_KEY``);
+    None (the source's metadata as it is) where no etag is known.
+
+    The etag is the one the listing saw: if the object is replaced before
+    the copy reads it, the copy records an older etag than its bytes', and
+    the next sync copies it again (as when it was replaced after a HEAD)."""
+    if etag is None:
+        return None
+    return check_metadata({**known, SOURCE_ETAG_KEY: etag})
+
+
+def _stamped_from(listed_etag: str | None, read: ObjectInfo) -> dict[str, str] | None:
+    """``_stamped`` from the record of the revision the copy reads, for a
+    listing that gave no metadata (S3's): its response carries the
+    metadata a HEAD would have fetched first, a request per object."""
+    return _stamped(read.metadata or {}, listed_etag or read.etag)

@@ -351,6 +351,13 @@ def upload_file(
         )
 
 
+def put_bytes(
+    target: UploadTarget, data: bytes | bytearray | memoryview, progress: Progress
+) -> ObjectInfo:
+    """Upload ``data`` (at most the threshold) in one request."""
+    return _put_single(target, Body.of_bytes(data), progress)
+
+
 def _put_single(target: UploadTarget, body: Body, progress: Progress) -> ObjectInfo:
     return target.driver.put_object(
         target.bucket, target.key, _counted(body, progress), target.options

@@ -165,6 +165,39 @@ def test_a_sync_records_the_source_etag_from_a_listing_that_gives_metadata(
     assert sync(source, destination).unchanged == 5
 
 
+def test_a_sync_records_the_source_metadata_from_the_read_where_the_listing_lacks_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A listing without metadata (as S3's): the copy takes the metadata
+    from its read's response, not from a HEAD of the source first (a
+    request per object), and records the etag the listing saw."""
+    import dataclasses
+
+    source_provider = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    memory = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    source = source_provider.storage.buckets.create("src-bucket")
+    for i in range(5):
+        source.objects.create(f"k{i}").upload(b"x" * i, metadata={"n": str(i)})
+    destination = memory.storage.buckets.create("dst-bucket")
+    driver = source_provider.driver
+    listing, head = driver.list_objects, driver.head_object
+
+    def without_metadata(*args: object, **kwargs: object) -> object:
+        page = listing(*args, **kwargs)  # type: ignore[arg-type]
+        items = [dataclasses.replace(info, metadata=None) for info in page.items]
+        return dataclasses.replace(page, items=items)
+
+    heads: list[str] = []
+    monkeypatch.setattr(driver, "list_objects", without_metadata)
+    monkeypatch.setattr(driver, "head_object", lambda b, k: heads.append(k) or head(b, k))
+    report = sync(source, destination, batch_objects=2)
+    assert (report.copied, report.ok, heads) == (5, True, [])
+    original, copied = source.objects.get("k3"), destination.objects.get("k3")
+    assert original is not None and copied is not None and original.etag is not None
+    assert copied.metadata == {"n": "3", "bb-src-etag": original.etag}
+    assert sync(source, destination).unchanged == 5
+
+
 def test_a_copy_on_a_thread_pool_given_sweeps_no_uploads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

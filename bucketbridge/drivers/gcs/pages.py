@@ -13,12 +13,15 @@ timestamp and the base64 MD5 on the way. The records are then made as
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 
 from ...errors import ProviderInternalException
 from ..records import ObjectInfo
 from .uploads import ETAG_METADATA_KEY
+
+T = TypeVar("T")
 
 
 class Listed(msgspec.Struct):
@@ -50,24 +53,23 @@ _RESOURCE_DECODER = msgspec.json.Decoder(Listed)
 def decode_page(data: bytes, describe: str) -> ListPage:
     """The page in ``data``; ProviderInternalException naming ``describe``
     (the request's subject) if it is not an object listing."""
-    try:
-        return _DECODER.decode(data)
-    except msgspec.DecodeError as failure:
-        raise ProviderInternalException(
-            f"GCS answered {describe} with a body that is not an object listing"
-            f" ({len(data)} bytes: {failure})"
-        ) from failure
+    return _decoded(_DECODER, data, describe, "an object listing")
 
 
 def decode_resource(data: bytes, describe: str) -> Listed:
     """One object resource (``objects.get``'s answer) in ``data``;
     ProviderInternalException naming ``describe`` if it is not one."""
+    return _decoded(_RESOURCE_DECODER, data, describe, "an object resource")
+
+
+def _decoded(decoder: msgspec.json.Decoder[T], data: bytes, describe: str, what: str) -> T:
+    """``data`` decoded by ``decoder``; ProviderInternalException naming
+    ``describe`` (the request's subject) and ``what`` it should have been."""
     try:
-        return _RESOURCE_DECODER.decode(data)
+        return decoder.decode(data)
     except msgspec.DecodeError as failure:
         raise ProviderInternalException(
-            f"GCS answered {describe} with a body that is not an object resource"
-            f" ({len(data)} bytes: {failure})"
+            f"GCS answered {describe} with a body that is not {what} ({len(data)} bytes: {failure})"
         ) from failure
 
 
@@ -82,13 +84,7 @@ def next_token_of(data: bytes, describe: str) -> str | None:
     """A page's ``nextPageToken`` alone (every other field skipped: a few
     ms per 10,000 keys), so the next page can be asked for before this one
     is decoded by :func:`decode_page`."""
-    try:
-        return _TOKEN_DECODER.decode(data).nextPageToken or None
-    except msgspec.DecodeError as failure:
-        raise ProviderInternalException(
-            f"GCS answered {describe} with a body that is not an object listing"
-            f" ({len(data)} bytes: {failure})"
-        ) from failure
+    return _decoded(_TOKEN_DECODER, data, describe, "an object listing").nextPageToken or None
 
 
 def info_of_listed(listed: Listed) -> ObjectInfo:
