@@ -21,14 +21,14 @@ from bucketbridge import (
 )
 from bucketbridge.drivers.records import ReadOptions
 from tests.servers.swift import MAX_FILE_SIZE, MAX_SEGMENTS
+from tests.swift.conftest import live_segments
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
 
 
 def _segments(raw: Connection, bucket: Bucket) -> list[str]:
-    _, listing = raw.get_container(f"{bucket.name}_segments", full_listing=True)
-    return [entry["name"] for entry in listing]
+    return live_segments(raw, bucket)
 
 
 def test_an_slo_keeps_its_segments_out_of_the_bucket(

@@ -13,13 +13,13 @@
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
-- **Deletion**: an SLO is deleted with ``?multipart-manifest=delete``, which
-  removes its segments with it (a plain object refuses that query, so a HEAD
-  says which the object is).
-- **Overwriting**: a write over an SLO first reads the old manifest
-  (:func:`replaced_segments`) and, once the new object is stored, deletes
-  the old segments that were in ``<bucket>_segments``; segments elsewhere
-  may be shared by other tools' manifests and are left alone.
+- **Overwriting and deletion**: a write over an SLO, or its delete, first
+  reads the old manifest (:func:`.retire.replaced_segments`) and, once the
+  new object is stored (or the manifest deleted), retires the old segments
+  that were in ``<bucket>_segments`` (:mod:`.retire`): Swift deletes them
+  after ``swift_segment_grace`` seconds, so a reader that started before
+  reads the old version whole if it finishes within that grace; segments
+  elsewhere may be shared by other tools' manifests and are left alone.
 - **Many parts**: a manifest holds at most the server's
   ``max_manifest_segments`` (1000 by default) where S3 allows 10,000 parts;
   above it, groups of segments become sub-manifests (nested SLOs) named
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -113,6 +114,7 @@ class SloUpload:
         ]
         manifest = self._nested(manifest, self._driver.max_manifest_segments())
         from .driver import write_headers
+        from .retire import replaced_segments, retire_segments
 
         replaced = (
             [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
@@ -136,7 +138,8 @@ class SloUpload:
             if not self._is_stored():
                 raise
             response = {}  # what swiftclient kept is the refusal's answer
-        self._delete([self._prefix + OPEN_MARKER, *replaced])
+        self._delete([self._prefix + OPEN_MARKER])
+        retire_segments(self._driver, self._bucket, replaced)
         headers: Mapping[str, str] = response.get("headers") or {}
         if "etag" not in headers:  # only after that rare retry
             info = self._driver.head_object(self._bucket, self._key)
@@ -201,21 +204,6 @@ class SloUpload:
         delete_segments(self._driver, self._bucket, names)
 
 
-def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
-    """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
-    delete once a write has replaced it; none for a plain or absent object."""
-    segments = segment_container(bucket)
-    headers = driver.object_headers(bucket, key)
-    if headers is None or headers.get("x-static-large-object", "").lower() != "true":
-        return []
-    with driver.mapped(bucket, key) as conn:
-        _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
-    prefix = f"/{segments}/"
-    # the manifest names segments by their plain path (not percent-encoded)
-    names = [str(entry["name"]) for entry in json.loads(body)]
-    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
-
-
 def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
     """Delete segments; a sub-manifest with the segments under it."""
     segments = segment_container(bucket)
@@ -253,12 +241,27 @@ def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
         marker = listing[-1]["name"]
 
 
-def abort_open_uploads(driver: SwiftDriver, bucket: str) -> None:
-    """Abort every open upload of a bucket just deleted (its markers, found
-    without asking for the bucket); segments other tools wrote are left."""
+OURS = re.compile(r".+/[0-9a-f]{32}/(?:[0-9]{5,}|manifest-[0-9]+-[0-9]{5,}|open)")
+"""A name this driver gives a segment, sub-manifest or marker."""
+
+
+def remove_our_segments(driver: SwiftDriver, bucket: str) -> None:
+    """Delete every segment of ours in the container of a bucket just
+    deleted: open uploads' and killed uploads' parts, and retired segments
+    whose grace is not over (no manifest of the bucket is left to read
+    them). Segments other tools wrote are left."""
+    segments = segment_container(bucket)
     try:
-        uploads = list(list_uploads(driver, bucket))
+        with driver.mapped(segments) as conn:
+            _, listing = conn.get_container(segments, full_listing=True)
     except NotFoundException:
-        return  # no segments container, nor bucket
-    for upload in uploads:
-        SloUpload(driver, bucket, upload.key, upload.upload_id).abort()
+        return
+    names = [str(entry["name"]) for entry in listing]
+    # markers last: a removal cut short still lists its uploads
+    ours = sorted((n for n in names if OURS.fullmatch(n)), key=lambda n: n.endswith("/open"))
+    for name in ours:
+        try:
+            with driver.mapped(segments, name) as conn:
+                conn.delete_object(segments, name)  # a sub-manifest's segments are listed too
+        except NotFoundException:
+            pass
