@@ -105,6 +105,9 @@ def test_deleting_the_bucket_removes_segments_in_their_grace(
     obj.upload(os.urandom(6 * MiB), SMALL)
     bucket.objects.create("d.bin").upload(os.urandom(6 * MiB), SMALL).delete()
     assert len(segment_headers(raw, bucket)) == 6 and len(live_segments(raw, bucket)) == 2
+    # in their grace they are no incomplete upload: a sweep would cut readers off
+    assert list(bucket.objects.incomplete_uploads()) == []
+    assert bucket.objects.abort_incomplete_uploads() == 0
     # another tool's segment is left; the container stays for it
     raw.put_object(f"{bucket.name}_segments", "theirs/1", b"x")
     bucket.delete(delete_contents=True)
@@ -129,5 +132,30 @@ def test_no_grace_deletes_old_segments_at_once(
         obj.upload(b"small now")
         bucket.objects.create("d.bin").upload(os.urandom(11 * MiB), SMALL).delete()
         assert segment_headers(raw, bucket) == {}
+    finally:
+        bucket.delete(delete_contents=True)
+
+
+def test_where_no_expirer_runs_the_sweep_removes_them_after_the_grace(
+    swift_server: SwiftServer,
+    make_provider: Callable[[dict[str, Any]], CloudProvider],
+    raw: Connection,
+) -> None:
+    """Past their grace retired segments answer 404 and stay listed until
+    an expirer runs: abort_incomplete_uploads() removes them."""
+    swift = _provider(swift_server, make_provider, GRACE)
+    bucket = swift.storage.buckets.create(unique_bucket_name())
+    try:
+        obj = bucket.objects.create("k.bin").upload(os.urandom(11 * MiB), SMALL)
+        old = set(segment_headers(raw, bucket))
+        obj.upload(os.urandom(6 * MiB), SMALL)
+        time.sleep(GRACE + 1.5)  # X-Delete-After rounds up to the next second
+        stored = segment_headers(raw, bucket)
+        assert {name for name, got in stored.items() if got is None} == old
+        found = [u.object_name for u in bucket.objects.incomplete_uploads()]
+        assert found == ["k.bin"]
+        assert bucket.objects.abort_incomplete_uploads() == 1
+        assert set(segment_headers(raw, bucket)) == set(stored) - old
+        assert obj.download_range(0, 6 * MiB) is not None
     finally:
         bucket.delete(delete_contents=True)

@@ -191,7 +191,8 @@ def _staged(
     driver: SwiftDriver, pieces: Sequence[Piece], bucket: str, key: str, options: WriteOptions
 ) -> ObjectInfo:
     """Copy ``pieces`` into an upload's segments, then write its manifest."""
-    upload = SloUpload.start(driver, bucket, key)
+    # looks first: a copy's 404 on a segment means its source changed
+    upload = SloUpload.start(driver, bucket, key, look=True)
     try:
         parts = _copy_pieces(driver, upload, pieces)
         return upload.finish(parts, options)

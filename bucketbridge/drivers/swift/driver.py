@@ -91,6 +91,9 @@ class SwiftDriver:
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
         self._signer = TempUrlSigner(self, settings.temp_url_key)
         self._manifest_limit: int | None = None
+        # buckets seen to exist whose segments container this driver made:
+        # a large upload to one skips both looks (see large.SloUpload.start)
+        self.segments_ready: set[str] = set()
         self._wire_lock = threading.Lock()
         self._wire: SwiftWire | None = None
         self._segment_reads: SegmentReads | None = None
@@ -166,6 +169,7 @@ class SwiftDriver:
         return BucketInfo(name)
 
     def delete_bucket(self, name: str) -> None:
+        self.segments_ready.discard(name)
         try:
             with self.mapped(name) as conn:
                 conn.delete_container(name)

@@ -4,12 +4,28 @@
   (swiftclient's own convention), never in the bucket, so listings of the
   bucket never show them. A segment is named ``<key>/<upload id>/<part>``,
   so two uploads of one key never share segments.
-- **Open uploads**: Swift has no upload object, so ``start`` writes an empty
-  marker ``<key>/<upload id>/open`` beside the segments. An upload is open
-  while its marker exists; ``complete`` deletes the marker after writing the
-  manifest, ``abort`` deletes the segments and the marker. A killed upload
-  leaves its marker, which is how ``incomplete_uploads()`` finds segments no
-  manifest references; segments other tools wrote (no marker) are left alone.
+- **Open uploads**: Swift has no upload object, and none is written: an
+  upload is open while ``<bucket>_segments`` holds segments of its id that
+  the manifest now at ``<key>`` does not name. ``incomplete_uploads()``
+  lists the segments container, groups our segments (``<key>/<32 hex>/``
+  then a part number or a sub-manifest name) by upload and asks each such
+  key's manifest which uploads it holds (a HEAD, and a manifest GET for an
+  SLO): that cost falls on the rare clean-up, not on every upload (an empty
+  marker PUT at the start and its DELETE at the end, as this driver once
+  did). An upload is as old as its oldest segment; one with no part yet
+  has nothing to clean up and is not listed. Segments other tools wrote
+  (names not of that shape) are left alone; the ``<key>/<id>/open`` markers
+  of uploads started before are still found, with their segments. The
+  retired segments of an overwritten or deleted object (:mod:`.retire`) are
+  no upload while in their grace (their group's first segment, HEADed,
+  carries ``X-Delete-At``); past it, where no expirer removed them, they
+  answer 404 and are listed, so that ``abort_incomplete_uploads()`` removes
+  them.
+- **Starting** looks for the bucket (a HEAD) and makes the segments
+  container (an idempotent PUT) once per driver and bucket: later uploads
+  start with no request. A segments container deleted since is made again
+  at the first segment PUT's 404; a bucket deleted since is not-found then
+  (or at the manifest PUT), and no segments container is made for it.
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
@@ -23,8 +39,8 @@
 - **Many parts**: a manifest holds at most the server's
   ``max_manifest_segments`` (1000 by default) where S3 allows 10,000 parts;
   above it, groups of segments become sub-manifests (nested SLOs) named
-  ``<key>/<upload id>/manifest-<level>-<n>``, which a delete of the object
-  removes with their segments.
+  ``<key>/<upload id>/manifest-<level>-<n>``, which retire with their
+  segments when the object is deleted.
 - **Size**: an SLO may exceed the server's single-object ``max_file_size``
   (5 GiB by default); the test server lowers it to prove this.
 """
@@ -48,9 +64,11 @@ if TYPE_CHECKING:
     from .driver import SwiftDriver
 
 SEGMENTS_SUFFIX = "_segments"
-OPEN_MARKER = "open"
 SUB_MANIFEST = "manifest-"
 LISTING_LIMIT = 10_000
+# a name this driver gives a segment, a sub-manifest or a legacy marker:
+# <key>/<upload id>/<part number | manifest-<level>-<n> | open>
+_OURS = re.compile(r"(.*)/([0-9a-f]{32})/([0-9]{5,}|manifest-[0-9]+-[0-9]{5,}|open)", re.DOTALL)
 
 
 def segment_container(bucket: str) -> str:
@@ -67,20 +85,42 @@ class SloUpload:
         self._prefix = f"{key}/{upload_id}/"
 
     @classmethod
-    def start(cls, driver: SwiftDriver, bucket: str, key: str) -> SloUpload:
-        if driver.head_bucket(bucket) is None:
-            raise NotFoundException(f"bucket {bucket!r} does not exist")
+    def start(cls, driver: SwiftDriver, bucket: str, key: str, *, look: bool = False) -> SloUpload:
+        """No request once this driver has seen the bucket and made its
+        segments container (unless ``look``): a bucket deleted since is
+        found by the first segment PUT (no segments container:
+        :meth:`_prepare` looks again) or by the manifest PUT (the bucket's
+        404), and the engine aborts."""
         upload = cls(driver, bucket, key, uuid.uuid4().hex)
-        with driver.mapped(bucket, key) as conn:
-            conn.put_container(upload.segments)  # idempotent
-            conn.put_object(upload.segments, upload._prefix + OPEN_MARKER, b"")
+        if look or bucket not in driver.segments_ready:
+            upload._prepare()
         return upload
+
+    def _prepare(self) -> None:
+        """Check the bucket exists, then make its segments container: never
+        one for a missing bucket."""
+        if self._driver.head_bucket(self._bucket) is None:
+            self._driver.segments_ready.discard(self._bucket)
+            raise NotFoundException(f"bucket {self._bucket!r} does not exist")
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            conn.put_container(self.segments)  # idempotent
+        self._driver.segments_ready.add(self._bucket)
 
     def segment_name(self, part_number: int) -> str:
         """The name of part ``part_number``'s segment in ``segments``."""
         return f"{self._prefix}{part_number:05d}"
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        try:
+            return self._put_segment(part_number, body)
+        except NotFoundException:
+            # the segments container went since (or its bucket: then this
+            # raises the bucket's not-found): made again, the part resent
+            self._prepare()
+            body.seek(0)
+            return self._put_segment(part_number, body)
+
+    def _put_segment(self, part_number: int, body: Body) -> PartInfo:
         name = self.segment_name(part_number)
         wire = self._driver.wire()
         if wire is not None:
@@ -138,7 +178,6 @@ class SloUpload:
             if not self._is_stored():
                 raise
             response = {}  # what swiftclient kept is the refusal's answer
-        self._delete([self._prefix + OPEN_MARKER])
         retire_segments(self._driver, self._bucket, replaced)
         headers: Mapping[str, str] = response.get("headers") or {}
         if "etag" not in headers:  # only after that rare retry
@@ -196,29 +235,54 @@ class SloUpload:
                 )
         except NotFoundException:
             return
-        # the marker last: an abort cut short stays listed, to be aborted again
-        names = sorted((entry["name"] for entry in listing), key=lambda n: n.endswith("/open"))
-        self._delete(names)
+        # an abort cut short leaves segments, so the upload stays listed
+        self._delete([entry["name"] for entry in listing])
 
     def _delete(self, names: Sequence[str]) -> None:
-        delete_segments(self._driver, self._bucket, names)
-
-
-def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
-    """Delete segments; a sub-manifest with the segments under it."""
-    segments = segment_container(bucket)
-    for name in names:
-        nested = name.rpartition("/")[2].startswith(SUB_MANIFEST)
-        query = "multipart-manifest=delete" if nested else None
-        try:
-            with driver.mapped(segments, name) as conn:
-                conn.delete_object(segments, name, query_string=query)
-        except NotFoundException:
-            pass
+        """Plain deletes: a sub-manifest's segments are listed beside it
+        (its ``multipart-manifest=delete`` would read it first, and one past
+        its X-Delete-At answers 404 and stays listed)."""
+        segments = self.segments
+        for name in names:
+            try:
+                with self._driver.mapped(segments, name) as conn:
+                    conn.delete_object(segments, name)
+            except NotFoundException:
+                pass
 
 
 def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
-    """The open uploads: the markers in the bucket's segments container."""
+    """The open uploads: our segments that no manifest at their key names,
+    grouped by upload id, but for the retired segments of an overwritten or
+    deleted object (:mod:`.retire`) still in their grace, told by their
+    group's first segment carrying ``X-Delete-At``. Retired segments past
+    their grace that no expirer removed answer 404: listed, so that
+    ``abort_incomplete_uploads()`` removes them."""
+    groups: dict[tuple[str, str], tuple[str, datetime]] = {}  # first name, oldest time
+    for name, last_modified in _segment_entries(driver, bucket):
+        match = _OURS.fullmatch(name)
+        if match is None:
+            continue  # another tool's segment
+        upload = (match.group(1), match.group(2))
+        when = datetime.fromisoformat(last_modified).replace(tzinfo=timezone.utc)
+        first, oldest = groups.get(upload, (name, when))  # listed in name order
+        groups[upload] = (first, min(oldest, when))
+    holds: dict[str, set[str]] = {}
+    for (key, upload_id), (first, started) in sorted(groups.items()):
+        if key not in holds:
+            holds[key] = manifest_uploads(driver, bucket, key)
+        if upload_id not in holds[key] and not _in_grace(driver, bucket, first):
+            yield UploadInfo(key, upload_id, started)
+
+
+def _in_grace(driver: SwiftDriver, bucket: str, name: str) -> bool:
+    """Whether segment ``name`` is retired and its grace not over."""
+    headers = driver.object_headers(segment_container(bucket), name)
+    return headers is not None and "x-delete-at" in headers
+
+
+def _segment_entries(driver: SwiftDriver, bucket: str) -> Iterator[tuple[str, str]]:
+    """Name and time of every object in the bucket's segments container."""
     segments = segment_container(bucket)
     marker: str | None = None
     while True:
@@ -230,19 +294,30 @@ def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
                 raise
             return
         for entry in listing:
-            key, _, rest = str(entry["name"]).rpartition("/")
-            if rest != OPEN_MARKER:
-                continue
-            key, _, upload_id = key.rpartition("/")
-            initiated = datetime.fromisoformat(entry["last_modified"])
-            yield UploadInfo(key, upload_id, initiated.replace(tzinfo=timezone.utc))
+            yield str(entry["name"]), str(entry["last_modified"])
         if len(listing) < LISTING_LIMIT:
             return
         marker = listing[-1]["name"]
 
 
-OURS = re.compile(r".+/[0-9a-f]{32}/(?:[0-9]{5,}|manifest-[0-9]+-[0-9]{5,}|open)")
-"""A name this driver gives a segment, sub-manifest or marker."""
+def manifest_uploads(driver: SwiftDriver, bucket: str, key: str) -> set[str]:
+    """The upload ids whose segments the object now at ``key`` is made of:
+    none for a plain or absent object (or a missing bucket)."""
+    try:
+        headers = driver.object_headers(bucket, key)
+        if headers is None or headers.get("x-static-large-object", "").lower() != "true":
+            return set()
+        with driver.mapped(bucket, key) as conn:
+            _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
+    except NotFoundException:
+        return set()
+    # a manifest names its segments (or sub-manifests) by plain path
+    prefix = f"/{segment_container(bucket)}/{key}/"
+    return {
+        str(entry["name"])[len(prefix) :].partition("/")[0]
+        for entry in json.loads(body)
+        if str(entry.get("name", "")).startswith(prefix)
+    }
 
 
 def remove_our_segments(driver: SwiftDriver, bucket: str) -> None:
@@ -258,7 +333,7 @@ def remove_our_segments(driver: SwiftDriver, bucket: str) -> None:
         return
     names = [str(entry["name"]) for entry in listing]
     # markers last: a removal cut short still lists its uploads
-    ours = sorted((n for n in names if OURS.fullmatch(n)), key=lambda n: n.endswith("/open"))
+    ours = sorted((n for n in names if _OURS.fullmatch(n)), key=lambda n: n.endswith("/open"))
     for name in ours:
         try:
             with driver.mapped(segments, name) as conn:
