@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from swiftclient.client import Connection
+from swiftclient.client import ClientException, Connection
 
 from bucketbridge import Bucket, CloudProvider, ProviderList
 from tests.servers.providers import provider_factory
@@ -42,3 +42,34 @@ def swift_bucket(swift: CloudProvider) -> Iterator[Bucket]:
     bucket = swift.storage.buckets.create(unique_bucket_name())
     yield bucket
     bucket.delete(delete_contents=True)
+
+
+def live_segments(raw: Connection, bucket: Bucket) -> list[str]:
+    """The names in ``<bucket>_segments`` that are not retired: an
+    overwritten or deleted SLO's segments carry ``X-Delete-At`` for their
+    grace (bucketbridge/drivers/swift/retire.py), then answer 404 until the
+    object expirer removes them; both are left out."""
+    return [
+        name
+        for name, headers in segment_headers(raw, bucket).items()
+        if headers is not None and "x-delete-at" not in headers
+    ]
+
+
+def segment_headers(raw: Connection, bucket: Bucket) -> dict[str, dict[str, str] | None]:
+    """Each name listed in ``<bucket>_segments`` with its HEAD; None for one
+    listed but past its X-Delete-At (no expirer has removed it yet)."""
+    container = f"{bucket.name}_segments"
+    try:
+        _, listing = raw.get_container(container, full_listing=True)
+    except ClientException:
+        return {}
+    found: dict[str, dict[str, str] | None] = {}
+    for entry in listing:
+        try:
+            found[entry["name"]] = raw.head_object(container, entry["name"])
+        except ClientException as error:
+            if error.http_status != 404:
+                raise
+            found[entry["name"]] = None
+    return found

@@ -18,6 +18,7 @@ from bucketbridge import Bucket, CloudProvider, PreconditionFailedException, Tra
 from bucketbridge.drivers.base import CopiesObjects
 from bucketbridge.drivers.records import ObjectInfo, WriteOptions
 from tests.servers.swift import MAX_FILE_SIZE, SwiftServer
+from tests.swift.conftest import live_segments
 
 MiB = 1024 * 1024
 XY = WriteOptions("x/y")
@@ -25,11 +26,7 @@ SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
 
 
 def _segments(raw: Connection, bucket: Bucket) -> list[str]:
-    try:
-        _, listing = raw.get_container(f"{bucket.name}_segments", full_listing=True)
-    except ClientException:
-        return []
-    return [entry["name"] for entry in listing]
+    return live_segments(raw, bucket)
 
 
 def _content(bucket: Bucket, name: str) -> bytes:

@@ -10,25 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from swiftclient.client import Connection
+from swiftclient.client import ClientException, Connection
 
 from bucketbridge import (
     Bucket,
     CloudProvider,
     InvalidValueException,
+    NotFoundException,
     PreconditionFailedException,
     TransferConfig,
 )
 from bucketbridge.drivers.records import ReadOptions
 from tests.servers.swift import MAX_FILE_SIZE, MAX_SEGMENTS
+from tests.swift.conftest import live_segments
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3)
 
 
 def _segments(raw: Connection, bucket: Bucket) -> list[str]:
-    _, listing = raw.get_container(f"{bucket.name}_segments", full_listing=True)
-    return [entry["name"] for entry in listing]
+    return live_segments(raw, bucket)
 
 
 def test_an_slo_keeps_its_segments_out_of_the_bucket(
@@ -73,7 +74,7 @@ def test_abort_removes_the_segments(swift_bucket: Bucket, raw: Connection) -> No
     upload = swift_bucket.objects.create("aborted.bin").create_multipart_upload()
     upload.upload_part(1, os.urandom(5 * MiB))
     upload.upload_part(2, os.urandom(10))
-    assert len(_segments(raw, swift_bucket)) == 3  # two parts and the upload's marker
+    assert len(_segments(raw, swift_bucket)) == 2  # the two parts, and no marker
     upload.abort()
     assert _segments(raw, swift_bucket) == []
 
@@ -81,17 +82,43 @@ def test_abort_removes_the_segments(swift_bucket: Bucket, raw: Connection) -> No
 def test_a_killed_upload_is_found_and_cleaned_up(
     swift: CloudProvider, swift_bucket: Bucket, raw: Connection
 ) -> None:
+    """No marker is written: the segments no manifest names are the open
+    uploads, even a killed overwrite of a large object (whose manifest
+    names other segments of the same key)."""
     done = swift_bucket.objects.create("done.bin").upload(os.urandom(6 * MiB), SMALL)
+    other = swift_bucket.objects.create("other.bin").upload(os.urandom(6 * MiB), SMALL)
+    # another tool's segment (swiftclient's naming) is none of ours
+    raw.put_object(f"{swift_bucket.name}_segments", "x.bin/slo/1700000000.0/6/5/00000000", b"s")
     kept = set(_segments(raw, swift_bucket))
+    assert not any(name.endswith("/open") for name in kept)  # completed uploads: no marker
     upload = swift_bucket.objects.create("killed.bin").create_multipart_upload()
+    assert set(_segments(raw, swift_bucket)) == kept  # starting wrote nothing
     upload.upload_part(1, os.urandom(5 * MiB))  # then the process "dies"
-    # another process sees it
-    found = [(u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads()]
-    assert found == [("killed.bin", upload.id)]
-    swift_bucket.objects.abort_incomplete_uploads()
+    over = swift_bucket.objects.create("done.bin").create_multipart_upload()
+    over.upload_part(1, os.urandom(5 * MiB))
+    over.upload_part(2, os.urandom(10))  # and so does an overwrite of done.bin
+    # another process sees them, and only them
+    found = sorted((u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads())
+    assert found == sorted([("killed.bin", upload.id), ("done.bin", over.id)])
+    assert swift_bucket.objects.abort_incomplete_uploads() == 2
     assert list(swift_bucket.objects.incomplete_uploads()) == []
-    assert set(_segments(raw, swift_bucket)) == kept  # the completed SLO's stay
-    assert done.size == 6 * MiB and swift_bucket.objects.get("done.bin") is not None
+    assert set(_segments(raw, swift_bucket)) == kept  # the completed SLOs' stay
+    assert swift_bucket.objects.get("done.bin").size == done.size == 6 * MiB  # type: ignore[union-attr]
+    assert other.download_range(0, 4) is not None
+
+
+def test_an_upload_marked_open_by_an_older_version_is_found(
+    swift_bucket: Bucket, raw: Connection
+) -> None:
+    """Uploads started before markers were dropped still clean up whole."""
+    upload = swift_bucket.objects.create("old.bin").create_multipart_upload()
+    upload.upload_part(1, os.urandom(10))
+    raw.put_object(f"{swift_bucket.name}_segments", f"old.bin/{upload.id}/open", b"")
+    assert [(u.object_name, u.id) for u in swift_bucket.objects.incomplete_uploads()] == [
+        ("old.bin", upload.id)
+    ]
+    swift_bucket.objects.abort_incomplete_uploads()
+    assert _segments(raw, swift_bucket) == []
 
 
 def test_an_object_over_the_servers_max_file_size_is_stored_as_an_slo(
@@ -222,3 +249,55 @@ def test_completing_an_slo_takes_its_info_from_the_manifest_put(
         stored.content_type,
         stored.metadata,
     )
+
+
+def test_large_uploads_look_for_the_bucket_once_and_recover_from_changes_behind_them(
+    swift: CloudProvider, swift_bucket: Bucket, raw: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver remembers a bucket whose segments container it made: a
+    later large upload sends no HEAD and no container PUT first. A segments
+    container deleted behind its back is made again; a bucket deleted
+    behind its back is not-found, naming the bucket, with nothing made."""
+    from bucketbridge.drivers.swift.large import SloUpload
+
+    prepared: list[str] = []
+    prepare = SloUpload._prepare
+
+    def counted(self: SloUpload) -> None:
+        prepared.append(self.upload_id)
+        prepare(self)
+
+    monkeypatch.setattr(SloUpload, "_prepare", counted)
+    data = os.urandom(6 * MiB)
+    first = swift_bucket.objects.create("one.bin").upload(data, SMALL)
+    swift_bucket.objects.create("two.bin").upload(data, SMALL)
+    assert len(prepared) == 1  # the first upload looked; the second did not
+    prepared.clear()
+    swift_bucket.objects.create("three.bin").upload(data, SMALL)
+    assert prepared == []
+    for name in ("one.bin", "two.bin", "three.bin"):
+        swift_bucket.objects.get(name).delete()  # type: ignore[union-attr]
+    _remove_segments_container(raw, swift_bucket)
+    again = swift_bucket.objects.create("again.bin").upload(data, SMALL)
+    assert again.download_range(0, len(data)) == data
+    assert len(prepared) >= 1  # the first part's 404 made the container again
+    again.delete()
+    assert first.name == "one.bin"
+    _remove_segments_container(raw, swift_bucket)
+    raw.delete_container(swift_bucket.name)
+    try:
+        with pytest.raises(NotFoundException, match=swift_bucket.name):
+            swift_bucket.objects.create("gone.bin").upload(data, SMALL)
+        with pytest.raises(ClientException) as missing:
+            raw.head_container(f"{swift_bucket.name}_segments")
+        assert missing.value.http_status == 404  # never made for a missing bucket
+    finally:
+        raw.put_container(swift_bucket.name)  # for the fixture to delete
+
+
+def _remove_segments_container(raw: Connection, bucket: Bucket) -> None:
+    """As another tool would: the retired segments in it first."""
+    container = f"{bucket.name}_segments"
+    for entry in raw.get_container(container, full_listing=True)[1]:
+        raw.delete_object(container, entry["name"])
+    raw.delete_container(container)

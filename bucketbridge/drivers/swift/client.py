@@ -47,6 +47,10 @@ SETTINGS = (
     Setting("os_application_credential_id", str),
     Setting("os_application_credential_secret", str, secret=True),
     Setting("os_temp_url_key", str, secret=True),
+    # seconds an overwritten or deleted large object's segments stay
+    # readable (X-Delete-After) for readers that started before; 0 deletes
+    # them at once (bucketbridge/drivers/swift/retire.py)
+    Setting("swift_segment_grace", int, 3600, minimum=0),
 )
 
 V1_SUFFIXES = ("/auth/v1.0", "/v1.0")
@@ -61,6 +65,7 @@ class SwiftSettings:
     username: str | None
     password: str | None
     temp_url_key: str | None
+    segment_grace: int
     keystone: dict[str, str | None]
     connection: ConnectionSettings
 
@@ -118,6 +123,7 @@ def read_settings(settings: Settings) -> SwiftSettings:
         username=settings["os_username"],
         password=settings["os_password"],
         temp_url_key=settings["os_temp_url_key"],
+        segment_grace=settings["swift_segment_grace"],
         keystone=keystone,
         connection=ConnectionSettings.of(settings),
     )

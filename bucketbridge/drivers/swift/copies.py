@@ -60,8 +60,9 @@ from ...errors import NotFoundException, PreconditionFailedException
 from ..parts import MIN_PART_SIZE
 from ..records import Body, ObjectInfo, PartInfo, WriteOptions
 from . import metadata
-from .large import SloUpload, delete_segments, replaced_segments
+from .large import SloUpload
 from .replies import written_info
+from .retire import replaced_segments, retire_segments
 
 if TYPE_CHECKING:
     from .driver import SwiftDriver
@@ -172,7 +173,7 @@ def _copy_whole(
     options: WriteOptions,
 ) -> ObjectInfo:
     """One copy of a plain object, over whatever stands at ``key``."""
-    replaced = replaced_segments(driver, bucket, key)  # an SLO there takes its segments
+    replaced = replaced_segments(driver, bucket, key)  # an SLO there: its segments retire
     headers = {
         "x-fresh-metadata": "true",
         "content-type": options.content_type,
@@ -182,7 +183,7 @@ def _copy_whole(
         answer = _copy(driver, source, (bucket, key), etag, headers)
     except PreconditionFailedException as error:
         raise _replaced(*source) from error
-    delete_segments(driver, bucket, replaced)
+    retire_segments(driver, bucket, replaced)
     return written_info(key, size, answer, options)
 
 
@@ -190,7 +191,8 @@ def _staged(
     driver: SwiftDriver, pieces: Sequence[Piece], bucket: str, key: str, options: WriteOptions
 ) -> ObjectInfo:
     """Copy ``pieces`` into an upload's segments, then write its manifest."""
-    upload = SloUpload.start(driver, bucket, key)
+    # looks first: a copy's 404 on a segment means its source changed
+    upload = SloUpload.start(driver, bucket, key, look=True)
     try:
         parts = _copy_pieces(driver, upload, pieces)
         return upload.finish(parts, options)

@@ -7,7 +7,10 @@ every GET and HEAD returns: a read pinned to a revision compares it with the
 response it streams from.
 
 Large objects are Static Large Objects (:mod:`.large`): parts are segments in
-``<bucket>_segments``, completion writes the manifest.
+``<bucket>_segments``, completion writes the manifest. An overwritten or
+deleted one's segments are retired (:mod:`.retire`): a reader that started
+before reads the old version whole if it finishes within
+``swift_segment_grace`` seconds (3600 by default).
 
 The hot calls (HEAD, GET and PUT of objects and segments, listing pages)
 take the lean data plane (:mod:`.wire`) unless ``data_plane="sdk"`` or the
@@ -54,17 +57,10 @@ from ..records import (
 from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
 from .errors import network_errors, refused_range, status_error, swift_errors, translate
-from .large import (
-    SEGMENTS_SUFFIX,
-    SloUpload,
-    abort_open_uploads,
-    delete_segments,
-    list_uploads,
-    replaced_segments,
-    segment_container,
-)
+from .large import SEGMENTS_SUFFIX, SloUpload, list_uploads, remove_our_segments, segment_container
 from .listing import next_marker_of, records_of
 from .replies import written_info
+from .retire import replaced_segments, retire_segments
 from .segments import SegmentReads
 from .signing import TokenSigner
 from .tempurl import TempUrlSigner
@@ -95,6 +91,9 @@ class SwiftDriver:
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
         self._signer = TempUrlSigner(self, settings.temp_url_key)
         self._manifest_limit: int | None = None
+        # buckets seen to exist whose segments container this driver made:
+        # a large upload to one skips both looks (see large.SloUpload.start)
+        self.segments_ready: set[str] = set()
         self._wire_lock = threading.Lock()
         self._wire: SwiftWire | None = None
         self._segment_reads: SegmentReads | None = None
@@ -107,6 +106,11 @@ class SwiftDriver:
         self.pool.close()
         if self._wire is not None:
             self._wire.close()
+
+    @property
+    def segment_grace(self) -> int:
+        """Seconds a replaced SLO's segments stay readable (:mod:`.retire`)."""
+        return self._settings.segment_grace
 
     def wire(self) -> SwiftWire | None:
         """The lean data plane, or None where the SDK carries the hot calls.
@@ -165,6 +169,7 @@ class SwiftDriver:
         return BucketInfo(name)
 
     def delete_bucket(self, name: str) -> None:
+        self.segments_ready.discard(name)
         try:
             with self.mapped(name) as conn:
                 conn.delete_container(name)
@@ -172,8 +177,9 @@ class SwiftDriver:
             raise BucketNotEmptyException(f"bucket {name!r} is not empty") from error
         # its open uploads go with it, as on S3: a bucket of the same name
         # made later must not list them (their markers and segments live in
-        # <bucket>_segments, which outlives the container otherwise)
-        abort_open_uploads(self, name)
+        # <bucket>_segments, which outlives the container otherwise); and the
+        # retired segments of its overwritten objects, which nothing reads now
+        remove_our_segments(self, name)
         # its segments container goes too, once no segment is left in it
         try:
             with self.mapped(segment_container(name)) as conn:
@@ -278,12 +284,12 @@ class SwiftDriver:
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         headers = write_headers(options)
         response: dict[str, Any] = {}
-        # an SLO replaced by this write takes its segments with it
+        # an SLO replaced by this write: its segments retire (.retire)
         replaced = [] if options.create_only else replaced_segments(self, bucket, key)
         wire = self.wire()
         if wire is not None:
             written = self._put_lean(wire, bucket, key, body, options, headers)
-            delete_segments(self, bucket, replaced)
+            retire_segments(self, bucket, replaced)
             return written
         with self.mapped(bucket, key) as conn:
             conn.put_object(
@@ -295,7 +301,7 @@ class SwiftDriver:
                 headers=headers,
                 response_dict=response,
             )
-        delete_segments(self, bucket, replaced)
+        retire_segments(self, bucket, replaced)
         info = self.head_object(bucket, key)
         if info is None:
             raise NotFoundException(f"object {key!r} in bucket {bucket!r} vanished after upload")
@@ -423,8 +429,19 @@ class SwiftDriver:
         return copies.copy_object(self, source_bucket, source, bucket, key, options)
 
     def delete_object(self, bucket: str, key: str) -> None:
-        """An SLO goes with its segments (``multipart-manifest=delete``); Swift
-        refuses that query on a plain object, so the HEAD says which it is."""
+        """An SLO's manifest goes, and its segments retire (:mod:`.retire`:
+        Swift deletes them after the grace); with no grace they go at once,
+        by ``multipart-manifest=delete``, which Swift refuses on a plain
+        object, so the HEAD says which it is."""
+        if self.segment_grace:
+            replaced = replaced_segments(self, bucket, key)
+            try:
+                with self.mapped(bucket, key) as conn:
+                    conn.delete_object(bucket, key)
+            except NotFoundException:
+                pass
+            retire_segments(self, bucket, replaced)
+            return
         try:
             headers = self.object_headers(bucket, key)
             # None may still be a DLO whose segments' container is gone

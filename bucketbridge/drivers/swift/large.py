@@ -4,27 +4,43 @@
   (swiftclient's own convention), never in the bucket, so listings of the
   bucket never show them. A segment is named ``<key>/<upload id>/<part>``,
   so two uploads of one key never share segments.
-- **Open uploads**: Swift has no upload object, so ``start`` writes an empty
-  marker ``<key>/<upload id>/open`` beside the segments. An upload is open
-  while its marker exists; ``complete`` deletes the marker after writing the
-  manifest, ``abort`` deletes the segments and the marker. A killed upload
-  leaves its marker, which is how ``incomplete_uploads()`` finds segments no
-  manifest references; segments other tools wrote (no marker) are left alone.
+- **Open uploads**: Swift has no upload object, and none is written: an
+  upload is open while ``<bucket>_segments`` holds segments of its id that
+  the manifest now at ``<key>`` does not name. ``incomplete_uploads()``
+  lists the segments container, groups our segments (``<key>/<32 hex>/``
+  then a part number or a sub-manifest name) by upload and asks each such
+  key's manifest which uploads it holds (a HEAD, and a manifest GET for an
+  SLO): that cost falls on the rare clean-up, not on every upload (an empty
+  marker PUT at the start and its DELETE at the end, as this driver once
+  did). An upload is as old as its oldest segment; one with no part yet
+  has nothing to clean up and is not listed. Segments other tools wrote
+  (names not of that shape) are left alone; the ``<key>/<id>/open`` markers
+  of uploads started before are still found, with their segments. The
+  retired segments of an overwritten or deleted object (:mod:`.retire`) are
+  no upload while in their grace (their group's first segment, HEADed,
+  carries ``X-Delete-At``); past it, where no expirer removed them, they
+  answer 404 and are listed, so that ``abort_incomplete_uploads()`` removes
+  them.
+- **Starting** looks for the bucket (a HEAD) and makes the segments
+  container (an idempotent PUT) once per driver and bucket: later uploads
+  start with no request. A segments container deleted since is made again
+  at the first segment PUT's 404; a bucket deleted since is not-found then
+  (or at the manifest PUT), and no segments container is made for it.
 - **Completion**: the manifest PUT (``?multipart-manifest=put``) carries the
   content type, the metadata and ``If-None-Match: *`` for a create-only
   upload; Swift checks each segment's etag and size against the manifest.
-- **Deletion**: an SLO is deleted with ``?multipart-manifest=delete``, which
-  removes its segments with it (a plain object refuses that query, so a HEAD
-  says which the object is).
-- **Overwriting**: a write over an SLO first reads the old manifest
-  (:func:`replaced_segments`) and, once the new object is stored, deletes
-  the old segments that were in ``<bucket>_segments``; segments elsewhere
-  may be shared by other tools' manifests and are left alone.
+- **Overwriting and deletion**: a write over an SLO, or its delete, first
+  reads the old manifest (:func:`.retire.replaced_segments`) and, once the
+  new object is stored (or the manifest deleted), retires the old segments
+  that were in ``<bucket>_segments`` (:mod:`.retire`): Swift deletes them
+  after ``swift_segment_grace`` seconds, so a reader that started before
+  reads the old version whole if it finishes within that grace; segments
+  elsewhere may be shared by other tools' manifests and are left alone.
 - **Many parts**: a manifest holds at most the server's
   ``max_manifest_segments`` (1000 by default) where S3 allows 10,000 parts;
   above it, groups of segments become sub-manifests (nested SLOs) named
-  ``<key>/<upload id>/manifest-<level>-<n>``, which a delete of the object
-  removes with their segments.
+  ``<key>/<upload id>/manifest-<level>-<n>``, which retire with their
+  segments when the object is deleted.
 - **Size**: an SLO may exceed the server's single-object ``max_file_size``
   (5 GiB by default); the test server lowers it to prove this.
 """
@@ -33,6 +49,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -47,9 +64,11 @@ if TYPE_CHECKING:
     from .driver import SwiftDriver
 
 SEGMENTS_SUFFIX = "_segments"
-OPEN_MARKER = "open"
 SUB_MANIFEST = "manifest-"
 LISTING_LIMIT = 10_000
+# a name this driver gives a segment, a sub-manifest or a legacy marker:
+# <key>/<upload id>/<part number | manifest-<level>-<n> | open>
+_OURS = re.compile(r"(.*)/([0-9a-f]{32})/([0-9]{5,}|manifest-[0-9]+-[0-9]{5,}|open)", re.DOTALL)
 
 
 def segment_container(bucket: str) -> str:
@@ -66,20 +85,42 @@ class SloUpload:
         self._prefix = f"{key}/{upload_id}/"
 
     @classmethod
-    def start(cls, driver: SwiftDriver, bucket: str, key: str) -> SloUpload:
-        if driver.head_bucket(bucket) is None:
-            raise NotFoundException(f"bucket {bucket!r} does not exist")
+    def start(cls, driver: SwiftDriver, bucket: str, key: str, *, look: bool = False) -> SloUpload:
+        """No request once this driver has seen the bucket and made its
+        segments container (unless ``look``): a bucket deleted since is
+        found by the first segment PUT (no segments container:
+        :meth:`_prepare` looks again) or by the manifest PUT (the bucket's
+        404), and the engine aborts."""
         upload = cls(driver, bucket, key, uuid.uuid4().hex)
-        with driver.mapped(bucket, key) as conn:
-            conn.put_container(upload.segments)  # idempotent
-            conn.put_object(upload.segments, upload._prefix + OPEN_MARKER, b"")
+        if look or bucket not in driver.segments_ready:
+            upload._prepare()
         return upload
+
+    def _prepare(self) -> None:
+        """Check the bucket exists, then make its segments container: never
+        one for a missing bucket."""
+        if self._driver.head_bucket(self._bucket) is None:
+            self._driver.segments_ready.discard(self._bucket)
+            raise NotFoundException(f"bucket {self._bucket!r} does not exist")
+        with self._driver.mapped(self._bucket, self._key) as conn:
+            conn.put_container(self.segments)  # idempotent
+        self._driver.segments_ready.add(self._bucket)
 
     def segment_name(self, part_number: int) -> str:
         """The name of part ``part_number``'s segment in ``segments``."""
         return f"{self._prefix}{part_number:05d}"
 
     def upload_part(self, part_number: int, body: Body) -> PartInfo:
+        try:
+            return self._put_segment(part_number, body)
+        except NotFoundException:
+            # the segments container went since (or its bucket: then this
+            # raises the bucket's not-found): made again, the part resent
+            self._prepare()
+            body.seek(0)
+            return self._put_segment(part_number, body)
+
+    def _put_segment(self, part_number: int, body: Body) -> PartInfo:
         name = self.segment_name(part_number)
         wire = self._driver.wire()
         if wire is not None:
@@ -113,6 +154,7 @@ class SloUpload:
         ]
         manifest = self._nested(manifest, self._driver.max_manifest_segments())
         from .driver import write_headers
+        from .retire import replaced_segments, retire_segments
 
         replaced = (
             [] if options.create_only else replaced_segments(self._driver, self._bucket, self._key)
@@ -136,7 +178,7 @@ class SloUpload:
             if not self._is_stored():
                 raise
             response = {}  # what swiftclient kept is the refusal's answer
-        self._delete([self._prefix + OPEN_MARKER, *replaced])
+        retire_segments(self._driver, self._bucket, replaced)
         headers: Mapping[str, str] = response.get("headers") or {}
         if "etag" not in headers:  # only after that rare retry
             info = self._driver.head_object(self._bucket, self._key)
@@ -193,44 +235,54 @@ class SloUpload:
                 )
         except NotFoundException:
             return
-        # the marker last: an abort cut short stays listed, to be aborted again
-        names = sorted((entry["name"] for entry in listing), key=lambda n: n.endswith("/open"))
-        self._delete(names)
+        # an abort cut short leaves segments, so the upload stays listed
+        self._delete([entry["name"] for entry in listing])
 
     def _delete(self, names: Sequence[str]) -> None:
-        delete_segments(self._driver, self._bucket, names)
-
-
-def replaced_segments(driver: SwiftDriver, bucket: str, key: str) -> list[str]:
-    """The segments in ``<bucket>_segments`` of the SLO now at ``key``, to
-    delete once a write has replaced it; none for a plain or absent object."""
-    segments = segment_container(bucket)
-    headers = driver.object_headers(bucket, key)
-    if headers is None or headers.get("x-static-large-object", "").lower() != "true":
-        return []
-    with driver.mapped(bucket, key) as conn:
-        _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
-    prefix = f"/{segments}/"
-    # the manifest names segments by their plain path (not percent-encoded)
-    names = [str(entry["name"]) for entry in json.loads(body)]
-    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
-
-
-def delete_segments(driver: SwiftDriver, bucket: str, names: Sequence[str]) -> None:
-    """Delete segments; a sub-manifest with the segments under it."""
-    segments = segment_container(bucket)
-    for name in names:
-        nested = name.rpartition("/")[2].startswith(SUB_MANIFEST)
-        query = "multipart-manifest=delete" if nested else None
-        try:
-            with driver.mapped(segments, name) as conn:
-                conn.delete_object(segments, name, query_string=query)
-        except NotFoundException:
-            pass
+        """Plain deletes: a sub-manifest's segments are listed beside it
+        (its ``multipart-manifest=delete`` would read it first, and one past
+        its X-Delete-At answers 404 and stays listed)."""
+        segments = self.segments
+        for name in names:
+            try:
+                with self._driver.mapped(segments, name) as conn:
+                    conn.delete_object(segments, name)
+            except NotFoundException:
+                pass
 
 
 def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
-    """The open uploads: the markers in the bucket's segments container."""
+    """The open uploads: our segments that no manifest at their key names,
+    grouped by upload id, but for the retired segments of an overwritten or
+    deleted object (:mod:`.retire`) still in their grace, told by their
+    group's first segment carrying ``X-Delete-At``. Retired segments past
+    their grace that no expirer removed answer 404: listed, so that
+    ``abort_incomplete_uploads()`` removes them."""
+    groups: dict[tuple[str, str], tuple[str, datetime]] = {}  # first name, oldest time
+    for name, last_modified in _segment_entries(driver, bucket):
+        match = _OURS.fullmatch(name)
+        if match is None:
+            continue  # another tool's segment
+        upload = (match.group(1), match.group(2))
+        when = datetime.fromisoformat(last_modified).replace(tzinfo=timezone.utc)
+        first, oldest = groups.get(upload, (name, when))  # listed in name order
+        groups[upload] = (first, min(oldest, when))
+    holds: dict[str, set[str]] = {}
+    for (key, upload_id), (first, started) in sorted(groups.items()):
+        if key not in holds:
+            holds[key] = manifest_uploads(driver, bucket, key)
+        if upload_id not in holds[key] and not _in_grace(driver, bucket, first):
+            yield UploadInfo(key, upload_id, started)
+
+
+def _in_grace(driver: SwiftDriver, bucket: str, name: str) -> bool:
+    """Whether segment ``name`` is retired and its grace not over."""
+    headers = driver.object_headers(segment_container(bucket), name)
+    return headers is not None and "x-delete-at" in headers
+
+
+def _segment_entries(driver: SwiftDriver, bucket: str) -> Iterator[tuple[str, str]]:
+    """Name and time of every object in the bucket's segments container."""
     segments = segment_container(bucket)
     marker: str | None = None
     while True:
@@ -242,23 +294,49 @@ def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
                 raise
             return
         for entry in listing:
-            key, _, rest = str(entry["name"]).rpartition("/")
-            if rest != OPEN_MARKER:
-                continue
-            key, _, upload_id = key.rpartition("/")
-            initiated = datetime.fromisoformat(entry["last_modified"])
-            yield UploadInfo(key, upload_id, initiated.replace(tzinfo=timezone.utc))
+            yield str(entry["name"]), str(entry["last_modified"])
         if len(listing) < LISTING_LIMIT:
             return
         marker = listing[-1]["name"]
 
 
-def abort_open_uploads(driver: SwiftDriver, bucket: str) -> None:
-    """Abort every open upload of a bucket just deleted (its markers, found
-    without asking for the bucket); segments other tools wrote are left."""
+def manifest_uploads(driver: SwiftDriver, bucket: str, key: str) -> set[str]:
+    """The upload ids whose segments the object now at ``key`` is made of:
+    none for a plain or absent object (or a missing bucket)."""
     try:
-        uploads = list(list_uploads(driver, bucket))
+        headers = driver.object_headers(bucket, key)
+        if headers is None or headers.get("x-static-large-object", "").lower() != "true":
+            return set()
+        with driver.mapped(bucket, key) as conn:
+            _, body = conn.get_object(bucket, key, query_string="multipart-manifest=get")
     except NotFoundException:
-        return  # no segments container, nor bucket
-    for upload in uploads:
-        SloUpload(driver, bucket, upload.key, upload.upload_id).abort()
+        return set()
+    # a manifest names its segments (or sub-manifests) by plain path
+    prefix = f"/{segment_container(bucket)}/{key}/"
+    return {
+        str(entry["name"])[len(prefix) :].partition("/")[0]
+        for entry in json.loads(body)
+        if str(entry.get("name", "")).startswith(prefix)
+    }
+
+
+def remove_our_segments(driver: SwiftDriver, bucket: str) -> None:
+    """Delete every segment of ours in the container of a bucket just
+    deleted: open uploads' and killed uploads' parts, and retired segments
+    whose grace is not over (no manifest of the bucket is left to read
+    them). Segments other tools wrote are left."""
+    segments = segment_container(bucket)
+    try:
+        with driver.mapped(segments) as conn:
+            _, listing = conn.get_container(segments, full_listing=True)
+    except NotFoundException:
+        return
+    names = [str(entry["name"]) for entry in listing]
+    # markers last: a removal cut short still lists its uploads
+    ours = sorted((n for n in names if _OURS.fullmatch(n)), key=lambda n: n.endswith("/open"))
+    for name in ours:
+        try:
+            with driver.mapped(segments, name) as conn:
+                conn.delete_object(segments, name)  # a sub-manifest's segments are listed too
+        except NotFoundException:
+            pass

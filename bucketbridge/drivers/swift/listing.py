@@ -62,17 +62,29 @@ def records_of(data: bytes, describe: str) -> list[ObjectInfo]:
     return [_record(entry) for entry in page]
 
 
+_new = object.__new__
+UTC = timezone.utc
+
+
 def _record(entry: Listed) -> ObjectInfo:
+    """The record, its fields written straight into its ``__dict__`` (what
+    ``ObjectInfo.__init__`` does after its checks, which hold here by
+    construction: Swift's times are UTC, its etags unquoted once stripped,
+    its sizes counts). ~0.2 of the ~1.5 CPU-us a key the record costs."""
     modified = entry.last_modified
-    etag = (entry.slo_etag or entry.hash or "").strip('"')
-    content_type = entry.content_type or ""
-    if ";" in content_type:  # a large object's: drop its ";swift_bytes=N"
+    etag = entry.slo_etag or entry.hash
+    if etag and etag[0] == '"':
+        etag = etag.strip('"')
+    content_type = entry.content_type
+    if content_type and ";" in content_type:  # a large object's: drop ";swift_bytes=N"
         content_type = content_type.split(";swift_bytes=")[0]
-    # positional: keywords cost ~0.2 us more, 10,000 times a page
-    return ObjectInfo(
-        entry.name,
-        entry.bytes,
-        modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc),
-        etag or None,
-        content_type or None,
-    )
+    info: ObjectInfo = _new(ObjectInfo)
+    fields = info.__dict__
+    fields["key"] = entry.name
+    fields["size"] = entry.bytes if entry.bytes >= 0 else 0
+    fields["last_modified"] = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
+    fields["etag"] = etag or None
+    fields["content_type"] = content_type or None
+    fields["metadata"] = None
+    fields["revision"] = None
+    return info
