@@ -3,6 +3,7 @@ results when piped, its version; and that it starts without the SDKs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -229,3 +230,17 @@ def test_listing_and_reading_import_no_transfer_engine(
         assert result.stdout.strip().splitlines()[-1] == "[]"
     finally:
         cli.run("rb", "--force", root, ok=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "plain", 'q"uote \\ back\nline\x01', "é€😀", 0, -7, 10**30, True, 1.5, [1, "x"]],
+)
+def test_ls_json_values_are_json_dumps_text(value: object) -> None:
+    """``ls --json`` formats its lines without a json.dumps call a key: the
+    text must stay exactly what json.dumps wrote, scripts compare it."""
+    from bucketbridge.cli.output import json_object, json_value
+
+    assert json_value(value) == json.dumps(value, default=str)
+    fields = {"key": "k", "size": 3, "value": value}
+    assert json_object(fields) == json.dumps(fields, default=str)
