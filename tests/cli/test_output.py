@@ -244,3 +244,22 @@ def test_ls_json_values_are_json_dumps_text(value: object) -> None:
     assert json_value(value) == json.dumps(value, default=str)
     fields = {"key": "k", "size": 3, "value": value}
     assert json_object(fields) == json.dumps(fields, default=str)
+
+
+def test_listed_times_keep_their_text() -> None:
+    """``ls -l`` and ``--json`` print BucketObject.last_modified: UTC,
+    milliseconds cut (not rounded), ``Z``, whatever zone the driver gave."""
+    from datetime import datetime, timedelta, timezone
+
+    from bucketbridge.drivers.records import ObjectInfo
+    from bucketbridge.resources import format_timestamp
+
+    def text(moment: datetime) -> str:
+        return format_timestamp(ObjectInfo(key="k", size=0, last_modified=moment))
+
+    utc = timezone.utc
+    assert text(datetime(2026, 11, 28, 1, 14, 13, tzinfo=utc)) == "2026-11-28T01:14:13.000Z"
+    assert text(datetime(2026, 1, 2, 3, 4, 5, 999_999, utc)) == "2026-01-02T03:04:05.999Z"
+    east = timezone(timedelta(hours=5, minutes=30))
+    assert text(datetime(2026, 1, 1, 2, 0, 0, 1_500, east)) == "2025-12-31T20:30:00.001Z"
+    assert text(datetime(999, 12, 31, 23, 59, 59, 0, utc)).endswith("-12-31T23:59:59.000Z")
