@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from json.encoder import encode_basestring_ascii as quoted  # dumps's own (C)
 from types import TracebackType
 from typing import Any
 
@@ -90,6 +91,27 @@ def out(text: str) -> None:
 
 def out_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, default=str) + "\n")
+
+
+def json_value(value: object) -> str:
+    """``json.dumps(value, default=str)``, the common cases without the
+    call (``ls --json`` formats four values a key)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__repr__(value)  # as json's encoder spells an int
+    return json.dumps(value, default=str)
+
+
+def json_object(fields: dict[str, object]) -> str:
+    """``json.dumps(fields, default=str)``, by :func:`json_value`."""
+    return (
+        "{"
+        + ", ".join(f"{quoted(key)}: {json_value(value)}" for key, value in fields.items())
+        + "}"
+    )
 
 
 def human(size: int) -> str:

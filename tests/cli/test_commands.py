@@ -160,6 +160,8 @@ def test_ls_r_lists_every_page_and_stops_cleanly_when_the_reader_does(
             bucket.objects.create(name).upload(b"")
     listed = cli.run("ls", "-r", f"local://{bucket_name}/k/").stdout.decode().splitlines()
     assert listed == names
+    rows = cli.run("ls", "-r", "--json", f"local://{bucket_name}/").stdout.splitlines()
+    assert [json.loads(row)["key"] for row in rows] == names
     with cli.popen("ls", "-r", f"local://{bucket_name}/") as process:
         assert process.stdout is not None and process.stderr is not None
         assert process.stdout.readline() == b"k/00000\n"

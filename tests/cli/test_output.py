@@ -3,6 +3,7 @@ results when piped, its version; and that it starts without the SDKs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -229,3 +230,36 @@ def test_listing_and_reading_import_no_transfer_engine(
         assert result.stdout.strip().splitlines()[-1] == "[]"
     finally:
         cli.run("rb", "--force", root, ok=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "plain", 'q"uote \\ back\nline\x01', "é€😀", 0, -7, 10**30, True, 1.5, [1, "x"]],
+)
+def test_ls_json_values_are_json_dumps_text(value: object) -> None:
+    """``ls --json`` formats its lines without a json.dumps call a key: the
+    text must stay exactly what json.dumps wrote, scripts compare it."""
+    from bucketbridge.cli.output import json_object, json_value
+
+    assert json_value(value) == json.dumps(value, default=str)
+    fields = {"key": "k", "size": 3, "value": value}
+    assert json_object(fields) == json.dumps(fields, default=str)
+
+
+def test_listed_times_keep_their_text() -> None:
+    """``ls -l`` and ``--json`` print BucketObject.last_modified: UTC,
+    milliseconds cut (not rounded), ``Z``, whatever zone the driver gave."""
+    from datetime import datetime, timedelta, timezone
+
+    from bucketbridge.drivers.records import ObjectInfo
+    from bucketbridge.resources import format_timestamp
+
+    def text(moment: datetime) -> str:
+        return format_timestamp(ObjectInfo(key="k", size=0, last_modified=moment))
+
+    utc = timezone.utc
+    assert text(datetime(2026, 11, 28, 1, 14, 13, tzinfo=utc)) == "2026-11-28T01:14:13.000Z"
+    assert text(datetime(2026, 1, 2, 3, 4, 5, 999_999, utc)) == "2026-01-02T03:04:05.999Z"
+    east = timezone(timedelta(hours=5, minutes=30))
+    assert text(datetime(2026, 1, 1, 2, 0, 0, 1_500, east)) == "2025-12-31T20:30:00.001Z"
+    assert text(datetime(999, 12, 31, 23, 59, 59, 0, utc)).endswith("-12-31T23:59:59.000Z")
