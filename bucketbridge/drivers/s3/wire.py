@@ -39,7 +39,14 @@ from ...dataplane.request import Endpoint, Request, encode
 from ..http_errors import Subject
 from ..records import Body, ObjectInfo
 from .errors import S3ResponseError
-from .listing import Listed, parse_directory_body, parse_list_body, whole_second
+from .listing import (
+    START_AFTER,
+    Listed,
+    next_marker_of,
+    parse_directory_body,
+    parse_list_body,
+    whole_second,
+)
 from .sigv4 import SigV4Signer
 
 CHECKSUM_BLOCK = 256 * 1024  # fits the L2 cache: measured cheapest to read and hash
@@ -177,6 +184,24 @@ class S3Wire:
             query.append(("start-after", start_after))
         response = self._send(self._request("GET", bucket, None, query), bucket, None)
         return parse_list_body(response.read())
+
+    def list_raw(
+        self, bucket: str, *, prefix: str | None, marker: str | None, max_keys: int
+    ) -> tuple[bytes, str | None]:
+        """One ListObjectsV2 page unparsed, and the marker of the page after
+        it (:func:`.listing.next_marker_of`), so the next page can be asked
+        for while this one is parsed. ``marker`` is such a marker: a
+        continuation token, or a key to start after behind a NUL."""
+        query = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", str(max_keys))]
+        if prefix:
+            query.append(("prefix", prefix))
+        if marker and marker.startswith(START_AFTER):
+            query.append(("start-after", marker[len(START_AFTER) :]))
+        elif marker:
+            query.append(("continuation-token", marker))
+        response = self._send(self._request("GET", bucket, None, query), bucket, None)
+        body = response.read()
+        return body, next_marker_of(body)
 
     def list_directory(
         self, bucket: str, *, prefix: str, token: str | None, max_keys: int
