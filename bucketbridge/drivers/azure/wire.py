@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ElementTree
-from email.message import Message
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -122,7 +122,7 @@ class AzureWire:
             return None
         if response.status != 200:
             raise self.error(response, bucket, key)
-        headers = header_dict(response.headers)
+        headers = response.header_map()
         return info_of(key, headers, int(headers["content-length"]))
 
     def get(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream | None:
@@ -147,8 +147,8 @@ class AzureWire:
             raise response_error(
                 response.status, code, message, self._subject.on(bucket, key), self._auth
             )
-        headers = header_dict(response.headers)
-        info = info_of(key, headers, total_size(headers))
+        answered = response.header_map()
+        info = info_of(key, answered, total_size(answered))
         return ObjectStream(
             info,
             response.chunks(options.chunk_size),
@@ -288,13 +288,7 @@ def meta_headers(stored: dict[str, str]) -> dict[str, str]:
     return {META + name: value for name, value in stored.items()}
 
 
-def header_dict(headers: Message) -> dict[str, str]:
-    """The headers by lower-case name, read once: each ``Message.get``
-    scans every header, and a blob's properties are a dozen lookups."""
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def total_size(headers: dict[str, str]) -> int:
+def total_size(headers: Mapping[str, str]) -> int:
     """The whole blob's size: a ranged GET's Content-Range ends in it."""
     content_range = headers.get("content-range")
     if content_range:
@@ -304,7 +298,7 @@ def total_size(headers: dict[str, str]) -> int:
     return int(headers.get("content-length") or 0)
 
 
-def info_of(key: str, headers: dict[str, str], size: int) -> ObjectInfo:
+def info_of(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
     """The record of a blob from a HEAD's or a GET's headers (what
     :func:`.properties.object_info` makes of the SDK's properties)."""
     stored = {name[len(META) :]: value for name, value in headers.items() if name.startswith(META)}
