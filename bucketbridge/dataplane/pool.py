@@ -119,9 +119,12 @@ def _dropped(connection: Connection) -> bool:
     closed it (EOF), reset it, or sent bytes no request asked for."""
     if connection.buffer:  # bytes past the last response: no request asked for them
         return True
-    sock = connection.sock
-    if sock.fileno() < 0:
+    fileno = connection.sock.fileno()
+    if fileno < 0:
         return True
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN)
+    poller = connection.poller
+    if poller is None:
+        # made once a connection: a poll object per check cost as much as the poll
+        poller = connection.poller = select.poll()
+        poller.register(fileno, select.POLLIN)
     return bool(poller.poll(0))
