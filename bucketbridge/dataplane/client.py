@@ -326,8 +326,10 @@ def _exchange(connection: Connection, request: Request, timeout: float) -> RawRe
 def _send(connection: Connection, request: Request, timeout: float) -> None:
     try:
         _write(connection, request, timeout)
-    except TimeoutError as error:  # the server stopped taking the request in
-        raise WriteTimeoutError(f"sending the request: {error}") from error
+    # the server stopped taking the request in (BlockingIOError: a kernel
+    # send timeout, see pool.py)
+    except (TimeoutError, BlockingIOError) as error:
+        raise WriteTimeoutError(f"sending the request: {_timed_out(error)}") from error
 
 
 def _write(connection: Connection, request: Request, timeout: float) -> None:
@@ -401,11 +403,17 @@ def _named(error: BaseException) -> BaseException:
     """``error``, a bare timeout named for what timed out: once connected,
     every wait is for the server's answer (connect timeouts are named by
     the pool)."""
-    if type(error) is TimeoutError:
-        named = ReadTimeoutError(*error.args)
+    if type(error) is TimeoutError or isinstance(error, BlockingIOError):
+        # BlockingIOError: the kernel's receive timeout (see pool.py)
+        named = ReadTimeoutError(_timed_out(error))
         named.__cause__ = error
         return named
     return error
+
+
+def _timed_out(error: OSError) -> str:
+    """A timeout's message: "timed out" as Python words it, for the kernel's too."""
+    return "timed out" if isinstance(error, BlockingIOError) else str(error)
 
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:

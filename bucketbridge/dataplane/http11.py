@@ -25,6 +25,7 @@ from __future__ import annotations
 import http.client
 import operator
 import re
+import select
 import socket
 import ssl
 
@@ -83,6 +84,8 @@ class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        # the pool's idle check (pool._dropped), registered once
+        self.poller: select.poll | None = None
 
     @classmethod
     def open(cls, host: str, port: int, timeout: float, tls: ssl.SSLContext | None) -> Connection:

@@ -9,7 +9,9 @@ has been read to the end, so the next request on it starts clean.
 from __future__ import annotations
 
 import select
+import socket
 import ssl
+import struct
 import threading
 
 from .http11 import Connection
@@ -78,7 +80,23 @@ class ConnectionPool:
                 f"connect timed out after {self._connect_timeout}s"
             ) from error
         # the connect timeout bounds the handshake; every later wait is a read
-        connection.sock.settimeout(self._read_timeout)
+        sock = connection.sock
+        if self._tls is None and hasattr(socket, "SO_RCVTIMEO"):
+            # Python polls before every send and receive on a socket with a
+            # timeout (two system calls more a request, a fifth of a HEAD's
+            # system time): a blocking socket with the kernel's own timeouts
+            # waits inside recv and send instead. A timeout is then EAGAIN
+            # (BlockingIOError), which the client names as it names
+            # TimeoutError. TLS sockets keep Python's timeout: OpenSSL
+            # reports EAGAIN as "want read" on a blocking socket.
+            sock.settimeout(None)
+            seconds = int(self._read_timeout)
+            micros = int((self._read_timeout - seconds) * 1_000_000)
+            timeval = struct.pack("@ll", seconds, micros)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+        else:
+            sock.settimeout(self._read_timeout)
         return connection
 
     def release(self, connection: Connection) -> None:
@@ -101,9 +119,12 @@ def _dropped(connection: Connection) -> bool:
     closed it (EOF), reset it, or sent bytes no request asked for."""
     if connection.buffer:  # bytes past the last response: no request asked for them
         return True
-    sock = connection.sock
-    if sock.fileno() < 0:
+    fileno = connection.sock.fileno()
+    if fileno < 0:
         return True
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN)
+    poller = connection.poller
+    if poller is None:
+        # made once a connection: a poll object per check cost as much as the poll
+        poller = connection.poller = select.poll()
+        poller.register(fileno, select.POLLIN)
     return bool(poller.poll(0))

@@ -19,7 +19,7 @@ from tests.azure.conftest import MakeProvider
 from tests.servers.azurite import AzuriteServer
 
 MiB = 1024 * 1024
-NAMES = ["one.bin", "dir/a b+c%.txt", "ünï/日本.bin", "multi.bin"]
+NAMES = ["one.bin", "dir/a b+c%.txt", "ünï/日本.bin", "a&b<c>\"q']]>", "multi.bin"]
 
 
 def _driver(provider: CloudProvider) -> AzureDriver:
@@ -43,7 +43,7 @@ def _fill(bucket: Bucket) -> None:
         bucket.objects.create(name).upload(
             name.encode() * 100,
             content_type="text/x-test",
-            metadata={"run-id": "7", "plain": "a b"},
+            metadata={"run-id": "7", "plain": "a b", "amp": "x&<y>"},
         )
     bucket.objects.create(NAMES[-1]).upload(
         b"m" * (6 * MiB),

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from bucketbridge.drivers.s3.listing import _parse_tree, _scan, parse_directory_body
+from bucketbridge.drivers.s3.listing import (
+    START_AFTER,
+    _parse_tree,
+    _scan,
+    next_marker_of,
+    parse_directory_body,
+)
 
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 
@@ -82,3 +88,13 @@ def test_any_other_layout_goes_to_elementtree(body: str) -> None:
 def test_a_body_the_scan_refuses_is_still_parsed() -> None:
     body = AWS.replace("<Size>12</Size>", "<!-- x --><Size>12</Size>").encode()
     assert parse_directory_body(body) == _parse_tree(body)
+
+
+def test_the_next_marker_is_read_from_the_page_as_its_parse_reads_it() -> None:
+    assert next_marker_of(AWS.encode()) == "1a+/b=&c"
+    assert next_marker_of(SEAWEED.encode()) is None  # the last page
+    cdata = AWS.replace("1a+/b=&amp;c", "<![CDATA[t&<k>]]>")
+    assert next_marker_of(cdata.encode()) == "t&<k>"
+    # truncated, but no token: the page's last key, to start after
+    tokenless = AWS.replace("<NextContinuationToken>1a+/b=&amp;c</NextContinuationToken>", "")
+    assert next_marker_of(tokenless.encode()) == START_AFTER + "d/a&b<c"

@@ -32,11 +32,8 @@ azure-storage-extensions package besides. So:
 from __future__ import annotations
 
 import base64
-import binascii
 import xml.etree.ElementTree as ElementTree
-from datetime import datetime, timezone
-from email.message import Message
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -56,19 +53,14 @@ from ..records import (
 )
 from . import metadata
 from .errors import response_error
-from .properties import quoted, unquoted
+from .listing import listed, scan_listing
+from .properties import http_datetime, md5_hex, quoted, unquoted
 
 if TYPE_CHECKING:
     from .client import AzureSettings
 
 META = "x-ms-meta-"
 ERROR_BODY_LIMIT = 64 * 1024
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
 
 
 class AzureWire:
@@ -130,7 +122,7 @@ class AzureWire:
             return None
         if response.status != 200:
             raise self.error(response, bucket, key)
-        headers = header_dict(response.headers)
+        headers = response.header_map()
         return info_of(key, headers, int(headers["content-length"]))
 
     def get(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream | None:
@@ -155,8 +147,8 @@ class AzureWire:
             raise response_error(
                 response.status, code, message, self._subject.on(bucket, key), self._auth
             )
-        headers = header_dict(response.headers)
-        info = info_of(key, headers, total_size(headers))
+        answered = response.header_map()
+        info = info_of(key, answered, total_size(answered))
         return ObjectStream(
             info,
             response.chunks(options.chunk_size),
@@ -296,41 +288,7 @@ def meta_headers(stored: dict[str, str]) -> dict[str, str]:
     return {META + name: value for name, value in stored.items()}
 
 
-def md5_hex(base64_md5: str) -> str:
-    return binascii.a2b_base64(base64_md5).hex()
-
-
-@lru_cache(maxsize=4096)
-def http_datetime(text: str) -> datetime:
-    """An RFC 1123 date (``Fri, 27 Nov 2026 13:02:36 GMT``), as Azure
-    writes every one, in a few microseconds (email.utils takes ten times
-    more); remembered, as the blobs of a listing share their seconds."""
-    try:
-        _, day, month, year, clock, _zone = text.split()
-        hour, minute, second = clock.split(":")
-        return datetime(
-            int(year),
-            _MONTHS[month],
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone.utc,
-        )
-    except (ValueError, KeyError):
-        from email.utils import parsedate_to_datetime
-
-        parsed = parsedate_to_datetime(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def header_dict(headers: Message) -> dict[str, str]:
-    """The headers by lower-case name, read once: each ``Message.get``
-    scans every header, and a blob's properties are a dozen lookups."""
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def total_size(headers: dict[str, str]) -> int:
+def total_size(headers: Mapping[str, str]) -> int:
     """The whole blob's size: a ranged GET's Content-Range ends in it."""
     content_range = headers.get("content-range")
     if content_range:
@@ -340,7 +298,7 @@ def total_size(headers: dict[str, str]) -> int:
     return int(headers.get("content-length") or 0)
 
 
-def info_of(key: str, headers: dict[str, str], size: int) -> ObjectInfo:
+def info_of(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
     """The record of a blob from a HEAD's or a GET's headers (what
     :func:`.properties.object_info` makes of the SDK's properties)."""
     stored = {name[len(META) :]: value for name, value in headers.items() if name.startswith(META)}
@@ -361,7 +319,12 @@ def info_of(key: str, headers: dict[str, str], size: int) -> ObjectInfo:
 
 def parse_listing(xml: bytes) -> DirectoryPage:
     """A List Blobs page (``include=metadata``): its blobs as records, the
-    names of its BlobPrefix entries (with a delimiter), the next marker."""
+    names of its BlobPrefix entries (with a delimiter), the next marker.
+    Read by :func:`.listing.scan_listing` where the body has the layout it
+    reads, else by ElementTree."""
+    scanned = scan_listing(xml)
+    if scanned is not None:
+        return DirectoryPage(scanned[0], scanned[1], next_marker_of(xml))
     root = ElementTree.fromstring(xml)
     items: list[ObjectInfo] = []
     prefixes: list[str] = []
@@ -372,7 +335,11 @@ def parse_listing(xml: bytes) -> DirectoryPage:
         if name_element is not None and name_element.get("Encoded") == "true":
             name = unquote(name)
         if entry.tag == "Blob":
-            items.append(_listed(name, entry))
+            properties = entry.find("Properties")
+            fields = {e.tag: e.text or "" for e in properties} if properties is not None else {}
+            meta = entry.find("Metadata")
+            stored = {e.tag: e.text or "" for e in meta} if meta is not None else {}
+            items.append(listed(name, fields, stored))
         elif entry.tag == "BlobPrefix":
             prefixes.append(name)
     return DirectoryPage(items, prefixes, root.findtext("NextMarker") or None)
@@ -392,24 +359,3 @@ def next_marker_of(xml: bytes) -> str | None:
         return None
     element = ElementTree.fromstring(xml[start : close + len(b"</NextMarker>")])
     return element.text or None
-
-
-def _listed(name: str, blob: ElementTree.Element) -> ObjectInfo:
-    fields: dict[str, str] = {}
-    properties = blob.find("Properties")
-    for element in properties if properties is not None else ():
-        fields[element.tag] = element.text or ""
-    meta = blob.find("Metadata")
-    stored = {element.tag: element.text or "" for element in meta} if meta is not None else {}
-    user_metadata, stored_etag = metadata.decode(stored)
-    md5 = fields.get("Content-MD5")
-    etag = fields.get("Etag", "")
-    return ObjectInfo(
-        key=name,
-        size=int(fields.get("Content-Length") or 0),
-        last_modified=http_datetime(fields["Last-Modified"]),
-        etag=stored_etag or (md5_hex(md5) if md5 else unquoted(etag)),
-        content_type=fields.get("Content-Type") or "application/octet-stream",
-        metadata=user_metadata,
-        revision=quoted(etag),
-    )

@@ -11,8 +11,8 @@ ListObjectsV2, DeleteObject) take the lean data plane (:mod:`.wire`) unless
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
@@ -30,7 +30,7 @@ from ...errors import (
 )
 from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
-from ..paging import page_of_names
+from ..paging import page_of_names, read_ahead
 from ..ranges import empty_read
 from ..records import (
     Body,
@@ -67,6 +67,7 @@ from .listing import (
     Listed,
     directory_from_botocore,
     from_botocore,
+    parse_list_body,
     parse_listing,
     whole_second,
 )
@@ -339,6 +340,46 @@ class S3Driver:
                 lambda: self._sdk_list(bucket, prefix, marker, max_keys),
             )
         return Page(items, items[-1].key if truncated and items else None)
+
+    def list_ahead(
+        self, bucket: str, *, prefix: str | None, limit: int
+    ) -> Generator[list[ObjectInfo], None, None]:
+        """On the lean plane each page is requested while the one before is
+        parsed (SeaweedFS takes ~15 ms a page of 1,000, the parse ~3 ms of
+        CPU), resumed at the server's continuation token; on the SDK plane,
+        or for a bucket botocore must redirect, page after page."""
+        wire = self._wire
+        max_keys = min(limit, 1000)
+        last: str | None = None  # the last key handed out: where the SDK resumes
+        if wire is not None and bucket not in self._redirected:
+            pages = read_ahead(
+                lambda marker: wire.list_raw(
+                    bucket, prefix=prefix, marker=marker, max_keys=max_keys
+                ),
+                lambda body: parse_list_body(body)[0],
+            )
+            with closing(pages):
+                try:
+                    while True:
+                        with self._mapped(bucket):
+                            try:
+                                records = next(pages)
+                            except StopIteration:
+                                return
+                        if records:
+                            last = records[-1].key
+                        yield records
+                except WrongRegion as moved:
+                    log.info(
+                        "bucket %r answered %s: its requests go through the SDK", bucket, moved
+                    )
+                    self._redirected.add(bucket)
+        while True:
+            page = self.list_objects(bucket, prefix=prefix, marker=last, limit=max_keys)
+            yield list(page.items)
+            if page.next_marker is None:
+                return
+            last = page.next_marker
 
     def _sdk_list(
         self, bucket: str, prefix: str | None, marker: str | None, max_keys: int

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import NoCredentialsError
 
 from ...dataplane.request import Request, encode
+from ...dataplane.signing import HmacSha256
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -64,7 +65,7 @@ class SigV4Signer:
         self._service = service
         self._clock = clock
         # (date, secret, the signing key's HMAC pads)
-        self._key: tuple[str, str, _Pads] | None = None
+        self._key: tuple[str, str, HmacSha256] | None = None
         # the x-amz-date of the current second: formatted once a second,
         # not once a request (strftime and gmtime were a tenth of a signature)
         self._stamp: tuple[int, str] = (-1, "")
@@ -79,14 +80,14 @@ class SigV4Signer:
                 raise NoCredentialsError()
         return self._credentials.get_frozen_credentials()
 
-    def _signing_key(self, date: str, secret: str) -> _Pads:
+    def _signing_key(self, date: str, secret: str) -> HmacSha256:
         cached = self._key
         if cached is not None and cached[0] == date and cached[1] == secret:
             return cached[2]
         key = _hmac(("AWS4" + secret).encode(), date)
         for part in (self._region, self._service, "aws4_request"):
             key = _hmac(key, part)
-        pads = _Pads(key)
+        pads = HmacSha256(key)
         self._key = (date, secret, pads)
         return pads
 
@@ -166,27 +167,6 @@ class SigV4Signer:
         )
         signature = self._signing_key(date, credentials.secret_key).hexdigest(to_sign.encode())
         query.append(("X-Amz-Signature", signature))
-
-
-class _Pads:
-    """HMAC-SHA256 under one key, its two padded keys hashed once: a
-    signature is then two copies and updates of those hashes. hmac.digest
-    looks SHA-256 up in OpenSSL 3 at every call, which made it 3x dearer
-    than the hashing itself (the RFC 2104 construction, as hmac.py's own)."""
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        block = key.ljust(64, b"\0")  # a signing key is 32 bytes, under SHA-256's block
-        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
-        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
-
-    def hexdigest(self, message: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
 
 
 def _hmac(key: bytes, message: str) -> bytes:
