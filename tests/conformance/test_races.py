@@ -112,6 +112,9 @@ class Tally:
         # multipart etag (unenforced ``multipart_etag``) must give the bytes
         self.etags: dict[bytes, str | None] = {}
         self.own_multipart_etag = False
+        # the server shows a new object an instant before its metadata
+        # (moto: tests/servers/moto.py, "metadata_with_body")
+        self.metadata_late = False
         self.tickets = 0
         self.landed = -1
         self.reads: Counter[str] = Counter()
@@ -247,6 +250,8 @@ def check_read(
             assert recorded, "the upload of the bytes read never reported an etag"
             expected = tally.etags[header]
     assert obj.etag == expected, "the handle's etag is not the bytes'"
+    if tally.metadata_late and obj.metadata == {}:
+        return  # read in the instant between the server's body and its metadata
     assert obj.metadata == tag(payload), "the handle's metadata is not the bytes'"
 
 
@@ -261,9 +266,9 @@ def test_a_handle_describes_the_bytes_it_read(
     caplog.set_level(logging.INFO, logger="bucketbridge")
     race = RACES[race_name]
     tally = Tally()
-    tally.own_multipart_etag = "multipart_etag" in unenforced(
-        request.getfixturevalue("provider_factory")
-    )
+    not_enforced = unenforced(request.getfixturevalue("provider_factory"))
+    tally.own_multipart_etag = "multipart_etag" in not_enforced
+    tally.metadata_late = "metadata_with_body" in not_enforced
     first = make_payload(999, 0, race.sizes[0])
     tally.written.add(first[:HEADER_SIZE])
     uploaded = bucket.objects.create(KEY).upload(first, race.config, metadata=tag(first))
