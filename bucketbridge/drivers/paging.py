@@ -93,11 +93,16 @@ def read_ahead(
 
 
 def pages_in_turn(
-    driver: Driver, bucket: str, *, prefix: str | None, limit: int
+    driver: Driver,
+    bucket: str,
+    *,
+    prefix: str | None,
+    limit: int,
+    marker: str | None = None,
 ) -> Iterator[list[ObjectInfo]]:
     """``ListsAhead.list_ahead`` without reading ahead: ``list_objects``
-    page after page (a driver's SDK plane, where its pager owns the wire)."""
-    marker: str | None = None
+    page after page from ``marker`` (a driver's SDK plane, where its pager
+    owns the wire; or where a walk read ahead stopped and must go on)."""
     while True:
         page = driver.list_objects(bucket, prefix=prefix, marker=marker, limit=limit)
         yield list(page.items)

@@ -30,7 +30,7 @@ from ...errors import (
 )
 from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
-from ..paging import page_of_names, read_ahead
+from ..paging import page_of_names, pages_in_turn, read_ahead
 from ..ranges import empty_read
 from ..records import (
     Body,
@@ -374,12 +374,7 @@ class S3Driver:
                         "bucket %r answered %s: its requests go through the SDK", bucket, moved
                     )
                     self._redirected.add(bucket)
-        while True:
-            page = self.list_objects(bucket, prefix=prefix, marker=last, limit=max_keys)
-            yield list(page.items)
-            if page.next_marker is None:
-                return
-            last = page.next_marker
+        yield from pages_in_turn(self, bucket, prefix=prefix, limit=max_keys, marker=last)
 
     def _sdk_list(
         self, bucket: str, prefix: str | None, marker: str | None, max_keys: int
