@@ -16,42 +16,30 @@ from __future__ import annotations
 import http.client
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bucketbridge import ProviderList
+from gcs_walls import filled_emulator
+
 from bucketbridge.drivers.records import ReadOptions
-from tests.servers.fake_gcs import start_fake_gcs
-from tests.servers.providers import provider_factory
 
 OBJECTS, SIZE, ROUNDS = 1000, 4096, 5
 
 
 def main() -> None:
-    with (
-        tempfile.TemporaryDirectory() as work,
-        start_fake_gcs(Path(work), in_memory=False) as server,
-        provider_factory(ProviderList.GCP, lambda **config: config) as make,
-    ):
-        provider = make(**server.config())
-        bucket = provider.storage.buckets.create("walls")
-        names = [f"small/{i:05d}.dat" for i in range(OBJECTS)]
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda name: bucket.objects.create(name).upload(b"x" * SIZE), names))
+    names = [f"small/{i:05d}.dat" for i in range(OBJECTS)]
+    with filled_emulator(names, SIZE) as (endpoint_url, provider, _, emulator_cpu):
         driver = provider.driver
         listed = {
             info.key: info
             for info in driver.list_objects("walls", prefix=None, marker=None, limit=1000).items
         }
         generations = {key: (info.revision or "").split("/")[0] for key, info in listed.items()}
-        host = server.endpoint_url.split("//", 1)[1]
+        host = endpoint_url.split("//", 1)[1]
         connection = http.client.HTTPConnection(host)
 
         def driver_read(name: str) -> None:
@@ -71,11 +59,6 @@ def main() -> None:
         def xml_get(name: str) -> None:
             connection.request("GET", f"/walls/{name}")
             connection.getresponse().read()
-
-        emulator = psutil.Process().children(recursive=True)
-
-        def emulator_cpu() -> float:
-            return sum(sum(process.cpu_times()[:2]) for process in emulator)
 
         forms: dict[str, Callable[[str], None]] = {
             "driver.read_object (JSON media, ranged, pinned)": driver_read,

@@ -24,9 +24,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -35,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bucketbridge import ProviderList
 from bucketbridge.drivers.gcs.driver import info_of
 from bucketbridge.drivers.gcs.pages import decode_page, info_of_listed
+from bucketbridge.provider import CloudProvider
+from bucketbridge.resources import Bucket
 from tests.servers.fake_gcs import start_fake_gcs
 from tests.servers.providers import provider_factory
 
@@ -51,7 +55,20 @@ def _median(call: Callable[[], object], clock: Callable[[], float], times: int =
     return statistics.median(spent)
 
 
-def main() -> None:
+class Walls(NamedTuple):
+    """A filled emulator: its address, a provider on it, the bucket, and the
+    emulator's CPU-seconds so far (every process it runs)."""
+
+    endpoint_url: str
+    provider: CloudProvider
+    bucket: Bucket
+    emulator_cpu: Callable[[], float]
+
+
+@contextmanager
+def filled_emulator(names: Iterable[str], size: int) -> Iterator[Walls]:
+    """fake-gcs-server on files (as bench_gcs.py runs it), its bucket "walls"
+    holding ``names`` of ``size`` bytes each, stored on 16 threads."""
     with (
         tempfile.TemporaryDirectory() as work,
         start_fake_gcs(Path(work), in_memory=False) as server,
@@ -60,14 +77,20 @@ def main() -> None:
         provider = make(**server.config())
         bucket = provider.storage.buckets.create("walls")
         with ThreadPoolExecutor(16) as pool:
-            list(
-                pool.map(
-                    lambda i: bucket.objects.create(f"list/{i:05d}.dat").upload(b"x" * 100),
-                    range(KEYS),
-                )
-            )
+            list(pool.map(lambda name: bucket.objects.create(name).upload(b"x" * size), names))
+        emulator = psutil.Process().children(recursive=True)
+
+        def emulator_cpu() -> float:
+            return sum(sum(process.cpu_times()[:2]) for process in emulator)
+
+        yield Walls(server.endpoint_url, provider, bucket, emulator_cpu)
+
+
+def main() -> None:
+    names = [f"list/{i:05d}.dat" for i in range(KEYS)]
+    with filled_emulator(names, 100) as (endpoint_url, provider, bucket, emulator_cpu):
         wire = provider.driver.wire  # type: ignore[attr-defined]
-        url = f"{server.endpoint_url}/storage/v1/b/walls/o?maxResults={KEYS}"
+        url = f"{endpoint_url}/storage/v1/b/walls/o?maxResults={KEYS}"
         page = urllib.request.urlopen(url).read()
         rows = {
             "list: bare urllib GET of the page (s)": (
@@ -91,7 +114,7 @@ def main() -> None:
         }
         for name, (call, clock) in rows.items():
             print(f"{name:48s} {_median(call, clock):8.3f}")
-        host = server.endpoint_url.split("//", 1)[1]
+        host = endpoint_url.split("//", 1)[1]
         connection = http.client.HTTPConnection(host)
         path = "/storage/v1/b/walls/o/list%2F00001.dat"
 
@@ -102,11 +125,6 @@ def main() -> None:
         def xml_head() -> object:
             connection.request("HEAD", "/walls/list/00001.dat")
             return connection.getresponse().read()
-
-        emulator = psutil.Process().children(recursive=True)
-
-        def emulator_cpu() -> float:
-            return sum(sum(process.cpu_times()[:2]) for process in emulator)
 
         driver = provider.driver
         for name, call in (
