@@ -58,7 +58,7 @@ from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
 from .errors import network_errors, refused_range, status_error, swift_errors, translate
 from .large import SEGMENTS_SUFFIX, SloUpload, list_uploads, remove_our_segments, segment_container
-from .listing import next_marker_of, records_of
+from .listing import Listed, decode_page, records_of, utc_time
 from .replies import written_info
 from .retire import replaced_segments, retire_segments
 from .segments import SegmentReads
@@ -244,8 +244,8 @@ class SwiftDriver:
     def list_ahead(
         self, bucket: str, *, prefix: str | None, limit: int
     ) -> Generator[list[ObjectInfo], None, None]:
-        """On the lean plane each page is requested while the one before is
-        decoded (a listing of exactly ``limit`` keys ends with an empty page:
+        """On the lean plane each page is requested while the records of the
+        one before are made (a listing of exactly ``limit`` keys ends with an empty page:
         its round trip is then hidden behind the decode)."""
         wire = self.wire()
         if wire is None:
@@ -253,11 +253,11 @@ class SwiftDriver:
             return
         describe = wire.describe(bucket)
 
-        def fetch(marker: str | None) -> tuple[bytes, str | None]:
+        def fetch(marker: str | None) -> tuple[list[Listed], str | None]:
             data = wire.listing_raw(bucket, prefix=prefix, marker=marker, limit=limit)
-            return data, next_marker_of(data, limit, describe)
+            return decode_page(data, limit, describe)
 
-        with closing(read_ahead(fetch, lambda data: records_of(data, describe))) as pages:
+        with closing(read_ahead(fetch, records_of)) as pages:
             yield from pages
 
     def list_directory(
@@ -544,13 +544,12 @@ def _info(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
 
 
 def _listed(entry: Mapping[str, Any]) -> ObjectInfo:
-    modified = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=timezone.utc)
     etag = str(entry.get("slo_etag") or entry.get("hash") or "").strip('"')
     content_type = str(entry.get("content_type") or "").split(";swift_bytes=")[0]
     return ObjectInfo(
         key=entry["name"],
         size=int(entry["bytes"]),
-        last_modified=modified,
+        last_modified=utc_time(entry["last_modified"]),
         etag=etag or None,
         content_type=content_type or None,
     )

@@ -52,12 +52,13 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundException, PreconditionFailedException
 from ..parts import check_part_sizes
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
+from .listing import utc_time
 from .replies import written_info
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def list_uploads(driver: SwiftDriver, bucket: str) -> Iterator[UploadInfo]:
         if match is None:
             continue  # another tool's segment
         upload = (match.group(1), match.group(2))
-        when = datetime.fromisoformat(last_modified).replace(tzinfo=timezone.utc)
+        when = utc_time(last_modified)
         first, oldest = groups.get(upload, (name, when))  # listed in name order
         groups[upload] = (first, min(oldest, when))
     holds: dict[str, set[str]] = {}
