@@ -4,7 +4,8 @@
   are what HEAD says, through overwrites, for content types guessed and
   given, metadata and none, in flat and delimited listings;
 - a record not written for the version it sits on -- a file edited in place
-  by hand, garbage, a record copied onto another file -- is no record: the
+  by hand, garbage, one of the wrong shape, a record copied onto another
+  file -- is no record: the
   content type is guessed, the etag computed from the bytes, and kept;
 - a record the filesystem refuses (too large) goes to a sidecar, which an
   overwrite then removes;
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
@@ -95,6 +97,14 @@ def _garbage(path: Path) -> None:
     os.setxattr(path, inline.NAME, b"\xc1 not msgpack")
 
 
+def _misshapen(path: Path) -> None:
+    """Well-formed msgpack, written for this very version, of the wrong
+    shape (the metadata no map): the typed decoder refuses it whole."""
+    stat = path.stat()
+    identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    os.setxattr(path, inline.NAME, msgspec.msgpack.encode({"v": identity, "e": 5, "m": [1]}))
+
+
 def _copied_record(path: Path) -> None:
     other = path.with_name("other")
     other.write_bytes(path.read_bytes())
@@ -103,7 +113,7 @@ def _copied_record(path: Path) -> None:
     other.rename(path)
 
 
-@pytest.mark.parametrize("spoil", [_edited_in_place, _garbage, _copied_record])
+@pytest.mark.parametrize("spoil", [_edited_in_place, _garbage, _misshapen, _copied_record])
 def test_a_record_of_another_version_is_no_record(
     provider: CloudProvider, root: Path, spoil: Any
 ) -> None:

@@ -111,7 +111,7 @@ from ..records import (
     guess_content_type,
 )
 from . import beneath, inline
-from .listing import record_of, records
+from .listing import info_of, record_of, records
 from .paths import (
     ABSENT,
     DIR_FLAGS,
@@ -388,8 +388,11 @@ class LocalDriver:
     def _info(
         self, bucket: str, key: str, stat: os.stat_result, raw: bytes | None
     ) -> tuple[ObjectInfo, bool]:
+        packed = inline.unpacked(raw, stat)
+        if packed is not None:  # read as stored: no dict between
+            return info_of(key, stat, packed), True
         version = identity(stat)
-        record = self._record(bucket, key, stat, raw)
+        record = self._sidecars.read(bucket, key, version)
         return record_of(key, stat, version, record), bool(record)
 
     def _record(
@@ -406,13 +409,13 @@ class LocalDriver:
 
     def _describe_at(
         self, dir_fd: int, name: str, stat: os.stat_result
-    ) -> tuple[os.stat_result, dict[str, Any] | None]:
+    ) -> tuple[os.stat_result, inline.Packed | None]:
         """A listing's look at one file's record, beside the stat it made.
         Two lookups of one name: if the record names another version (the
         file replaced between them, or edited in place by hand), look again
         at one inode through an O_PATH descriptor."""
         raw = inline.read_at(dir_fd, name)
-        record = inline.decode(raw, stat)
+        record = inline.unpacked(raw, stat)
         if record is not None or raw is None:
             return stat, record
         try:
@@ -423,7 +426,7 @@ class LocalDriver:
             again = os.fstat(fd)
             if not is_file(again):
                 return stat, None
-            return again, inline.decode(inline.read_path_fd(fd), again)
+            return again, inline.unpacked(inline.read_path_fd(fd), again)
         finally:
             os.close(fd)
 
@@ -450,7 +453,7 @@ class LocalDriver:
         are never descended, and a directory is listed only if a file lies
         somewhere below it (``holds_a_file``)."""
         # their records made at the end
-        objects: list[tuple[str, os.stat_result, dict[str, Any] | None]] = []
+        objects: list[tuple[str, os.stat_result, inline.Packed | None]] = []
         directories: list[str] = []
         with self._opened_bucket(bucket) as bucket_fd, self._sidecars.reader(bucket) as sidecars:
             names = _prefix_directories(prefix)
@@ -489,9 +492,10 @@ class LocalDriver:
 
     def _open_described(
         self, bucket: str, key: str, if_revision: str | None
-    ) -> tuple[int, ObjectInfo, dict[str, Any]]:
+    ) -> tuple[int, ObjectInfo, int | None]:
         """Open the object (a descriptor the caller closes) and read the
-        sidecar of the version opened: never another version's, nor none
+        record of the version opened, and the part size its etag is
+        computed with (None: one part): never another version's, nor none
         because a writer removed it meanwhile (which left the read's etag to
         compute later from a version no longer there, and its metadata empty).
 
@@ -511,14 +515,14 @@ class LocalDriver:
             except BaseException:
                 os.close(fd)
                 raise
-        return fd, record_of(key, stat, version, sidecar), sidecar
+        return fd, record_of(key, stat, version, sidecar), sidecar.get("etag_part_size")
 
     def _raw_of(self, fd: int) -> bytes | None:
         return inline.read_fd(fd) if self._inline else None
 
     def _open_described_fast(
         self, bucket: str, key: str, if_revision: str | None
-    ) -> tuple[int, ObjectInfo, dict[str, Any]] | None:
+    ) -> tuple[int, ObjectInfo, int | None] | None:
         """``_open_described`` without the lock, or None where only the
         slow path can tell (no such object, a link, a missing bucket, a
         replacement racing this read).
@@ -544,9 +548,13 @@ class LocalDriver:
                 version = identity(stat)
                 if if_revision is not None and version != if_revision:
                     raise _replaced(bucket, key)
-                sidecar = self._record(bucket, key, stat, self._raw_of(fd))
+                # the record on the file, read as stored (no dict between)
+                packed = inline.unpacked(self._raw_of(fd), stat)
+                if packed is not None:
+                    return fd, info_of(key, stat, packed), packed.p
+                sidecar = self._sidecars.read(bucket, key, version)
                 if sidecar or identity(self._stat_beneath(bucket, key)) == version:
-                    return fd, record_of(key, stat, version, sidecar), sidecar
+                    return fd, record_of(key, stat, version, sidecar), sidecar.get("etag_part_size")
         except OSError:
             pass
         except BaseException:
@@ -591,44 +599,57 @@ class LocalDriver:
     # -- writing -----------------------------------------------------------
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
-        digest = hashlib.md5(usedforsecurity=False)
-        with self._key_parent(bucket, key) as parent, self._temp_file() as temp:
-            size = remaining = body.size
-            while remaining > 0:
-                chunk = body.read(min(remaining, READ_CHUNK))
-                if not chunk:
-                    raise InvalidValueException(
-                        "body", f"{size - remaining} bytes", f"stream ended before {size} bytes"
-                    )
-                digest.update(chunk)
-                write_all(temp.fd, chunk)
-                remaining -= len(chunk)
-            record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
-            return self._publish(
-                bucket, key, temp, record, digest.hexdigest(), options.create_only, parent
-            )
+        # No context managers but the temporary file's: a small put is
+        # mostly Python around eight system calls (bench/local_syscalls.py)
+        parent = self._parent_fd(bucket, key)
+        try:
+            with self._temp_file() as temp:
+                size = remaining = body.size
+                digest = hashlib.md5(usedforsecurity=False)
+                while remaining > 0:
+                    chunk = body.read(min(remaining, READ_CHUNK))
+                    if not chunk:
+                        raise InvalidValueException(
+                            "body", f"{size - remaining} bytes", f"stream ended before {size} bytes"
+                        )
+                    digest.update(chunk)
+                    write_all(temp.fd, chunk)
+                    remaining -= len(chunk)
+                record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
+                return self._publish(
+                    bucket, key, temp, record, digest.hexdigest(), options.create_only, parent
+                )
+        finally:
+            if parent >= 0:
+                os.close(parent)
 
     @contextlib.contextmanager
     def _key_parent(self, bucket: str, key: str) -> Iterator[int]:
-        """A descriptor of the directory ``key``'s file goes in, if it
-        exists and the fast path is on (one openat2, no link on the way),
-        for ``_publish``; else -1. Either way the key is checked, and the
-        bucket found to exist, before a body is read."""
-        parent = -1
-        if self._fast:
-            *directories, _ = key_segments(key)
-            check_bucket_dir_name(bucket)
-            with contextlib.suppress(OSError):  # missing, or a link: the slow path
-                parent = beneath.open_beneath(
-                    self._root_fd, "/".join([bucket, *directories]), beneath.DIR_FLAGS
-                )
-        if parent < 0:
-            self._check_object(bucket, key)
+        """``_parent_fd``, closed on leaving."""
+        parent = self._parent_fd(bucket, key)
         try:
             yield parent
         finally:
             if parent >= 0:
                 os.close(parent)
+
+    def _parent_fd(self, bucket: str, key: str) -> int:
+        """A descriptor of the directory ``key``'s file goes in, if it
+        exists and the fast path is on (one openat2, no link on the way),
+        for ``_publish``; else -1. Either way the key is checked, and the
+        bucket found to exist, before a body is read. The caller closes it."""
+        if self._fast:
+            key_segments(key)
+            check_bucket_dir_name(bucket)
+            directory = key.rpartition("/")[0]  # the segments were checked just now
+            try:
+                return beneath.open_beneath(
+                    self._root_fd, f"{bucket}/{directory}" if directory else bucket, DIR_FLAGS
+                )
+            except OSError:  # missing, or a link: the slow path
+                pass
+        self._check_object(bucket, key)
+        return -1
 
     def _temp_file(self) -> TempFile:
         return TempFile(self._tmp_fd, unnamed=self._fast)
@@ -685,14 +706,16 @@ class LocalDriver:
         blocks); the copy keeps the source's etag, or how to compute it.
         The file opened is the one pinned, so ``source`` says nothing more."""
         with self._key_parent(bucket, key) as parent:
-            opened, info, sidecar = self._open_described(source_bucket, source.key, source.revision)
+            opened, info, etag_part_size = self._open_described(
+                source_bucket, source.key, source.revision
+            )
             try:
                 with self._temp_file() as temp:
                     _copy_fd(opened, temp.fd, None)
                     record = {
                         "content_type": options.content_type,
                         "metadata": dict(options.metadata),
-                        "etag_part_size": sidecar.get("etag_part_size"),
+                        "etag_part_size": etag_part_size,
                     }
                     return self._publish(
                         bucket, key, temp, record, info.etag, options.create_only, parent
@@ -757,7 +780,7 @@ class LocalDriver:
         if not on_file:
             self._sidecars.create(bucket, key, version, described)
         published = False
-        *directories, name = key_segments(key)
+        name = key.rpartition("/")[2]  # the key was checked before its body was read
         try:
             if parent >= 0 and temp.name is None:
                 try:
@@ -769,6 +792,7 @@ class LocalDriver:
                 except OSError:  # the directory was pruned: the slow path
                     pass
             if not published:
+                directories = key_segments(key)[:-1]
                 self._publish_locked(bucket, key, directories, name, temp, create_only)
                 published = True
         finally:
@@ -780,7 +804,7 @@ class LocalDriver:
             last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
             etag=etag,
             content_type=record["content_type"],
-            metadata=dict(record["metadata"]),
+            metadata=record["metadata"],  # each caller's own copy of the options'
             revision=version,
         )
 
@@ -1001,7 +1025,7 @@ def _level_page(
     prefix: str,
     marker: str | None,
     limit: int,
-    objects: list[tuple[str, os.stat_result, dict[str, Any] | None]],
+    objects: list[tuple[str, os.stat_result, inline.Packed | None]],
     directories: list[str],
     describe: Describe,
 ) -> str | None:

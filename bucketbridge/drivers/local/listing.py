@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..records import ObjectInfo
-from .inline import guessed_content_type
+from .inline import Packed, guessed_content_type
 from .state import SidecarReader, identity
 
 READERS = 8
@@ -53,7 +53,21 @@ def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, A
     )
 
 
-Found = Sequence[tuple[str, os.stat_result, dict[str, Any] | None]]
+def info_of(key: str, stat: os.stat_result, packed: Packed) -> ObjectInfo:
+    """``record_of`` for a record found on the file (inline.py), read from
+    its fields as stored: a listing makes one a key."""
+    return ObjectInfo(
+        key,
+        stat.st_size,
+        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
+        packed.etag,
+        packed.t or guessed_content_type(key),
+        packed.m or {},  # a dict of its own, fresh from the decoder
+        f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}",  # state.identity, inlined
+    )
+
+
+Found = Sequence[tuple[str, os.stat_result, Packed | None]]
 """(key, stat, record found on the file, or None) of the object files a
 walk found, in key order."""
 
@@ -62,6 +76,8 @@ def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
     """The records of the files a walk found, in their order; a file
     without a record of its own is described by its sidecar, if any."""
     missing = [index for index, (_, _, record) in enumerate(found) if record is None]
+    if not missing:  # every record on its file: no sidecar to look for
+        return [info_of(key, stat, record) for key, stat, record in found if record is not None]
     sidecar_of: dict[int, dict[str, Any]] = {}
     if len(missing) < IN_TURN_BELOW:
         sidecar_of = dict(zip(missing, _in_turn(found, missing, sidecars), strict=True))
@@ -72,7 +88,9 @@ def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
             for chunk, read in zip(chunks, done, strict=True):
                 sidecar_of.update(zip(chunk, read, strict=True))
     return [
-        record_of(key, stat, identity(stat), sidecar_of[index] if record is None else record)
+        record_of(key, stat, identity(stat), sidecar_of[index])
+        if record is None
+        else info_of(key, stat, record)
         for index, (key, stat, record) in enumerate(found)
     ]
 

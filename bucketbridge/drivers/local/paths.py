@@ -14,9 +14,9 @@ import os
 import stat as stat_module
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
 
 from ...errors import InvalidNameException
+from .inline import Packed
 
 STATE_DIR = ".bucketbridge"
 MAX_SEGMENT_BYTES = 255
@@ -194,7 +194,7 @@ def is_file(stat: os.stat_result) -> bool:
     return stat_module.S_ISREG(stat.st_mode)
 
 
-Described = tuple[os.stat_result, dict[str, Any] | None]
+Described = tuple[os.stat_result, Packed | None]
 """A file's stat and the record found on it (None: none)."""
 Describe = Callable[[int, str, os.stat_result], Described]
 """Reads the record of the file ``name`` in ``dir_fd`` that ``stat`` describes."""
@@ -210,7 +210,7 @@ def walk_sorted(
     prefix: str,
     marker: str | None,
     describe: Describe = undescribed,
-) -> Iterator[tuple[str, os.stat_result, dict[str, Any] | None]]:
+) -> Iterator[tuple[str, os.stat_result, Packed | None]]:
     """Yield (key, stat, record) of the files under the directory ``dir_fd``
     in S3's key order, skipping whole subtrees that are before ``marker`` or
     outside ``prefix``, and links to anything: they are not objects. The
