@@ -41,7 +41,7 @@ from .locations import Location, provider_for
 from .resources import Bucket, BucketObject
 from .scratch import TreeSweep
 from .sync import Failure, SyncReport
-from .transfer import TransferConfig, TransferPlan
+from .transfer import TransferConfig
 
 DEFAULT_WORKERS = 8
 SMALL_FANOUT = 4
@@ -170,7 +170,7 @@ def upload_tree(
         bucket.objects.create(destination.prefix + side.name).delete()
 
     plan = _merge(_files(root), _objects(destination), boolean("only_changed", only_changed))
-    threshold = TransferPlan.resolve(config, bucket._provider.settings).threshold
+    threshold = bucket._provider.transfer_plan(config).threshold
     return _run(plan, transfer, remove, delete, dry_run, workers, threshold, on_object)
 
 
@@ -226,7 +226,7 @@ def download_tree(
 
     files = _files(root) if os.path.isdir(root) else iter(())
     plan = _merge(_objects(source), files, boolean("only_changed", only_changed))
-    threshold = TransferPlan.resolve(config, bucket._provider.settings).threshold
+    threshold = bucket._provider.transfer_plan(config).threshold
     try:
         return _run(plan, transfer, remove, delete, dry_run, workers, threshold, on_object)
     finally:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .config import ProviderConfig, Settings
 from .drivers.base import Driver, Features
 from .redaction import SecretRegistration
 from .services import StorageService
+
+if TYPE_CHECKING:
+    from .transfer import TransferConfig, TransferPlan
 
 
 class CloudProvider:
@@ -30,7 +35,20 @@ class CloudProvider:
         self.driver = driver
         self.features = Features.of(driver)
         self._secrets = secrets
+        self._default_plan: TransferPlan | None = None
         self.storage = StorageService(self)
+
+    def transfer_plan(self, config: TransferConfig | None) -> TransferPlan:
+        """``config`` resolved against this provider's settings; without one,
+        the settings' own plan, resolved once (a small upload paid ~10 us
+        for resolving it every time)."""
+        from .transfer import TransferPlan
+
+        if config is not None:
+            return TransferPlan.resolve(config, self.settings)
+        if self._default_plan is None:
+            self._default_plan = TransferPlan.resolve(None, self.settings)
+        return self._default_plan
 
     def has_service(self, service: str) -> bool:
         """CloudBridge's capability check; bucketbridge has object storage only."""

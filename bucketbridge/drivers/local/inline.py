@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import secrets
 from collections.abc import Mapping
@@ -84,22 +83,6 @@ class Packed(msgspec.Struct):
 _decoder = msgspec.msgpack.Decoder(Packed)
 
 
-def guessed_content_type(key: str) -> str:
-    """``guess_content_type(key)``, remembered by the suffixes of the key's
-    last segment, the only part ``mimetypes`` looks at for a name with no
-    URL scheme: guessing was a third of a 10,000-key listing's CPU (cProfile)."""
-    if ":" in key:  # "data:..." and "scheme://..." are parsed as URLs
-        return guess_content_type(key)
-    name = key.rpartition("/")[2].lstrip(".")
-    dot = name.find(".")
-    return _guessed_for_suffixes(name[dot:] if dot >= 0 else "")
-
-
-@functools.lru_cache(maxsize=1024)
-def _guessed_for_suffixes(suffixes: str) -> str:
-    return guess_content_type("x" + suffixes)
-
-
 def identity_of(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
@@ -118,7 +101,7 @@ def encode(key: str, stat: os.stat_result, record: Mapping[str, Any]) -> bytes:
     else:
         packed["e"] = etag
     content_type = record.get("content_type")
-    if content_type and content_type != guessed_content_type(key):
+    if content_type and content_type != guess_content_type(key):
         packed["t"] = content_type
     if record.get("metadata"):
         packed["m"] = dict(record["metadata"])

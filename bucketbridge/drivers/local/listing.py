@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import ObjectInfo
-from .inline import Packed, guessed_content_type
+from ..records import ObjectInfo, guess_content_type
+from .inline import Packed
 from .state import SidecarReader, identity
 
 READERS = 8
@@ -47,7 +47,7 @@ def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, A
         stat.st_size,
         datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
         sidecar.get("etag"),
-        sidecar.get("content_type") or guessed_content_type(key),
+        sidecar.get("content_type") or guess_content_type(key),
         dict(sidecar.get("metadata") or {}),
         version,
     )
@@ -61,7 +61,7 @@ def info_of(key: str, stat: os.stat_result, packed: Packed) -> ObjectInfo:
         stat.st_size,
         datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
         packed.etag,
-        packed.t or guessed_content_type(key),
+        packed.t or guess_content_type(key),
         packed.m or {},  # a dict of its own, fresh from the decoder
         f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}",  # state.identity, inlined
     )
