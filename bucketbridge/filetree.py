@@ -28,20 +28,21 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 
 from .checks import boolean, optional_callable, positive_int
 from .directories import walk_objects
 from .drivers.records import ObjectInfo
-from .errors import BucketBridgeException, InvalidValueException
+from .errors import BucketBridgeException, InvalidValueException, wrap_foreign_errors
 from .locations import Location, provider_for
-from .resources import Bucket, BucketObject
+from .resources import Bucket
 from .scratch import TreeSweep
 from .sync import Failure, SyncReport
-from .transfer import TransferConfig, TransferPlan
+from .transfer import DownloadSource, Progress, TransferConfig, TransferPlan, download_file
 
 DEFAULT_WORKERS = 8
 SMALL_FANOUT = 4
@@ -201,34 +202,42 @@ def download_tree(
         return os.path.join(root, *parts)
 
     sweeps = TreeSweep()  # one listing of each directory, not one a file
-    # directories this run made or found: one makedirs a directory, not one a
-    # file (2,000 files in one directory made 1,999 failing mkdir calls)
+    # directories this run made (and swept) or found: one makedirs a
+    # directory, not one a file (2,000 files in one directory made 1,999
+    # failing mkdir calls)
     made: set[str] = set()
+    provider = bucket._provider
+    plan = TransferPlan.resolve(config, provider.settings)
+    counted = Progress(progress)
 
+    @wrap_foreign_errors
     def transfer(side: _Side) -> int:
+        # BucketObject.download_to_file's work, minus what a tree already
+        # knows once for all its files: the plan, that the directory exists
+        # (made here), and the size (the listing's: a small object is read
+        # without a HEAD first). Each file costs a dozen system calls, and
+        # each one a worker thread waits on the interpreter lock after.
         path = path_of(side.name)
         parent = os.path.dirname(path)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
+            sweeps.enter(parent)
             made.add(parent)
-        sweeps.enter(parent)
-        # made with its listing's size: a small object is then read without a HEAD first
-        obj = BucketObject(bucket._provider, bucket, source.prefix + side.name, side.info)
-        obj.download_to_file(path, config, progress=progress)
-        modified = obj._info.last_modified if obj._info is not None else None
-        if modified is not None:
-            stamp = modified.astimezone(timezone.utc).timestamp()
-            os.utime(path, (datetime.now(timezone.utc).timestamp(), stamp))
-        return obj.size
+        key = source.prefix + side.name
+        found = DownloadSource(provider.driver, provider.features, bucket.name, key, side.size)
+        info = download_file(found, path, plan, counted)
+        if info.last_modified is not None:
+            stamp = info.last_modified.astimezone(timezone.utc).timestamp()
+            os.utime(path, (time.time(), stamp))
+        return info.size
 
     def remove(side: _Side) -> None:
         os.unlink(path_of(side.name))
 
     files = _files(root) if os.path.isdir(root) else iter(())
-    plan = _merge(_objects(source), files, boolean("only_changed", only_changed))
-    threshold = TransferPlan.resolve(config, bucket._provider.settings).threshold
+    pairs = _merge(_objects(source), files, boolean("only_changed", only_changed))
     try:
-        return _run(plan, transfer, remove, delete, dry_run, workers, threshold, on_object)
+        return _run(pairs, transfer, remove, delete, dry_run, workers, plan.threshold, on_object)
     finally:
         sweeps.close()
 
