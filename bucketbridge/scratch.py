@@ -2,9 +2,10 @@
 
 On Linux a download writes into an unnamed ``O_TMPFILE`` file in the
 destination's directory: if the process dies (even ``kill -9``) the kernel
-frees it and nothing is left. Only when it is whole does it get a name, a
-hidden ``.<name>.<random>.bbpart`` beside the destination, which a rename
-then puts in the destination's place at once.
+frees it and nothing is left. Only when it is whole does it get a name:
+the destination's own, in one ``linkat`` where no file is there yet;
+otherwise a hidden ``.<name>.<random>.bbpart`` beside the destination,
+locked, which a rename then puts in the destination's place at once.
 
 Where ``O_TMPFILE`` is not available (another OS, some filesystems), the
 scratch file is named from the start -- first under a pending name
@@ -68,12 +69,13 @@ class ScratchFile:
         if self.directory not in _swept_by_trees:
             sweep_stale(self.directory, self._prefix)
         try:
-            self.fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+            # the mode a new file gets (umask, default ACLs): the destination's
+            # when it is new, the usual case; an existing one's is matched at
+            # publish. No lock yet: no sweep can see an unnamed file.
+            self.fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR, 0o666)
         except (AttributeError, OSError):  # no O_TMPFILE here: a named file
             self._create_named()
-        else:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _match_mode(self.fd, self.path)
+            _match_mode(self.fd, self.path)
         return self
 
     def _create_named(self) -> None:
@@ -101,6 +103,18 @@ class ScratchFile:
     def publish(self) -> None:
         """Put the finished file in the destination's place."""
         if self._named is None:
+            # A new destination gets the file in one link, which fails rather
+            # than replace: no scratch name, lock or rename (a tree download
+            # makes thousands). One that exists is replaced in one rename of a
+            # locked scratch name, with the existing file's mode.
+            try:
+                _link_fd(self.fd, self.path)
+            except FileExistsError:
+                pass
+            else:
+                return
+            _match_mode(self.fd, self.path)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             named = self._new_name()
             _link_fd(self.fd, named)
             self._named = named
@@ -129,8 +143,9 @@ def _link_fd(fd: int, path: str) -> None:
     libc = _libc()
     source = f"/proc/self/fd/{fd}".encode()
     if libc.linkat(_AT_FDCWD, source, _AT_FDCWD, os.fsencode(path), _AT_SYMLINK_FOLLOW) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code or errno.EIO), path)
+        code = ctypes.get_errno() or errno.EIO
+        # OSError(errno, ...) is the matching subclass (FileExistsError, ...)
+        raise OSError(code, os.strerror(code), path)
 
 
 _libc_handle: ctypes.CDLL | None = None
