@@ -308,7 +308,8 @@ def _run(
         else Checkpoint(checkpoint, _run_identity(source, destination, overwrite, delete))
     )
 
-    width = max_in_flight or 2 * getattr(executor, "_max_workers", DEFAULT_WORKERS)
+    workers = getattr(executor, "_max_workers", DEFAULT_WORKERS)
+    width = max_in_flight or 2 * workers
     # on threads a batch costs next to nothing to start, so the last ones are
     # cut small (see _Lookahead); elsewhere each ships and sets up apart
     guided = executor is None or isinstance(executor, ThreadPoolExecutor)
@@ -345,7 +346,7 @@ def _run(
                 continue
             pending.append(entry)
             pending_bytes += entry.size
-            limit = ahead.batch_limit(batch_objects, width, len(pending))
+            limit = ahead.batch_limit(batch_objects, min(width, workers), len(pending))
             if len(pending) >= limit or pending_bytes >= batch_bytes:
                 yield Batch(source, destination, tuple(pending), (), *rest), (after, entry.name)
                 pending, pending_bytes, after = [], 0, entry.name
@@ -546,8 +547,8 @@ class _Lookahead:
 
     Batches are cut full-size (``batch_objects``) until then, and smaller
     and smaller once the objects left to cut are known (guided
-    self-scheduling): about the remaining objects spread over the batches
-    in flight, never under an eighth of ``batch_objects``. With full-size
+    self-scheduling): the objects left spread over the workers, never
+    under an eighth of ``batch_objects``. With full-size
     batches to the end, the workers that finish first sit idle while the
     last ones copy a whole batch each: on 2,000 x 4 KiB objects in batches
     of 32 on 16 threads (bench/s3_batch_walls.py), about a tenth of the
@@ -580,13 +581,13 @@ class _Lookahead:
             self._copies -= action[0] == "copy"
             yield action
 
-    def batch_limit(self, batch_objects: int, width: int, pending: int) -> int:
+    def batch_limit(self, batch_objects: int, workers: int, pending: int) -> int:
         """How many objects the batch being filled (``pending`` so far)
         should hold: ``batch_objects`` until the end of the listing is in
         sight, then a share of what is left to cut."""
         if not (self.ended and self._depth):
             return batch_objects
-        share = -(-(pending + self._copies) // width)
+        share = -(-(pending + self._copies) // workers)
         return min(batch_objects, max(share, -(-batch_objects // 8)))
 
 
