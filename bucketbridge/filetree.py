@@ -32,11 +32,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timezone
 
 from .checks import boolean, optional_callable, positive_int
 from .directories import walk_objects
-from .drivers.records import ObjectInfo
 from .errors import BucketBridgeException, InvalidValueException, wrap_foreign_errors
 from .locations import Location, provider_for
 from .resources import Bucket
@@ -53,7 +51,6 @@ class _Side:
     name: str  # key below the prefix, or path below the directory, "/"-separated
     size: int
     modified: float  # seconds since the epoch
-    info: ObjectInfo | None = None  # an object's, from its listing
 
 
 def _files(directory: str) -> Iterator[_Side]:
@@ -83,7 +80,7 @@ def _objects(location: Location) -> Iterator[_Side]:
     provider = provider_for(location)
     cut = len(location.prefix)
     for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
-        yield _Side(info.key[cut:], info.size, info.last_modified.timestamp(), info)
+        yield _Side(info.key[cut:], info.size, info.last_modified.timestamp())
 
 
 def _merge(
@@ -226,9 +223,7 @@ def download_tree(
         key = source.prefix + side.name
         found = DownloadSource(provider.driver, provider.features, bucket.name, key, side.size)
         info = download_file(found, path, plan, counted)
-        if info.last_modified is not None:
-            stamp = info.last_modified.astimezone(timezone.utc).timestamp()
-            os.utime(path, (time.time(), stamp))
+        os.utime(path, (time.time(), info.last_modified.timestamp()))
         return info.size
 
     def remove(side: _Side) -> None:
