@@ -344,7 +344,7 @@ class LocalDriver:
             stat, raw = look()
             if not is_file(stat):  # a directory, or a link: no object
                 return None
-            info, had_record = self._info(bucket, key, stat, raw)
+            info, had_record, _ = self._info(bucket, key, stat, raw)
             if had_record:
                 return info
             # No record for this version: either the file was put here by
@@ -387,25 +387,19 @@ class LocalDriver:
 
     def _info(
         self, bucket: str, key: str, stat: os.stat_result, raw: bytes | None
-    ) -> tuple[ObjectInfo, bool]:
+    ) -> tuple[ObjectInfo, bool, int | None]:
+        """The object as the version ``stat`` describes it, whether a record
+        of that version was found, and the part size its etag is computed
+        with (None: one part). The record is the one on its file (``raw``,
+        its attribute's bytes, read as stored: no dict between) if written
+        for that version, else its sidecar (a bucket written before, or where
+        xattrs are refused), else none."""
         packed = inline.unpacked(raw, stat)
-        if packed is not None:  # read as stored: no dict between
-            return info_of(key, stat, packed), True
+        if packed is not None:
+            return info_of(key, stat, packed), True, packed.p
         version = identity(stat)
         record = self._sidecars.read(bucket, key, version)
-        return record_of(key, stat, version, record), bool(record)
-
-    def _record(
-        self, bucket: str, key: str, stat: os.stat_result, raw: bytes | None
-    ) -> dict[str, Any]:
-        """The record of the version ``stat`` describes: the one on its file
-        (``raw``, its attribute's bytes) if written for that version, else
-        its sidecar (a bucket written before, or where xattrs are refused),
-        else {}. An inline record is never empty: it always has an etag."""
-        record = inline.decode(raw, stat)
-        if record is not None:
-            return record
-        return self._sidecars.read(bucket, key, identity(stat))
+        return record_of(key, stat, version, record), bool(record), record.get("etag_part_size")
 
     def _describe_at(
         self, dir_fd: int, name: str, stat: os.stat_result
@@ -509,13 +503,11 @@ class LocalDriver:
         with self._bucket_lock(bucket, shared=True):
             fd = self._open_fd(bucket, key, if_revision)
             try:
-                stat = os.fstat(fd)
-                version = identity(stat)
-                sidecar = self._record(bucket, key, stat, self._raw_of(fd))
+                info, _, etag_part_size = self._info(bucket, key, os.fstat(fd), self._raw_of(fd))
             except BaseException:
                 os.close(fd)
                 raise
-        return fd, record_of(key, stat, version, sidecar), sidecar.get("etag_part_size")
+        return fd, info, etag_part_size
 
     def _raw_of(self, fd: int) -> bytes | None:
         return inline.read_fd(fd) if self._inline else None
@@ -548,13 +540,9 @@ class LocalDriver:
                 version = identity(stat)
                 if if_revision is not None and version != if_revision:
                     raise _replaced(bucket, key)
-                # the record on the file, read as stored (no dict between)
-                packed = inline.unpacked(self._raw_of(fd), stat)
-                if packed is not None:
-                    return fd, info_of(key, stat, packed), packed.p
-                sidecar = self._sidecars.read(bucket, key, version)
-                if sidecar or identity(self._stat_beneath(bucket, key)) == version:
-                    return fd, record_of(key, stat, version, sidecar), sidecar.get("etag_part_size")
+                info, had_record, etag_part_size = self._info(bucket, key, stat, self._raw_of(fd))
+                if had_record or identity(self._stat_beneath(bucket, key)) == version:
+                    return fd, info, etag_part_size
         except OSError:
             pass
         except BaseException:
