@@ -184,28 +184,43 @@ def obstore_action(spec: dict[str, Any], store: Callable[[str], Any]) -> Action:
 def _obstore_batch(spec: dict[str, Any], small: Any) -> Action:
     """The batch rows' peer: obstore driven by a thread pool of the same width,
     reading the LOCAL bucket's files (batch-up) or writing files into a
-    new directory (batch-down), each file read or written whole."""
+    new directory (batch-down), each file read or written whole. Like the
+    library's ``copy()``, it finds what to copy itself -- the source
+    directory's names (batch-up), a listing of the prefix (batch-down) --
+    rather than being handed the 2,000 names: the row is copying a prefix."""
     import obstore
 
     root, key, count = Path(spec["local_root"]), spec["key"], spec["small"]
     if spec["scenario"] == "batch-up":
-        files = root / BATCH_SOURCE
+        files = root / BATCH_SOURCE / "small"
 
-        def up(index: int) -> None:
-            name = small_key("small", index)
-            obstore.put(small, f"{key}/{name.split('/', 1)[1]}", (files / name).read_bytes())
+        def up() -> None:
+            names = os.listdir(files)
 
-        return lambda: in_pool(spec["width"], count, up)
+            def put(index: int) -> None:
+                name = names[index]
+                obstore.put(small, f"{key}/{name}", (files / name).read_bytes())
+
+            in_pool(spec["width"], len(names), put)
+            expect(len(names), count, "files")
+
+        return up
     target = root / key
 
-    def down(index: int) -> None:
-        name = small_key("small", index)
-        data = obstore.get(small, name).bytes()
-        path = target / name.split("/", 1)[1]
-        path.write_bytes(data)
-
     def run() -> None:
+        listed = [
+            meta["path"]
+            for batch in obstore.list(small, prefix="small/", chunk_size=1000)
+            for meta in batch
+        ]
+        expect(len(listed), count, "keys")
         target.mkdir(parents=True, exist_ok=True)
+
+        def down(index: int) -> None:
+            name = listed[index]
+            data = obstore.get(small, name).bytes()
+            (target / name.split("/", 1)[1]).write_bytes(data)
+
         in_pool(spec["width"], count, down)
 
     return run
