@@ -44,7 +44,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import metadata
+from . import checksums, metadata
 from .client import API_VERSION, AzureSettings, read_settings, token_credential
 from .errors import error_code, sdk_errors, status_of, translate
 from .own_writes import RetryWatch, own_object
@@ -88,6 +88,8 @@ class AzureDriver:
         )
         self._client: BlobServiceClient | None = None
         self._client_lock = threading.Lock()
+        # what staged blocks carry on the lean plane (``auto`` may switch once)
+        self.checksum = checksums.Choice(settings.checksum)
         # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
         self.wire: AzureWire | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):

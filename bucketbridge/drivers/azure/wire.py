@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from email.message import Message
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -51,7 +52,7 @@ from ..records import (
     ReadOptions,
     WriteOptions,
 )
-from . import metadata
+from . import checksums, metadata
 from .errors import response_error
 from .listing import listed, scan_listing
 from .properties import http_datetime, md5_hex, quoted, unquoted
@@ -103,8 +104,14 @@ class AzureWire:
             all_headers.update(headers)
         return Request(method, self._endpoint, path, query or [], all_headers, body)
 
-    def _send(self, request: Request, bucket: str, key: str | None) -> Response:
-        return self._client.send(request, self._signer, self._subject.on(bucket, key))
+    def _send(
+        self,
+        request: Request,
+        bucket: str,
+        key: str | None,
+        final: Callable[[int, Message], bool] | None = None,
+    ) -> Response:
+        return self._client.send(request, self._signer, self._subject.on(bucket, key), final=final)
 
     def error(self, response: Response, bucket: str, key: str | None) -> BucketBridgeException:
         """The exception for an error response (whose body this reads)."""
@@ -210,12 +217,31 @@ class AzureWire:
         if md5 is not None:
             headers["content-md5"] = base64.b64encode(bytes.fromhex(md5)).decode()
         request = self._request("PUT", bucket, key, query=query, headers=headers, body=body)
-        response = self._send(request, bucket, key)
+        # a refused CRC-64 is answered at once, not retried: it would be refused again
+        crc64 = checksums.CRC64_HEADER in headers
+        response = self._send(request, bucket, key, refuses_crc64 if crc64 else None)
         if response.status != 201:
+            if crc64 and refuses_crc64(response.status, response.headers):
+                response.discard()
+                subject = self._subject.on(bucket, key)
+                raise checksums.Crc64Refused(subject.endpoint, subject.describe())
             raise self.error(response, bucket, key)
         response.close()
         served = response.header("content-md5")
         return md5_hex(served) if served else None
+
+    def crc64_refusal(self, bucket: str, key: str) -> checksums.Crc64Refused | None:
+        """Get Blob Properties carrying ``x-ms-content-crc64`` (of no bytes):
+        the server's refusal of that header, or None if it answered anything
+        else (:class:`.checksums.Choice`'s probe; it changes nothing)."""
+        headers = dict([checksums.header("crc64", f"{0:016x}")])
+        request = self._request("HEAD", bucket, key, headers=headers)
+        response = self._send(request, bucket, key, refuses_crc64)
+        response.close()
+        if not refuses_crc64(response.status, response.headers):
+            return None
+        subject = self._subject.on(bucket, key)
+        return checksums.Crc64Refused(subject.endpoint, subject.describe())
 
     def list_page(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
@@ -255,6 +281,12 @@ class AzureWire:
         if response.status != 200:
             raise self.error(response, bucket, None)
         return response.read()
+
+
+def refuses_crc64(status: int, headers: Message) -> bool:
+    """Whether an answer is the server's refusal of ``x-ms-content-crc64``
+    (:data:`.checksums.REFUSAL`: strict Azurite's, status and error code)."""
+    return (status, headers.get("x-ms-error-code")) == checksums.REFUSAL
 
 
 class RetriedCreate(PreconditionFailedException):
