@@ -16,14 +16,17 @@ Integrity, as measured on Azurite 3.35: it verifies ``Content-MD5`` on Put
 Blob and Put Block (a wrong one is 400 InvalidOperation, "Provided
 contentMD5 doesn't match"; Azure says Md5Mismatch) and refuses
 ``x-ms-content-crc64`` outright in its default strict mode (500
-FeatureNotSupported); azure-storage-blob's own CRC64 needs the
-azure-storage-extensions package besides. So:
+FeatureNotSupported, on any request; :func:`refuses_crc64` matches that
+answer and the client does not retry it), ignoring it with ``--loose``;
+azure-storage-blob's own CRC64 needs the azure-storage-extensions package
+besides. So:
 
-- Put Block sends the part's MD5, which the driver computes anyway: it is
-  the part's etag token, and Azure answers Put Block with no MD5 unless it
-  was sent one (API 2019-02-02 on). Verified, at no extra cost. With
-  ``azure_checksum = crc64`` (real Azure) it sends the part's CRC-64
-  instead, at a quarter of the client CPU: see :mod:`.checksums`.
+- Put Block sends the part's checksum, which is also its etag token (Azure
+  answers Put Block with no MD5 unless it was sent one, API 2019-02-02 on):
+  by default (``azure_checksum = auto``) its CRC-64, which Azure verifies,
+  at a fraction of MD5's client CPU, or its MD5 where the server refuses the
+  CRC-64 (strict Azurite); :mod:`.checksums` decides, with one probe per
+  driver (:meth:`AzureWire.crc64_refusal`).
 - Put Blob sends none: Azure hashes the body and answers its MD5, which
   becomes the object's etag, so what the server stored is reported without
   a second pass over the body here (~1 CPU-s per GiB of MD5).
