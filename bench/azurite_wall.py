@@ -23,7 +23,8 @@ check of it). ``--no-checksum`` adds a bucketbridge variant whose parts are
 neither hashed nor sent with a checksum (a measurement only: that variant's
 etags are wrong). ``--no-list-metadata`` adds a listing without
 ``include=metadata`` (what Azurite spends on metadata; its records lack
-user metadata, a measurement only).
+user metadata, a measurement only). ``--small N`` adds N 4 KiB Put Blobs
+from 16 threads (bench_azure.py's small-up and batch-up rows' requests).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's bucketbridge
+sys.path.insert(0, str(ROOT / "bench"))  # harness
 
 MiB = 1024 * 1024
 HEADS = 500
@@ -109,7 +111,13 @@ def without_listed_metadata() -> Callable[[], None]:
 
 
 def rows(
-    server: Any, source: Path, objects: int, no_checksum: bool, md5: bool, no_meta: bool
+    server: Any,
+    source: Path,
+    objects: int,
+    no_checksum: bool,
+    md5: bool,
+    no_meta: bool,
+    small: int,
 ) -> dict[str, Row]:
     import obstore
     from azure.storage.blob import BlobServiceClient
@@ -194,6 +202,31 @@ def rows(
             "obstore": lambda: [obstore.head(list_store, "key/000007") for _ in range(HEADS)],
         },
         "list": listing,
+        **({"small-up": small_up(server, data, store, service, small)} if small else {}),
+    }
+
+
+def small_up(server: Any, data: Any, store: Any, service: Any, count: int) -> Row:
+    """``count`` 4 KiB objects put from 16 threads (bench_azure.py's
+    small-up; its batch-up sends the same Put Blobs through copy())."""
+    import obstore
+    from harness import in_pool, small_payload
+
+    payloads = [small_payload(i, 4096) for i in range(count)]
+    data_store = store("wall-data")
+    container = service.get_container_client("wall-data")
+    return {
+        "bucketbridge lean": lambda: in_pool(
+            16, count, lambda i: data.objects.create(f"lean/{i:05d}").upload(payloads[i])
+        ),
+        "azure-storage-blob": lambda: in_pool(
+            16,
+            count,
+            lambda i: container.upload_blob(f"sdk/{i:05d}", payloads[i], overwrite=True),
+        ),
+        "obstore": lambda: in_pool(
+            16, count, lambda i: obstore.put(data_store, f"obstore/{i:05d}", payloads[i])
+        ),
     }
 
 
@@ -202,6 +235,12 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--small",
+        type=int,
+        default=0,
+        help="add a small-up row: this many 4 KiB objects put from 16 threads",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -233,6 +272,7 @@ def main() -> None:
             options.no_checksum,
             options.md5,
             options.no_list_metadata,
+            options.small,
         )
         print(
             f"Azurite pid {pid}; {options.size_mib} MiB, {options.objects} keys,"
@@ -260,6 +300,8 @@ def main() -> None:
                         )
                     )
             scale, unit = (1000 / HEADS, "ms a call") if name == "find" else (1.0, "s")
+            if name == "small-up":
+                scale, unit = 1000 / options.small, "ms a PUT"
             print(f"{name} ({unit}; CPU in the same unit)")
             for who, measured in figures.items():
                 wall, client, azurite = (
