@@ -266,7 +266,9 @@ def test_an_upload_resumed_across_the_switch_completes_with_both_kinds_of_token(
 ) -> None:
     """Part 1 staged with its CRC-64; then the server refuses the header
     (as strict Azurite does): part 2 is refused once and goes again with
-    its MD5 under the same block id, part 3 goes with its MD5 at once."""
+    its MD5 under the same block id, part 3 goes with its MD5 at once.
+    The refusal is answered at once, not retried (``fired == 1`` with
+    ``max_attempts=2``: HttpClient.send's ``final``)."""
     bucket = _through(recorded, make_provider, loose_bucket)
     data = os.urandom(2 * PART + 99)
     one, two, three = _parts(data)
