@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -256,9 +257,16 @@ def main() -> None:
         help="add a listing without include=metadata (records then incomplete)",
     )
     options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="azurite-wall-"))
+    try:  # the source file and Azurite's blobs: gigabytes a run, never left behind
+        measure(options, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(options: argparse.Namespace, work: Path) -> None:
     from tests.servers.azurite import start_azurite
 
-    work = Path(tempfile.mkdtemp(prefix="azurite-wall-"))
     source = work / "source.bin"
     with open(source, "wb") as out:
         for _ in range(options.size_mib):
