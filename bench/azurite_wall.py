@@ -11,20 +11,27 @@ median: the wall time, this process's CPU-seconds (every thread: the
 client's whole cost) and the CPU-seconds the Azurite process spent in the
 same interval (read from /proc). Where Azurite's CPU is several times the
 client's, the server is the wall and cutting client CPU moves nothing but
-the share of the two cores left to it. ``--no-md5`` adds a bucketbridge
-variant whose parts are neither hashed nor sent with Content-MD5 (what the
-parts' MD5 costs; that variant's etags are wrong, it is a measurement only).
-``--crc64`` adds ``azure_checksum=crc64`` (Azurite then runs ``--loose``,
-which ignores the CRC-64 header its strict mode refuses: the client's cost
-is real, the server's check is not made). ``--no-list-metadata`` adds a
-listing without ``include=metadata`` (what Azurite spends on metadata; its
-records lack user metadata, a measurement only).
+the share of the two cores left to it.
+
+Azurite runs ``--loose`` (as bench_azure.py), so bucketbridge's default
+(``azure_checksum = auto``) sends each block's CRC-64, which Azurite then
+ignores: the client's cost is real, the server's check is not made (Azure
+makes it). ``--strict`` runs Azurite in its default mode instead, where the
+default falls back to MD5 and Azurite verifies it. ``--md5`` adds
+``azure_checksum=md5`` (what the parts' MD5 costs the client, and Azurite's
+check of it). ``--no-checksum`` adds a bucketbridge variant whose parts are
+neither hashed nor sent with a checksum (a measurement only: that variant's
+etags are wrong). ``--no-list-metadata`` adds a listing without
+``include=metadata`` (what Azurite spends on metadata; its records lack
+user metadata, a measurement only). ``--small N`` adds N 4 KiB Put Blobs
+from 16 threads (bench_azure.py's small-up and batch-up rows' requests).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,6 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's bucketbridge
+sys.path.insert(0, str(ROOT / "bench"))  # harness
 
 MiB = 1024 * 1024
 HEADS = 500
@@ -59,11 +67,12 @@ def azurite_pid(port: int) -> int:
     raise RuntimeError(f"no Azurite process listening on port {port}")
 
 
-def without_md5() -> Callable[[], None]:
+def without_checksum() -> Callable[[], None]:
     """Parts neither hashed nor verified; returns the undo."""
     from bucketbridge.drivers.azure import checksums, wire
 
-    hashed, put_block = checksums.TOKEN_OF["md5"], wire.AzureWire.put_block
+    hashed = dict(checksums.TOKEN_OF)
+    put_block = wire.AzureWire.put_block
 
     def unverified(
         self: Any, bucket: str, key: str, block: str, body: Any, *_: Any, **__: Any
@@ -71,10 +80,11 @@ def without_md5() -> Callable[[], None]:
         return put_block(self, bucket, key, block, body)
 
     checksums.TOKEN_OF["md5"] = lambda body: "0" * 32
+    checksums.TOKEN_OF["crc64"] = lambda body: "0" * 16
     wire.AzureWire.put_block = unverified  # type: ignore[method-assign]
 
     def undo() -> None:
-        checksums.TOKEN_OF["md5"] = hashed
+        checksums.TOKEN_OF.update(hashed)
         wire.AzureWire.put_block = put_block  # type: ignore[method-assign]
 
     return undo
@@ -102,7 +112,13 @@ def without_listed_metadata() -> Callable[[], None]:
 
 
 def rows(
-    server: Any, source: Path, objects: int, no_md5: bool, crc64: bool, no_meta: bool
+    server: Any,
+    source: Path,
+    objects: int,
+    no_checksum: bool,
+    md5: bool,
+    no_meta: bool,
+    small: int,
 ) -> dict[str, Row]:
     import obstore
     from azure.storage.blob import BlobServiceClient
@@ -136,9 +152,9 @@ def rows(
             )
 
     def unhashed_upload() -> None:
-        undo = without_md5()
+        undo = without_checksum()
         try:
-            data.objects.create("lean-no-md5").upload_from_file(str(source))
+            data.objects.create("lean-no-checksum").upload_from_file(str(source))
         finally:
             undo()
 
@@ -158,15 +174,15 @@ def rows(
             data_store, "obstore", source, chunk_size=16 * MiB, max_concurrency=8
         ),
     }
-    if no_md5:
-        upload["bucketbridge lean, no MD5"] = unhashed_upload
-    if crc64:
-        config = {**server.config(), "azure_checksum": "crc64"}
-        crc = CloudProviderFactory().create_provider(ProviderList.AZURE, config)
-        crc_data = crc.storage.buckets.get("wall-data")
-        assert crc_data is not None
-        upload["bucketbridge lean, CRC-64"] = lambda: crc_data.objects.create(
-            "lean-crc64"
+    if no_checksum:
+        upload["bucketbridge lean, no checksum"] = unhashed_upload
+    if md5:
+        config = {**server.config(), "azure_checksum": "md5"}
+        hashing = CloudProviderFactory().create_provider(ProviderList.AZURE, config)
+        md5_data = hashing.storage.buckets.get("wall-data")
+        assert md5_data is not None
+        upload["bucketbridge lean, MD5"] = lambda: md5_data.objects.create(
+            "lean-md5"
         ).upload_from_file(str(source))
     listing: Row = {
         "bucketbridge lean": lambda: len(list(listed.objects)),
@@ -187,6 +203,31 @@ def rows(
             "obstore": lambda: [obstore.head(list_store, "key/000007") for _ in range(HEADS)],
         },
         "list": listing,
+        **({"small-up": small_up(server, data, store, service, small)} if small else {}),
+    }
+
+
+def small_up(server: Any, data: Any, store: Any, service: Any, count: int) -> Row:
+    """``count`` 4 KiB objects put from 16 threads (bench_azure.py's
+    small-up; its batch-up sends the same Put Blobs through copy())."""
+    import obstore
+    from harness import in_pool, small_payload
+
+    payloads = [small_payload(i, 4096) for i in range(count)]
+    data_store = store("wall-data")
+    container = service.get_container_client("wall-data")
+    return {
+        "bucketbridge lean": lambda: in_pool(
+            16, count, lambda i: data.objects.create(f"lean/{i:05d}").upload(payloads[i])
+        ),
+        "azure-storage-blob": lambda: in_pool(
+            16,
+            count,
+            lambda i: container.upload_blob(f"sdk/{i:05d}", payloads[i], overwrite=True),
+        ),
+        "obstore": lambda: in_pool(
+            16, count, lambda i: obstore.put(data_store, f"obstore/{i:05d}", payloads[i])
+        ),
     }
 
 
@@ -195,11 +236,20 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-md5", action="store_true")
     parser.add_argument(
-        "--crc64",
+        "--small",
+        type=int,
+        default=0,
+        help="add a small-up row: this many 4 KiB objects put from 16 threads",
+    )
+    parser.add_argument(
+        "--strict",
         action="store_true",
-        help="add azure_checksum=crc64 (Azurite runs --loose: it ignores the CRC-64)",
+        help="Azurite in its default mode (refuses the CRC-64: the default falls back to MD5)",
+    )
+    parser.add_argument("--md5", action="store_true", help="add azure_checksum=md5")
+    parser.add_argument(
+        "--no-checksum", action="store_true", help="add parts sent with no checksum (etags wrong)"
     )
     parser.add_argument(
         "--no-list-metadata",
@@ -207,26 +257,35 @@ def main() -> None:
         help="add a listing without include=metadata (records then incomplete)",
     )
     options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="azurite-wall-"))
+    try:  # the source file and Azurite's blobs: gigabytes a run, never left behind
+        measure(options, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(options: argparse.Namespace, work: Path) -> None:
     from tests.servers.azurite import start_azurite
 
-    work = Path(tempfile.mkdtemp(prefix="azurite-wall-"))
     source = work / "source.bin"
     with open(source, "wb") as out:
         for _ in range(options.size_mib):
             out.write(os.urandom(MiB))
-    with start_azurite(work / "azurite", in_memory=False, loose=options.crc64) as server:
+    with start_azurite(work / "azurite", in_memory=False, loose=not options.strict) as server:
         pid = azurite_pid(int(server.endpoint_url.rsplit(":", 1)[1].split("/")[0]))
         table = rows(
             server,
             source,
             options.objects,
-            options.no_md5,
-            options.crc64,
+            options.no_checksum,
+            options.md5,
             options.no_list_metadata,
+            options.small,
         )
         print(
             f"Azurite pid {pid}; {options.size_mib} MiB, {options.objects} keys,"
-            f" {HEADS} HEADs, medians of {options.rounds} round(s); load {os.getloadavg()[0]:.1f}"
+            f" {HEADS} HEADs, medians of {options.rounds} round(s); load {os.getloadavg()[0]:.1f};"
+            f" Azurite {'strict' if options.strict else '--loose'}"
         )
         for name, contenders in table.items():
             for call in contenders.values():  # warm: connections, the page cache
@@ -249,6 +308,8 @@ def main() -> None:
                         )
                     )
             scale, unit = (1000 / HEADS, "ms a call") if name == "find" else (1.0, "s")
+            if name == "small-up":
+                scale, unit = 1000 / options.small, "ms a PUT"
             print(f"{name} ({unit}; CPU in the same unit)")
             for who, measured in figures.items():
                 wall, client, azurite = (

@@ -4,7 +4,15 @@ azure-storage-blob and curl.
     python bench/bench_azure.py              # issue 13's rows: 512 MiB, 10,000 blobs, 5 rounds
     python bench/bench_azure.py --quick      # small sizes, one round (the smoke test)
 
-Azurite keeps blobs in files under the work directory. Peers at their best
+Azurite keeps blobs in files under the work directory and runs ``--loose``,
+so the client does against it what it does against Azure: bucketbridge's
+default (``azure_checksum = auto``) sends each block's CRC-64, which loose
+Azurite ignores (strict Azurite refuses it, and the default would fall back
+to MD5, which Azurite would then verify in node on the same cores). So in
+the upload row no server checks a checksum: obstore and the SDK send none,
+and Azurite does not check the CRC-64. tests/azure/test_checksum_auto.py
+proves the checksum both ways (the CRC-64 goes out with the right value;
+strict Azurite gets, and verifies, MD5). Peers at their best
 use: the SDK's ``download_blob(max_concurrency=8).readinto(file)`` and
 ``upload_blob(max_concurrency=8)`` with 16 MiB blocks, paged ``list_blobs``,
 ``get_blob_properties``, ``upload_blob`` / ``download_blob`` from a thread
@@ -33,7 +41,8 @@ CONCURRENCY = 8
 def server(work: Path) -> Iterator[dict[str, Any]]:
     from tests.servers.azurite import start_azurite
 
-    with start_azurite(work / "azurite", in_memory=False) as started:
+    # --loose: see the module doc (the CRC-64 header is ignored, not refused)
+    with start_azurite(work / "azurite", in_memory=False, loose=True) as started:
         yield {
             "provider": "azure",
             "config": started.config(),

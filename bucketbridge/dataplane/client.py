@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.message import Message
 from types import MappingProxyType
 
@@ -96,10 +96,20 @@ class HttpClient:
             self._tls = _tls_context(self._verify)
         return self._tls
 
-    def send(self, request: Request, signer: Signer, subject: Subject) -> Response:
+    def send(
+        self,
+        request: Request,
+        signer: Signer,
+        subject: Subject,
+        *,
+        final: Callable[[int, Message], bool] | None = None,
+    ) -> Response:
         """The server's response (any status but a retried 429/5xx), its
         body not yet read; ProviderConnectionException naming ``subject`` if
-        no response came after every attempt."""
+        no response came after every attempt. A 429/5xx answer for which
+        ``final(status, headers)`` is true is returned at once: a refusal
+        that sending again would only repeat (Azurite's 500 to a header it
+        does not support, which the driver answers by changing the request)."""
         pool = self._pool(request.endpoint)
         request.headers["host"] = request.endpoint.netloc
         request.headers["content-length"] = str(request.content_length)
@@ -141,7 +151,11 @@ class HttpClient:
                     connection.close()
                 raise
             response = Response(raw, connection, pool, subject, sent)
-            if raw.status in RETRY_STATUSES and attempt < self._connection.max_attempts:
+            if (
+                raw.status in RETRY_STATUSES
+                and attempt < self._connection.max_attempts
+                and not (final is not None and final(raw.status, raw.msg))
+            ):
                 response.discard()
                 log.debug(
                     "%s %s answered %d; retrying", request.method, subject.describe(), raw.status

@@ -4,7 +4,8 @@ The CRC-64 is checked against the vectors of Microsoft's own
 azure-storage-extensions tests (sdk/storage/azure-storage-extensions/tests/
 test_crc64.py: ``compute_crc64(data, initial) == expected``), since Azurite
 cannot check it: it refuses ``x-ms-content-crc64`` (and ignores it with
-``--loose``). MD5 is checked by Azurite itself (tests/azure/test_wire.py)."""
+``--loose``). MD5 is checked by Azurite itself (tests/azure/test_wire.py);
+the default, ``auto``, is tested both ways in test_checksum_auto.py."""
 
 from __future__ import annotations
 
@@ -95,13 +96,15 @@ def test_crc64_parts_reach_the_server_with_their_crc64(
     azurite_server: AzuriteServer, make_provider: MakeProvider
 ) -> None:
     """Azurite refuses the header outright (FeatureNotSupported): the
-    refusal shows that the block went with it, and nothing is committed."""
+    refusal shows that the block went with it, and nothing is committed.
+    An explicit ``crc64`` means it or nothing: no fallback, a clear error."""
     provider = make_provider({**azurite_server.config(), "azure_checksum": "crc64"})
     assert provider.driver.settings.checksum == "crc64"  # type: ignore[attr-defined]
     bucket = provider.storage.buckets.create(unique_bucket_name())
     try:
         small = TransferConfig(threshold=5 * MiB, part_size=5 * MiB)
-        with pytest.raises(BucketBridgeException, match=r"(?i)crc64|FeatureNotSupported"):
+        refused = r"'crc64' is refused.*FeatureNotSupported.*'auto' or 'md5'"
+        with pytest.raises(BucketBridgeException, match=refused):
             bucket.objects.create("k").upload(os.urandom(6 * MiB), small)
         assert bucket.objects.get("k") is None
         assert list(bucket.objects.incomplete_uploads()) == []

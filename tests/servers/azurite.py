@@ -105,8 +105,10 @@ def start_azurite(
 ) -> Iterator[AzuriteServer]:
     """Run ``azurite-blob``; its blobs in memory, or (``in_memory=False``,
     for the benchmark's gigabytes) in files under ``root``. ``loose``
-    (benchmarks only) ignores headers Azurite does not support, such as
-    ``x-ms-content-crc64``, instead of refusing the request."""
+    ignores headers Azurite does not support, such as ``x-ms-content-crc64``,
+    instead of refusing the request (500 FeatureNotSupported): the
+    benchmarks run so, for the client to do what it does against Azure, and
+    tests/azure/test_checksum_auto.py starts one to see the CRC-64 go out."""
     if not PROGRAM.is_file():
         raise ServerStartError(f"Azurite is not installed: run {INSTALL_HINT}")
     (port,) = free_ports(1)

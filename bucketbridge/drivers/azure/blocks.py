@@ -134,15 +134,18 @@ class BlockUpload:
             raise self._gone()
         wire = self._driver.wire
         if wire is not None:
-            # The part's checksum (azure_checksum: its MD5, or Azure's
-            # CRC-64) is its token and goes with it: the server verifies the
-            # body against it (see .checksums). Azure answers Put Block with
-            # no MD5 unless sent one (API 2019-02-02 on).
-            kind = self._driver.settings.checksum
-            token = checksums.TOKEN_OF[kind](body)
+            # The part's checksum (azure_checksum: Azure's CRC-64, or its
+            # MD5) is its token and goes with it: the server verifies the
+            # body against it (see .checksums, which also switches ``auto``
+            # to MD5 where the CRC-64 is refused). Azure answers Put Block
+            # with no MD5 unless sent one (API 2019-02-02 on).
             block = block_id(self.upload_id, part_number)
-            wire.put_block(
-                self._bucket, self._key, block, body, checksum=checksums.header(kind, token)
+            token = self._driver.checksum.stage(
+                body,
+                lambda sent, checksum: wire.put_block(
+                    self._bucket, self._key, block, sent, checksum=checksum
+                ),
+                lambda: wire.crc64_refusal(self._bucket, self._key),
             )
             self._sent.add(part_number)
             return PartInfo(part_number, token, body.size)

@@ -39,7 +39,7 @@ SETTINGS = (
     Setting("azure_tenant", str),
     Setting("azure_endpoint_url", str),
     # what each staged block carries for the server to verify: see .checksums
-    Setting("azure_checksum", str, "md5"),
+    Setting("azure_checksum", str, checksums.DEFAULT),
 )
 
 PUBLIC_SUFFIX = "core.windows.net"
@@ -76,7 +76,7 @@ class AzureSettings:
     client_secret: str | None
     tenant: str | None
     connection: ConnectionSettings
-    checksum: str = "md5"  # .checksums.CHECKSUMS
+    checksum: str = checksums.DEFAULT  # .checksums.CHECKSUMS
 
     def __repr__(self) -> str:
         return (
@@ -167,7 +167,7 @@ def read_settings(settings: Settings) -> AzureSettings:
         client_secret=principal["azure_secret"],
         tenant=principal["azure_tenant"],
         connection=ConnectionSettings.of(settings),
-        checksum=checksums.checked(settings["azure_checksum"] or "md5"),
+        checksum=checksums.checked(settings["azure_checksum"] or checksums.DEFAULT),
     )
 
 

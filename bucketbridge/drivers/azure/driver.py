@@ -12,8 +12,10 @@ or a proxy keeps them on the SDK.
 
 The etag is S3's, as on every provider: the MD5 of the content for an object
 stored in one request (Azure computes and keeps it as Content-MD5), and
-``md5(part md5s)-N`` for one committed from N blocks, kept in a reserved
-metadata entry. An object written by another tool from blocks has neither;
+``md5(part tokens)-N`` for one committed from N blocks, kept in a reserved
+metadata entry (the tokens are the parts' checksums: their CRC-64s where the
+server takes them, as Azure does, else their MD5s, S3's value then; see
+:mod:`.checksums`). An object written by another tool from blocks has neither;
 its etag is then Azure's own (``0x8D...``). The revision that reads are
 pinned to is always Azure's ETag.
 """
@@ -44,7 +46,7 @@ from ..records import (
     UrlRequest,
     WriteOptions,
 )
-from . import metadata
+from . import checksums, metadata
 from .client import API_VERSION, AzureSettings, read_settings, token_credential
 from .errors import error_code, sdk_errors, status_of, translate
 from .own_writes import RetryWatch, own_object
@@ -88,6 +90,8 @@ class AzureDriver:
         )
         self._client: BlobServiceClient | None = None
         self._client_lock = threading.Lock()
+        # what staged blocks carry on the lean plane (``auto`` may switch once)
+        self.checksum = checksums.Choice(settings.checksum)
         # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
         self.wire: AzureWire | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):

@@ -16,14 +16,17 @@ Integrity, as measured on Azurite 3.35: it verifies ``Content-MD5`` on Put
 Blob and Put Block (a wrong one is 400 InvalidOperation, "Provided
 contentMD5 doesn't match"; Azure says Md5Mismatch) and refuses
 ``x-ms-content-crc64`` outright in its default strict mode (500
-FeatureNotSupported); azure-storage-blob's own CRC64 needs the
-azure-storage-extensions package besides. So:
+FeatureNotSupported, on any request; :func:`refuses_crc64` matches that
+answer and the client does not retry it), ignoring it with ``--loose``;
+azure-storage-blob's own CRC64 needs the azure-storage-extensions package
+besides. So:
 
-- Put Block sends the part's MD5, which the driver computes anyway: it is
-  the part's etag token, and Azure answers Put Block with no MD5 unless it
-  was sent one (API 2019-02-02 on). Verified, at no extra cost. With
-  ``azure_checksum = crc64`` (real Azure) it sends the part's CRC-64
-  instead, at a quarter of the client CPU: see :mod:`.checksums`.
+- Put Block sends the part's checksum, which is also its etag token (Azure
+  answers Put Block with no MD5 unless it was sent one, API 2019-02-02 on):
+  by default (``azure_checksum = auto``) its CRC-64, which Azure verifies,
+  at a fraction of MD5's client CPU, or its MD5 where the server refuses the
+  CRC-64 (strict Azurite); :mod:`.checksums` decides, with one probe per
+  driver (:meth:`AzureWire.crc64_refusal`).
 - Put Blob sends none: Azure hashes the body and answers its MD5, which
   becomes the object's etag, so what the server stored is reported without
   a second pass over the body here (~1 CPU-s per GiB of MD5).
@@ -33,7 +36,8 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from email.message import Message
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -51,7 +55,7 @@ from ..records import (
     ReadOptions,
     WriteOptions,
 )
-from . import metadata
+from . import checksums, metadata
 from .errors import response_error
 from .listing import listed, scan_listing
 from .properties import http_datetime, md5_hex, quoted, unquoted
@@ -103,8 +107,14 @@ class AzureWire:
             all_headers.update(headers)
         return Request(method, self._endpoint, path, query or [], all_headers, body)
 
-    def _send(self, request: Request, bucket: str, key: str | None) -> Response:
-        return self._client.send(request, self._signer, self._subject.on(bucket, key))
+    def _send(
+        self,
+        request: Request,
+        bucket: str,
+        key: str | None,
+        final: Callable[[int, Message], bool] | None = None,
+    ) -> Response:
+        return self._client.send(request, self._signer, self._subject.on(bucket, key), final=final)
 
     def error(self, response: Response, bucket: str, key: str | None) -> BucketBridgeException:
         """The exception for an error response (whose body this reads)."""
@@ -210,12 +220,31 @@ class AzureWire:
         if md5 is not None:
             headers["content-md5"] = base64.b64encode(bytes.fromhex(md5)).decode()
         request = self._request("PUT", bucket, key, query=query, headers=headers, body=body)
-        response = self._send(request, bucket, key)
+        # a refused CRC-64 is answered at once, not retried: it would be refused again
+        crc64 = checksums.CRC64_HEADER in headers
+        response = self._send(request, bucket, key, refuses_crc64 if crc64 else None)
         if response.status != 201:
+            if crc64 and refuses_crc64(response.status, response.headers):
+                response.discard()
+                subject = self._subject.on(bucket, key)
+                raise checksums.Crc64Refused(subject.endpoint, subject.describe())
             raise self.error(response, bucket, key)
         response.close()
         served = response.header("content-md5")
         return md5_hex(served) if served else None
+
+    def crc64_refusal(self, bucket: str, key: str) -> checksums.Crc64Refused | None:
+        """Get Blob Properties carrying ``x-ms-content-crc64`` (of no bytes):
+        the server's refusal of that header, or None if it answered anything
+        else (:class:`.checksums.Choice`'s probe; it changes nothing)."""
+        headers = dict([checksums.header("crc64", f"{0:016x}")])
+        request = self._request("HEAD", bucket, key, headers=headers)
+        response = self._send(request, bucket, key, refuses_crc64)
+        response.close()
+        if not refuses_crc64(response.status, response.headers):
+            return None
+        subject = self._subject.on(bucket, key)
+        return checksums.Crc64Refused(subject.endpoint, subject.describe())
 
     def list_page(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
@@ -255,6 +284,12 @@ class AzureWire:
         if response.status != 200:
             raise self.error(response, bucket, None)
         return response.read()
+
+
+def refuses_crc64(status: int, headers: Message) -> bool:
+    """Whether an answer is the server's refusal of ``x-ms-content-crc64``
+    (:data:`.checksums.REFUSAL`: strict Azurite's, status and error code)."""
+    return (status, headers.get("x-ms-error-code")) == checksums.REFUSAL
 
 
 class RetriedCreate(PreconditionFailedException):
