@@ -9,10 +9,16 @@ process, medians:
   bare ``urllib`` GET (the emulator's own time: if they match, the emulator
   is the wall), and the client CPU of decoding that page into records with
   ``json`` + dicts (before) and with msgspec (drivers/gcs/pages.py);
+- list, by page size: the driver's walk (``list_ahead``) of the 10,000
+  keys in one page and in pages of 5,000 and 1,000, beside obstore's
+  listing (the XML API), each with the client's and the emulator's CPU:
+  fake-gcs-server reads the whole bucket for every page, so the page count,
+  not the bytes, sets its cost;
 - find: the client CPU of ``head_object`` beside a bare ``http.client``
-  GET + ``json.loads`` of the same resource (the floor of a Python client)
-  and a bare XML API HEAD (what obstore sends), each with the emulator's
-  CPU per call: which side a gap in the find row is.
+  GET + ``json.loads`` of the same resource (the floor of a Python client),
+  a bare XML API HEAD and obstore's ``head`` (which sends it), each with
+  the emulator's CPU per call and the wall per call: which side a gap in
+  the find row is.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import obstore
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -86,6 +93,26 @@ def filled_emulator(names: Iterable[str], size: int) -> Iterator[Walls]:
         yield Walls(server.endpoint_url, provider, bucket, emulator_cpu)
 
 
+def _obstore(endpoint_url: str) -> Any:
+    """obstore's store for the bucket "walls", as bench_gcs.py makes it."""
+    from obstore.store import GCSStore
+
+    account = json.dumps(
+        {
+            "gcs_base_url": endpoint_url,
+            "disable_oauth": True,
+            "client_email": "",
+            "private_key": "",
+            "private_key_id": "",
+        }
+    )
+    return GCSStore(
+        "walls",
+        config={"google_service_account_key": account},
+        client_options={"allow_http": True},
+    )
+
+
 def main() -> None:
     names = [f"list/{i:05d}.dat" for i in range(KEYS)]
     with filled_emulator(names, 100) as (endpoint_url, provider, bucket, emulator_cpu):
@@ -114,6 +141,22 @@ def main() -> None:
         }
         for name, (call, clock) in rows.items():
             print(f"{name:48s} {_median(call, clock):8.3f}")
+        store = _obstore(endpoint_url)
+        driver = provider.driver
+        walks: dict[str, Callable[[], int]] = {
+            f"list: list_ahead, pages of {size}": lambda size=size: sum(
+                len(page) for page in driver.list_ahead("walls", prefix=None, limit=size)
+            )
+            for size in (KEYS, KEYS // 2, 1000)
+        }
+        walks["list: obstore.list (XML API)"] = lambda: sum(
+            len(batch) for batch in obstore.list(store, chunk_size=1000)
+        )
+        for name, walk in walks.items():
+            served = emulator_cpu()
+            cpu = _median(walk, time.process_time)
+            served = (emulator_cpu() - served) / ROUNDS
+            print(f"{name:48s} {cpu:8.3f} CPU-s client, emulator {served:6.3f} CPU-s")
         host = endpoint_url.split("//", 1)[1]
         connection = http.client.HTTPConnection(host)
         path = "/storage/v1/b/walls/o/list%2F00001.dat"
@@ -126,16 +169,20 @@ def main() -> None:
             connection.request("HEAD", "/walls/list/00001.dat")
             return connection.getresponse().read()
 
-        driver = provider.driver
         for name, call in (
             ("find: bare http.client GET + json.loads", bare),
             ("find: bare http.client XML HEAD (obstore's)", xml_head),
             ("find: driver.head_object", lambda: driver.head_object("walls", "list/00001.dat")),
+            ("find: obstore.head", lambda: obstore.head(store, "list/00001.dat")),
         ):
             served = emulator_cpu()
             cpu = _median(call, time.process_time, FINDS) * 1e6
             served = (emulator_cpu() - served) / (FINDS * ROUNDS) * 1e6
-            print(f"{name:48s} {cpu:8.1f} CPU-µs/call, emulator {served:6.1f} CPU-µs/call")
+            wall = _median(call, time.perf_counter, FINDS) * 1e6
+            print(
+                f"{name:48s} {cpu:8.1f} CPU-µs/call, emulator {served:6.1f} CPU-µs/call,"
+                f" wall {wall:6.1f} µs/call"
+            )
         bucket.delete(delete_contents=True)
 
 

@@ -99,3 +99,27 @@ def test_a_read_from_a_stale_listing_reads_the_live_object(
     stream = driver.read_object(gcs_bucket.name, "k", ReadOptions(listed=stale))
     assert stream.info.revision == live.revision
     assert b"".join(stream) == live_bytes
+
+
+@pytest.mark.parametrize(
+    ("header", "crc32c", "same"),
+    [
+        ("crc32c=mnG7TA==,md5=XUFAKrxLKna5cZ2REBfFkg==", "mnG7TA==", True),
+        ("md5=XUFAKrxLKna5cZ2REBfFkg==, crc32c=mnG7TA==", "mnG7TA==", True),
+        ("crc32c=AAAAAA==,md5=XUFAKrxLKna5cZ2REBfFkg==", "mnG7TA==", False),
+        ("crc32c=AAAAAA==,crc32c=mnG7TA==", "mnG7TA==", True),  # the last counts
+        ("md5=XUFAKrxLKna5cZ2REBfFkg==", "mnG7TA==", True),  # no CRC32C to compare
+        (None, "mnG7TA==", True),
+        ("", "mnG7TA==", True),
+        ("crc32c=AAAAAA==", "", True),  # the record named none
+        ("xcrc32c=mnG7TA==,crc32c=AAAAAA==", "mnG7TA==", False),
+    ],
+)
+def test_the_media_responses_crc32c_is_read_from_x_goog_hash(
+    header: str | None, crc32c: str, same: bool
+) -> None:
+    """The check that tells a compose-replaced object (same generation on
+    fake-gcs-server) from the revision a read is pinned to."""
+    from bucketbridge.drivers.gcs.driver import _same_crc32c
+
+    assert _same_crc32c(header, crc32c) is same
