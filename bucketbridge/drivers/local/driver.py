@@ -111,7 +111,7 @@ from ..records import (
     guess_content_type,
 )
 from . import beneath, inline
-from .listing import info_of, record_of, records
+from .listing import Missing, described, info_of, record_of, records, undescribed
 from .paths import (
     ABSENT,
     DIR_FLAGS,
@@ -133,7 +133,6 @@ from .paths import (
     remove_links_and_empty_dirs,
     remove_tree,
     reopen_dir,
-    undescribed,
     walk_sorted,
 )
 from .state import SidecarStore, TempFile, exclusive_lock, identity, sweep, write_all
@@ -378,8 +377,8 @@ class LocalDriver:
         )
 
     @property
-    def _describe(self) -> Describe:
-        return self._describe_at if self._inline else undescribed
+    def _describe(self) -> Describe[ObjectInfo | Missing]:
+        return described if self._inline else undescribed
 
     def _is_bucket_dir(self, bucket: str) -> bool:
         stat = lstat_at(self._root_fd, bucket)
@@ -400,29 +399,6 @@ class LocalDriver:
         version = identity(stat)
         record = self._sidecars.read(bucket, key, version)
         return record_of(key, stat, version, record), bool(record), record.get("etag_part_size")
-
-    def _describe_at(
-        self, dir_fd: int, name: str, stat: os.stat_result
-    ) -> tuple[os.stat_result, inline.Packed | None]:
-        """A listing's look at one file's record, beside the stat it made.
-        Two lookups of one name: if the record names another version (the
-        file replaced between them, or edited in place by hand), look again
-        at one inode through an O_PATH descriptor."""
-        raw = inline.read_at(dir_fd, name)
-        record = inline.unpacked(raw, stat)
-        if record is not None or raw is None:
-            return stat, record
-        try:
-            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-        except OSError:  # deleted meanwhile: the stat stands, with no record
-            return stat, None
-        try:
-            again = os.fstat(fd)
-            if not is_file(again):
-                return stat, None
-            return again, inline.unpacked(inline.read_path_fd(fd), again)
-        finally:
-            os.close(fd)
 
     def list_objects(
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
@@ -447,7 +423,7 @@ class LocalDriver:
         are never descended, and a directory is listed only if a file lies
         somewhere below it (``holds_a_file``)."""
         # their records made at the end
-        objects: list[tuple[str, os.stat_result, inline.Packed | None]] = []
+        objects: list[ObjectInfo | Missing] = []
         directories: list[str] = []
         with self._opened_bucket(bucket) as bucket_fd, self._sidecars.reader(bucket) as sidecars:
             names = _prefix_directories(prefix)
@@ -1013,9 +989,9 @@ def _level_page(
     prefix: str,
     marker: str | None,
     limit: int,
-    objects: list[tuple[str, os.stat_result, inline.Packed | None]],
+    objects: list[ObjectInfo | Missing],
     directories: list[str],
-    describe: Describe,
+    describe: Describe[ObjectInfo | Missing],
 ) -> str | None:
     """Fill ``objects`` and ``directories`` with one page of the level;
     the marker of the next page, None if this one is the last."""
@@ -1037,15 +1013,12 @@ def _level_page(
                 return last
             directories.append(name)
         else:
-            try:
-                stat = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:  # deleted while we listed
-                continue
-            if not is_file(stat):
+            found = list(describe(level_fd, [name], [entry.name]))  # [] unless a regular file
+            if not found:
                 continue
             if len(objects) + len(directories) == limit:
                 return last
-            objects.append((name, *describe(level_fd, entry.name, stat)))
+            objects.extend(found)
         last = name
     return None
 

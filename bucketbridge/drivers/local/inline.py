@@ -80,7 +80,7 @@ class Packed(msgspec.Struct):
         return etag if isinstance(etag, str) else None
 
 
-_decoder = msgspec.msgpack.Decoder(Packed)
+decoder = msgspec.msgpack.Decoder(Packed)
 
 
 def identity_of(stat: os.stat_result) -> tuple[int, int, int]:
@@ -130,7 +130,7 @@ def unpacked(raw: bytes | None, stat: os.stat_result) -> Packed | None:
     if raw is None:
         return None
     try:
-        packed = _decoder.decode(raw)
+        packed = decoder.decode(raw)
     except ValueError:  # msgspec.DecodeError (and ValidationError) is a ValueError
         return None
     if packed.v != (stat.st_ino, stat.st_size, stat.st_mtime_ns):
@@ -143,7 +143,7 @@ def version_of(raw: bytes | None) -> str | None:
     if raw is None:
         return None
     try:
-        ino, size, mtime_ns = _decoder.decode(raw).v
+        ino, size, mtime_ns = decoder.decode(raw).v
     except ValueError:
         return None
     return f"{ino}-{size}-{mtime_ns}"

@@ -22,12 +22,14 @@ hand -- still have their sidecars looked for, on the readers as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from stat import S_ISREG
 from typing import Any
 
 from ..records import ObjectInfo, guess_content_type
+from . import inline
 from .inline import Packed
 from .state import SidecarReader, identity
 
@@ -45,7 +47,7 @@ def record_of(key: str, stat: os.stat_result, version: str, sidecar: dict[str, A
     return ObjectInfo(
         key,
         stat.st_size,
-        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
+        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, timezone.utc),
         sidecar.get("etag"),
         sidecar.get("content_type") or guess_content_type(key),
         dict(sidecar.get("metadata") or {}),
@@ -59,7 +61,7 @@ def info_of(key: str, stat: os.stat_result, packed: Packed) -> ObjectInfo:
     return ObjectInfo(
         key,
         stat.st_size,
-        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
+        datetime.fromtimestamp(stat.st_mtime_ns / 1e9, timezone.utc),
         packed.etag,
         packed.t or guess_content_type(key),
         packed.m or {},  # a dict of its own, fresh from the decoder
@@ -67,17 +69,103 @@ def info_of(key: str, stat: os.stat_result, packed: Packed) -> ObjectInfo:
     )
 
 
-Found = Sequence[tuple[str, os.stat_result, Packed | None]]
-"""(key, stat, record found on the file, or None) of the object files a
-walk found, in key order."""
+Missing = tuple[str, os.stat_result]
+"""(key, stat) of a file a walk found without a record on it: its sidecar,
+if any, describes it."""
+Found = list["ObjectInfo | Missing"]
+"""What a walk found, in key order: the record made from the one on the
+file, or ``Missing``."""
+
+
+def described(dir_fd: int, keys: list[str], names: list[str]) -> Iterator[ObjectInfo | Missing]:
+    """``paths.Describe`` where objects carry their record (inline.py):
+    each file's ``lstat`` and ``lgetxattr``, and its record made from them
+    if the attribute was written for the version the stat saw; ``Missing``
+    where there is none (a file put there by hand, a sidecar bucket's).
+
+    One loop a run with all a key costs inlined (beside the two system
+    calls this is a listing's whole per-key cost): ``info_of``'s fields,
+    ``inline.read_at`` (the name below the directory's /proc link, which is
+    that very directory; the name itself not followed: a link has no user
+    attributes) and ``inline.unpacked``. Nothing but the record is kept a
+    key (no DirEntry, no tuple): fewer objects for the collector to scan.
+    """
+    through = f"/proc/self/fd/{dir_fd}/"
+    stat_at, getxattr, decode = os.stat, os.getxattr, inline.decoder.decode
+    fromtimestamp, utc, attribute = datetime.fromtimestamp, timezone.utc, inline.NAME
+    for key, name in zip(keys, names, strict=True):
+        try:
+            stat = stat_at(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:  # deleted while we listed
+            continue
+        if not S_ISREG(stat.st_mode):  # a link, a FIFO...: no object
+            continue
+        try:
+            raw = getxattr(through + name, attribute, follow_symlinks=False)
+        except OSError:  # ENODATA: no record on it
+            yield key, stat
+            continue
+        ino, size, mtime_ns = stat.st_ino, stat.st_size, stat.st_mtime_ns
+        try:
+            packed: inline.Packed | None = decode(raw)
+        except ValueError:  # not ours
+            packed = None
+        if packed is None or packed.v != (ino, size, mtime_ns):
+            stat, packed = _look_again(dir_fd, name, stat)
+            if packed is None:
+                yield key, stat
+                continue
+            ino, size, mtime_ns = stat.st_ino, stat.st_size, stat.st_mtime_ns
+        etag = packed.e
+        yield ObjectInfo(
+            key,
+            size,
+            fromtimestamp(mtime_ns / 1e9, utc),
+            etag.hex() if type(etag) is bytes else packed.etag,
+            packed.t or guess_content_type(key),
+            packed.m or {},  # a dict of its own, fresh from the decoder
+            f"{ino}-{size}-{mtime_ns}",  # state.identity, inlined
+        )
+
+
+def undescribed(dir_fd: int, keys: list[str], names: list[str]) -> Iterator[Missing]:
+    """``paths.Describe`` where objects have no record on them (a
+    filesystem without user xattrs): each regular file, for its sidecar."""
+    for key, name in zip(keys, names, strict=True):
+        try:
+            stat = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:  # deleted while we listed
+            continue
+        if S_ISREG(stat.st_mode):
+            yield key, stat
+
+
+def _look_again(
+    dir_fd: int, name: str, stat: os.stat_result
+) -> tuple[os.stat_result, inline.Packed | None]:
+    """The stat and record of ``name`` when its record named another version
+    than ``stat`` (two lookups of one name: the file replaced between them,
+    or edited in place by hand): both again, of one inode, through an
+    O_PATH descriptor."""
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:  # deleted meanwhile: the stat stands, with no record
+        return stat, None
+    try:
+        again = os.fstat(fd)
+        if not S_ISREG(again.st_mode):
+            return stat, None
+        return again, inline.unpacked(inline.read_path_fd(fd), again)
+    finally:
+        os.close(fd)
 
 
 def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
     """The records of the files a walk found, in their order; a file
     without a record of its own is described by its sidecar, if any."""
-    missing = [index for index, (_, _, record) in enumerate(found) if record is None]
+    missing = [index for index, item in enumerate(found) if type(item) is tuple]
     if not missing:  # every record on its file: no sidecar to look for
-        return [info_of(key, stat, record) for key, stat, record in found if record is not None]
+        return found  # type: ignore[return-value]  # no Missing in it
     sidecar_of: dict[int, dict[str, Any]] = {}
     if len(missing) < IN_TURN_BELOW:
         sidecar_of = dict(zip(missing, _in_turn(found, missing, sidecars), strict=True))
@@ -88,12 +176,17 @@ def records(found: Found, sidecars: SidecarReader) -> list[ObjectInfo]:
             for chunk, read in zip(chunks, done, strict=True):
                 sidecar_of.update(zip(chunk, read, strict=True))
     return [
-        record_of(key, stat, identity(stat), sidecar_of[index])
-        if record is None
-        else info_of(key, stat, record)
-        for index, (key, stat, record) in enumerate(found)
+        item
+        if isinstance(item, ObjectInfo)
+        else record_of(*item, identity(item[1]), sidecar_of[index])
+        for index, item in enumerate(found)
     ]
 
 
 def _in_turn(found: Found, indexes: Sequence[int], sidecars: SidecarReader) -> list[dict[str, Any]]:
-    return [sidecars.read(found[i][0], identity(found[i][1])) for i in indexes]
+    read = []
+    for index in indexes:
+        item = found[index]
+        assert not isinstance(item, ObjectInfo)  # only Missing ones are looked up
+        read.append(sidecars.read(item[0], identity(item[1])))
+    return read

@@ -8,20 +8,22 @@ swapped in between two calls, is therefore never followed (see local.py).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import os
 import stat as stat_module
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from ...errors import InvalidNameException
-from .inline import Packed
 
 STATE_DIR = ".bucketbridge"
 MAX_SEGMENT_BYTES = 255
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+T = TypeVar("T")
 
 
 class SymlinkInTree(OSError):
@@ -194,14 +196,11 @@ def is_file(stat: os.stat_result) -> bool:
     return stat_module.S_ISREG(stat.st_mode)
 
 
-Described = tuple[os.stat_result, Packed | None]
-"""A file's stat and the record found on it (None: none)."""
-Describe = Callable[[int, str, os.stat_result], Described]
-"""Reads the record of the file ``name`` in ``dir_fd`` that ``stat`` describes."""
-
-
-def undescribed(dir_fd: int, name: str, stat: os.stat_result) -> Described:
-    return stat, None
+Describe = Callable[[int, list[str], list[str]], Iterator[T]]
+"""Given a directory's descriptor and a run of its entries that may be
+object files (not directories: ``keys`` in key order, and their ``names``
+in the directory), stats each and yields what it makes of those that are
+regular files (their records, read while the directory is open)."""
 
 
 def walk_sorted(
@@ -209,49 +208,69 @@ def walk_sorted(
     relative: str,
     prefix: str,
     marker: str | None,
-    describe: Describe = undescribed,
-) -> Iterator[tuple[str, os.stat_result, Packed | None]]:
-    """Yield (key, stat, record) of the files under the directory ``dir_fd``
-    in S3's key order, skipping whole subtrees that are before ``marker`` or
-    outside ``prefix``, and links to anything: they are not objects. The
-    record is what ``describe`` reads while the file's directory is open.
+    describe: Describe[T],
+) -> Iterator[T]:
+    """Yield what ``describe`` makes of the files under the directory
+    ``dir_fd`` in S3's key order, skipping whole subtrees that are before
+    ``marker`` or outside ``prefix``, and links to anything (``describe``
+    stats each name and keeps regular files only): they are not objects.
 
     A directory sorts as its name plus '/', which puts ``a-b`` before ``a/c``
     before ``a0`` exactly as the keys themselves sort; code point order is
     UTF-8 byte order, which is S3's.
     """
-    entries = list(os.scandir(dir_fd))  # their stat() is relative to dir_fd
-    named = []
-    for entry in entries:
+    # names only: an entry's type comes with it (d_type), and keeping
+    # 10,000 DirEntry objects alive until sorted costs more than the
+    # ``fstatat`` by name that replaces their cached ``stat()``
+    files: list[str] = []
+    subdirs: list[str] = []
+    for entry in os.scandir(dir_fd):
         try:
-            is_dir = entry.is_dir(follow_symlinks=False)
+            (subdirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
         except OSError:
             continue
-        named.append((relative + entry.name + ("/" if is_dir else ""), entry))
-    named.sort(key=lambda pair: pair[0])
-    for name, entry in named:
-        if name.endswith("/"):
-            if not (prefix.startswith(name) or name.startswith(prefix)):
-                continue
-            if marker is not None and name < marker and not marker.startswith(name):
-                continue
-            try:
-                subdir = open_dir(dir_fd, entry.name)
-            except ABSENT:  # removed, or swapped for a link, since listed
-                continue
-            try:
-                yield from walk_sorted(subdir, name, prefix, marker, describe)
-            finally:
-                os.close(subdir)
+    if not subdirs:
+        # A directory of files only (a flat bucket's, 10,000 keys a page):
+        # its names sort as its keys do, so one sort, one bisection for the
+        # marker, and the whole run described in one loop.
+        files.sort()
+        keys = [relative + name for name in files]
+        start = 0 if marker is None else bisect.bisect_right(keys, marker)
+        if start:
+            del keys[:start], files[:start]
+        if not relative.startswith(prefix):
+            kept = [index for index, key in enumerate(keys) if key.startswith(prefix)]
+            keys, files = [keys[index] for index in kept], [files[index] for index in kept]
+        yield from describe(dir_fd, keys, files)
+        return
+    named = [(relative + name, name) for name in files]
+    named += [(relative + name + "/", name) for name in subdirs]
+    named.sort()
+    run_keys: list[str] = []
+    run_names: list[str] = []
+    for key, name in named:
+        if not key.endswith("/"):
+            if key.startswith(prefix) and (marker is None or key > marker):
+                run_keys.append(key)
+                run_names.append(name)
             continue
-        if not name.startswith(prefix) or (marker is not None and name <= marker):
+        if run_keys:
+            yield from describe(dir_fd, run_keys, run_names)
+            run_keys, run_names = [], []
+        if not (prefix.startswith(key) or key.startswith(prefix)):
+            continue
+        if marker is not None and key < marker and not marker.startswith(key):
             continue
         try:
-            stat = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:  # deleted while we listed
+            subdir = open_dir(dir_fd, name)
+        except ABSENT:  # removed, or swapped for a link, since listed
             continue
-        if is_file(stat):
-            yield name, *describe(dir_fd, entry.name, stat)
+        try:
+            yield from walk_sorted(subdir, key, prefix, marker, describe)
+        finally:
+            os.close(subdir)
+    if run_keys:
+        yield from describe(dir_fd, run_keys, run_names)
 
 
 def level_sorted(dir_fd: int, relative: str) -> list[tuple[str, os.DirEntry[str]]]:
