@@ -22,7 +22,6 @@ On fake-gcs-server (files, as bench_gcs.py runs it), side by side, medians:
 from __future__ import annotations
 
 import http.client
-import json
 import shutil
 import statistics
 import sys
@@ -36,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gcs_walls import filled_emulator
+from gcs_walls import filled_emulator, obstore_store
 
 from bucketbridge import CloudProviderFactory, Location, ProviderList, copy
 from bucketbridge.drivers.records import ReadOptions
@@ -106,23 +105,9 @@ def on_threads(
 ) -> None:
     """The second table: each form on WIDTH threads, as the batch rows run."""
     import obstore
-    from obstore.store import GCSStore
 
     driver = provider.driver
-    account = json.dumps(
-        {
-            "gcs_base_url": endpoint_url,
-            "disable_oauth": True,
-            "client_email": "",
-            "private_key": "",
-            "private_key_id": "",
-        }
-    )
-    store = GCSStore(
-        "walls",
-        config={"google_service_account_key": account},
-        client_options={"allow_http": True},
-    )
+    store = obstore_store(endpoint_url)
 
     def read(name: str, hint: Any) -> None:
         stream = driver.read_object("walls", name, ReadOptions(chunk_size=65536, listed=hint))

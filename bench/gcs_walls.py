@@ -93,7 +93,7 @@ def filled_emulator(names: Iterable[str], size: int) -> Iterator[Walls]:
         yield Walls(server.endpoint_url, provider, bucket, emulator_cpu)
 
 
-def _obstore(endpoint_url: str) -> Any:
+def obstore_store(endpoint_url: str) -> Any:
     """obstore's store for the bucket "walls", as bench_gcs.py makes it."""
     from obstore.store import GCSStore
 
@@ -141,7 +141,7 @@ def main() -> None:
         }
         for name, (call, clock) in rows.items():
             print(f"{name:48s} {_median(call, clock):8.3f}")
-        store = _obstore(endpoint_url)
+        store = obstore_store(endpoint_url)
         driver = provider.driver
         walks: dict[str, Callable[[], int]] = {
             f"list: list_ahead, pages of {size}": lambda size=size: sum(

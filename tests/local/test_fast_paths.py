@@ -51,11 +51,6 @@ def _make(root: Path) -> CloudProvider:
     return CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
 @pytest.fixture(params=["inline"])
 def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Where records go: ``inline`` (xattrs taken), ``sidecars`` (refused)."""

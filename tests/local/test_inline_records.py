@@ -19,29 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from bucketbridge import CloudProvider
 from bucketbridge.drivers.local import driver as local_driver
 from bucketbridge.drivers.local import inline
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def provider(root: Path) -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
-    assert made.driver._inline, "this filesystem takes user xattrs"  # type: ignore[attr-defined]
-    yield made
-    made.close()
 
 
 def _sidecars(root: Path, bucket: str) -> list[Path]:

@@ -15,27 +15,14 @@ per-key loop (drivers/local/listing.py ``described``): what holds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from bucketbridge import CloudProvider
 from bucketbridge.drivers.local import inline
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def provider(root: Path) -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
-    assert made.driver._inline, "this filesystem takes user xattrs"  # type: ignore[attr-defined]
-    yield made
-    made.close()
 
 
 def _pages(provider: CloudProvider, bucket: str, prefix: str | None, limit: int) -> list[str]:
