@@ -28,6 +28,7 @@ from bucketbridge import Bucket, CloudProvider, InvalidConfigurationException, T
 from bucketbridge.drivers.azure import checksums
 from bucketbridge.drivers.parts import multipart_etag
 from bucketbridge.drivers.records import Body
+from tests.faults.backends import azure_error_reply
 from tests.faults.proxy import FaultProxy, Match, Reply, Request
 from tests.servers.azurite import ACCOUNT, AzuriteServer, start_azurite
 
@@ -246,13 +247,12 @@ def test_on_loose_azurite_the_default_sends_each_parts_crc64(
 
 def _strict_refusal() -> Reply:
     """What strict Azurite answers a request carrying x-ms-content-crc64."""
-    body = (
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Error>\n'
-        b"  <Code>FeatureNotSupported</Code>\n  <Message>x-ms-content-crc64 header or"
-        b" parameter is not supported in Azurite strict mode.</Message>\n</Error>"
+    return azure_error_reply(
+        500,
+        "Internal Server Error",
+        "FeatureNotSupported",
+        "x-ms-content-crc64 header or parameter is not supported in Azurite strict mode.",
     )
-    headers = [("Content-Type", "application/xml"), ("x-ms-error-code", "FeatureNotSupported")]
-    return Reply(500, "Internal Server Error", body, headers)
 
 
 def _carries_crc64(request: Request) -> bool:

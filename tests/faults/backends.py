@@ -161,13 +161,22 @@ def azure_error(status: int) -> Reply:
         # the proxy frames the reply itself: its Content-Length only
         kept = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
         return Reply(code, "Server Busy", body, kept)
-    body = (
-        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>InternalError</Code>'
-        b"<Message>The server encountered an internal error. Please retry the request."
-        b"</Message></Error>"
+    return azure_error_reply(
+        500,
+        "Internal Server Error",
+        "InternalError",
+        "The server encountered an internal error. Please retry the request.",
     )
-    headers = [("Content-Type", "application/xml"), ("x-ms-error-code", "InternalError")]
-    return Reply(500, "Internal Server Error", body, headers)
+
+
+def azure_error_reply(status: int, reason: str, code: str, message: str) -> Reply:
+    """An Azure error answer: the code in ``x-ms-error-code`` and the XML body."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    ).encode()
+    headers = [("Content-Type", "application/xml"), ("x-ms-error-code", code)]
+    return Reply(status, reason, body, headers)
 
 
 # The standard headers Shared Key signs, in order (Content-Length "0" as empty).

@@ -226,8 +226,7 @@ class AzureWire:
         if response.status != 201:
             if crc64 and refuses_crc64(response.status, response.headers):
                 response.discard()
-                subject = self._subject.on(bucket, key)
-                raise checksums.Crc64Refused(subject.endpoint, subject.describe())
+                raise self._crc64_refused(bucket, key)
             raise self.error(response, bucket, key)
         response.close()
         served = response.header("content-md5")
@@ -243,6 +242,9 @@ class AzureWire:
         response.close()
         if not refuses_crc64(response.status, response.headers):
             return None
+        return self._crc64_refused(bucket, key)
+
+    def _crc64_refused(self, bucket: str, key: str) -> checksums.Crc64Refused:
         subject = self._subject.on(bucket, key)
         return checksums.Crc64Refused(subject.endpoint, subject.describe())
 
