@@ -40,6 +40,7 @@ from .drivers.records import (
     WriteOptions,
     guess_content_type,
 )
+from .drivers.shielded import start_upload
 from .errors import (
     BucketBridgeException,
     BucketNotEmptyException,
@@ -479,8 +480,14 @@ class BucketObject(_Resource):
     ) -> MultipartUpload:
         """Start an explicit multipart upload; parts may be sent in any order."""
         options = self._write_options(content_type, metadata, overwrite=True)
-        session = self._driver.start_multipart(self._bucket.name, self._key, options)
-        return MultipartUpload(self, session, options)
+        # started aside: an interrupt while the server answers the start
+        # leaves no upload the caller never received (.drivers.shielded)
+        starting = start_upload(self._driver, self._bucket.name, self._key, options)
+        try:
+            return MultipartUpload(self, starting.result(), options)
+        except BaseException:
+            starting.undo()
+            raise
 
     def _set_info(self, info: ObjectInfo) -> None:
         self._info = info

@@ -28,7 +28,7 @@ from typing import BinaryIO, TypeVar
 
 from .checks import integer, non_negative_int, optional_callable, positive_int
 from .config import ConnectionSettings, Settings
-from .drivers.base import Driver, Features, MultipartSession
+from .drivers.base import Driver, Features
 from .drivers.parts import MAX_PARTS, MIN_PART_SIZE
 from .drivers.records import (
     Body,
@@ -38,6 +38,7 @@ from .drivers.records import (
     ReadOptions,
     WriteOptions,
 )
+from .drivers.shielded import start_upload
 from .errors import (
     InvalidValueException,
     PreconditionFailedException,
@@ -403,12 +404,12 @@ def _upload_parts(
     A writer that creates the object between that look and the completion
     can still be replaced on such servers; elsewhere the server refuses.
     """
-    starting = _start_aside(target)
-    session: MultipartSession | None = None
+    # started aside: an interrupt (Ctrl-C, the CLI's SIGTERM) landing while
+    # the server answers the start cannot lose the upload (.drivers.shielded)
+    start = start_upload(target.driver, target.bucket, target.key, target.options)
 
     def send(number: int, body: Body) -> PartInfo:
-        assert session is not None  # parts are sent once the start has answered
-        info = session.upload_part(number, body)
+        info = start.result().upload_part(number, body)
         progress(body.size)
         return info
 
@@ -421,7 +422,7 @@ def _upload_parts(
             yield functools.partial(send, number, body)
 
     try:
-        session = starting.result()
+        session = start.result()
         log.debug(
             "multipart upload %s of %s/%s started", session.upload_id, target.bucket, target.key
         )
@@ -432,44 +433,8 @@ def _upload_parts(
             )
         return session.complete(done, target.options)
     except BaseException:
-        if session is None:  # interrupted while it started: abort what it started
-            session = _settled(starting)
-            if session is None:  # the start itself failed: nothing to abort
-                raise
-        log.debug("multipart upload %s failed; aborting it", session.upload_id)
-        try:
-            session.abort()
-        except Exception:  # the original error matters more than the abort's
-            log.warning("could not abort multipart upload %s", session.upload_id, exc_info=True)
+        start.undo()
         raise
-
-
-def _start_aside(target: UploadTarget) -> Future[MultipartSession]:
-    """Start the multipart upload on a thread of its own. An interrupt of the
-    calling thread (Ctrl-C, the command line's SIGTERM) raised while the
-    server creates the upload would otherwise lose its id and leave it open
-    for good; raised while the caller waits on this future, the start still
-    finishes, and the caller aborts what it started (``_settled``)."""
-    starting: Future[MultipartSession] = Future()
-
-    def start() -> None:
-        try:
-            starting.set_result(
-                target.driver.start_multipart(target.bucket, target.key, target.options)
-            )
-        except BaseException as error:
-            starting.set_exception(error)
-
-    threading.Thread(target=start, name="bb-upload-start", daemon=True).start()
-    return starting
-
-
-def _settled(starting: Future[MultipartSession]) -> MultipartSession | None:
-    """The upload a start made, once it has finished; None if it failed."""
-    try:
-        return starting.result()
-    except BaseException:
-        return None
 
 
 def run_bounded(tasks: Iterator[Callable[[], T]], concurrency: int, name: str) -> list[T]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -11,8 +10,8 @@ from fsspec.spec import AbstractBufferedFile
 from ..drivers.base import MultipartSession
 from ..drivers.parts import MIN_PART_SIZE
 from ..drivers.records import Body, PartInfo, ReadOptions, WriteOptions
+from ..drivers.shielded import Shielded, start_upload
 from ..errors import (
-    BucketBridgeException,
     InvalidValueException,
     NotFoundException,
     PreconditionFailedException,
@@ -43,7 +42,7 @@ class BucketBridgeFile(AbstractBufferedFile):  # type: ignore[misc]
         kwargs.setdefault("cache_type", SequentialReadAhead.name)
         self._content_type: str | None = kwargs.pop("content_type", None)
         self._metadata: dict[str, str] | None = kwargs.pop("metadata", None)
-        self._session: MultipartSession | None = None
+        self._multipart: Shielded[MultipartSession] | None = None
         self._parts: list[PartInfo] = []
         self._stored = False
         bucket, key = fs._split(path)
@@ -100,19 +99,22 @@ class BucketBridgeFile(AbstractBufferedFile):  # type: ignore[misc]
     def _upload_chunk(self, final: bool = False) -> bool:
         data = self.buffer.getvalue()
         try:
-            if final and self._session is None:
+            if final and self._multipart is None:
                 if self.autocommit:
                     self._put_whole(data)
                 else:
                     self._pending = data
                 return True
-            if self._session is None:
-                self._session = self._provider.driver.start_multipart(
-                    self._bucket_name, self._key, self._options()
+            if self._multipart is None:
+                # started aside: an interrupt while the server answers the
+                # start cannot lose the upload (..drivers.shielded)
+                self._multipart = start_upload(
+                    self._provider.driver, self._bucket_name, self._key, self._options()
                 )
+            session = self._multipart.result()
             if data or not self._parts:
                 number = len(self._parts) + 1
-                self._parts.append(self._session.upload_part(number, Body.of_bytes(data)))
+                self._parts.append(session.upload_part(number, Body.of_bytes(data)))
             if final and self.autocommit:
                 self.commit()
         except BaseException:
@@ -132,25 +134,24 @@ class BucketBridgeFile(AbstractBufferedFile):  # type: ignore[misc]
     def commit(self) -> None:
         if self._stored:
             return
-        if self._session is None:
+        if self._multipart is None:
             self._put_whole(getattr(self, "_pending", b""))
             return
         if self.mode == "xb" and self._provider.driver.head_object(self._bucket_name, self._key):
             self.discard()
             raise FileExistsError(self.path)
         try:
-            self._session.complete(self._parts, self._options())
+            self._multipart.result().complete(self._parts, self._options())
         except PreconditionFailedException as error:
             self.discard()
             raise FileExistsError(self.path) from error
         self._stored = True
 
     def discard(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            # an abort that fails leaves the upload in incomplete_uploads()
-            with contextlib.suppress(BucketBridgeException):
-                session.abort()
+        multipart, self._multipart = self._multipart, None
+        if multipart is not None:
+            # an abort that fails (logged) leaves the upload in incomplete_uploads()
+            multipart.undo()
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         if kind is not None and self.writable():

@@ -22,6 +22,7 @@ from bucketbridge import (
 )
 from bucketbridge.drivers.records import WriteOptions
 from bucketbridge.drivers.s3.driver import S3Driver
+from tests.interrupts import Interrupted, interrupted_starts
 from tests.s3.conftest import unique_bucket_name
 from tests.servers.moto import MotoServer
 from tests.servers.seaweedfs import S3Server
@@ -142,6 +143,23 @@ def test_a_failed_part_aborts_the_upload(
     assert source is not None
     with pytest.raises(ProviderConnectionException):
         source.copy_to(bucket, "dst")
+    assert bucket.objects.get("dst") is None
+    assert list(bucket.objects.incomplete_uploads()) == []
+
+
+def test_an_interrupt_while_the_copy_starts_leaves_no_open_upload(
+    seaweed_small_copies: Bucket,
+) -> None:
+    """Ctrl-C (or the CLI's SIGTERM) landing while the server answers the
+    multipart copy's start: the upload is aborted, the interrupt raised
+    (tests/interrupts.py; drivers/shielded.py)."""
+    bucket = seaweed_small_copies
+    bucket.objects.create("big.bin").upload(DATA)
+    source = bucket.objects.get("big.bin")
+    assert source is not None
+    with interrupted_starts(_driver(bucket)) as started, pytest.raises(Interrupted):
+        source.copy_to(bucket, "dst")
+    assert len(started) == 1, "the multipart copy was started"
     assert bucket.objects.get("dst") is None
     assert list(bucket.objects.incomplete_uploads()) == []
 

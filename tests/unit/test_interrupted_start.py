@@ -1,70 +1,74 @@
 """An interrupt (Ctrl-C, the command line's SIGTERM) that lands while a
-multipart upload is being started leaves no open upload behind: the start
-finishes on its own thread and the upload is aborted (transfer._start_aside).
-Before, an interrupt raised while the server's answer was read lost the
-upload's id, and the upload stayed open (seen once in CI as the killed-cp
-test's leftover upload)."""
+multipart upload is being started leaves no open upload behind, on every
+path that starts one: the start runs on a thread of its own and what it made
+is aborted (bucketbridge/drivers/shielded.py). Before, an interrupt raised
+while the server's answer was read lost the upload's id, and the upload
+stayed open (seen once in CI as the killed-cp test's leftover upload).
+tests/s3/test_copy.py interrupts S3's multipart copy the same way."""
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
+import uuid
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
+import fsspec
 import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+from tests.interrupts import Interrupted, interrupted_starts
 
-
-class Interrupted(BaseException):
-    """What the test's signal handler raises, as the CLI raises Terminated."""
+MiB = 1024 * 1024
 
 
 @pytest.fixture
 def provider() -> Iterator[CloudProvider]:
     made = CloudProviderFactory().create_provider(
-        ProviderList.MEMORY, {"multipart_threshold": 5 * 1024 * 1024}
+        ProviderList.MEMORY, {"multipart_threshold": 5 * MiB}
     )
     yield made
     made.close()
 
 
-@pytest.fixture
-def interrupt_handler() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted()
-
-    previous = signal.signal(signal.SIGUSR1, handler)
-    yield
-    signal.signal(signal.SIGUSR1, previous)
-
-
-@pytest.mark.usefixtures("interrupt_handler")
-def test_an_interrupt_while_the_upload_starts_leaves_no_open_upload(
-    provider: CloudProvider, monkeypatch: pytest.MonkeyPatch
+def test_an_interrupt_while_an_upload_starts_leaves_no_open_upload(
+    provider: CloudProvider,
 ) -> None:
-    driver: Any = provider.driver
-    start = driver.start_multipart
-    started: list[str] = []
-
-    def start_then_interrupt(*args: Any) -> Any:
-        session = start(*args)  # the server has made the upload...
-        started.append(session.upload_id)
-        signal.raise_signal(signal.SIGUSR1)  # ...and the caller is interrupted
-        if threading.current_thread() is not threading.main_thread():
-            time.sleep(0.1)  # the interrupt lands while the start is still answering
-        return session
-
-    monkeypatch.setattr(driver, "start_multipart", start_then_interrupt)
     bucket = provider.storage.buckets.create("bkt")
-    with pytest.raises(Interrupted):
-        bucket.objects.create("large").upload(b"x" * (6 * 1024 * 1024))
+    with interrupted_starts(provider.driver) as started, pytest.raises(Interrupted):
+        bucket.objects.create("large").upload(b"x" * (6 * MiB))
     assert len(started) == 1, "the upload was started"
     assert bucket.objects.get("large") is None
     assert list(bucket.objects.incomplete_uploads()) == []
+
+
+def test_an_interrupt_while_an_explicit_upload_starts_leaves_no_open_upload(
+    provider: CloudProvider,
+) -> None:
+    """create_multipart_upload: the caller never receives the upload, so
+    nothing but the library can abort it."""
+    bucket = provider.storage.buckets.create("bkt")
+    with interrupted_starts(provider.driver) as started, pytest.raises(Interrupted):
+        bucket.objects.create("large").create_multipart_upload()
+    assert len(started) == 1, "the upload was started"
+    assert list(bucket.objects.incomplete_uploads()) == []
+
+
+def test_an_interrupt_while_a_file_written_starts_its_upload_leaves_none_open() -> None:
+    """fsspec: the writer starts the upload when its first block is full."""
+    fs: Any = fsspec.filesystem("bb+memory", skip_instance_cache=True)
+    name = f"fs-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    bucket = fs._provider.storage.buckets.get(name)
+    with (
+        interrupted_starts(fs._provider.driver) as started,
+        pytest.raises(Interrupted),
+        fs.open(f"{name}/large", "wb", block_size=5 * MiB) as file,
+    ):
+        file.write(b"x" * (6 * MiB))
+    assert len(started) == 1, "the upload was started"
+    assert not fs.exists(f"{name}/large")
+    assert list(bucket.objects.incomplete_uploads()) == []
+    fs.rm(name, recursive=True)
 
 
 def test_a_start_that_fails_is_raised_as_it_was(
@@ -76,5 +80,5 @@ def test_a_start_that_fails_is_raised_as_it_was(
     monkeypatch.setattr(provider.driver, "start_multipart", refused)
     bucket = provider.storage.buckets.create("bkt")
     with pytest.raises(Exception, match="refused by the server"):
-        bucket.objects.create("large").upload(b"x" * (6 * 1024 * 1024))
+        bucket.objects.create("large").upload(b"x" * (6 * MiB))
     assert bucket.objects.get("large") is None

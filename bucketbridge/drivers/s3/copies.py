@@ -22,7 +22,6 @@ there: a HEAD before the copy would only narrow the race, not close it.
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...errors import NotFoundException, PreconditionFailedException
 from ..records import ObjectInfo, PartInfo, WriteOptions
+from ..shielded import start_upload
 from .errors import error_code, http_status
 from .listing import whole_second
 from .own_writes import retried_into_precondition
@@ -39,7 +39,6 @@ from .own_writes import retried_into_precondition
 if TYPE_CHECKING:
     from .driver import S3Driver
 
-log = logging.getLogger("bucketbridge")
 MAX_PARTS = 10_000  # a multipart upload's limit
 
 
@@ -144,8 +143,9 @@ def _multipart_copy(
     size = source.info.size
     part_size = max(driver._settings.copy_part_size, -(-size // MAX_PARTS))
     ranges = [(start, min(start + part_size, size)) for start in range(0, size, part_size)]
-    upload = driver.start_multipart(bucket, key, options)
+    starting = start_upload(driver, bucket, key, options)  # aside: see ..shielded
     try:
+        upload = starting.result()
         workers = min(driver._settings.copy_concurrency, len(ranges))
         with ThreadPoolExecutor(workers, thread_name_prefix="bucketbridge-s3-copy") as pool:
             futures: list[Future[PartInfo]] = [
@@ -161,7 +161,7 @@ def _multipart_copy(
                 future.result()  # raises the first part's failure
         return upload.complete([future.result() for future in futures], options)
     except BaseException:
-        _abort(upload.abort, bucket, key)
+        starting.undo()
         raise
 
 
@@ -219,14 +219,6 @@ def _copy_error(
         driver._copy_targets.discard(bucket)  # see _check_bucket
         return NotFoundException(f"bucket {bucket!r} does not exist")
     return driver._error(error, bucket, key)
-
-
-def _abort(abort: Any, bucket: str, key: str) -> None:
-    """Abort, without hiding the failure that made us abort."""
-    try:
-        abort()
-    except Exception as failure:
-        log.warning("could not abort the multipart copy to %r in %r: %s", key, bucket, failure)
 
 
 def _now() -> datetime:

@@ -1,0 +1,51 @@
+"""An interrupt landing while a multipart upload starts, as Ctrl-C or the
+command line's SIGTERM lands: the server has made the upload, and the main
+thread is interrupted before the caller holds its id.
+
+Used by the tests of every path that starts an upload
+(bucketbridge/drivers/shielded.py): on code that starts it in the calling
+thread, the interrupt is raised inside the start and the upload stays open.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+
+class Interrupted(BaseException):
+    """What the test's signal handler raises, as the CLI raises Terminated."""
+
+
+@contextmanager
+def interrupted_starts(driver: Any) -> Iterator[list[str]]:
+    """Within, every ``driver.start_multipart`` makes its upload, then
+    interrupts the main thread (SIGUSR1, whose handler raises
+    :class:`Interrupted`) while it is still answering. Yields the ids of the
+    uploads started."""
+    started: list[str] = []
+    start = driver.start_multipart
+
+    def start_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        session = start(*args, **kwargs)  # the server has made the upload...
+        started.append(session.upload_id)
+        signal.raise_signal(signal.SIGUSR1)  # ...and the caller is interrupted
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.1)  # the interrupt lands while the start is still answering
+        return session
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    driver.start_multipart = start_then_interrupt
+    try:
+        yield started
+    finally:
+        del driver.start_multipart  # the class's method again
+        signal.signal(signal.SIGUSR1, previous)
