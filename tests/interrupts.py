@@ -5,6 +5,8 @@ thread is interrupted before the caller holds its id.
 Used by the tests of every path that starts an upload
 (bucketbridge/drivers/shielded.py): on code that starts it in the calling
 thread, the interrupt is raised inside the start and the upload stays open.
+And the same at the other end: an interrupt once the upload's completion
+has stored the object, which the abort that follows must leave whole.
 """
 
 from __future__ import annotations
@@ -20,6 +22,18 @@ from typing import Any
 
 class Interrupted(BaseException):
     """What the test's signal handler raises, as the CLI raises Terminated."""
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 @contextmanager
@@ -39,13 +53,38 @@ def interrupted_starts(driver: Any) -> Iterator[list[str]]:
             time.sleep(0.1)  # the interrupt lands while the start is still answering
         return session
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted()
-
-    previous = signal.signal(signal.SIGUSR1, handler)
     driver.start_multipart = start_then_interrupt
     try:
-        yield started
+        with _interrupts():
+            yield started
     finally:
         del driver.start_multipart  # the class's method again
-        signal.signal(signal.SIGUSR1, previous)
+
+
+@contextmanager
+def interrupted_completions(driver: Any) -> Iterator[list[str]]:
+    """Within, every upload ``driver`` starts is completed (the object is
+    stored), then the thread completing it is interrupted as it would be
+    while reading the server's answer. Yields the ids of the uploads completed."""
+    completed: list[str] = []
+    start = driver.start_multipart
+
+    def start_interrupting(*args: Any, **kwargs: Any) -> Any:
+        session = start(*args, **kwargs)
+        complete = session.complete
+
+        def complete_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+            info = complete(*args, **kwargs)
+            completed.append(session.upload_id)
+            signal.raise_signal(signal.SIGUSR1)
+            return info
+
+        session.complete = complete_then_interrupt
+        return session
+
+    driver.start_multipart = start_interrupting
+    try:
+        with _interrupts():
+            yield completed
+    finally:
+        del driver.start_multipart

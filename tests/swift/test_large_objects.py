@@ -21,6 +21,7 @@ from bucketbridge import (
     TransferConfig,
 )
 from bucketbridge.drivers.records import ReadOptions
+from tests.interrupts import Interrupted, interrupted_completions
 from tests.servers.swift import MAX_FILE_SIZE, MAX_SEGMENTS
 from tests.swift.conftest import live_segments
 
@@ -301,3 +302,20 @@ def _remove_segments_container(raw: Connection, bucket: Bucket) -> None:
     for entry in raw.get_container(container, full_listing=True)[1]:
         raw.delete_object(container, entry["name"])
     raw.delete_container(container)
+
+
+def test_an_interrupt_once_the_manifest_is_stored_leaves_the_object_whole(
+    swift: CloudProvider, swift_bucket: Bucket, raw: Connection
+) -> None:
+    """Ctrl-C landing while the manifest PUT's answer is read: the transfer
+    aborts the upload it cannot tell was completed, and that abort must not
+    delete the segments the stored manifest names (tests/interrupts.py)."""
+    data = os.urandom(6 * MiB)
+    with interrupted_completions(swift.driver) as completed, pytest.raises(Interrupted):
+        swift_bucket.objects.create("big").upload(data, SMALL)
+    assert len(completed) == 1, "the manifest was stored"
+    stored = swift_bucket.objects.get("big")
+    assert stored is not None
+    assert b"".join(stored.iter_content()) == data
+    assert len(_segments(raw, swift_bucket)) == 2
+    assert list(swift_bucket.objects.incomplete_uploads()) == []

@@ -236,6 +236,10 @@ class SloUpload:
                 )
         except NotFoundException:
             return
+        if listing and self.upload_id in manifest_uploads(self._driver, self._bucket, self._key):
+            # completed: the segments are the object's. A caller interrupted
+            # while the manifest PUT answered cannot tell, and aborts
+            return
         # an abort cut short leaves segments, so the upload stays listed
         self._delete([entry["name"] for entry in listing])
 
