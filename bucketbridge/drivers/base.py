@@ -53,7 +53,9 @@ class MultipartSession(Protocol):
         ...
 
     def abort(self) -> None:
-        """Discard the upload and its parts; aborting twice is not an error."""
+        """Discard the upload and its parts; aborting twice is not an error.
+        An upload already completed is left as it is, its object whole (a
+        caller interrupted while ``complete`` answered cannot tell, and aborts)."""
         ...
 
 
