@@ -17,7 +17,11 @@ Copy Blob is the call Azurite and Azure both carry out. What follows:
   while pending is aborted and its destination deleted (pinned to the
   copy's ETag): Azure leaves a failed copy as a zero-length blob. An
   object that was there before the copy is gone then, as with any failed
-  Copy Blob over it.
+  Copy Blob over it. An interrupt (Ctrl-C) landing while Copy Blob itself
+  answers ``pending`` is not caught: Azure finishes that copy (the object
+  whole) or leaves the failed one's zero-length blob. Unlike a multipart
+  start (:mod:`..shielded`) nothing is left open, and no test server
+  answers ``pending`` to prove a fix against.
 - Copy Blob takes the metadata (``x-ms-meta-*``) but copies the source's
   content settings, and a Set Blob Properties after it would show the
   source's type for a round trip. So the driver says
