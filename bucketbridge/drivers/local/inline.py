@@ -61,9 +61,9 @@ class Packed(msgspec.Struct, gc=False):
     decodes one a key, and a typed decode with no dict in between was a
     third of what a plain one cost (the fields are ``encode``'s).
 
-    ``gc=False``: a listing keeps one a key (``listing.Listed``), and its
-    fields (ints, bytes, strings, a dict of strings) can hold no cycle, so
-    the collector need not track it."""
+    ``gc=False``: its fields (ints, bytes, strings, a dict of strings) can
+    hold no cycle, so the collector need not track it, nor count the one a
+    listing decodes a key toward its next collection."""
 
     v: tuple[int, int, int]
     """The identity (inode, size, mtime in ns) of the version it describes."""
