@@ -22,7 +22,7 @@ hand -- still have their sidecars looked for, on the readers as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -74,55 +74,28 @@ def info_of(key: str, stat: os.stat_result, packed: Packed) -> ObjectInfo:
 V = TypeVar("V")
 
 
-class _FromRecord(Generic[V]):
-    """A field of a :class:`Listed` made when first read, from the record
-    the listing read with its stat (``Listed._record``) and the key, never
-    from the file as it may be by then; then kept, as a field set when the
-    record was made is (read again, the same object)."""
+class _Made(Generic[V]):
+    """A field of a :class:`Listed` that is made, with the four others,
+    when one of them is first read (``Listed._made``); from then on the
+    instance's own value is found first (a non-data descriptor)."""
 
-    def __init__(self, make: Callable[[inline.Packed, str], V]) -> None:
-        self._make = make
+    def __init__(self) -> None:
         self._name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
     @overload
-    def __get__(self, info: None, owner: type | None = None) -> _FromRecord[V]: ...
+    def __get__(self, info: None, owner: type | None = None) -> _Made[V]: ...
 
     @overload
     def __get__(self, info: Listed, owner: type | None = None) -> V: ...
 
-    def __get__(self, info: Listed | None, owner: type | None = None) -> V | _FromRecord[V]:
+    def __get__(self, info: Listed | None, owner: type | None = None) -> V | _Made[V]:
         if info is None:
             return self
-        value = self._make(info._record, info.key)
-        # beside key and size (a non-data descriptor: the instance's own
-        # value is found first from now on); two threads reading it first
-        # at once make equal values, either kept
-        object.__setattr__(info, self._name, value)
+        value: V = info._made()[self._name]
         return value
-
-
-def _last_modified(record: inline.Packed, key: str) -> datetime:
-    return datetime.fromtimestamp(record.v[2] / 1e9, timezone.utc)
-
-
-def _etag(record: inline.Packed, key: str) -> str | None:
-    return record.etag
-
-
-def _content_type(record: inline.Packed, key: str) -> str:
-    return record.t or guess_content_type(key)
-
-
-def _metadata(record: inline.Packed, key: str) -> Mapping[str, str]:
-    return record.m or {}  # a dict of its own, fresh from the decoder
-
-
-def _revision(record: inline.Packed, key: str) -> str:
-    ino, size, mtime_ns = record.v
-    return f"{ino}-{size}-{mtime_ns}"  # state.identity, of the stat the record matched
 
 
 _compared = attrgetter(*(field.name for field in fields(ObjectInfo) if field.compare))
@@ -132,14 +105,17 @@ class Listed(ObjectInfo):
     """The :class:`ObjectInfo` a LOCAL listing makes of a file carrying its
     record: ``key``, ``size`` and the record's bytes as read (``_raw``,
     decoded and found written for the version the stat saw) are all it
-    stores; ``last_modified``, ``etag``, ``content_type``, ``metadata`` and
-    ``revision`` are made from that record when first read, each exactly
-    what ``info_of`` makes of that stat and record. A listing is mostly
-    counted, filtered by key or read for sizes: a key's datetime, hex etag,
-    guessed type and revision string, and the record's decoded fields kept,
-    were ~1.5 of its ~3.5 CPU-us of Python, and more objects for the
-    collector to scan (bytes are not scanned: the decoded record is dropped
-    and decoded again, once, if a field is read).
+    stores. ``last_modified``, ``etag``, ``content_type``, ``metadata`` and
+    ``revision`` are made from that record when one of them is first read,
+    all five at once (one dispatch, not five: a reader of every field pays
+    what an eager record cost), each exactly what ``info_of`` makes of that
+    stat and record, never of the file as it may be by then.
+
+    A listing is mostly counted, filtered by key or read for sizes: a key's
+    datetime, hex etag, guessed type and revision string, and its record's
+    decoded fields kept, were ~1.5 of its ~3.5 CPU-us of Python, and more
+    objects for the collector to scan (bytes are not scanned: the decoded
+    record is dropped, and decoded again if a field is read).
 
     Equal to (and hashed as) the ObjectInfo of the same fields; made by
     ``ObjectInfo.__init__`` (``dataclasses.replace``) it is an eager one."""
@@ -148,19 +124,29 @@ class Listed(ObjectInfo):
     """The record's attribute as the listing read it (or ``_packed``, its
     fields, where the listing decoded them from a second read)."""
 
-    @property
-    def _record(self) -> inline.Packed:
-        stored = self.__dict__
-        record: inline.Packed | None = stored.get("_packed")
-        if record is None:  # the bytes decoded when listed: they decode again
-            record = stored["_packed"] = inline.decoder.decode(stored["_raw"])
-        return record
+    last_modified: _Made[datetime] = _Made()
+    etag: _Made[str | None] = _Made()
+    content_type: _Made[str | None] = _Made()
+    metadata: _Made[Mapping[str, str] | None] = _Made()
+    revision: _Made[str | None] = _Made()
 
-    last_modified = _FromRecord(_last_modified)
-    etag = _FromRecord(_etag)
-    content_type = _FromRecord(_content_type)
-    metadata = _FromRecord(_metadata)
-    revision = _FromRecord(_revision)
+    def _made(self) -> dict[str, Any]:
+        """The instance's fields, the five made from its record added (two
+        threads making them at once make equal values; either is kept)."""
+        stored = self.__dict__
+        record = stored.get("_packed")
+        if record is None:  # bytes that decoded when listed decode again
+            record = inline.decoder.decode(stored["_raw"])
+        ino, size, mtime_ns = record.v
+        etag = record.e
+        stored.update(
+            last_modified=datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc),
+            etag=etag.hex() if type(etag) is bytes else record.etag,
+            content_type=record.t or guess_content_type(stored["key"]),
+            metadata=record.m or {},  # a dict of its own, fresh from the decoder
+            revision=f"{ino}-{size}-{mtime_ns}",  # state.identity of the stat it matched
+        )
+        return stored
 
     def __eq__(self, other: object) -> bool:
         # the dataclass's __eq__ takes only its own class; this one, being
