@@ -56,10 +56,14 @@ _REFUSED = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSPC, errno.E2BIG, errno.EP
 _encoder = msgspec.msgpack.Encoder()
 
 
-class Packed(msgspec.Struct):
+class Packed(msgspec.Struct, gc=False):
     """The attribute's fields, decoded straight into slots: a listing
     decodes one a key, and a typed decode with no dict in between was a
-    third of what a plain one cost (the fields are ``encode``'s)."""
+    third of what a plain one cost (the fields are ``encode``'s).
+
+    ``gc=False``: its fields (ints, bytes, strings, a dict of strings) can
+    hold no cycle, so the collector need not track it, nor count the one a
+    listing decodes a key toward its next collection."""
 
     v: tuple[int, int, int]
     """The identity (inode, size, mtime in ns) of the version it describes."""
