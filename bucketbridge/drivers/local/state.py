@@ -53,7 +53,10 @@ def identity(stat: os.stat_result) -> str:
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # a regular file takes it all at once, as a rule
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]

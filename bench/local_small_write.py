@@ -1,0 +1,293 @@
+"""Client CPU of one small LOCAL write: ``put_object`` against the floor and obstore.
+
+    python bench/local_small_write.py                  # 2,000 x 4 KiB, widths 1 and 16
+    python bench/local_small_write.py --base ../other  # that checkout's driver beside this one's
+    python bench/local_small_write.py --strace         # system calls an object, each contender
+    python bench/local_small_write.py --profile        # cProfile of this checkout's puts
+
+The contenders, each writing ``--count`` new 4 KiB objects into a new
+directory of one bucket, as ``copy()`` into a LOCAL bucket does (the
+batch-down row):
+
+- ``this`` / ``base``: ``LocalDriver.put_object`` of a ``Body.of_bytes``,
+  the call ``copy()`` makes for a small object (transfer.put_bytes);
+- ``floor``: the same guarantees by hand in bare Python -- the parent
+  resolved beneath the root without links (openat2), an unnamed file
+  (O_TMPFILE), the bytes, their MD5, an fstat for the identity, the record
+  set with fsetxattr, one linkat publishing it (fails if the key is taken);
+- ``floor-dir``: the floor with the parent directory opened once, not per
+  object (what caching it would save);
+- ``obstore``: obstore's LocalStore ``put`` of the same bytes (a named
+  temporary file renamed into place; no MD5, no record).
+
+Each round runs a fresh process per contender, contenders rotated round by
+round; a process writes the objects once untimed, then ``--passes`` times
+into new directories, and reports its median CPU (user + system, every
+thread). Printed: medians over the rounds, in CPU-µs an object. With
+``--strace`` each contender runs once under ``strace -f -c`` with the
+objects and once without; the difference over the count is what the
+objects cost in system calls (one thread). A noisy machine moves every
+contender alike: compare the lines of one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import harness
+
+ROOT = harness.ROOT
+CONTENDERS = ("this", "floor", "floor-dir", "obstore")
+
+WORKER = r"""
+import json, os, resource, statistics, sys, time
+from concurrent.futures import ThreadPoolExecutor
+contender, checkout, root, count, passes, width, warm = sys.argv[1:8]
+count, passes, width, warm = int(count), int(passes), int(width), warm == "1"
+payload = os.urandom(4096)
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+if contender in ("this", "base"):
+    sys.path.insert(0, checkout)
+    from bucketbridge import CloudProviderFactory, ProviderList
+    from bucketbridge.drivers.records import Body, WriteOptions, guess_content_type
+    provider = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": root})
+    driver = provider.driver
+    driver.create_bucket("bench", None)
+    options = WriteOptions(content_type=guess_content_type("x/00000.dat"))
+
+    def maker(prefix):
+        def put(index):
+            driver.put_object("bench", f"{prefix}/{index:05d}.dat", Body.of_bytes(payload), options)
+        return put
+
+elif contender in ("floor", "floor-dir"):
+    import ctypes, hashlib, msgspec
+    sys.path.insert(0, checkout)
+    from bucketbridge.drivers.local import beneath  # the openat2 wrapper only
+    os.makedirs(os.path.join(root, "bench"), exist_ok=True)
+    os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    tmp_fd = os.open(os.path.join(root, "tmp"), os.O_RDONLY | os.O_DIRECTORY)
+    encoder = msgspec.msgpack.Encoder()
+    flags = os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC
+    cached = contender == "floor-dir"
+
+    def maker(prefix):
+        os.makedirs(os.path.join(root, "bench", prefix), exist_ok=True)
+        held = beneath.open_beneath(root_fd, f"bench/{prefix}", beneath.DIR_FLAGS)
+
+        def put(index):
+            name = f"{index:05d}.dat"
+            parent = held if cached else beneath.open_beneath(
+                root_fd, f"bench/{prefix}", beneath.DIR_FLAGS
+            )
+            fd = os.open(".", flags, 0o644, dir_fd=tmp_fd)
+            try:
+                os.write(fd, payload)
+                etag = hashlib.md5(payload, usedforsecurity=False).digest()
+                stat = os.fstat(fd)
+                record = {"v": (stat.st_ino, stat.st_size, stat.st_mtime_ns), "e": etag}
+                os.setxattr(fd, "user.bucketbridge", encoder.encode(record))
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=parent)
+            finally:
+                os.close(fd)
+                if not cached:
+                    os.close(parent)
+        return put
+
+else:
+    import obstore
+    from obstore.store import LocalStore
+    os.makedirs(os.path.join(root, "bench"), exist_ok=True)
+    store = LocalStore(os.path.join(root, "bench"))
+
+    def maker(prefix):
+        def put(index):
+            obstore.put(store, f"{prefix}/{index:05d}.dat", payload)
+        return put
+
+def run(prefix):
+    put = maker(prefix)
+    if width == 1:
+        for index in range(count):
+            put(index)
+    else:
+        with ThreadPoolExecutor(width) as pool:
+            for _ in pool.map(put, range(count)):
+                pass
+
+if sys.argv[8:] == ["profile"]:
+    import cProfile, pstats
+    run("warm")
+    profile = cProfile.Profile(time.thread_time)  # CPU, not wall: waits are not cost
+    profile.enable()
+    run("profiled")
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    raise SystemExit
+if warm:  # two passes: the first of a process costs more in the kernel
+    run("warm")
+    run("warm2")
+used = []
+for number in range(passes):
+    user, system = cpu()
+    run(f"p{number}")
+    after = cpu()
+    used.append((after[0] - user + after[1] - system, after[1] - system))
+# the least disturbed pass: on a shared machine, others' load only adds CPU
+best = min(used) if used else (0.0, 0.0)
+print(json.dumps({"cpu": best[0], "sys": best[1]}))
+"""
+
+
+def _worker(
+    contender: str,
+    checkout: str,
+    root: str,
+    options: argparse.Namespace,
+    *rest: str,
+    count: int | None = None,
+    passes: int | None = None,
+    width: int = 1,
+    warm: bool = True,
+    prefix: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    argv = [
+        sys.executable,
+        "-c",
+        WORKER,
+        contender,
+        checkout,
+        root,
+        str(options.count if count is None else count),
+        str(options.passes if passes is None else passes),
+        str(width),
+        "1" if warm else "0",
+        *rest,
+    ]
+    done = subprocess.run([*(prefix or []), *argv], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{contender}: {done.stderr[-3000:]}")
+    return done
+
+
+def measure(options: argparse.Namespace, checkouts: dict[str, str], width: int) -> None:
+    names = list(checkouts)
+    cpus: dict[str, list[float]] = {name: [] for name in names}
+    systems: dict[str, list[float]] = {name: [] for name in names}
+    # Every root is kept until the end: on ext4 without a journal (as here),
+    # a new inode skips those freed in the last minute, one lookup each, so
+    # a root removed between two processes made the next one's writes cost
+    # up to ~250 sys-us more an object (perf: recently_deleted).
+    with tempfile.TemporaryDirectory(dir=options.dir) as work:
+        for number in range(options.rounds):
+            order = names if number % 2 == 0 else names[::-1]
+            for name in order:
+                root = Path(work, f"{width}-{number}-{name}")
+                root.mkdir()
+                done = _worker(name, checkouts[name], str(root), options, width=width)
+                result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+                cpus[name].append(result["cpu"])
+                systems[name].append(result["sys"])
+    floor = statistics.median(cpus["floor"]) if "floor" in cpus else None
+    for name in names:
+        per = statistics.median(cpus[name]) / options.count * 1e6
+        system = statistics.median(systems[name]) / options.count * 1e6
+        spread = [f"{value / options.count * 1e6:.1f}" for value in cpus[name]]
+        against = f"  {per / (floor / options.count * 1e6):4.2f}x the floor" if floor else ""
+        print(
+            f"width {width:2d}  {name:9s} {per:6.1f} CPU-us/object ({system:5.1f} sys){against}"
+            f"  (rounds: {', '.join(spread)})",
+            flush=True,
+        )
+
+
+def _strace_counts(
+    name: str, checkout: str, options: argparse.Namespace, count: int
+) -> dict[str, int]:
+    with tempfile.TemporaryDirectory(dir=options.dir) as work:
+        out = Path(work, "strace.out")
+        root = Path(work, "root")
+        root.mkdir()
+        _worker(
+            name,
+            checkout,
+            str(root),
+            options,
+            count=count,
+            passes=1,
+            warm=False,
+            prefix=["strace", "-f", "-c", "-o", str(out)],
+        )
+        calls: dict[str, int] = {}
+        for line in out.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                calls[fields[-1]] = int(fields[3])
+        return calls
+
+
+def strace(options: argparse.Namespace, checkouts: dict[str, str]) -> None:
+    count = options.count
+    for name, checkout in checkouts.items():
+        base = _strace_counts(name, checkout, options, 0)
+        run = _strace_counts(name, checkout, options, count)
+        per = {k: (run.get(k, 0) - base.get(k, 0)) / count for k in base.keys() | run.keys()}
+        shown = sorted(((v, k) for k, v in per.items() if abs(v) >= 0.05), reverse=True)
+        total = sum(v for v, _ in shown)
+        print(
+            f"{name:9s} {total:5.1f} syscalls/object: "
+            + ", ".join(f"{k} {v:.1f}" for v, k in shown),
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--base", help="another checkout (its root directory), measured beside this one"
+    )
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--passes", type=int, default=5, help="timed passes a process")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--widths", default="1,16")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--dir", default=None, help="where the roots go (default: the system's tmp)"
+    )
+    parser.add_argument("--strace", action="store_true", help="count system calls instead")
+    parser.add_argument("--profile", action="store_true", help="cProfile this checkout's puts")
+    options = parser.parse_args()
+    checkouts = {name: str(ROOT) for name in options.contenders.split(",")}
+    if options.base:
+        checkouts = {"base": os.path.abspath(options.base), **checkouts}
+    if options.profile:
+        with tempfile.TemporaryDirectory(dir=options.dir) as work:
+            print(_worker("this", str(ROOT), work, options, "profile").stdout)
+        return
+    if options.strace:
+        strace(options, checkouts)
+        return
+    print(
+        f"{options.count:,} x 4 KiB new objects a pass, {options.passes} passes a process, "
+        f"{options.rounds} rounds; load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    for width in (int(width) for width in options.widths.split(",")):
+        measure(options, checkouts, width)
+
+
+if __name__ == "__main__":
+    main()
