@@ -14,7 +14,8 @@ batch-down row):
 - ``floor``: the same guarantees by hand in bare Python -- the parent
   resolved beneath the root without links (openat2), an unnamed file
   (O_TMPFILE), the bytes, their MD5, an fstat for the identity, the record
-  set with fsetxattr, one linkat publishing it (fails if the key is taken);
+  set with fsetxattr, one linkat publishing it (fails if the key is taken;
+  by the descriptor itself where the kernel allows it, as the driver does);
 - ``floor-dir``: the floor with the parent directory opened once, not per
   object (what caching it would save);
 - ``obstore``: obstore's LocalStore ``put`` of the same bytes (a named
@@ -75,12 +76,13 @@ if contender in ("this", "base"):
 elif contender in ("floor", "floor-dir"):
     import ctypes, hashlib, msgspec
     sys.path.insert(0, checkout)
-    from bucketbridge.drivers.local import beneath  # the openat2 wrapper only
+    from bucketbridge.drivers.local import beneath  # openat2 and linkat, nothing else
     os.makedirs(os.path.join(root, "bench"), exist_ok=True)
     os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     tmp_fd = os.open(os.path.join(root, "tmp"), os.O_RDONLY | os.O_DIRECTORY)
     encoder = msgspec.msgpack.Encoder()
+    beneath.probe(tmp_fd)  # links by the descriptor itself where allowed, as the driver
     flags = os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC
     cached = contender == "floor-dir"
 
@@ -100,7 +102,7 @@ elif contender in ("floor", "floor-dir"):
                 stat = os.fstat(fd)
                 record = {"v": (stat.st_ino, stat.st_size, stat.st_mtime_ns), "e": etag}
                 os.setxattr(fd, "user.bucketbridge", encoder.encode(record))
-                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=parent)
+                beneath.link_fd(fd, parent, name)
             finally:
                 os.close(fd)
                 if not cached:

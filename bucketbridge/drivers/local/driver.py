@@ -573,7 +573,9 @@ class LocalDriver:
                 if size <= READ_CHUNK:
                     # copy()'s and put_bytes' small bodies, bytes already:
                     # one read, one MD5 call, one write, no chunk loop
-                    data = _read_whole(body, size)
+                    data = body.read(size)
+                    if len(data) != size:  # a stream's short read
+                        data = _read_rest(body, data, size)
                     digest = hashlib.md5(data, usedforsecurity=False)
                     write_all(temp.fd, data)
                 else:
@@ -1070,12 +1072,9 @@ def _part_file(part_number: int, token: str) -> str:
     return f"{part_number:05d}.{token}"
 
 
-def _read_whole(body: Body, size: int) -> bytes:
-    """All ``size`` bytes of a small body, in one read where it gives them
-    (a body of bytes always does)."""
-    data = body.read(size)
-    if len(data) == size:
-        return data
+def _read_rest(body: Body, data: bytes, size: int) -> bytes:
+    """``data``, the first bytes read of a small body, and the rest of its
+    ``size`` bytes."""
     chunks = [data]
     got = len(data)
     while got < size:

@@ -69,6 +69,9 @@ class TempFile:
     leave -- until :meth:`named` links it into ``dir_fd`` or the caller
     links it straight into place (``beneath.link_fd``)."""
 
+    # one made a small write: slots make it, and its fields, cheaper
+    __slots__ = ("_dir_fd", "_unnamed", "fd", "moved", "name")
+
     def __init__(self, dir_fd: int, *, unnamed: bool = False) -> None:
         self._dir_fd = dir_fd
         self._unnamed = unnamed
