@@ -29,6 +29,9 @@ thread). Printed: medians over the rounds, in CPU-µs an object. With
 objects and once without; the difference over the count is what the
 objects cost in system calls (one thread). A noisy machine moves every
 contender alike: compare the lines of one run, not figures across runs.
+With ``--base``, both checkouts' drivers also run alternated in one process
+(``--count``/4 objects a pass, ``--rounds`` x 5 passes; thread CPU): the
+steadiest comparison of the two on a loaded machine.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -256,6 +260,58 @@ def strace(options: argparse.Namespace, checkouts: dict[str, str]) -> None:
         )
 
 
+SAME_PROCESS = r"""
+import os, shutil, statistics, sys, tempfile, time
+this, base, where, count, rounds = sys.argv[1:6]
+count, rounds = int(count), int(rounds)
+sys.path[:0] = [this, base]
+from bucketbridge.drivers.local.driver import LocalDriver as This
+from bucketbridge.drivers.records import Body, WriteOptions
+from bucketbridge_base.drivers.local.driver import LocalDriver as Base
+from bucketbridge_base.drivers import records as base_records
+kit = (Body, WriteOptions)
+payload = os.urandom(4096)
+made = {}
+for name, driver, records in (("base", Base, base_records), ("this", This, None)):
+    body, options = kit if records is None else (records.Body, records.WriteOptions)
+    root = tempfile.mkdtemp(dir=where)
+    made[name] = (root, driver(root), body, options(content_type="application/octet-stream"))
+    made[name][1].create_bucket("b", None)
+cpus = {name: [] for name in made}
+for number in range(rounds):
+    for name, (root, driver, body, options) in (
+        list(made.items()) if number % 2 else list(made.items())[::-1]
+    ):
+        os.mkdir(f"{root}/b/p{number}")
+        start = time.thread_time()
+        for index in range(count):
+            driver.put_object("b", f"p{number}/{index:05d}.dat", body.of_bytes(payload), options)
+        cpus[name].append((time.thread_time() - start) / count * 1e6)
+for name, values in cpus.items():
+    values.sort()
+    low, quartile, median = values[0], values[len(values) // 4], statistics.median(values)
+    print(f"one process  {name:5s} CPU-us/object: lowest {low:5.1f},"
+          f" lower quartile {quartile:5.1f}, median {median:5.1f}")
+for root, *_ in made.values():
+    shutil.rmtree(root)
+"""
+
+
+def same_process(options: argparse.Namespace) -> None:
+    """Both checkouts' drivers in one process, alternated pass by pass (the
+    base's package copied in as ``bucketbridge_base``: its imports are
+    relative): what differs between processes (memory placement, the
+    machine's load at that moment) cancels."""
+    with tempfile.TemporaryDirectory() as work:
+        shutil.copytree(Path(options.base, "bucketbridge"), Path(work, "bucketbridge_base"))
+        argv = [sys.executable, "-c", SAME_PROCESS, str(ROOT), work, options.dir or work]
+        argv += [str(options.count // 4), str(options.rounds * 5)]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+        print(done.stdout, end="", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -282,6 +338,8 @@ def main() -> None:
     if options.strace:
         strace(options, checkouts)
         return
+    if options.base:
+        same_process(options)
     print(
         f"{options.count:,} x 4 KiB new objects a pass, {options.passes} passes a process, "
         f"{options.rounds} rounds; load {os.getloadavg()[0]:.2f}",
