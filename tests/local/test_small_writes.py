@@ -33,7 +33,7 @@ from bucketbridge import (
     InvalidNameException,
     PreconditionFailedException,
 )
-from bucketbridge.drivers.local import beneath, inline
+from bucketbridge.drivers.local import beneath, inline, state
 from bucketbridge.drivers.local import driver as local_driver
 from bucketbridge.drivers.records import Body, WriteOptions, guess_content_type
 
@@ -272,3 +272,37 @@ def test_the_common_record_fits_in_an_ext4_inode() -> None:
 def test_local_driver_module_keeps_its_injection_points() -> None:
     """Other tests inject failures through these names: keep them used."""
     assert callable(local_driver.write_all) and callable(beneath.link_fd)
+
+
+def test_an_overwrite_skips_a_temporary_name_already_taken(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporary names come from a counter now (no getrandom a file): one
+    taken anyway (a crashed process's leftover) is skipped, never replaced."""
+    driver = _driver(provider)
+    driver.create_bucket("names", None)
+    driver.put_object("names", "k", Body.of_bytes(b"first"), _options("k"))
+    names = iter(["taken.part", "taken.part", "free.part"])
+    monkeypatch.setattr(state, "temp_name", lambda: next(names))
+    tmp = root / ".bucketbridge" / "tmp"
+    (tmp / "taken.part").write_bytes(b"someone else's")
+    second = driver.put_object("names", "k", Body.of_bytes(PAYLOAD), _options("k"))
+    assert driver.head_object("names", "k") == second
+    assert (root / "names" / "k").read_bytes() == PAYLOAD
+    assert sorted(os.listdir(tmp)) == ["taken.part"]
+    assert (tmp / "taken.part").read_bytes() == b"someone else's"
+
+
+def test_temporary_names_differ_across_processes() -> None:
+    first = state.temp_name()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's
+        os.write(writer, state.temp_name().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    in_child = os.read(reader, 200).decode()
+    os.close(reader)
+    assert first.split("-")[0] != in_child.split("-")[0]
+    assert state.temp_name() != first
