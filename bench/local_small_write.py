@@ -22,9 +22,13 @@ batch-down row):
   temporary file renamed into place; no MD5, no record).
 
 Each round runs a fresh process per contender, contenders rotated round by
-round; a process writes the objects once untimed, then ``--passes`` times
-into new directories, and reports its median CPU (user + system, every
-thread). Printed: medians over the rounds, in CPU-µs an object. With
+round; a process writes the objects twice untimed, then ``--passes`` times
+into new directories, and reports its least CPU of a pass (user + system,
+every thread: others' load only ever adds to it). Printed: medians over the
+rounds, in CPU-µs an object. ``--dir /dev/shm`` takes the disk's
+filesystem out: on this machine's ext4 (no journal) a new inode skips every
+one freed in the last minute or more, so the system time of every writer
+here moves with what anyone deleted lately. With
 ``--strace`` each contender runs once under ``strace -f -c`` with the
 objects and once without; the difference over the count is what the
 objects cost in system calls (one thread). A noisy machine moves every
