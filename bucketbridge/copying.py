@@ -16,6 +16,7 @@ file is written. Either way the destination only ever holds a whole object.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -89,44 +90,166 @@ def copy_object(
             )
             progress(copied.size)
             return copied
-    # Streamed: the read's own response describes the revision it reads (as
-    # a HEAD would, from the same headers), so no HEAD goes first -- half the
-    # requests of a copy of many small objects (bench: batch-down).
-    reader = _PinnedReader(source, _open(source, None, listed))
+    stream = _open(source.driver, source.bucket, source.key, source.max_attempts, listed)
+    return _streamed(source, stream, target, plan, progress, content_type, metadata, metadata_of)
+
+
+class Copier:
+    """:func:`copy_object` for the objects of one ``copy()``/``sync()``
+    batch: one source bucket into one target bucket, without ``content_type``
+    or ``metadata`` given (each copy keeps its source's, or has
+    ``metadata_of`` make it), what they share resolved once.
+
+    A streamed object no larger than the threshold goes from one read into
+    one buffer and one put, with its write options built once and no record
+    made only to be replaced: per 4 KiB object, the records, reader and
+    body layers of the general path were about half of the batch path's own
+    CPU (bench/engine_overhead.py)."""
+
+    def __init__(
+        self,
+        source: CopySource,
+        target: UploadTarget,
+        target_provider: object,
+        plan: TransferPlan,
+        progress: Progress,
+    ) -> None:
+        """``source`` and ``target`` name the buckets (their keys are
+        unused); ``target.options`` gives the create-only rule."""
+        self._source = source
+        self._target = target
+        self._target_provider = target_provider
+        self._plan = plan
+        self._progress = progress
+        self._inside = (
+            target.features.copies_objects is not None and source.provider is target_provider
+        )
+        self._create_only = target.options.create_only
+
+    def copy(
+        self,
+        source_key: str,
+        key: str,
+        listed: ObjectInfo | None,
+        metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
+    ) -> ObjectInfo:
+        """Copy ``source_key`` to ``key`` (checked by the caller): as
+        :func:`copy_object` would, with ``listed`` the listing's record."""
+        source, target = self._source, self._target
+        if self._inside:
+            return copy_object(
+                dataclasses.replace(source, key=source_key),
+                dataclasses.replace(target, key=key),
+                self._target_provider,
+                self._plan,
+                self._progress,
+                content_type=None,
+                metadata=None,
+                listed=listed,
+                metadata_of=metadata_of,
+            )
+        stream = _open(source.driver, source.bucket, source_key, source.max_attempts, listed)
+        info = stream.info
+        if info.size > self._plan.threshold:  # closes the stream
+            return _streamed(
+                dataclasses.replace(source, key=source_key),
+                stream,
+                dataclasses.replace(target, key=key),
+                self._plan,
+                self._progress,
+                None,
+                None,
+                metadata_of,
+            )
+        try:
+            metadata = None if metadata_of is None else metadata_of(info)
+            options = WriteOptions(
+                # a listing's type where the read names none, a guess last
+                info.content_type
+                or (listed.content_type if listed is not None else None)
+                or guess_content_type(key),
+                (info.metadata or {}) if metadata is None else metadata,
+                self._create_only,
+            )
+            data = _read_whole(stream, info.size, source.bucket, source_key)
+        finally:
+            stream.close()  # before the put: its connection goes back to the pool
+        return put_bytes(
+            UploadTarget(target.driver, target.features, target.bucket, key, options),
+            data,
+            self._progress,
+        )
+
+
+def _streamed(
+    source: CopySource,
+    stream: ObjectStream,
+    target: UploadTarget,
+    plan: TransferPlan,
+    progress: Progress,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+    metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
+) -> ObjectInfo:
+    """Copy the open read ``stream`` of ``source`` to ``target``; closes it.
+
+    The read's own response describes the revision it reads (as a HEAD
+    would, from the same headers), so no HEAD goes first -- half the
+    requests of a copy of many small objects (bench: batch-down)."""
+    reader: _PinnedReader | None = None
     try:
-        info = reader.info
+        info = stream.info
         if metadata_of is not None:
             metadata = metadata_of(info)
         target = _described(target, info, content_type, metadata)
-        if info.size <= plan.threshold:
-            # One request, from one buffer the read fills: none of the
-            # stream and part machinery a large object needs (about a third
-            # of the batch path's own CPU on 4 KiB objects,
-            # bench/engine_overhead.py). The read is closed before the upload.
-            data = reader.read_whole()
-            reader.close()
-            return put_bytes(target, data, progress)
-        # unbuffered: each part is read straight into its own buffer
-        return upload_stream(target, cast(BinaryIO, reader), info.size, plan, progress)
+        if info.size > plan.threshold:
+            # unbuffered: each part is read straight into its own buffer
+            reader = _PinnedReader(source, stream)
+            return upload_stream(target, cast(BinaryIO, reader), info.size, plan, progress)
+        # One request, from one buffer the read fills: none of the stream
+        # and part machinery a large object needs.
+        data = _read_whole(stream, info.size, source.bucket, source.key)
     finally:
-        reader.close()
+        # closed before the put (its connection back in the pool); the
+        # reader's own stream, which a seek back to the start may replace
+        (reader or stream).close()
+    return put_bytes(target, data, progress)
 
 
-def _open(source: CopySource, revision: str | None, listed: ObjectInfo | None) -> ObjectStream:
-    """A read of the whole source (of ``revision``, if not None), resumed
+def _open(
+    driver: Driver,
+    bucket: str,
+    key: str,
+    max_attempts: int,
+    listed: ObjectInfo | None,
+    revision: str | None = None,
+) -> ObjectStream:
+    """A read of the whole object (of ``revision``, if not None), resumed
     where a dropped connection cuts it, pinned to the revision it found."""
     small = listed is not None and listed.size <= SMALL_STREAM_BUFFER
-    return open_read(
-        source.driver,
-        source.bucket,
-        source.key,
-        ReadOptions(
-            chunk_size=SMALL_STREAM_BUFFER if small else STREAM_BUFFER,
-            if_revision=revision,
-            listed=listed,
-        ),
-        source.max_attempts,
+    options = ReadOptions(
+        chunk_size=SMALL_STREAM_BUFFER if small else STREAM_BUFFER,
+        if_revision=revision,
+        listed=listed,
     )
+    return open_read(driver, bucket, key, options, max_attempts)
+
+
+def _read_whole(stream: ObjectStream, size: int, bucket: str, key: str) -> bytearray:
+    """Every byte of the revision ``stream`` reads, into one buffer of the
+    ``size`` its record gives; a read that ends short fails (a copy is never
+    shorter than what it copies)."""
+    buffer = bytearray(size)
+    filled = stream.readinto(buffer) if size else 0
+    while filled < size:  # a stream's readinto fills its buffer: this is rare
+        with memoryview(buffer) as view:
+            count = stream.readinto(view[filled:])
+        if not count:
+            raise ProviderInternalException(
+                f"read of {bucket}/{key} ended after {filled} of {size} bytes"
+            )
+        filled += count
+    return buffer
 
 
 def _described(
@@ -148,7 +271,8 @@ def _described(
             # mimetypes' guess costs more than a request's signature: only
             # when neither the caller nor the source names a type
             or guess_content_type(target.key),
-            metadata=dict(info.metadata or {}) if metadata is None else dict(metadata),
+            # drivers copy what they keep: the source's mapping is not copied here
+            metadata=(info.metadata or {}) if metadata is None else metadata,
             create_only=target.options.create_only,
         ),
     )
@@ -181,28 +305,17 @@ class _PinnedReader(io.RawIOBase):
             raise io.UnsupportedOperation("a copy source only seeks back to its start")
         if self._position:
             self._stream.close()
-            self._stream = _open(self._source, self.info.revision, None)
+            source = self._source
+            self._stream = _open(
+                source.driver,
+                source.bucket,
+                source.key,
+                source.max_attempts,
+                None,
+                self.info.revision,
+            )
             self._position = 0
         return 0
-
-    def read_whole(self) -> bytearray:
-        """Every byte of the revision, into one buffer of the size its record
-        gives; a read that ends short fails (a copy is never shorter than
-        what it copies)."""
-        size = self.info.size
-        buffer = bytearray(size)
-        with memoryview(buffer) as view:
-            filled = 0
-            while filled < size:
-                count = self._stream.readinto(view[filled:])
-                if not count:
-                    raise ProviderInternalException(
-                        f"read of {self._source.bucket}/{self._source.key} ended after"
-                        f" {filled} of {size} bytes"
-                    )
-                filled += count
-        self._position = size
-        return buffer
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         count = self._stream.readinto(memoryview(buffer))

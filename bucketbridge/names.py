@@ -160,38 +160,44 @@ def validate_object_key(key: object) -> str:
     this module's docstring)."""
     if not isinstance(key, str) or not key:
         raise InvalidNameException(f"object name {key!r}: must be a non-empty string")
-    shown = _shown(key)
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError as error:
         raise InvalidNameException(
-            f"object name {shown}: must be valid Unicode (it holds a lone surrogate)"
+            f"object name {_shown(key)}: must be valid Unicode (it holds a lone surrogate)"
         ) from error
     if size > MAX_KEY_BYTES:
         raise InvalidNameException(
-            f"object name {shown}: {size} bytes in UTF-8, at most {MAX_KEY_BYTES} are allowed"
+            f"object name {_shown(key)}: {size} bytes in UTF-8, at most {MAX_KEY_BYTES} are allowed"
         )
     forbidden = _FORBIDDEN_CHARACTER.search(key)
     if forbidden:
         raise InvalidNameException(
-            f"object name {shown}: must not contain {_describe(forbidden.group())}"
+            f"object name {_shown(key)}: must not contain {_describe(forbidden.group())}"
         )
     segments = key.split("/")
     if len(segments) > MAX_SEGMENTS:
         raise InvalidNameException(
-            f"object name {shown}: {len(segments)} '/'-separated segments,"
+            f"object name {_shown(key)}: {len(segments)} '/'-separated segments,"
             f" at most {MAX_SEGMENTS} are allowed (Azure)"
         )
-    for segment in segments:
-        _check_segment(shown, segment)
+    # Each segment is looked at only where one can be at fault: an empty
+    # one ("/" first or last, "//"), one ending with "." ("./", "." last:
+    # "." and ".." too), one over MAX_SEGMENT_BYTES (a key no longer cannot
+    # hold one). A copy of many objects checks every destination key.
+    if size > MAX_SEGMENT_BYTES or key[0] == "/" or key[-1] in "/." or "//" in key or "./" in key:
+        shown = _shown(key)
+        for segment in segments:
+            _check_segment(shown, segment)
     if segments[0] == RESERVED_FIRST_SEGMENT:
         raise InvalidNameException(
-            f"object name {shown}: the first segment {RESERVED_FIRST_SEGMENT!r} is reserved"
-            " for bucketbridge's own objects (the local provider's state, GCS upload parts)"
+            f"object name {_shown(key)}: the first segment {RESERVED_FIRST_SEGMENT!r} is"
+            " reserved for bucketbridge's own objects (the local provider's state, GCS upload"
+            " parts)"
         )
     if key.startswith(_GCS_RESERVED_KEY_PREFIX):
         raise InvalidNameException(
-            f"object name {shown}: names starting with {_GCS_RESERVED_KEY_PREFIX!r}"
+            f"object name {_shown(key)}: names starting with {_GCS_RESERVED_KEY_PREFIX!r}"
             " are reserved by GCS"
         )
     return key

@@ -47,31 +47,35 @@ def open_read(
     driver: Driver, bucket: str, key: str, options: ReadOptions, max_attempts: int
 ) -> ObjectStream:
     """Open a read whose chunks (or ``readinto``) resume after a dropped connection."""
-    read = _ResumingRead(driver, bucket, key, options, max_attempts)
-    return ObjectStream(read.info, read.chunks(), read.close, readinto=read.readinto)
+    return _ResumingRead(driver, bucket, key, options, max_attempts)
 
 
-class _ResumingRead:
+class _ResumingRead(ObjectStream):
+    """The stream itself, not a wrapper around one: a copy of many small
+    objects opens a read per object, and each layer cost it a record, a
+    generator and a call per fill."""
+
     def __init__(
         self, driver: Driver, bucket: str, key: str, options: ReadOptions, max_attempts: int
     ) -> None:
+        stream = driver.read_object(bucket, key, options)
+        super().__init__(stream.info, iter(()))
         self._driver = driver
         self._bucket = bucket
         self._key = key
         self._options = options
         self._max_attempts = max_attempts
-        self._stream = driver.read_object(bucket, key, options)
-        self.info = self._stream.info
-        self._revision = options.if_revision or self.info.revision
+        self._stream = stream
+        self._revision = options.if_revision or stream.info.revision
         self._position = options.start
         self._failures = 0
 
-    def chunks(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
         try:
             while True:
                 try:
                     for chunk in self._stream:
-                        self._delivered(len(chunk))
+                        self._position += len(chunk)
                         yield chunk
                     return
                 except ProviderConnectionException as error:
@@ -80,23 +84,21 @@ class _ResumingRead:
         finally:
             self.close()
 
-    def readinto(self, buffer: memoryview) -> int:
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        view = memoryview(buffer).cast("B")
         filled = 0
-        while filled < len(buffer):
+        while filled < len(view):
             try:
-                count = self._stream.readinto(buffer[filled : filled + RESUME_SLICE])
+                count = self._stream.readinto(view[filled : filled + RESUME_SLICE])
             except ProviderConnectionException as error:
                 if not self._resume(error):
                     break
                 continue
             if not count:
                 break
-            self._delivered(count)
+            self._position += count
             filled += count
         return filled
-
-    def _delivered(self, count: int) -> None:
-        self._position += count
 
     def _resume(self, error: ProviderConnectionException) -> bool:
         """Open the rest of the range after ``error``; False if nothing is left."""

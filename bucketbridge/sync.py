@@ -76,7 +76,7 @@ from typing import Literal
 
 from .checkpoint import Checkpoint
 from .checks import boolean, check_metadata, optional_callable, positive_int
-from .copying import CopySource, copy_object
+from .copying import Copier, CopySource
 from .directories import walk_objects
 from .drivers.records import ObjectInfo, WriteOptions
 from .errors import (
@@ -100,7 +100,12 @@ DEFAULT_WORKERS = 8
 LOOKAHEAD_LIMIT = 10_000  # plan actions read ahead at most (see _Lookahead)
 
 
-@dataclass(frozen=True)
+# init=False: the generated __init__ of a frozen dataclass sets each field
+# through object.__setattr__; a listing makes an Entry per object. The
+# __init__ below writes the instance's __dict__ directly, as ObjectInfo's
+# does; fields, equality, repr, pickling and dataclasses.replace stay the
+# dataclass's.
+@dataclass(frozen=True, init=False)
 class Entry:
     """One object of a listing, by its key below the location's prefix."""
 
@@ -110,11 +115,28 @@ class Entry:
     # same size, etags not comparable from the listings: the task looks closer
     maybe_same: bool = False
     # the user metadata, where the listing gives it (LOCAL's does, S3's does
-    # not): a sync then records the source etag without a HEAD of the source
-    metadata: dict[str, str] | None = field(default=None, compare=False)
+    # not): what a sync records if the read's record has none
+    metadata: Mapping[str, str] | None = field(default=None, compare=False)
     # the whole record the listing gave (revision, content type): the
     # copy's read may start from it rather than look the object up again
     info: ObjectInfo | None = field(default=None, compare=False, repr=False)
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        etag: str | None,
+        maybe_same: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        info: ObjectInfo | None = None,
+    ) -> None:
+        fields = self.__dict__
+        fields["name"] = name
+        fields["size"] = size
+        fields["etag"] = etag
+        fields["maybe_same"] = maybe_same
+        fields["metadata"] = metadata
+        fields["info"] = info
 
 
 @dataclass(frozen=True)
@@ -596,8 +618,8 @@ def _entries(location: Location) -> Iterator[Entry]:
     provider = provider_for(location)
     cut = len(location.prefix)
     for info in walk_objects(provider.driver, provider.features, location.bucket, location.prefix):
-        metadata = None if info.metadata is None else dict(info.metadata)
-        yield Entry(info.key[cut:], info.size, info.etag, metadata=metadata, info=info)
+        # the record's own mapping: no copy (a pickled batch carries it once)
+        yield Entry(info.key[cut:], info.size, info.etag, False, info.metadata, info)
 
 
 def _bucket(location: Location) -> Bucket:
@@ -671,9 +693,10 @@ def _unchanged(
 
 class _Copier:
     """``BucketObject.copy_to`` for every object of one batch, with what they
-    share (the transfer plan, the target's driver and features, one progress
-    relay) resolved once: per object, on 4 KiB objects, resolving them cost
-    about a tenth of the client CPU of a copy (bench: batch-up)."""
+    share (the transfer plan, both drivers, one progress relay) resolved
+    once (:class:`.copying.Copier`): per object, on 4 KiB objects,
+    resolving them cost about a tenth of the client CPU of a copy (bench:
+    batch-up)."""
 
     def __init__(
         self,
@@ -683,72 +706,60 @@ class _Copier:
         progress: Callable[[int], None] | None,
     ) -> None:
         source, destination = origin._provider, target._provider
-        self._origin = origin
-        self._target = target
-        self._batch = batch
-        self._source_provider = source
-        self._source_attempts: int = source.settings["max_attempts"]
-        self._plan = TransferPlan.resolve(batch.config, destination.settings)
-        self._progress = Progress(progress)
+        self._source_prefix = batch.source.prefix
+        self._prefix = batch.destination.prefix
+        self._record_source_etag = batch.record_source_etag
+        self._copier = Copier(
+            # the buckets; each copy names its keys
+            CopySource(source, source.driver, origin.name, "", source.settings["max_attempts"]),
+            UploadTarget(
+                destination.driver,
+                destination.features,
+                target.name,
+                "",
+                WriteOptions("", create_only=batch.overwrite == "never"),
+            ),
+            destination,
+            TransferPlan.resolve(batch.config, destination.settings),
+            Progress(progress),
+        )
 
     @wrap_foreign_errors
     def copy(self, entry: Entry) -> ObjectInfo:
         """Copy one object (its content type and metadata kept, the source
         etag recorded where the batch says so); errors as ``copy_to``'s."""
-        batch, origin, target = self._batch, self._origin, self._target
         # the source key is the prefix and a name its listing gave: a key
         # the source holds; the destination's is checked
-        source_key = batch.source.prefix + entry.name
-        key = validate_object_key(batch.destination.prefix + entry.name)
-        metadata = None
-        metadata_of = None
-        if batch.record_source_etag:
-            if entry.metadata is not None:
-                metadata = _stamped(entry.metadata, entry.etag)
-            else:  # the listing did not give the metadata: the read's record does
-                metadata_of = functools.partial(_stamped_from, entry.etag)
-        provider = target._provider
-        listed = entry.info
-        options = WriteOptions(
-            # the type the copy falls back to if its read names none: the
-            # listing's, else (as "") a guess from the key, made only if needed
-            content_type=(listed.content_type if listed is not None else None) or "",
-            metadata=metadata or {},
-            create_only=batch.overwrite == "never",
-        )
-        return copy_object(
-            CopySource(
-                self._source_provider,
-                self._source_provider.driver,
-                origin.name,
-                source_key,
-                self._source_attempts,
-            ),
-            UploadTarget(provider.driver, provider.features, target.name, key, options),
-            provider,
-            self._plan,
-            self._progress,
-            content_type=None,
-            metadata=metadata,
-            listed=listed,
-            metadata_of=metadata_of,
+        key = validate_object_key(self._prefix + entry.name)
+        return self._copier.copy(
+            self._source_prefix + entry.name,
+            key,
+            entry.info,
+            functools.partial(_stamped_from, entry) if self._record_source_etag else None,
         )
 
 
 def _stamped(known: Mapping[str, str], etag: str | None) -> dict[str, str] | None:
     """The source's metadata with its etag recorded (``SOURCE_ETAG_KEY``);
-    None (the source's metadata as it is) where no etag is known.
-
-    The etag is the one the listing saw: if the object is replaced before
-    the copy reads it, the copy records an older etag than its bytes', and
-    the next sync copies it again (as when it was replaced after a HEAD)."""
+    None (the source's metadata as it is) where no etag is known."""
     if etag is None:
         return None
     return check_metadata({**known, SOURCE_ETAG_KEY: etag})
 
 
-def _stamped_from(listed_etag: str | None, read: ObjectInfo) -> dict[str, str] | None:
-    """``_stamped`` from the record of the revision the copy reads, for a
-    listing that gave no metadata (S3's): its response carries the
-    metadata a HEAD would have fetched first, a request per object."""
-    return _stamped(read.metadata or {}, listed_etag or read.etag)
+def _stamped_from(entry: Entry, read: ObjectInfo) -> dict[str, str] | None:
+    """``_stamped`` for the revision the copy read (``read``, the record of
+    its response): its metadata, and the etag the listing saw where the read
+    found the revision listed -- the one the next sync's listing compares.
+
+    Replaced between the listing and the read, the object is copied as the
+    read found it: the stamp is then the read's etag, and the metadata the
+    read's, never the listed revision's beside another revision's bytes."""
+    listed = entry.info
+    # a listing that names no revision: nothing to tell them apart by
+    same = listed is None or listed.revision is None or listed.revision == read.revision
+    etag = (entry.etag or read.etag) if same else (read.etag or entry.etag)
+    metadata = read.metadata
+    if metadata is None:  # a read whose record lacks it (none does today)
+        metadata = entry.metadata if same else None
+    return _stamped(metadata or {}, etag)

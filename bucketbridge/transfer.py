@@ -352,11 +352,22 @@ def upload_file(
         )
 
 
+COUNTED_AFTER = 1 * MiB
+"""A body up to this size reports its bytes once its put succeeded, not as
+the driver reads them: a counting body is a closure, a lock and a second
+Body per object, for a progress bar that could not tell the difference."""
+
+
 def put_bytes(
     target: UploadTarget, data: bytes | bytearray | memoryview, progress: Progress
 ) -> ObjectInfo:
     """Upload ``data`` (at most the threshold) in one request."""
-    return _put_single(target, Body.of_bytes(data), progress)
+    body = Body.of_bytes(data)
+    if body.size > COUNTED_AFTER:
+        return _put_single(target, body, progress)
+    info = target.driver.put_object(target.bucket, target.key, body, target.options)
+    progress(body.size)
+    return info
 
 
 def _put_single(target: UploadTarget, body: Body, progress: Progress) -> ObjectInfo:
