@@ -352,6 +352,31 @@ def test_a_persistently_failing_upload_fails_once_and_leaves_nothing(
     assert _incomplete_uploads(faulty, bucket_name) == []
 
 
+@pytest.mark.parametrize("data_plane", ["lean", "sdk"])
+def test_a_multipart_start_whose_answers_are_always_lost_fails_and_leaves_no_upload(
+    faulty: ProxiedBackend, bucket_name: str, data_plane: str, request: pytest.FixtureRequest
+) -> None:
+    """Every copy of the start may have made an upload on the server, and
+    the caller received none of their ids: none may stay open."""
+    start = faulty.wire.start
+    if isinstance(start, Unsupported):
+        pytest.skip(start.reason)
+    if faulty.name == "s3_moto":
+        # the window is placed on the server's clock, which moto's listing does not show
+        reason = "moto answers Initiated 2010-11-10 for every upload (tests/servers/moto.py)"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    rule = faulty.proxy.add(start(bucket_name, KEY), ResetResponse(after=None))
+    bucket = _through_proxy(faulty, bucket_name, data_plane=data_plane)
+    started = time.monotonic()
+    with pytest.raises(ProviderConnectionException) as failure:
+        bucket.objects.create(KEY).upload(os.urandom(6 * MiB), SMALL)
+    assert time.monotonic() - started < GAVE_UP_WITHIN
+    assert faulty.endpoint in str(failure.value)
+    assert rule.matched >= ATTEMPTS
+    assert _stored(faulty, bucket_name) is None
+    assert _incomplete_uploads(faulty, bucket_name) == []
+
+
 @pytest.mark.parametrize(
     ("after", "data_plane"),
     [(None, "lean"), (256 * 1024, "lean"), (256 * 1024, "sdk")],

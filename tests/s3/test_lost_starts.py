@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bucketbridge.drivers.s3.control import ListedUpload
-from bucketbridge.drivers.s3.lost_starts import leftovers
+from bucketbridge.drivers.s3.lost_starts import failed_start_leftovers, leftovers
 
 KEY = "dir/a.bin"
 NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc)
@@ -51,3 +51,23 @@ def test_nothing_is_aborted_when_the_new_upload_is_not_listed() -> None:
     assert leftovers([_upload("lost")], KEY, "ours", attempts=2, elapsed=1.0) == []
     undated = ListedUpload(KEY, "ours", None, ME)
     assert leftovers([_upload("lost"), undated], KEY, "ours", attempts=2, elapsed=1.0) == []
+
+
+# --- a start no copy of which was answered: the window ends at the listing's Date
+
+
+def test_a_failed_start_takes_the_keys_uploads_of_its_window_at_most_one_per_copy() -> None:
+    listed = [
+        _upload("first", ago=3),
+        _upload("second", ago=2),
+        _upload("third", ago=1),
+        _upload("longer-key", key=KEY + ".other", ago=1),
+        _upload("long-before", ago=60),
+    ]
+    got = failed_start_leftovers(listed, KEY, attempts=2, elapsed=3.0, answered=NOW)
+    assert got == ["third", "second"]
+
+
+def test_a_failed_start_aborts_nothing_when_the_server_gives_no_date() -> None:
+    listed = [_upload("lost", ago=1)]
+    assert failed_start_leftovers(listed, KEY, attempts=3, elapsed=3.0, answered=None) == []

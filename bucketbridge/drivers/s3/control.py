@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from ..records import PartInfo
 from .errors import S3ResponseError
 from .listing import whole_second
-from .wire import METADATA_PREFIX, S3Wire, _code_and_message
+from .wire import METADATA_PREFIX, S3Wire, _code_and_message, _http_date
 
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -55,6 +55,8 @@ class UploadsPage:
     truncated: bool
     next_key_marker: str
     next_upload_id_marker: str
+    date: datetime | None = None
+    """when the server answered, by its own clock (its Date header)"""
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,10 @@ class S3ControlWire(S3Wire):
             query.append(("upload-id-marker", upload_id_marker))
         response = self._send(self._request("GET", bucket, None, query), bucket, None)
         root = _xml(response.read())
+        answered = response.header("date")
+        date = _http_date(answered) if answered else None
         if root is None:
-            return UploadsPage([], False, "", "")
+            return UploadsPage([], False, "", "", date)
         ns = _namespace(root)
         encoded = root.findtext(ns + "EncodingType") == "url"
         uploads = []
@@ -184,6 +188,7 @@ class S3ControlWire(S3Wire):
             (root.findtext(ns + "IsTruncated") or "").strip().lower() == "true",
             unquote(next_key) if encoded else next_key,
             root.findtext(ns + "NextUploadIdMarker") or "",
+            date,
         )
 
     # --- signed URLs ----------------------------------------------------

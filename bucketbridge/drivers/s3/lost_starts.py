@@ -31,13 +31,23 @@ may be aborted instead. Two writers racing on one key is a race already
 then fails loudly (NoSuchUpload), and no stored object is ever touched.
 If the server does not list the new upload (nothing to place the window
 on), nothing is aborted: ``abort_incomplete_uploads`` still can.
+
+A start that got no answer at all (every copy's connection failed, the
+caller is told ProviderConnectionException) holds no upload to compare
+with: :func:`failed_start_leftovers` places the window on the listing's own
+answer (its Date, the server's clock) and takes the key's uploads initiated
+since the first copy could have been sent, at most one per copy. Without an
+upload of ours there is no ``Initiator`` to match, so this is the weaker
+rule: another principal's upload of the same key started in those seconds
+is taken for ours (again a race on one key, failing loudly). A server that
+says no Date, or no ``Initiated``, gets nothing aborted.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .control import ListedUpload
 
@@ -68,3 +78,29 @@ def leftovers(
     ]
     candidates.sort(reverse=True)  # the latest first
     return [found for _, found in candidates[: attempts - 1]]
+
+
+def failed_start_leftovers(
+    uploads: Iterable[ListedUpload],
+    key: str,
+    attempts: int,
+    elapsed: float,
+    answered: datetime | None,
+) -> list[str]:
+    """The ids of ``key``'s uploads that a start sent up to ``attempts``
+    times, none answered, may have made: initiated within ``elapsed``
+    seconds (from before the first copy to the listing's answer) before the
+    listing's ``answered`` time."""
+    if answered is None or attempts < 1:
+        return []
+    earliest = answered - timedelta(seconds=math.ceil(elapsed)) - CLOCK_SLACK
+    latest = answered + CLOCK_SLACK
+    candidates = [
+        (upload.initiated, upload.upload_id)
+        for upload in uploads
+        if upload.key == key
+        and upload.initiated is not None
+        and earliest <= upload.initiated <= latest
+    ]
+    candidates.sort(reverse=True)  # the latest first
+    return [found for _, found in candidates[:attempts]]
