@@ -3,10 +3,17 @@
 One retry policy for every provider on the lean plane: a connection that
 fails before a response, or a 429/5xx answer, is tried again after a
 full-jitter backoff (:func:`bucketbridge.reads.backoff`), up to the
-``max_attempts`` connection setting, signing each attempt afresh. Every
-request it carries is idempotent (GET, HEAD, PUT of a whole body or part,
-DELETE), so trying again is safe; a create-only PUT may meet its own first
-attempt's object, which the driver tells apart by ``Response.attempts``.
+``max_attempts`` connection setting, signing each attempt afresh. A request
+whose connection failed may still have been carried out, so sending it again
+is safe only where a second copy does no harm. Most requests it carries are
+idempotent (GET, HEAD, a PUT of a whole body or part, DELETE, a GCS upload
+to a fixed name, a server-side copy); the rest are not, and their driver
+reads ``Response.attempts`` (how many copies the server may have seen) to
+make good what an earlier copy did: a create-only write may meet its own
+first attempt's object (told apart by its ETag), a completion may meet its
+upload already completed, and S3's CreateMultipartUpload (``POST ?uploads``)
+makes one upload per copy, so a retried start aborts the earlier ones
+(drivers/s3/lost_starts.py).
 A reused keep-alive connection the server had closed is replaced without
 counting an attempt or waiting: the pool drops those it sees closed before
 use, and one closed just as the request went out is replaced once. A refused certificate

@@ -74,6 +74,8 @@ class Wire:
     known_defects: Mapping[str, str] = field(default_factory=dict)
     """test name -> the SDK defect that test shows with ``data_plane="sdk"``
     (marked strict xfail there; the lean data plane does not have it)"""
+    start: Matcher | Unsupported = Unsupported("the provider's multipart start sends nothing")
+    """the request that starts a multipart upload on the server"""
 
 
 def s3_error(status: int) -> Reply:
@@ -147,6 +149,7 @@ S3_WIRE = Wire(
     strip=lambda name, configs: StripHeader(name, partial(s3_resign, configs=configs)),
     listing_in_milliseconds=s3_listing_in_milliseconds,
     error=s3_error,
+    start=lambda bucket, key: Match("POST", _s3_path(bucket, key), query=("uploads",)),
 )
 
 
@@ -245,6 +248,10 @@ AZURE_WIRE = Wire(
         " answers it: there are no milliseconds to add"
     ),
     error=azure_error,
+    start=Unsupported(
+        "Azure's multipart start sends nothing: blocks are staged under the blob's own"
+        " name, and the upload begins with the first Put Block"
+    ),
     known_defects={
         "stalled-read-mid-body": (
             "azure-storage-blob retries a body that broke mid-read 3 times, whatever"
@@ -292,6 +299,20 @@ def _gcs_upload(bucket: str, named: Callable[[str], bool]) -> Match:
     )
 
 
+def _gcs_marker(bucket: str) -> Match:
+    """The start's write of the upload's empty marker object
+    (``.bucketbridge/uploads/<id>/upload``, drivers/gcs/uploads.py): the SDK
+    names it in a multipart body, not in the query, so it is told from the
+    parts' uploads by its size, a few hundred bytes of metadata."""
+    return Match(
+        "POST",
+        re.escape(f"/upload/storage/v1/b/{bucket}/o"),
+        query=("uploadType",),
+        no_query=("name",),
+        where=lambda request: int(request.header("content-length") or 0) < 4096,
+    )
+
+
 GCS_WIRE = Wire(
     read=lambda bucket, key: Match(
         "GET", re.escape("/download") + _gcs_object(bucket, key), query=("alt",)
@@ -314,6 +335,7 @@ GCS_WIRE = Wire(
         " and its metadata GET give `updated` with the same precision"
     ),
     error=gcs_error,
+    start=lambda bucket, key: _gcs_marker(bucket),
 )
 
 
@@ -357,6 +379,8 @@ SWIFT_WIRE = Wire(
         " (2026-11-27T13:03:32.000610), as its X-Timestamp has them"
     ),
     error=swift_error,
+    # the start makes the bucket's segments container (the first start of a provider)
+    start=lambda bucket, key: Match("PUT", _swift_path(f"{bucket}_segments") + "/?"),
     known_defects={
         "stalled-read-mid-body": (
             "swiftclient's get_object wraps the body in _RetryBody, which re-requests a"

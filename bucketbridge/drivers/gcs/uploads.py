@@ -27,12 +27,19 @@ computed from the parts' MD5s and kept in a metadata key hidden from users.
 from __future__ import annotations
 
 import base64
+import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ...errors import InvalidValueException, NotFoundException, PreconditionFailedException
+from ...errors import (
+    BucketBridgeException,
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+    ProviderConnectionException,
+)
 from ..parts import check_part_sizes, multipart_etag
 from ..records import Body, ObjectInfo, PartInfo, UploadInfo, WriteOptions
 
@@ -59,10 +66,23 @@ def new_upload(driver: GcsDriver, bucket: str, key: str) -> GcsUpload:
     upload = GcsUpload(driver, bucket, key, uuid.uuid4().hex)
     marker = driver.client.bucket(bucket).blob(upload.folder + "upload")
     marker.metadata = {KEY_METADATA_KEY: key}
-    with driver.mapped(bucket, key):
-        marker.upload_from_string(
-            b"", content_type="application/octet-stream", timeout=driver.timeout
-        )
+    # The marker's name is this upload's own (a fresh uuid), so writing it
+    # again is harmless: retried as every call is, max_attempts tries (the
+    # SDK's own policy would go on for two minutes). If no copy was answered,
+    # any of them may have stored it: it is deleted, being no one else's,
+    # so that no upload is listed that its caller never received.
+    try:
+        with driver.mapped(bucket, key):
+            marker.upload_from_string(
+                b"",
+                content_type="application/octet-stream",
+                timeout=driver.timeout,
+                retry=driver.retry(),
+            )
+    except ProviderConnectionException:
+        with contextlib.suppress(BucketBridgeException):  # the start's error is the one to tell
+            upload.abort()
+        raise
     return upload
 
 

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from ..records import PartInfo
 from .errors import S3ResponseError
 from .listing import whole_second
-from .wire import METADATA_PREFIX, S3Wire, _code_and_message
+from .wire import METADATA_PREFIX, S3Wire, _code_and_message, _http_date
 
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -35,6 +35,18 @@ class ListedUpload:
     key: str
     upload_id: str
     initiated: datetime | None
+    initiator: str | None = None
+    """the ID of the principal that started it, where the server says"""
+
+
+@dataclass(frozen=True)
+class Started:
+    """A CreateMultipartUpload's answer: the upload's id, and how many times
+    the request was sent (more than once: an earlier copy may have made an
+    upload whose answer was lost)."""
+
+    upload_id: str
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class UploadsPage:
     truncated: bool
     next_key_marker: str
     next_upload_id_marker: str
+    date: datetime | None = None
+    """when the server answered, by its own clock (its Date header)"""
 
 
 @dataclass(frozen=True)
@@ -98,18 +112,17 @@ class S3ControlWire(S3Wire):
 
     def create_multipart(
         self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]
-    ) -> str:
-        """The new upload's id."""
+    ) -> Started:
         headers = {"content-type": content_type}
         for name, value in metadata.items():
             headers[METADATA_PREFIX + name.lower()] = value
         request = self._request("POST", bucket, key, [("uploads", "")], headers)
-        body = self._send(request, bucket, key).read()
-        root = _xml(body)
+        response = self._send(request, bucket, key)
+        root = _xml(response.read())
         upload_id = root.findtext(_namespace(root) + "UploadId") if root is not None else None
         if not upload_id:
             raise S3ResponseError(200, "MalformedResponse", "no UploadId in the response", 1)
-        return upload_id
+        return Started(upload_id, response.attempts)
 
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: Iterable[PartInfo], create_only: bool
@@ -139,16 +152,22 @@ class S3ControlWire(S3Wire):
         request = self._request("DELETE", bucket, key, [("uploadId", upload_id)])
         self._send(request, bucket, key).discard()
 
-    def list_multipart(self, bucket: str, *, key_marker: str, upload_id_marker: str) -> UploadsPage:
+    def list_multipart(
+        self, bucket: str, *, key_marker: str, upload_id_marker: str, prefix: str = ""
+    ) -> UploadsPage:
         query = [("uploads", ""), ("encoding-type", "url")]
+        if prefix:
+            query.append(("prefix", prefix))
         if key_marker:
             query.append(("key-marker", key_marker))
         if upload_id_marker:
             query.append(("upload-id-marker", upload_id_marker))
         response = self._send(self._request("GET", bucket, None, query), bucket, None)
         root = _xml(response.read())
+        answered = response.header("date")
+        date = _http_date(answered) if answered else None
         if root is None:
-            return UploadsPage([], False, "", "")
+            return UploadsPage([], False, "", "", date)
         ns = _namespace(root)
         encoded = root.findtext(ns + "EncodingType") == "url"
         uploads = []
@@ -160,6 +179,7 @@ class S3ControlWire(S3Wire):
                     unquote(key) if encoded else key,
                     upload.findtext(ns + "UploadId") or "",
                     whole_second(datetime.fromisoformat(initiated)) if initiated else None,
+                    upload.findtext(f"{ns}Initiator/{ns}ID"),
                 )
             )
         next_key = root.findtext(ns + "NextKeyMarker") or ""
@@ -168,6 +188,7 @@ class S3ControlWire(S3Wire):
             (root.findtext(ns + "IsTruncated") or "").strip().lower() == "true",
             unquote(next_key) if encoded else next_key,
             root.findtext(ns + "NextUploadIdMarker") or "",
+            date,
         )
 
     # --- signed URLs ----------------------------------------------------

@@ -11,10 +11,11 @@ ListObjectsV2, DeleteObject) take the lean data plane (:mod:`.wire`) unless
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,9 +24,11 @@ from ...dataplane.client import HttpClient, Response
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import (
+    BucketBridgeException,
     NotFoundException,
     PermissionDeniedException,
     PreconditionFailedException,
+    ProviderConnectionException,
     ProviderInternalException,
 )
 from ..base import CopiesObjects, Driver, ListsDirectories
@@ -47,7 +50,7 @@ from ..records import (
 )
 from . import copies
 from .client import S3Settings, SdkClient, read_settings
-from .control import FailedDelete, ListedUpload, S3ControlWire, UploadsPage
+from .control import FailedDelete, ListedUpload, S3ControlWire, Started, UploadsPage
 from .errors import (
     Credentials,
     ErrorResponse,
@@ -71,6 +74,7 @@ from .listing import (
     parse_listing,
     whole_second,
 )
+from .lost_starts import failed_start_leftovers, leftovers
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
 from .sigv4 import SigV4Signer
 from .wire import Put, WrongRegion, virtual_hosted
@@ -594,20 +598,92 @@ class S3Driver:
     # --- multipart ------------------------------------------------------
 
     def start_multipart(self, bucket: str, key: str, options: WriteOptions) -> _S3Upload:
-        with self._mapped(bucket, key):
-            upload_id = self._call(
-                bucket,
-                lambda wire: wire.create_multipart(
-                    bucket, key, content_type=options.content_type, metadata=options.metadata
-                ),
-                lambda: self._client.create_multipart_upload(
-                    Bucket=bucket,
-                    Key=key,
-                    ContentType=options.content_type,
-                    Metadata=dict(options.metadata),
-                )["UploadId"],
+        began = time.monotonic()
+        try:
+            with self._mapped(bucket, key):
+                started = self._call(
+                    bucket,
+                    lambda wire: wire.create_multipart(
+                        bucket, key, content_type=options.content_type, metadata=options.metadata
+                    ),
+                    lambda: self._sdk_create_multipart(bucket, key, options),
+                )
+        except ProviderConnectionException:
+            # no answer to any copy, each of which may have made an upload
+            # whose id nobody holds
+            self._abort_failed_starts(bucket, key, began)
+            raise
+        if started.attempts > 1:  # only a retried start pays for the listing
+            self._abort_lost_starts(bucket, key, started, time.monotonic() - began)
+        return _S3Upload(self, bucket, key, started.upload_id)
+
+    def _sdk_create_multipart(self, bucket: str, key: str, options: WriteOptions) -> Started:
+        response = self._client.create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            ContentType=options.content_type,
+            Metadata=dict(options.metadata),
+        )
+        retries = int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+        return Started(response["UploadId"], retries + 1)
+
+    def _abort_lost_starts(self, bucket: str, key: str, started: Started, elapsed: float) -> None:
+        """Abort the uploads an earlier copy of a retried start made, whose
+        answer was lost (:mod:`.lost_starts` says which are safe to). Best
+        effort: the upload in hand is sound, so a failure here is logged,
+        not raised; ``abort_incomplete_uploads`` can still remove them."""
+        try:
+            listed = self._uploads_of(bucket, key)
+        except BucketBridgeException as error:
+            log.warning("could not list %r's uploads after a retried start: %s", key, error)
+            return
+        for upload_id in leftovers(listed, key, started.upload_id, started.attempts, elapsed):
+            log.info(
+                "aborting upload %s of %r: made by a start whose answer was lost", upload_id, key
             )
-        return _S3Upload(self, bucket, key, upload_id)
+            try:
+                _S3Upload(self, bucket, key, upload_id).abort()
+            except BucketBridgeException as error:
+                log.warning("could not abort upload %s of %r: %s", upload_id, key, error)
+
+    def _abort_failed_starts(self, bucket: str, key: str, began: float) -> None:
+        """Abort the uploads the copies of a start that got no answer may
+        have made (:func:`.lost_starts.failed_start_leftovers`). Best
+        effort, as :meth:`_abort_lost_starts`: the start's own error is
+        what the caller is told."""
+        try:
+            listed, answered = self._uploads_of(bucket, key, dated=True)
+        except BucketBridgeException as error:
+            log.warning("could not list %r's uploads after a failed start: %s", key, error)
+            return
+        sent = self._settings.connection.max_attempts
+        elapsed = time.monotonic() - began
+        for upload_id in failed_start_leftovers(listed, key, sent, elapsed, answered):
+            log.info("aborting upload %s of %r: its start got no answer", upload_id, key)
+            try:
+                _S3Upload(self, bucket, key, upload_id).abort()
+            except BucketBridgeException as error:
+                log.warning("could not abort upload %s of %r: %s", upload_id, key, error)
+
+    @overload
+    def _uploads_of(self, bucket: str, key: str) -> list[ListedUpload]: ...
+    @overload
+    def _uploads_of(
+        self, bucket: str, key: str, *, dated: Literal[True]
+    ) -> tuple[list[ListedUpload], datetime | None]: ...
+    def _uploads_of(
+        self, bucket: str, key: str, *, dated: bool = False
+    ) -> list[ListedUpload] | tuple[list[ListedUpload], datetime | None]:
+        """The open uploads of ``key`` (listed by it as a prefix: longer keys
+        sort after it, so the walk stops at the first of them)."""
+        found: list[ListedUpload] = []
+        key_marker = upload_id_marker = ""
+        while True:
+            page = self._list_multipart_page(bucket, key_marker, upload_id_marker, prefix=key)
+            found.extend(upload for upload in page.uploads if upload.key == key)
+            if not page.truncated or any(upload.key > key for upload in page.uploads):
+                return (found, page.date) if dated else found
+            key_marker, upload_id_marker = page.next_key_marker, page.next_upload_id_marker
 
     def resume_multipart(self, bucket: str, key: str, upload_id: str) -> _S3Upload:
         return _S3Upload(self, bucket, key, upload_id)
@@ -623,21 +699,26 @@ class S3Driver:
             key_marker, upload_id_marker = page.next_key_marker, page.next_upload_id_marker
 
     def _list_multipart_page(
-        self, bucket: str, key_marker: str, upload_id_marker: str
+        self, bucket: str, key_marker: str, upload_id_marker: str, prefix: str = ""
     ) -> UploadsPage:
         with self._mapped(bucket):
             return self._call(
                 bucket,
                 lambda wire: wire.list_multipart(
-                    bucket, key_marker=key_marker, upload_id_marker=upload_id_marker
+                    bucket,
+                    key_marker=key_marker,
+                    upload_id_marker=upload_id_marker,
+                    prefix=prefix,
                 ),
-                lambda: self._sdk_list_multipart(bucket, key_marker, upload_id_marker),
+                lambda: self._sdk_list_multipart(bucket, key_marker, upload_id_marker, prefix),
             )
 
     def _sdk_list_multipart(
-        self, bucket: str, key_marker: str, upload_id_marker: str
+        self, bucket: str, key_marker: str, upload_id_marker: str, prefix: str = ""
     ) -> UploadsPage:
         args: dict[str, Any] = {"Bucket": bucket}
+        if prefix:
+            args["Prefix"] = prefix
         if key_marker:
             args["KeyMarker"] = key_marker
         if upload_id_marker:
@@ -651,6 +732,7 @@ class S3Driver:
                     upload["Key"],
                     upload["UploadId"],
                     whole_second(initiated) if initiated else None,
+                    upload.get("Initiator", {}).get("ID"),
                 )
             )
         return UploadsPage(
@@ -658,6 +740,7 @@ class S3Driver:
             bool(response.get("IsTruncated")),
             response.get("NextKeyMarker", ""),
             response.get("NextUploadIdMarker", ""),
+            _server_date(response),
         )
 
     # --- signed URLs ----------------------------------------------------
@@ -810,6 +893,19 @@ def _total_size(response: Mapping[str, Any]) -> int:
 
 def _etag(value: str | None) -> str | None:
     return value.strip('"') if value else None
+
+
+def _server_date(response: Mapping[str, Any]) -> datetime | None:
+    """When the server answered, by its clock; None if it did not say."""
+    header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if header:
+        try:
+            import email.utils  # rare: not on every command's start
+
+            return whole_second(email.utils.parsedate_to_datetime(header))
+        except (TypeError, ValueError):
+            pass
+    return None
 
 
 def _response_date(response: Mapping[str, Any]) -> datetime:
