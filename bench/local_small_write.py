@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from local_syscalls import strace_counts
 
 ROOT = harness.ROOT
 CONTENDERS = ("this", "floor", "floor-dir", "obstore")
@@ -241,12 +242,7 @@ def _strace_counts(
             warm=False,
             prefix=["strace", "-f", "-c", "-o", str(out)],
         )
-        calls: dict[str, int] = {}
-        for line in out.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
-                calls[fields[-1]] = int(fields[3])
-        return calls
+        return strace_counts(out)
 
 
 def strace(options: argparse.Namespace, checkouts: dict[str, str]) -> None:

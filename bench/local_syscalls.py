@@ -42,6 +42,11 @@ for index in range(count):
 def _strace(script: Path, root: Path, phase: str, count: int, out: Path) -> dict[str, int]:
     command = [sys.executable, str(script), str(root), phase, str(count)]
     subprocess.run(["strace", "-f", "-c", "-o", str(out), *command], check=True)
+    return strace_counts(out)
+
+
+def strace_counts(out: Path) -> dict[str, int]:
+    """System call -> count, from the summary ``strace -c -o out`` wrote."""
     calls: dict[str, int] = {}
     for line in out.read_text().splitlines():
         fields = line.split()

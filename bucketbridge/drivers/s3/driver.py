@@ -911,15 +911,7 @@ def _server_date(response: Mapping[str, Any]) -> datetime | None:
 def _response_date(response: Mapping[str, Any]) -> datetime:
     """When the server stored a write: its Date header, which S3's
     second-precision Last-Modified equals; saves a HEAD per upload."""
-    header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    if header:
-        try:
-            import email.utils  # rare: not on every command's start
-
-            return whole_second(email.utils.parsedate_to_datetime(header))
-        except (TypeError, ValueError):
-            pass
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return _server_date(response) or datetime.now(timezone.utc).replace(microsecond=0)
 
 
 # mypy compares the driver with the optional capabilities it claims
