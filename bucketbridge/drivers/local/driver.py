@@ -74,7 +74,7 @@ import re
 import stat as stat_module
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
@@ -564,25 +564,24 @@ class LocalDriver:
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
         # No context managers but the temporary file's: a small put is
-        # mostly Python around eight system calls (bench/local_syscalls.py)
+        # mostly Python around eight system calls (bench/local_syscalls.py,
+        # bench/local_small_write.py)
         parent = self._parent_fd(bucket, key)
         try:
             with self._temp_file() as temp:
-                size = remaining = body.size
-                digest = hashlib.md5(usedforsecurity=False)
-                while remaining > 0:
-                    chunk = body.read(min(remaining, READ_CHUNK))
-                    if not chunk:
-                        raise InvalidValueException(
-                            "body", f"{size - remaining} bytes", f"stream ended before {size} bytes"
-                        )
-                    digest.update(chunk)
-                    write_all(temp.fd, chunk)
-                    remaining -= len(chunk)
-                record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
-                return self._publish(
-                    bucket, key, temp, record, digest.hexdigest(), options.create_only, parent
-                )
+                size = body.size
+                if size <= READ_CHUNK:
+                    # copy()'s and put_bytes' small bodies, bytes already:
+                    # one read, one MD5 call, one write, no chunk loop
+                    data = body.read(size)
+                    if len(data) != size:  # a stream's short read
+                        data = _read_rest(body, data, size)
+                    digest = hashlib.md5(data, usedforsecurity=False)
+                    write_all(temp.fd, data)
+                else:
+                    digest = _write_chunks(body, size, temp.fd)
+                raw = digest.digest()
+                return self._publish(bucket, key, temp, options, raw.hex(), parent, raw_etag=raw)
         finally:
             if parent >= 0:
                 os.close(parent)
@@ -636,12 +635,9 @@ class LocalDriver:
             self._temp_file() as temp,
         ):
             _copy_fd(source.fileno(), temp.fd, progress)
-            record = {
-                "content_type": options.content_type,
-                "metadata": dict(options.metadata),
-                "etag_part_size": etag_part_size,
-            }
-            return self._publish(bucket, key, temp, record, None, options.create_only, parent)
+            return self._publish(
+                bucket, key, temp, options, None, parent, etag_part_size=etag_part_size
+            )
 
     def get_file(
         self,
@@ -676,13 +672,8 @@ class LocalDriver:
             try:
                 with self._temp_file() as temp:
                     _copy_fd(opened, temp.fd, None)
-                    record = {
-                        "content_type": options.content_type,
-                        "metadata": dict(options.metadata),
-                        "etag_part_size": etag_part_size,
-                    }
                     return self._publish(
-                        bucket, key, temp, record, info.etag, options.create_only, parent
+                        bucket, key, temp, options, info.etag, parent, etag_part_size=etag_part_size
                     )
             finally:
                 os.close(opened)
@@ -719,12 +710,17 @@ class LocalDriver:
         bucket: str,
         key: str,
         temp: TempFile,
-        record: Mapping[str, Any],
+        options: WriteOptions,
         etag: str | None,
-        create_only: bool,
         parent: int,
+        *,
+        etag_part_size: int | None = None,
+        raw_etag: bytes | None = None,
     ) -> ObjectInfo:
-        """Move a finished temporary file into place with its sidecar.
+        """Move a finished temporary file into place with its record
+        (``options``' content type and metadata, ``etag`` -- ``raw_etag``
+        its MD5's bytes, where the caller has them --, and the part size a
+        later etag is to be computed with).
 
         The sidecar goes first, whole: no reader ever finds the object
         without it. Then, where the file has no name yet (O_TMPFILE) and
@@ -736,12 +732,31 @@ class LocalDriver:
         meanwhile) takes the locked path, which names the file in the tmp
         dir and renames (or, create-only, links) it into place."""
         stat = os.fstat(temp.fd)
-        version = identity(stat)  # link and rename keep inode, size and mtime
-        described = {**record, "etag": etag}
+        # link and rename keep inode, size and mtime (state.identity, inlined)
+        version = f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
+        metadata = dict(options.metadata)  # the record's, and the ObjectInfo's own copy
+        create_only = options.create_only
         # on the file itself (inline.py): one inode, published with its
         # record in the one linkat or rename; a sidecar where refused
-        on_file = self._inline and inline.store(temp.fd, inline.encode(key, stat, described))
+        on_file = self._inline and inline.store(
+            temp.fd,
+            inline.encode_fields(
+                key,
+                stat,
+                inline.stored_etag(etag) if raw_etag is None else raw_etag,
+                options.content_type,
+                metadata,
+                etag_part_size,
+            ),
+        )
         if not on_file:
+            described: dict[str, Any] = {
+                "content_type": options.content_type,
+                "metadata": metadata,
+                "etag": etag,
+            }
+            if etag_part_size is not None:
+                described["etag_part_size"] = etag_part_size
             self._sidecars.create(bucket, key, version, described)
         published = False
         name = key.rpartition("/")[2]  # the key was checked before its body was read
@@ -767,8 +782,8 @@ class LocalDriver:
             size=stat.st_size,
             last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc),
             etag=etag,
-            content_type=record["content_type"],
-            metadata=record["metadata"],  # each caller's own copy of the options'
+            content_type=options.content_type,
+            metadata=metadata,
             revision=version,
         )
 
@@ -968,7 +983,6 @@ class _LocalUpload:
                 stored.append(PartInfo(part.part_number, part.token, stat.st_size))
             check_part_sizes(stored)
             etag = multipart_etag([part.token for part in parts])
-            record = {"content_type": options.content_type, "metadata": dict(options.metadata)}
             with driver._key_parent(bucket, key) as parent, driver._temp_file() as temp:
                 for part_name in part_names:
                     source = open_file(directory, part_name)
@@ -976,7 +990,7 @@ class _LocalUpload:
                         _copy_fd(source, temp.fd, None)
                     finally:
                         os.close(source)
-                info = driver._publish(bucket, key, temp, record, etag, options.create_only, parent)
+                info = driver._publish(bucket, key, temp, options, etag, parent)
         remove_tree(driver._uploads_fd, self.upload_id)
         return info
 
@@ -1056,6 +1070,36 @@ def _part_file(part_number: int, token: str) -> str:
     if not _PART_TOKEN.fullmatch(token):
         raise InvalidValueException("parts", part_number, f"unknown part etag {token!r}")
     return f"{part_number:05d}.{token}"
+
+
+def _read_rest(body: Body, data: bytes, size: int) -> bytes:
+    """``data``, the first bytes read of a small body, and the rest of its
+    ``size`` bytes."""
+    chunks = [data]
+    got = len(data)
+    while got < size:
+        chunk = body.read(size - got)
+        if not chunk:
+            raise InvalidValueException("body", f"{got} bytes", f"stream ended before {size} bytes")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_chunks(body: Body, size: int, fd: int) -> Any:
+    """Write a large body to ``fd`` in ``READ_CHUNK`` reads; its MD5."""
+    digest = hashlib.md5(usedforsecurity=False)
+    remaining = size
+    while remaining > 0:
+        chunk = body.read(min(remaining, READ_CHUNK))
+        if not chunk:
+            raise InvalidValueException(
+                "body", f"{size - remaining} bytes", f"stream ended before {size} bytes"
+            )
+        digest.update(chunk)
+        write_all(fd, chunk)
+        remaining -= len(chunk)
+    return digest
 
 
 def _md5_etag(handle: BinaryIO, part_size: int | None) -> str:

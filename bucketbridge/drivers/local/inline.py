@@ -95,22 +95,44 @@ def encode(key: str, stat: os.stat_result, record: Mapping[str, Any]) -> bytes:
     """The attribute's bytes for ``record`` (a sidecar's fields) of the
     version ``stat`` describes. The etag is always there (None: not yet
     computed), so a record is never an empty map."""
-    etag = record.get("etag")
-    packed: dict[str, Any] = {"v": identity_of(stat)}
+    return encode_fields(
+        key,
+        stat,
+        stored_etag(record.get("etag")),
+        record.get("content_type"),
+        record.get("metadata"),
+        record.get("etag_part_size"),
+    )
+
+
+def stored_etag(etag: str | None) -> bytes | str | None:
+    """An etag as ``encode_fields`` takes it: an MD5's hex as its 16 bytes."""
     if isinstance(etag, str) and len(etag) == 32:
         try:
-            packed["e"] = bytes.fromhex(etag)
+            return bytes.fromhex(etag)
         except ValueError:
-            packed["e"] = etag
-    else:
-        packed["e"] = etag
-    content_type = record.get("content_type")
+            pass
+    return etag
+
+
+def encode_fields(
+    key: str,
+    stat: os.stat_result,
+    etag: bytes | str | None,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+    etag_part_size: int | None,
+) -> bytes:
+    """``encode`` from the fields themselves (a write's: no record dict made
+    to be taken apart again), ``etag`` as stored: an MD5's 16 raw bytes, or
+    any other etag as text, None: not computed."""
+    packed: dict[str, Any] = {"v": (stat.st_ino, stat.st_size, stat.st_mtime_ns), "e": etag}
     if content_type and content_type != guess_content_type(key):
         packed["t"] = content_type
-    if record.get("metadata"):
-        packed["m"] = dict(record["metadata"])
-    if record.get("etag_part_size") is not None:
-        packed["p"] = record["etag_part_size"]
+    if metadata:
+        packed["m"] = dict(metadata)
+    if etag_part_size is not None:
+        packed["p"] = etag_part_size
     return _encoder.encode(packed)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -47,13 +48,39 @@ from .paths import ABSENT, FILE_FLAGS, DirChain, is_file, open_dir, remove_tree,
 TEMP_SUFFIX = ".part"
 
 
+class _TempNames:
+    """Names for temporary files, unique in this process without a system
+    call: ``secrets`` drew them with one ``getrandom`` each, one call in
+    twelve of a small overwrite (bench/local_syscalls.py). A random prefix
+    drawn once a process (again in a forked child) keeps processes apart,
+    and a counter names each file; a name taken anyway fails the ``O_EXCL``
+    open or the link, which tries the next."""
+
+    def __init__(self) -> None:
+        self._start()
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def __call__(self) -> str:
+        return f"{self._prefix}-{next(self._counter)}{TEMP_SUFFIX}"
+
+
+temp_name = _TempNames()
+
+
 def identity(stat: os.stat_result) -> str:
     """The version token of a local object: replaced files get a new inode."""
     return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # a regular file takes it all at once, as a rule
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
@@ -65,6 +92,9 @@ class TempFile:
     makes an ``O_TMPFILE`` file: it has no name -- nothing a crash could
     leave -- until :meth:`named` links it into ``dir_fd`` or the caller
     links it straight into place (``beneath.link_fd``)."""
+
+    # one made a small write: slots make it, and its fields, cheaper
+    __slots__ = ("_dir_fd", "_unnamed", "fd", "moved", "name")
 
     def __init__(self, dir_fd: int, *, unnamed: bool = False) -> None:
         self._dir_fd = dir_fd
@@ -84,7 +114,7 @@ class TempFile:
                 pass
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         while True:
-            name = secrets.token_hex(12) + TEMP_SUFFIX
+            name = temp_name()
             try:
                 self.fd = os.open(name, flags, 0o600, dir_fd=self._dir_fd)
             except FileExistsError:
@@ -96,7 +126,7 @@ class TempFile:
     def named(self) -> str:
         """The file's name in ``dir_fd``, linking an unnamed file there first."""
         while self.name is None:
-            name = secrets.token_hex(12) + TEMP_SUFFIX
+            name = temp_name()
             try:
                 link_fd(self.fd, self._dir_fd, name)
             except FileExistsError:
