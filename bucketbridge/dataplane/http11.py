@@ -115,6 +115,21 @@ class Connection:
 
     def _head(self) -> str:
         buffer = self.buffer
+        if not buffer:
+            # the usual case (the last answer was read to its end): the head,
+            # often with all its body, arrives in one receive, looked at as
+            # it came rather than after a copy into the buffer
+            data = self.sock.recv(RECV_SIZE)
+            if not data:
+                raise http.client.RemoteDisconnected(
+                    "Remote end closed connection without response"
+                )
+            end = data.find(b"\r\n\r\n")
+            if end >= 0 and data.find(b"\n\n", 0, end) < 0 and data.find(b"\n\r\n", 0, end + 2) < 0:
+                if len(data) > end + 4:
+                    buffer += memoryview(data)[end + 4 :]
+                return data[:end].decode("iso-8859-1")
+            buffer += data
         searched = 0
         while True:
             # every server here ends lines with CRLF: plain finds, 10x
@@ -182,6 +197,9 @@ class RawResponse:
     def __init__(self, connection: Connection, method: str, head: str) -> None:
         self._connection = connection
         lines = head.split("\r\n") if "\r" in head else head.split("\n")
+        if len(lines) != head.count("\n") + 1:
+            # a bare line feed among CRLFs ends a line too, as http.client reads it
+            lines = [line.removesuffix("\r") for line in head.split("\n")]
         status_line = lines[0]
         version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")
@@ -207,10 +225,7 @@ class RawResponse:
             raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
         # the first value of each name: Message.get's answer
         index = {name.lower(): value for name, value in reversed(headers)}
-        message = FastMessage()
-        message._headers = headers  # type: ignore[attr-defined]
-        message._index = index
-        self.msg = message
+        self.msg = FastMessage(headers, index)
         self.chunked = index.get("transfer-encoding", "").lower() == "chunked"
         self.will_close = _closes(self.version, index)
         self.length: int | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import quote, urlsplit
 
 from ..drivers.records import Body
@@ -55,9 +56,10 @@ class Endpoint:
             raise InvalidConfigurationException(f"endpoint {url!r}: {error}") from error
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
-    @property
+    @cached_property
     def netloc(self) -> str:
-        """The Host header: the port only where it is not the scheme's own."""
+        """The Host header: the port only where it is not the scheme's own
+        (made once: every request sets it)."""
         default = 443 if self.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == default else f"{host}:{self.port}"
@@ -92,6 +94,8 @@ class Request:
 
     def target(self) -> str:
         """The request line's target: path and query."""
+        if not self.query:
+            return self.path
         query = self.encoded_query()
         return f"{self.path}?{query}" if query else self.path
 

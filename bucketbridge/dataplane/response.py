@@ -10,6 +10,7 @@ path's code and the drivers read (``get``, ``items``, ``get_all``).
 from __future__ import annotations
 
 import http.client
+from email.policy import compat32
 from typing import Any
 
 
@@ -27,12 +28,31 @@ class FastMessage(http.client.HTTPMessage):
     :class:`.http11.RawResponse` (a request's handling asks a few headers:
     each scan lowered every name); dropped by any change to the headers."""
 
+    # Message.__init__'s defaults, as class attributes: every response makes
+    # a message, and only its headers and defects list need be its own.
+    # Assigning any of the others sets it on the instance, as
+    # Message.__init__ would have.
+    policy = compat32
+    _unixfrom = None
+    _payload = None
+    _charset = None
+    preamble = None
+    epilogue = None
+    _default_type = "text/plain"
+
+    def __init__(self, headers: list[tuple[str, str]], index: dict[str, str]) -> None:
+        """``headers`` as received (name, value), ``index`` the first value
+        of each by lower-case name."""
+        self._headers = headers
+        self._index = index
+        self.defects: list[Any] = []
+
     def get(self, name: str, failobj: Any = None) -> Any:
         index = self._index
         if index is not None:
             return index.get(name.lower(), failobj)
         name = name.lower()
-        for key, value in self._headers:  # type: ignore[attr-defined]
+        for key, value in self._headers:
             if key.lower() == name:
                 return value
         return failobj
@@ -58,7 +78,7 @@ class FastMessage(http.client.HTTPMessage):
         super().add_header(_name, _value, **params)
 
     def items(self) -> list[tuple[str, Any]]:
-        return list(self._headers)  # type: ignore[attr-defined]
+        return list(self._headers)
 
     def values(self) -> list[Any]:
-        return [value for _, value in self._headers]  # type: ignore[attr-defined]
+        return [value for _, value in self._headers]

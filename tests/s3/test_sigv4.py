@@ -167,6 +167,26 @@ def test_refreshable_credentials_are_read_at_each_signature() -> None:
     assert used == issued[-2:] and used[0] != used[1]
 
 
+def test_one_signer_signs_as_botocore_across_midnight_and_a_new_key() -> None:
+    """What the signer keeps between signatures (the day's signing key, its
+    scope and the Authorization header's start) follows the date, the
+    access key and the secret: each signature is botocore's at that moment."""
+    moments = [MOMENT, MOMENT + timedelta(seconds=3), MOMENT + timedelta(seconds=4)]
+    keys = [CREDENTIALS["long-term"], CREDENTIALS["long-term"], CREDENTIALS["session-token"]]
+    now = [moments[0]]
+    held = Credentials("", "")  # as a provider holds them: changed in place
+    signer = SigV4Signer(lambda: held, "us-east-1", clock=lambda: now[0].timestamp())
+    for moment, credentials in zip(moments + moments[:1], keys + keys[:1], strict=True):
+        now[0] = moment
+        held.access_key, held.secret_key = credentials.access_key, credentials.secret_key
+        held.token = credentials.token
+        request = as_sent("HEAD", ENDPOINTS["custom-port"], "plain.txt", [], {}, None)
+        signer.sign(request)
+        with mock.patch("tests.s3.test_sigv4.MOMENT", moment):
+            expected = botocore_sign(request, credentials, "us-east-1", unsigned_payload=False)
+        assert request.headers["authorization"] == expected["authorization"], moment
+
+
 @pytest.fixture
 def seaweed_wire(seaweedfs_server: S3Server) -> Any:
     client = HttpClient(ConnectionSettings(5.0, 30.0, 1, 4))

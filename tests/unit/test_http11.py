@@ -45,6 +45,14 @@ HEADS = {
         "GET",
         b"HTTP/1.1 200 OK\nContent-Length: 6\n\nab\r\n\r\n",
     ),
+    "bare-line-feeds-then-a-crlf-blank-line": (
+        "GET",
+        b"HTTP/1.1 200 OK\nContent-Length: 6\n\r\nab\r\n\r\n",
+    ),
+    "crlf-head-with-a-bare-line-feed-inside": (
+        "GET",
+        b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nok",
+    ),
     "folded-and-repeated": (
         "GET",
         b"HTTP/1.1 404 Not Found\r\nX-Long: first\r\n second\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
@@ -145,6 +153,11 @@ def _seen(response: object, body: bytes) -> dict[str, object]:
             (value or "").replace("\r\n", "")
             for value in map(msg.get, ("content-length", "ETAG", "X-Twice", "x-none"))
         ],
+        # the rest of email.message.Message's reading of it
+        "content_type": msg.get_content_type(),
+        "charset": msg.get_content_charset(),
+        "text": msg.as_string().replace("\r\n", "").replace("\n", ""),
+        "defects": msg.defects,
         "will_close": response.will_close,  # type: ignore[attr-defined]
         "body": body,
     }
@@ -176,6 +189,19 @@ def test_a_broken_response_fails_as_http_client_fails(case: str) -> None:
         assert errors == [http.client.IncompleteRead, None]
         return
     assert errors[0] is errors[1] is not None
+
+
+def test_each_response_has_its_own_headers_to_change() -> None:
+    """Message's defaults are shared by every FastMessage; what is changed
+    is the one response's (as Message.__init__'s instance attributes were)."""
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    first, second = (Connection(_Socket(data, 65536)).response("GET").msg for _ in range(2))  # type: ignore[arg-type]
+    first["X-Added"] = "1"
+    first.set_default_type("message/rfc822")
+    first.defects.append(ValueError("one"))
+    assert first.get("x-added") == "1" and second.get("x-added") is None
+    assert first.get_content_type() == "message/rfc822"
+    assert second.get_content_type() == "text/plain" and second.defects == []
 
 
 def test_bytes_past_the_body_stay_for_the_next_response() -> None:

@@ -69,6 +69,8 @@ class SigV4Signer:
         # the x-amz-date of the current second: formatted once a second,
         # not once a request (strftime and gmtime were a tenth of a signature)
         self._stamp: tuple[int, str] = (-1, "")
+        # (date, access key, scope, the Authorization header's start)
+        self._scopes: tuple[str, str, str, str] = ("", "", "", "")
 
     def __repr__(self) -> str:
         return f"<SigV4Signer region={self._region} service={self._service}>"
@@ -91,6 +93,17 @@ class SigV4Signer:
         self._key = (date, secret, pads)
         return pads
 
+    def _scope(self, date: str, access_key: str) -> tuple[str, str]:
+        """The day's credential scope, and the Authorization header's start
+        (made once a day and key, not at every signature)."""
+        cached = self._scopes
+        if cached[0] == date and cached[1] == access_key:
+            return cached[2], cached[3]
+        scope = f"{date}/{self._region}/{self._service}/aws4_request"
+        start = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders="
+        self._scopes = (date, access_key, scope, start)
+        return scope, start
+
     def sign(self, request: Request) -> None:
         credentials = self._frozen()
         second = int(self._clock())
@@ -100,7 +113,6 @@ class SigV4Signer:
         else:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
             self._stamp = (second, stamp)
-        date = stamp[:8]
         headers = request.headers
         headers.pop("authorization", None)
         headers["x-amz-date"] = stamp
@@ -108,32 +120,37 @@ class SigV4Signer:
             headers["x-amz-security-token"] = credentials.token
         else:
             headers.pop("x-amz-security-token", None)
-        if "x-amz-content-sha256" not in headers:
-            headers["x-amz-content-sha256"] = (
+        payload = headers.get("x-amz-content-sha256")
+        if payload is None:
+            payload = headers["x-amz-content-sha256"] = (
                 UNSIGNED_PAYLOAD if request.content_length else EMPTY_SHA256
             )
-        names = sorted(name for name in headers if name not in UNSIGNED_HEADERS)
+        names = sorted(headers.keys() - UNSIGNED_HEADERS)
         signed_headers = ";".join(names)
-        canonical_headers = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in names)
-        query = "&".join(
-            f"{name}={value}"
-            for name, value in sorted(
-                (encode(name), encode(value)) for name, value in request.query
+        # values trimmed and their inner runs of blanks made one, as botocore does
+        canonical_headers = "".join(
+            [f"{name}:{' '.join(headers[name].split())}\n" for name in names]
+        )
+        query = (
+            "&".join(
+                f"{name}={value}"
+                for name, value in sorted(
+                    (encode(name), encode(value)) for name, value in request.query
+                )
             )
+            if request.query
+            else ""
         )
         canonical = (
             f"{request.method}\n{request.path}\n{query}\n{canonical_headers}\n"
-            f"{signed_headers}\n{headers['x-amz-content-sha256']}"
+            f"{signed_headers}\n{payload}"
         )
-        scope = f"{date}/{self._region}/{self._service}/aws4_request"
+        scope, start = self._scope(stamp[:8], credentials.access_key)
         to_sign = (
             f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         )
-        signature = self._signing_key(date, credentials.secret_key).hexdigest(to_sign.encode())
-        headers["authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope},"
-            f" SignedHeaders={signed_headers}, Signature={signature}"
-        )
+        signature = self._signing_key(stamp[:8], credentials.secret_key).hexdigest(to_sign.encode())
+        headers["authorization"] = f"{start}{signed_headers}, Signature={signature}"
 
     def presign(self, request: Request, expires_in: int) -> None:
         """Sign ``request`` in its query (a presigned URL, as botocore's
