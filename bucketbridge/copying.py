@@ -163,12 +163,13 @@ class Copier:
             )
         try:
             metadata = None if metadata_of is None else metadata_of(info)
-            options = WriteOptions(
+            options = _write_options(
+                key,
+                info,
+                None,
                 # a listing's type where the read names none, a guess last
-                info.content_type
-                or (listed.content_type if listed is not None else None)
-                or guess_content_type(key),
-                (info.metadata or {}) if metadata is None else metadata,
+                listed.content_type if listed is not None else None,
+                metadata,
                 self._create_only,
             )
             data = _read_whole(stream, info.size, source.bucket, source_key)
@@ -259,22 +260,38 @@ def _described(
     metadata: Mapping[str, str] | None,
 ) -> UploadTarget:
     """``target`` writing ``content_type`` and ``metadata`` where given, else the source's."""
-    return UploadTarget(
-        target.driver,
-        target.features,
-        target.bucket,
+    options = _write_options(
         target.key,
-        WriteOptions(
-            content_type=content_type
-            or info.content_type
-            or target.options.content_type
-            # mimetypes' guess costs more than a request's signature: only
-            # when neither the caller nor the source names a type
-            or guess_content_type(target.key),
-            # drivers copy what they keep: the source's mapping is not copied here
-            metadata=(info.metadata or {}) if metadata is None else metadata,
-            create_only=target.options.create_only,
-        ),
+        info,
+        content_type,
+        target.options.content_type,
+        metadata,
+        target.options.create_only,
+    )
+    return UploadTarget(target.driver, target.features, target.bucket, target.key, options)
+
+
+def _write_options(
+    key: str,
+    info: ObjectInfo,
+    content_type: str | None,
+    fallback_type: str | None,
+    metadata: Mapping[str, str] | None,
+    create_only: bool,
+) -> WriteOptions:
+    """What a copy of the revision ``info`` writes at ``key``: ``content_type``
+    and ``metadata`` where given, else the source's; where neither names a
+    type, ``fallback_type``, then a guess from the key."""
+    return WriteOptions(
+        content_type
+        or info.content_type
+        or fallback_type
+        # mimetypes' guess costs more than a request's signature: only
+        # when neither the caller nor the source names a type
+        or guess_content_type(key),
+        # drivers copy what they keep: the source's mapping is not copied here
+        (info.metadata or {}) if metadata is None else metadata,
+        create_only,
     )
 
 

@@ -126,7 +126,7 @@ def encode_fields(
     """``encode`` from the fields themselves (a write's: no record dict made
     to be taken apart again), ``etag`` as stored: an MD5's 16 raw bytes, or
     any other etag as text, None: not computed."""
-    packed: dict[str, Any] = {"v": (stat.st_ino, stat.st_size, stat.st_mtime_ns), "e": etag}
+    packed: dict[str, Any] = {"v": identity_of(stat), "e": etag}
     if content_type and content_type != guess_content_type(key):
         packed["t"] = content_type
     if metadata:

@@ -637,14 +637,8 @@ class S3Driver:
         except BucketBridgeException as error:
             log.warning("could not list %r's uploads after a retried start: %s", key, error)
             return
-        for upload_id in leftovers(listed, key, started.upload_id, started.attempts, elapsed):
-            log.info(
-                "aborting upload %s of %r: made by a start whose answer was lost", upload_id, key
-            )
-            try:
-                _S3Upload(self, bucket, key, upload_id).abort()
-            except BucketBridgeException as error:
-                log.warning("could not abort upload %s of %r: %s", upload_id, key, error)
+        found = leftovers(listed, key, started.upload_id, started.attempts, elapsed)
+        self._abort_leftovers(bucket, key, found, "made by a start whose answer was lost")
 
     def _abort_failed_starts(self, bucket: str, key: str, began: float) -> None:
         """Abort the uploads the copies of a start that got no answer may
@@ -658,8 +652,14 @@ class S3Driver:
             return
         sent = self._settings.connection.max_attempts
         elapsed = time.monotonic() - began
-        for upload_id in failed_start_leftovers(listed, key, sent, elapsed, answered):
-            log.info("aborting upload %s of %r: its start got no answer", upload_id, key)
+        found = failed_start_leftovers(listed, key, sent, elapsed, answered)
+        self._abort_leftovers(bucket, key, found, "its start got no answer")
+
+    def _abort_leftovers(self, bucket: str, key: str, upload_ids: list[str], why: str) -> None:
+        """Abort each of ``key``'s ``upload_ids``, logging ``why``; a failed
+        abort is logged, not raised (the upload stays listed)."""
+        for upload_id in upload_ids:
+            log.info("aborting upload %s of %r: %s", upload_id, key, why)
             try:
                 _S3Upload(self, bucket, key, upload_id).abort()
             except BucketBridgeException as error:
