@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bucketbridge import CloudProvider
+from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
 from bucketbridge.drivers.local import inline
 from bucketbridge.errors import InvalidNameException
 
@@ -114,4 +115,44 @@ def test_a_link_swapped_in_after_the_lock_free_look_is_refused_and_kept(
         bucket.objects.create("k").upload(b"v1")
     assert swapped and os.readlink(root / "linked" / "k") == str(outside)
     assert outside.read_bytes() == b"not ours"
+    assert os.listdir(root / ".bucketbridge" / "tmp") == []
+
+
+def _write_rounds(root: str, writer: int, rounds: int, start: Any) -> None:
+    """One process's writes of ``k``, every other one with a record too
+    large for the attribute (a sidecar), once both processes are ready."""
+    made = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": root})
+    bucket = made.storage.buckets.get("processes")
+    assert bucket is not None
+    start.wait(30)
+    for round_ in range(rounds):
+        body = f"{writer}-{round_}".encode() * 100
+        large = "x" * 5000 if round_ % 2 else "s"
+        bucket.objects.create("k").upload(body, metadata={"w": str(writer), "big": large})
+    made.close()
+
+
+def test_two_processes_writing_one_key_leave_one_whole_version(
+    provider: CloudProvider, root: Path
+) -> None:
+    provider.storage.buckets.create("processes")
+    context = multiprocessing.get_context("spawn")  # no threads of this one forked
+    start = context.Barrier(2)
+    writers = [
+        context.Process(target=_write_rounds, args=(str(root), writer, 150, start))
+        for writer in range(2)
+    ]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(60)
+        assert process.exitcode == 0
+    obj = provider.storage.buckets.get("processes").objects.get("k")  # type: ignore[union-attr]
+    assert obj is not None
+    data = b"".join(obj.iter_content())
+    assert data == data[: len(data) // 100] * 100 and data.startswith(obj.metadata["w"].encode())
+    assert obj.etag == hashlib.md5(data).hexdigest()
+    driver: Any = provider.driver
+    on_file = inline.read_at(driver._root_fd, "processes/k") is not None
+    assert len(_sidecars(root, "processes")) == (0 if on_file else 1)
     assert os.listdir(root / ".bucketbridge" / "tmp") == []
