@@ -806,7 +806,8 @@ class LocalDriver:
         it unseen and leave its sidecar for ever; the swap hands back what
         it replaced, whose sidecar then goes (and a link or directory that
         slipped in is swapped back, for the locked path to refuse)."""
-        if inline.version_of(inline.read_at(parent, name)) is None:
+        seen = inline.version_of(inline.read_at(parent, name))
+        if seen is None:
             return False
         temp_name = temp.named()
         try:
@@ -814,12 +815,15 @@ class LocalDriver:
         except OSError:
             return False
         # temp_name now holds the version replaced; TempFile's exit removes it
-        if inline.version_of(inline.read_at(self._tmp_fd, temp_name)) is None:
-            replaced = lstat_at(self._tmp_fd, temp_name)
-            if replaced is None or not is_file(replaced):
-                beneath.exchange(self._tmp_fd, temp_name, parent, name)
-                return False
-            self._sidecars.remove_one(bucket, key, identity(replaced))
+        replaced = lstat_at(self._tmp_fd, temp_name)
+        if replaced is not None and identity(replaced) == seen:
+            return True  # the version looked at (one stat, not its record read again)
+        if replaced is None or not is_file(replaced):
+            beneath.exchange(self._tmp_fd, temp_name, parent, name)
+            return False
+        version = identity(replaced)
+        if inline.version_of(inline.read_at(self._tmp_fd, temp_name)) != version:
+            self._sidecars.remove_one(bucket, key, version)
         return True
 
     def _publish_locked(
