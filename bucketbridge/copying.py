@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from .checks import check_metadata
 from .drivers.base import Driver
 from .drivers.records import (
     ObjectInfo,
@@ -280,8 +281,9 @@ def _write_options(
     create_only: bool,
 ) -> WriteOptions:
     """What a copy of the revision ``info`` writes at ``key``: ``content_type``
-    and ``metadata`` where given, else the source's; where neither names a
-    type, ``fallback_type``, then a guess from the key."""
+    and ``metadata`` where given (checked by the caller), else the source's
+    (checked here: InvalidValueException); where neither names a type,
+    ``fallback_type``, then a guess from the key."""
     return WriteOptions(
         content_type
         or info.content_type
@@ -289,8 +291,10 @@ def _write_options(
         # mimetypes' guess costs more than a request's signature: only
         # when neither the caller nor the source names a type
         or guess_content_type(key),
-        # drivers copy what they keep: the source's mapping is not copied here
-        (info.metadata or {}) if metadata is None else metadata,
+        # the source's kept metadata is checked as an upload's (sync's stamp
+        # is, too): names lower-cased, a value that could not round-trip
+        # refused, whether the copy streams or is made inside the provider
+        check_metadata(info.metadata) if metadata is None else metadata,
         create_only,
     )
 

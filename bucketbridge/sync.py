@@ -756,8 +756,10 @@ def _stamped_from(entry: Entry, read: ObjectInfo) -> dict[str, str] | None:
     read found it: the stamp is then the read's etag, and the metadata the
     read's, never the listed revision's beside another revision's bytes."""
     listed = entry.info
-    # a listing that names no revision: nothing to tell them apart by
-    same = listed is None or listed.revision is None or listed.revision == read.revision
+    if listed is not None and listed.revision is not None:
+        same = listed.revision == read.revision
+    else:  # a listing that names no revision (Swift's): its etag, where both are known
+        same = entry.etag is None or read.etag is None or entry.etag == read.etag
     etag = (entry.etag or read.etag) if same else (read.etag or entry.etag)
     metadata = read.metadata
     if metadata is None:  # a read whose record lacks it (none does today)

@@ -77,11 +77,29 @@ def _load_linkat() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     return function
 
 
+def _load_renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc before 2.28
+        return None
+    function.restype = ctypes.c_int
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    return function
+
+
 # Linux only: the number means another call elsewhere, and O_TMPFILE, O_PATH
 # and /proc/self/fd are Linux's
 _LINUX = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE") and hasattr(os, "O_PATH")
 _syscall = _load_syscall() if _LINUX else None
 _linkat = _load_linkat() if _LINUX else None
+_renameat2 = _load_renameat2() if _LINUX else None
+_RENAME_EXCHANGE = 0x2
 _AT_EMPTY_PATH = 0x1000
 _empty_path_links = False
 """Whether ``linkat(fd, "", ..., AT_EMPTY_PATH)`` names a file here (set by
@@ -140,6 +158,18 @@ def link_fd(fd: int, dir_fd: int, name: str) -> None:
         if code != errno.ENOENT:
             raise OSError(code, os.strerror(code), name)
     os.link(_proc_path(fd), name, dst_dir_fd=dir_fd, follow_symlinks=True)
+
+
+def exchange(dir_fd: int, name: str, other_dir_fd: int, other: str) -> None:
+    """Swap the entries ``name`` in ``dir_fd`` and ``other`` in
+    ``other_dir_fd`` in one step (``renameat2(RENAME_EXCHANGE)``), neither
+    followed. Raises OSError where either is missing or the call is
+    refused (no renameat2, a filesystem without it: EINVAL)."""
+    if _renameat2 is None:
+        raise OSError(errno.ENOSYS, "no renameat2 here", other)
+    if _renameat2(dir_fd, os.fsencode(name), other_dir_fd, os.fsencode(other), _RENAME_EXCHANGE):
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), other)
 
 
 def _proc_path(fd: int) -> str:

@@ -20,14 +20,14 @@ object without its record. On Linux (beneath.py) the file is an unnamed
 ``O_TMPFILE`` one -- a crashed writer leaves nothing -- and a new key is
 published with one ``linkat``, without the lock (it replaces nothing; an
 existing key fails it). An object with its record on its file is replaced
-without the lock too: one ``rename``, with no sidecar to remove after it
-(``_replace_lock_free``). Replacing an object with a sidecar, a create-only
-write that finds one, and systems without ``O_TMPFILE``/``openat2`` name
-the file in the tmp dir and ``os.replace`` (or ``os.link``) it into place
-under the bucket's lock, which then removes the replaced version's sidecar;
-a crashed writer leaves only that temporary file, swept a day later.
-Readers take no lock for an object with a record (``_open_described_fast``);
-the layout on disk is the same either way.
+without the lock too: one swap (``renameat2``), with no sidecar to remove
+after it unless one slipped in (``_replace_lock_free``). Replacing an
+object with a sidecar, a create-only write that finds one, and systems
+without ``O_TMPFILE``/``openat2`` name the file in the tmp dir and
+``os.replace`` (or ``os.link``) it into place under the bucket's lock,
+which then removes the replaced version's sidecar; a crashed writer
+leaves only that temporary file, swept a day later. Readers take no lock
+for an object with a record (``_open_described_fast``); the layout on disk is the same either way.
 
 Symbolic links are never followed below the root: nothing outside it is
 ever read, written, listed or deleted through one. (The root itself may be
@@ -49,8 +49,9 @@ bucket is treated as absent:
   Replacing the link instead would silently destroy something that someone
   put there on purpose (or reveal an attack only by its absence), and could
   not be done in one atomic step for a directory anyway. (Should a link
-  appear at the key itself between the check and the rename, the rename
-  replaces the link, never what it points at.)
+  appear at the key itself between the check and the rename, the locked
+  rename replaces the link, never what it points at; the lock-free swap
+  puts it back and refuses.)
 - a bucket whose directory is a link does not exist, and cannot be created;
   a bucket that holds only links is empty, and deleting it removes the links
   themselves, never what they point at.
@@ -767,7 +768,7 @@ class LocalDriver:
                     published = temp.moved = True
                 except FileExistsError:  # taken: replaced here if nothing else is to go
                     if on_file and not create_only:
-                        published = self._replace_lock_free(parent, name, temp)
+                        published = self._replace_lock_free(bucket, key, parent, name, temp)
                 except OSError:  # the directory was pruned: the slow path
                     pass
             if not published:
@@ -787,22 +788,42 @@ class LocalDriver:
             revision=version,
         )
 
-    def _replace_lock_free(self, parent: int, name: str, temp: TempFile) -> bool:
-        """Rename a version with its record on its file over one that has
+    def _replace_lock_free(
+        self, bucket: str, key: str, parent: int, name: str, temp: TempFile
+    ) -> bool:
+        """Put a version with its record on its file in place of one that has
         its own too, without the lock: with no sidecar on either side there
-        is nothing to remove after the rename, which is the lock's only
-        work (readers hold the inode they opened, whose record is its own).
+        is nothing to remove after it, which is the lock's only work
+        (readers hold the inode they opened, whose record is its own).
         False (the locked path decides) if the key holds anything else -- a
         version with a sidecar, a file put there by hand, a link (links
-        carry no user attributes), a directory -- or the rename fails (the
-        directory pruned meanwhile, a directory swapped in)."""
-        if inline.version_of(inline.read_at(parent, name)) is None:
+        carry no user attributes), a directory -- or the swap fails (the
+        directory pruned meanwhile, no ``renameat2`` here).
+
+        A swap, not a rename: the look above and the publish are two steps,
+        and a locked writer may put a version with a sidecar there between
+        them (a record too large for the attribute). A rename would replace
+        it unseen and leave its sidecar for ever; the swap hands back what
+        it replaced, whose sidecar then goes (and a link or directory that
+        slipped in is swapped back, for the locked path to refuse)."""
+        seen = inline.version_of(inline.read_at(parent, name))
+        if seen is None:
             return False
+        temp_name = temp.named()
         try:
-            os.replace(temp.named(), name, src_dir_fd=self._tmp_fd, dst_dir_fd=parent)
+            beneath.exchange(self._tmp_fd, temp_name, parent, name)
         except OSError:
             return False
-        temp.moved = True
+        # temp_name now holds the version replaced; TempFile's exit removes it
+        replaced = lstat_at(self._tmp_fd, temp_name)
+        if replaced is not None and identity(replaced) == seen:
+            return True  # the version looked at (one stat, not its record read again)
+        if replaced is None or not is_file(replaced):
+            beneath.exchange(self._tmp_fd, temp_name, parent, name)
+            return False
+        version = identity(replaced)
+        if inline.version_of(inline.read_at(self._tmp_fd, temp_name)) != version:
+            self._sidecars.remove_one(bucket, key, version)
         return True
 
     def _publish_locked(
