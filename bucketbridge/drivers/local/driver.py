@@ -27,7 +27,8 @@ without ``O_TMPFILE``/``openat2`` name the file in the tmp dir and
 ``os.replace`` (or ``os.link``) it into place under the bucket's lock,
 which then removes the replaced version's sidecar; a crashed writer
 leaves only that temporary file, swept a day later. Readers take no lock
-for an object with a record (``_open_described_fast``); the layout on disk is the same either way.
+for an object with a record (``_open_described_fast``); the layout on disk
+is the same either way.
 
 Symbolic links are never followed below the root: nothing outside it is
 ever read, written, listed or deleted through one. (The root itself may be
