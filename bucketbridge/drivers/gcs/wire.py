@@ -32,6 +32,7 @@ import base64
 import itertools
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -60,6 +61,12 @@ LIST_FIELDS = f"items({OBJECT_FIELDS}),nextPageToken"
 DIRECTORY_FIELDS = f"{LIST_FIELDS},prefixes"
 REWRITE_FIELDS = f"done,rewriteToken,resource({OBJECT_FIELDS})"
 _CRC_BLOCK = 256 * 1024  # a slice this large stays in the CPU cache while it is hashed
+# An object's GET asks for these fields only: its query, encoded once
+_OBJECT_QUERY = f"fields={encode(OBJECT_FIELDS)}"
+# What a key as a path segment keeps as it is but for "/" (encoded): most
+# keys. One pattern and one replace; encode() tries two patterns and four
+# replaces on a key with folders (~2 µs of each read)
+_SEGMENT_PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch
 
 
 class GcsWire:
@@ -98,8 +105,15 @@ class GcsWire:
         *,
         headers: dict[str, str] | None = None,
         body: bytes | Body | None = None,
+        encoded_query: str | None = None,
     ) -> Response:
-        request = Request(method, self._endpoint, path, query, headers or {}, body)
+        """``encoded_query``: ``query`` as the request line sends it, made
+        by the caller from constants encoded once (see :class:`_Targeted`)."""
+        request = (
+            Request(method, self._endpoint, path, query, headers or {}, body)
+            if encoded_query is None
+            else _Targeted(method, self._endpoint, path, query, headers or {}, encoded_query)
+        )
         return self._client.send(request, self._signer, self._subject.on(bucket, key))
 
     def error(self, response: Response, bucket: str | None, key: str | None) -> Exception:
@@ -134,8 +148,10 @@ class GcsWire:
 
     def get_object(self, bucket: str, key: str) -> dict[str, Any] | None:
         """The object's resource; None on 404 (no such object, or bucket)."""
-        path = f"{self._json_base}{encode(bucket)}/o/{encode(key)}"
-        response = self._send("GET", path, [("fields", OBJECT_FIELDS)], bucket, key)
+        path = f"{self._json_base}{encode(bucket)}/o/{segment(key)}"
+        response = self._send(
+            "GET", path, [("fields", OBJECT_FIELDS)], bucket, key, encoded_query=_OBJECT_QUERY
+        )
         if response.status == 404:
             response.discard()
             return None
@@ -156,8 +172,10 @@ class GcsWire:
         """The object's resource as a listing's item; None on 404. Decoded
         by msgspec straight into that struct (:mod:`.pages`), not into a
         dict then a record: ~15 µs less client CPU a call."""
-        path = f"{self._json_base}{encode(bucket)}/o/{encode(key)}"
-        response = self._send("GET", path, [("fields", OBJECT_FIELDS)], bucket, key)
+        path = f"{self._json_base}{encode(bucket)}/o/{segment(key)}"
+        response = self._send(
+            "GET", path, [("fields", OBJECT_FIELDS)], bucket, key, encoded_query=_OBJECT_QUERY
+        )
         if response.status == 404:
             response.discard()
             return None
@@ -176,11 +194,19 @@ class GcsWire:
         generation is still the live object (``ifGenerationMatch``): None on
         412, so a stale generation a listing named is never read from a
         versioned bucket's history."""
-        path = f"{self._download_base}{encode(bucket)}/o/{encode(key)}"
+        path = f"{self._download_base}{encode(bucket)}/o/{segment(key)}"
         condition = "ifGenerationMatch" if live else "generation"
         query = [("alt", "media"), (condition, generation)]
         headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
-        response = self._send("GET", path, query, bucket, key, headers=headers)
+        response = self._send(
+            "GET",
+            path,
+            query,
+            bucket,
+            key,
+            headers=headers,
+            encoded_query=f"alt=media&{condition}={encode(generation)}",
+        )
         if response.status == 404 or (live and response.status == 412):
             response.discard()
             return None
@@ -366,6 +392,39 @@ class GcsWire:
         if response.status >= 300:
             raise self.error(response, bucket, None)
         return response.read()
+
+
+class _Targeted(Request):
+    """A request whose query the wire encoded itself, from constants
+    encoded once: :meth:`Request.target` encodes every name and value of
+    ``query`` per request (~6 µs of a 4 KiB read's media GET, whose names
+    and ``fields`` never change). ``query`` keeps the pairs, decoded, as
+    every request holds them; a signer that added pairs to it (none does
+    here: a bearer token is a header) gets the target encoded from them all."""
+
+    def __init__(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        encoded_query: str,
+    ) -> None:
+        super().__init__(method, endpoint, path, query, headers)
+        self._target = f"{path}?{encoded_query}"
+        self._pairs = len(query)
+
+    def target(self) -> str:
+        if len(self.query) != self._pairs:
+            return Request.target(self)
+        return self._target
+
+
+def segment(key: str) -> str:
+    """``key`` as one segment of a path ("/" encoded too): what
+    ``encode(key)`` returns, for less on the usual keys."""
+    return key.replace("/", "%2F") if _SEGMENT_PLAIN(key) else encode(key)
 
 
 class IntegrityError(ProviderInternalException):
