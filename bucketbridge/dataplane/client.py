@@ -47,7 +47,13 @@ from ..errors import (
 )
 from ..reads import backoff
 from .http11 import Connection, RawResponse, request_head
-from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
+from .pool import (
+    COALESCE_LIMIT,
+    ConnectionPool,
+    ReadTimeoutError,
+    WriteTimeoutError,
+    send_all,
+)
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -363,9 +369,9 @@ def _write(connection: Connection, request: Request, timeout: float) -> None:
     if not isinstance(body, Body):
         if body and len(body) <= COALESCE_LIMIT:
             # one send for head and body: one system call, one segment
-            sock.sendall(head + body)
+            send_all(sock, head + body)
             return
-        sock.sendall(head)
+        send_all(sock, head)
         if body:
             sock.sendall(body)
         return

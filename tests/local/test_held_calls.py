@@ -84,9 +84,11 @@ def test_held_calls_fail_as_the_others_do(tmp_path: Path) -> None:
                 beneath.link_fd(made, fd, "taken", held=True)
             beneath.link_fd(made, fd, "named", held=True)
             beneath.set_attribute(made, "user.test", b"value", held=True)
+            assert beneath.write(made, b"data", held=True) == 4
         finally:
             beneath.close(made, held=True)
         assert os.getxattr(tmp_path / "named", "user.test") == b"value"
+        assert (tmp_path / "named").read_bytes() == b"data"
         assert oct(os.stat(tmp_path / "named").st_mode & 0o777) == oct(beneath.FILE_MODE)
         with pytest.raises(OSError) as closed:
             beneath.close(made, held=True)
@@ -94,6 +96,9 @@ def test_held_calls_fail_as_the_others_do(tmp_path: Path) -> None:
         with pytest.raises(OSError) as refused:
             beneath.set_attribute(made, "user.test", b"value", held=True)
         assert refused.value.errno == errno.EBADF
+        with pytest.raises(OSError) as unwritten:
+            beneath.write(made, b"data", held=True)
+        assert unwritten.value.errno == errno.EBADF
     finally:
         os.close(fd)
 

@@ -94,6 +94,7 @@ def _load_held() -> dict[str, Any]:
         return {}
     try:
         openat, fsetxattr, close = library.openat, library.fsetxattr, library.close
+        write = library.write
     except AttributeError:
         return {}
     syscall, linkat = _load_syscall(library), _load_linkat(library)
@@ -111,7 +112,10 @@ def _load_held() -> dict[str, Any]:
     ]
     close.restype = ctypes.c_int
     close.argtypes = [ctypes.c_int]
+    write.restype = ctypes.c_ssize_t
+    write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     return {
+        "write": write,
         "syscall": syscall,
         "linkat": linkat,
         "openat": openat,
@@ -204,6 +208,22 @@ def close(fd: int, *, held: bool = False) -> None:
     elif _held["close"](fd) < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+HELD_WRITE_LIMIT = 64 * 1024
+"""A held write (:func:`write`) copies at most this much into memory with the GIL kept."""
+
+
+def write(fd: int, data: bytes | memoryview, *, held: bool = False) -> int:
+    """``os.write``; ``held`` (:func:`holds_gil`), and ``data`` bytes no
+    larger than ``HELD_WRITE_LIMIT``: the GIL kept through it."""
+    if not (held and _held and type(data) is bytes and len(data) <= HELD_WRITE_LIMIT):
+        return os.write(fd, data)
+    written: int = _held["write"](fd, data, len(data))
+    if written < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return written
 
 
 def set_attribute(fd: int, name: str, value: bytes, *, held: bool = False) -> None:

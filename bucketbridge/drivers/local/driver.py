@@ -581,7 +581,7 @@ class LocalDriver:
                     if len(data) != size:  # a stream's short read
                         data = _read_rest(body, data, size)
                     digest = hashlib.md5(data, usedforsecurity=False)
-                    write_all(temp.fd, data)
+                    write_all(temp.fd, data, held=self._held)
                 else:
                     digest = _write_chunks(body, size, temp.fd)
                 raw = digest.digest()

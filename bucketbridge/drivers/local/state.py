@@ -77,8 +77,9 @@ def identity(stat: os.stat_result) -> str:
     return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    written = os.write(fd, data)
+def write_all(fd: int, data: bytes | memoryview, *, held: bool = False) -> None:
+    """All of ``data`` into ``fd``; ``held``: a small write keeps the GIL (beneath.write)."""
+    written = beneath.write(fd, data, held=held) if held else os.write(fd, data)
     if written == len(data):  # a regular file takes it all at once, as a rule
         return
     view = memoryview(data)[written:]
