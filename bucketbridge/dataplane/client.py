@@ -47,13 +47,7 @@ from ..errors import (
 )
 from ..reads import backoff
 from .http11 import Connection, RawResponse, request_head
-from .pool import (
-    COALESCE_LIMIT,
-    ConnectionPool,
-    ReadTimeoutError,
-    WriteTimeoutError,
-    send_all,
-)
+from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
 from .signing import Signer
 
@@ -369,9 +363,9 @@ def _write(connection: Connection, request: Request, timeout: float) -> None:
     if not isinstance(body, Body):
         if body and len(body) <= COALESCE_LIMIT:
             # one send for head and body: one system call, one segment
-            send_all(sock, head + body)
+            sock.sendall(head + body)
             return
-        send_all(sock, head)
+        sock.sendall(head)
         if body:
             sock.sendall(body)
         return

@@ -9,8 +9,6 @@ has been read to the end, so the next request on it starts clean.
 from __future__ import annotations
 
 import ctypes
-import errno
-import os
 import select
 import socket
 import ssl
@@ -142,44 +140,6 @@ def _load_held_poll() -> Any:
 
 
 _held_poll = _load_held_poll()
-
-
-def _load_held_send() -> Any:
-    """libc's ``send`` called keeping the GIL (see ``_load_held_poll``), or
-    None; only ever called with MSG_DONTWAIT, so it never waits."""
-    if _held_poll is None:  # not Linux, or no libc
-        return None
-    function = ctypes.PyDLL(None, use_errno=True).send
-    function.restype = ctypes.c_ssize_t
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
-    return function
-
-
-_held_send = _load_held_send()
-_SEND_FLAGS = getattr(socket, "MSG_DONTWAIT", 0) | getattr(socket, "MSG_NOSIGNAL", 0)
-_WOULD_WAIT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
-
-
-def send_all(sock: socket.socket, data: bytes) -> None:
-    """``sock.sendall(data)``. On a plain socket, the first ``send`` keeps
-    the GIL and does not wait (MSG_DONTWAIT): a request sent on a
-    connection whose last answer was read whole finds the kernel's buffer
-    empty, so it all goes at once, without the GIL hand-off around the call
-    that ``sendall`` makes. What the buffer does not take, ``sendall``
-    sends, waiting as it would have. MSG_NOSIGNAL: a closed peer is
-    BrokenPipeError, never SIGPIPE, as Python's own ignored SIGPIPE gives."""
-    if _held_send is None or type(sock) is not socket.socket:  # TLS: OpenSSL's to send
-        sock.sendall(data)
-        return
-    sent: int = _held_send(sock.fileno(), data, len(data), _SEND_FLAGS)
-    if sent == len(data):
-        return
-    if sent < 0:
-        code = ctypes.get_errno()
-        if code not in _WOULD_WAIT:
-            raise OSError(code, os.strerror(code))
-        sent = 0
-    sock.sendall(memoryview(data)[sent:])
 
 
 def _dropped(connection: Connection) -> bool:

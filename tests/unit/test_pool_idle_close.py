@@ -5,8 +5,6 @@ back one that is still open. A real HTTP/1.1 server on loopback."""
 from __future__ import annotations
 
 import ctypes
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -97,41 +95,4 @@ def test_the_idle_check_keeps_the_gil_where_it_can(pool: ConnectionPool) -> None
     assert isinstance(connection.poller, pool_module._PollFd) == held
     if held:
         assert pool_module._held_poll._flags_ & ctypes._FUNCFLAG_PYTHONAPI
-        assert pool_module._held_send._flags_ & ctypes._FUNCFLAG_PYTHONAPI
     pool.release(connection)
-
-
-@pytest.mark.parametrize("size", [10, 4 * 1024 * 1024])
-def test_send_all_sends_everything_the_buffer_takes_or_not(size: int) -> None:
-    """The first send keeps the GIL and never waits; what the kernel's
-    buffer did not take goes by ``sendall``, which waits for room."""
-    left, right = socket.socketpair()
-    left.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    data = os.urandom(size)
-    received = bytearray()
-
-    def receive() -> None:
-        while chunk := right.recv(65536):
-            received.extend(chunk)
-
-    reader = threading.Thread(target=receive)
-    reader.start()
-    try:
-        pool_module.send_all(left, data)
-    finally:
-        left.close()
-        reader.join(5)
-        right.close()
-    assert bytes(received) == data
-
-
-def test_send_all_to_a_closed_peer_is_a_broken_pipe_not_a_signal() -> None:
-    left, right = socket.socketpair()
-    right.close()
-    with pytest.raises((BrokenPipeError, ConnectionResetError)):
-        pool_module.send_all(left, b"x")
-    left.close()
-    closed = socket.socket()
-    closed.close()
-    with pytest.raises(OSError):
-        pool_module.send_all(closed, b"x")
