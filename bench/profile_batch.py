@@ -3,6 +3,7 @@
     python bench/profile_batch.py s3                 # 2,000 x 4 KiB, LOCAL -> server -> LOCAL
     python bench/profile_batch.py gcs --rounds 3     # s3 (SeaweedFS), azure (Azurite), gcs
     python bench/profile_batch.py s3 --profile       # cProfile (CPU) of one pass, on one thread
+    python bench/profile_batch.py gcs --held-ab --rounds 10   # held calls off/on, round by round
 
 Each round copies the objects up (a LOCAL bucket to the server, as the
 ``batch-up`` row) and back down (``batch-down``) on a thread pool of
@@ -10,14 +11,23 @@ Each round copies the objects up (a LOCAL bucket to the server, as the
 the CPU of the server processes it started (the server): on two shared
 cores, their sum is what the wall cannot go below. Run it from two
 checkouts one after the other to compare code side by side.
+
+``--held-ab`` compares in one process: odd rounds let the GIL go around
+every system call as before, even rounds keep it through the calls that
+never wait (the pool's idle poll; a LOCAL put's calls on tmpfs, see
+drivers/local/beneath.holds_gil), and each line adds the context switches
+an object (getrusage): the same machine, load and server, so the two
+arms differ only in that.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
 import os
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -31,6 +41,7 @@ import harness  # noqa: F401  (puts this checkout first on sys.path)
 import psutil
 
 from bucketbridge import CloudProviderFactory, Location, ProviderList, copy
+from bucketbridge.dataplane import pool as pool_module
 
 
 class Inline(Executor):
@@ -82,6 +93,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="cProfile one pass on one thread")
+    parser.add_argument("--held-ab", action="store_true", help="held calls off/on, round by round")
     options = parser.parse_args()
     batch = max(1, -(-options.objects // (4 * options.width)))  # as bench/peers.py
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as name, ExitStack() as stack:
@@ -102,7 +114,13 @@ def main() -> None:
             )
         remote.storage.buckets.create("batch-remote")
         rounds = 1 if options.profile else options.rounds
+        held_poll = pool_module._held_poll
         for number in range(rounds):
+            arm = ""
+            if options.held_ab:
+                held = number % 2 == 1
+                arm = f" held={held}"
+                _hold(local, held_poll, held)
             for direction in ("up", "down"):
                 if direction == "up":
                     origin = Location(local, "batch-source", "small/")
@@ -122,18 +140,37 @@ def main() -> None:
                     stats.sort_stats("cumulative").print_stats(40)
                     continue
                 served = server_cpu(servers)
+                before = resource.getrusage(resource.RUSAGE_SELF)
                 cpu, wall = time.process_time(), time.perf_counter()
                 with ThreadPoolExecutor(options.width) as pool:
                     report = copy(origin, target, executor=pool, batch_objects=batch)
                 report.raise_for_failures()
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 served = server_cpu(servers) - served
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                switches = (after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw)
                 print(
-                    f"{options.provider} {direction} round {number + 1}: wall {wall:.2f} s,"
-                    f" client {cpu:.2f} CPU-s ({cpu / options.objects * 1e6:.0f} µs/object),"
+                    f"{options.provider} {direction} round {number + 1}{arm}: wall {wall:.2f} s,"
+                    f" client {cpu:.2f} CPU-s ({cpu / options.objects * 1e6:.0f} µs/object,"
+                    f" {switches / options.objects:.1f} context switches/object),"
                     f" server {served:.2f} CPU-s, load average {os.getloadavg()[0]:.0f}",
                     flush=True,
                 )
+
+
+def _hold(local: Any, held_poll: Any, held: bool) -> None:
+    """The held calls on (as shipped) or off: the LOCAL driver's publish
+    calls, and the pool's idle poll through a libc ``poll`` that lets the
+    GIL go, as ``select.poll`` does."""
+    local.driver._held = held and local.driver._fast
+    if held_poll is None:
+        return
+    if held:
+        pool_module._held_poll = held_poll
+        return
+    released = ctypes.CDLL(None, use_errno=True).poll
+    released.restype, released.argtypes = held_poll.restype, held_poll.argtypes
+    pool_module._held_poll = released
 
 
 if __name__ == "__main__":

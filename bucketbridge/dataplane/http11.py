@@ -25,7 +25,6 @@ from __future__ import annotations
 import http.client
 import operator
 import re
-import select
 import socket
 import ssl
 
@@ -84,8 +83,8 @@ class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
-        # the pool's idle check (pool._dropped), registered once
-        self.poller: select.poll | None = None
+        # the pool's idle check (pool._dropped), made once
+        self.poller: object | None = None
 
     @classmethod
     def open(cls, host: str, port: int, timeout: float, tls: ssl.SSLContext | None) -> Connection:

@@ -240,11 +240,11 @@ def _refuse_once(link: Any) -> Any:
     taken at that moment), then linking."""
     calls: list[int] = []
 
-    def link_fd(fd: int, dir_fd: int, name: str) -> None:
+    def link_fd(fd: int, dir_fd: int, name: str, **options: Any) -> None:
         if not calls:
             calls.append(fd)
             raise FileExistsError(17, "taken a moment ago", name)
-        link(fd, dir_fd, name)
+        link(fd, dir_fd, name, **options)
 
     return link_fd
 
@@ -290,14 +290,14 @@ def test_a_directory_removed_between_open_and_link(
     real_link = beneath.link_fd
     calls: list[str] = []
 
-    def link_after_a_removal(fd: int, dir_fd: int, name: str) -> None:
+    def link_after_a_removal(fd: int, dir_fd: int, name: str, **options: Any) -> None:
         if name == "new" and not calls:
             calls.append(name)
             bucket.objects.create("sub/old").delete()  # prunes the empty sub/
             assert not (root / "pruned" / "sub").exists()
             if removed == "bucket":
                 bucket.delete()
-        real_link(fd, dir_fd, name)
+        real_link(fd, dir_fd, name, **options)
 
     monkeypatch.setattr(beneath, "link_fd", link_after_a_removal)
     if removed == "directory":

@@ -123,7 +123,7 @@ def test_a_refused_record_goes_to_a_sidecar_which_an_overwrite_removes(
 ) -> None:
     bucket = provider.storage.buckets.create("refused")
     with monkeypatch.context() as patched:
-        patched.setattr(inline, "store", lambda fd, data: False)  # as ENOSPC
+        patched.setattr(inline, "store", lambda fd, data, **options: False)  # as ENOSPC
         bucket.objects.create("k").upload(b"big", metadata={"m": "x" * 100})
     assert len(_sidecars(root, "refused")) == 1
     obj = bucket.objects.get("k")
@@ -139,7 +139,7 @@ def test_an_overwrite_takes_the_lock_only_to_remove_a_sidecar(
 ) -> None:
     bucket = provider.storage.buckets.create("unlocked")
     with monkeypatch.context() as patched:
-        patched.setattr(inline, "store", lambda fd, data: False)
+        patched.setattr(inline, "store", lambda fd, data, **options: False)
         bucket.objects.create("with-sidecar").upload(b"v1", metadata={"n": "1"})
     bucket.objects.create("on-file").upload(b"v1", metadata={"n": "1"})
     locked: list[str] = []

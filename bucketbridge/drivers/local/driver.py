@@ -211,6 +211,10 @@ class LocalDriver:
         # openat2 and O_TMPFILE, where the kernel allows them (beneath.py):
         # the common reads and writes in a few system calls instead of ~30
         self._fast = beneath.probe(self._tmp_fd)
+        # a small put's calls keep the GIL on a filesystem in memory, where
+        # none waits (beneath.holds_gil): on a thread pool, each call let go
+        # hands the GIL to another thread and waits for it back
+        self._held = self._fast and beneath.holds_gil(self._tmp_fd)
         self._sidecars = SidecarStore(meta_fd, self._tmp_fd, fast=self._fast)
         # records on the data files themselves (inline.py), where the
         # filesystem takes user xattrs; sidecars where it does not
@@ -579,14 +583,14 @@ class LocalDriver:
                     if len(data) != size:  # a stream's short read
                         data = _read_rest(body, data, size)
                     digest = hashlib.md5(data, usedforsecurity=False)
-                    write_all(temp.fd, data)
+                    write_all(temp.fd, data, held=self._held)
                 else:
                     digest = _write_chunks(body, size, temp.fd)
                 raw = digest.digest()
                 return self._publish(bucket, key, temp, options, raw.hex(), parent, raw_etag=raw)
         finally:
             if parent >= 0:
-                os.close(parent)
+                beneath.close(parent, held=self._held)
 
     @contextlib.contextmanager
     def _key_parent(self, bucket: str, key: str) -> Iterator[int]:
@@ -609,7 +613,10 @@ class LocalDriver:
             directory = key.rpartition("/")[0]  # the segments were checked just now
             try:
                 return beneath.open_beneath(
-                    self._root_fd, f"{bucket}/{directory}" if directory else bucket, DIR_FLAGS
+                    self._root_fd,
+                    f"{bucket}/{directory}" if directory else bucket,
+                    DIR_FLAGS,
+                    held=self._held,
                 )
             except OSError:  # missing, or a link: the slow path
                 pass
@@ -617,7 +624,7 @@ class LocalDriver:
         return -1
 
     def _temp_file(self) -> TempFile:
-        return TempFile(self._tmp_fd, unnamed=self._fast)
+        return TempFile(self._tmp_fd, unnamed=self._fast, held=self._held)
 
     def put_file(
         self,
@@ -750,6 +757,7 @@ class LocalDriver:
                 metadata,
                 etag_part_size,
             ),
+            held=self._held,
         )
         if not on_file:
             described: dict[str, Any] = {
@@ -765,7 +773,7 @@ class LocalDriver:
         try:
             if parent >= 0 and temp.name is None:
                 try:
-                    beneath.link_fd(temp.fd, parent, name)
+                    beneath.link_fd(temp.fd, parent, name, held=self._held)
                     published = temp.moved = True
                 except FileExistsError:  # taken: replaced here if nothing else is to go
                     if on_file and not create_only:

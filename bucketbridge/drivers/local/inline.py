@@ -50,6 +50,7 @@ from typing import Any
 import msgspec
 
 from ..records import guess_content_type
+from . import beneath
 
 NAME = "user.bucketbridge"
 _REFUSED = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSPC, errno.E2BIG, errno.EPERM, errno.EACCES)
@@ -204,11 +205,12 @@ def read_at(dir_fd: int, name: str) -> bytes | None:
         return None
 
 
-def store(fd: int, data: bytes) -> bool:
+def store(fd: int, data: bytes, *, held: bool = False) -> bool:
     """Set the attribute of the open file ``fd``; False where it is refused
-    (the caller writes a sidecar instead)."""
+    (the caller writes a sidecar instead). ``held``: the GIL kept through
+    the call (beneath.holds_gil)."""
     try:
-        os.setxattr(fd, NAME, data)
+        beneath.set_attribute(fd, NAME, data, held=held)
     except OSError as error:
         if error.errno in _REFUSED:
             return False

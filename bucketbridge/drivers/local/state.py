@@ -34,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from . import beneath
 from .beneath import (
     DIR_FLAGS,
     FILE_MODE,
@@ -76,8 +77,9 @@ def identity(stat: os.stat_result) -> str:
     return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    written = os.write(fd, data)
+def write_all(fd: int, data: bytes | memoryview, *, held: bool = False) -> None:
+    """All of ``data`` into ``fd``; ``held``: a small write keeps the GIL (beneath.write)."""
+    written = beneath.write(fd, data, held=held) if held else os.write(fd, data)
     if written == len(data):  # a regular file takes it all at once, as a rule
         return
     view = memoryview(data)[written:]
@@ -94,11 +96,13 @@ class TempFile:
     links it straight into place (``beneath.link_fd``)."""
 
     # one made a small write: slots make it, and its fields, cheaper
-    __slots__ = ("_dir_fd", "_unnamed", "fd", "moved", "name")
+    __slots__ = ("_dir_fd", "_held", "_unnamed", "fd", "moved", "name")
 
-    def __init__(self, dir_fd: int, *, unnamed: bool = False) -> None:
+    def __init__(self, dir_fd: int, *, unnamed: bool = False, held: bool = False) -> None:
+        """``held``: an unnamed file made and closed keeping the GIL (beneath.holds_gil)."""
         self._dir_fd = dir_fd
         self._unnamed = unnamed
+        self._held = held and unnamed
         self.fd = -1
         self.name: str | None = None
         """Its name in ``dir_fd``; None while it has none."""
@@ -108,7 +112,7 @@ class TempFile:
     def __enter__(self) -> TempFile:
         if self._unnamed:
             try:
-                self.fd = unnamed_file(self._dir_fd)
+                self.fd = unnamed_file(self._dir_fd, held=self._held)
                 return self
             except OSError:  # refused here after all: a named one
                 pass
@@ -135,7 +139,7 @@ class TempFile:
         return self.name
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        beneath.close(self.fd, held=self._held)
         if not self.moved and self.name is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.name, dir_fd=self._dir_fd)
