@@ -43,7 +43,7 @@ def test_a_sidecar_version_published_after_the_lock_free_look_leaves_no_sidecar(
         if name == "k" and not slipped:
             slipped.append(dir_fd)
             with monkeypatch.context() as patched:
-                patched.setattr(inline, "store", lambda fd, data: False)  # as ENOSPC
+                patched.setattr(inline, "store", lambda fd, data, held=False: False)  # as ENOSPC
                 writer = threading.Thread(
                     target=lambda: bucket.objects.create("d/k").upload(b"v1", metadata={"n": "1"})
                 )
