@@ -134,3 +134,23 @@ def test_a_refused_held_link_takes_the_slow_path(
     assert _open_fds() == before
     assert sorted(os.listdir(root / "refused")) == ["k0", "k1"]
     assert os.listdir(root / ".bucketbridge" / "tmp") == []
+
+
+def test_a_held_lookup_into_another_mount_is_made_letting_the_gil_go() -> None:
+    # /dev/shm is a mount below /dev: a held lookup stays on the filesystem
+    # it starts on (RESOLVE_NO_XDEV), whose calls holds_gil said never wait;
+    # one that crosses into a mount (a disk, the network) is made unheld
+    if os.stat("/dev").st_dev == os.stat("/dev/shm").st_dev:
+        pytest.skip("/dev/shm is not a mount below /dev here")
+    dev = os.open("/dev", beneath.DIR_FLAGS)
+    try:
+        fd = beneath.open_beneath(dev, "shm", beneath.DIR_FLAGS, held=True)
+        assert os.fstat(fd).st_dev == os.stat("/dev/shm").st_dev
+        os.close(fd)
+        # the held lookup itself is refused at the mount: what sends it the other way
+        how = ctypes.pointer(beneath._OpenHow(beneath.DIR_FLAGS, 0, beneath._RESOLVE_HELD))
+        openat2 = beneath._held["syscall"]
+        refused = openat2(beneath._SYS_OPENAT2, dev, b"shm", how, beneath._HOW_SIZE)
+        assert refused < 0 and ctypes.get_errno() == errno.EXDEV
+    finally:
+        os.close(dev)

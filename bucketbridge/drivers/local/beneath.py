@@ -38,6 +38,11 @@ _SYS_OPENAT2 = 437
 _RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_BENEATH = 0x08
 _RESOLVE = _RESOLVE_NO_SYMLINKS | _RESOLVE_BENEATH
+_RESOLVE_NO_XDEV = 0x01
+# A held lookup (the GIL kept) stays on the filesystem it starts on, which
+# holds_gil checked keeps everything in memory: a mount below the root (a
+# disk, the network) may wait, so a path into one is looked up let go.
+_RESOLVE_HELD = _RESOLVE | _RESOLVE_NO_XDEV
 _EAGAIN_TRIES = 8
 """openat2 asks for a retry (EAGAIN) when a rename raced a scoped lookup."""
 
@@ -156,7 +161,7 @@ _empty_path_links = False
 container's root) before 6.10, and then some. Where it works, a publish
 skips the /proc path walk (/, proc, self, fd, N): 3.7 -> 2.4 us a link
 (tmpfs, this machine); elsewhere links go through /proc as before."""
-_hows: dict[tuple[int, int], Any] = {}  # ctypes pointers to the open_how of each (flags, mode)
+_hows: dict[tuple[int, int, int], Any] = {}  # ctypes pointers to each (flags, mode, resolve)
 _HOW_SIZE = ctypes.sizeof(_OpenHow)
 
 
@@ -168,10 +173,11 @@ def open_beneath(dir_fd: int, path: str, flags: int, mode: int = 0, *, held: boo
     no openat2. ``held``: the GIL kept through the call (:func:`holds_gil`)."""
     if _syscall is None:
         raise OSError(errno.ENOSYS, "no openat2 here", path)
-    syscall = _held["syscall"] if held and _held else _syscall
-    how = _hows.get((flags, mode))
+    held = held and bool(_held)
+    syscall, resolve = (_held["syscall"], _RESOLVE_HELD) if held else (_syscall, _RESOLVE)
+    how = _hows.get((flags, mode, resolve))
     if how is None:
-        how = _hows[(flags, mode)] = ctypes.pointer(_OpenHow(flags, mode, _RESOLVE))
+        how = _hows[(flags, mode, resolve)] = ctypes.pointer(_OpenHow(flags, mode, resolve))
     encoded = os.fsencode(path)
     for _ in range(_EAGAIN_TRIES):
         fd = syscall(_SYS_OPENAT2, dir_fd, encoded, how, _HOW_SIZE)
@@ -180,6 +186,8 @@ def open_beneath(dir_fd: int, path: str, flags: int, mode: int = 0, *, held: boo
         code = ctypes.get_errno()
         if code != errno.EAGAIN:
             break
+    if held and code == errno.EXDEV:  # a mount on the way: looked up with the GIL let go
+        return open_beneath(dir_fd, path, flags, mode)
     raise OSError(code, os.strerror(code), path)
 
 
