@@ -35,6 +35,14 @@ def provider(provider_factory: ProviderFactory) -> CloudProvider:
     return provider_factory()
 
 
+@pytest.fixture
+def memory_bucket(memory_provider_factory: ProviderFactory) -> Iterator[Bucket]:
+    """A bucket on a MEMORY provider: the other side of a copy between providers."""
+    created = memory_provider_factory().storage.buckets.create(unique_name("mem"))
+    yield created
+    created.delete(delete_contents=True)
+
+
 def unique_name(prefix: str = "bb") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

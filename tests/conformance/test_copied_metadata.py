@@ -11,26 +11,17 @@ as another tool writing to the same store would. On LOCAL, MEMORY and GCS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, InvalidValueException, Location, copy, sync
 from bucketbridge.drivers.records import Body, WriteOptions
-from tests.conformance.conftest import backend_factory, unique_name
+from tests.conformance.conftest import backend_factory
 from tests.servers.providers import ProviderFactory
 
 
 @pytest.fixture(params=["local", "memory", "gcp_fake_gcs"])
 def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
     return backend_factory(request)
-
-
-@pytest.fixture
-def memory_bucket(memory_provider_factory: ProviderFactory) -> Iterator[Bucket]:
-    created = memory_provider_factory().storage.buckets.create(unique_name("mem"))
-    yield created
-    created.delete(delete_contents=True)
 
 
 def _put_past_the_checks(bucket: Bucket, key: str, metadata: dict[str, str]) -> None:

@@ -27,7 +27,6 @@ from bucketbridge import (
 )
 from bucketbridge.drivers.records import ObjectInfo, WriteOptions
 from tests.conformance.conftest import unique_name
-from tests.servers.providers import ProviderFactory
 
 MiB = 1024 * 1024
 SMALL = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=2)
@@ -38,11 +37,6 @@ def other_bucket(provider: CloudProvider) -> Iterator[Bucket]:
     created = provider.storage.buckets.create(unique_name())
     yield created
     created.delete(delete_contents=True)
-
-
-@pytest.fixture
-def memory_bucket(memory_provider_factory: ProviderFactory) -> Bucket:
-    return memory_provider_factory().storage.buckets.create(unique_name("mem"))
 
 
 def _content(bucket: Bucket, name: str) -> bytes:

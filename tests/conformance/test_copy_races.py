@@ -8,27 +8,20 @@ with nothing written. Streamed to MEMORY, on the batch's lean path."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, copy, sync
 from bucketbridge.sync import SOURCE_ETAG_KEY
-from tests.conformance.conftest import backend_factory, unique_name
+from tests.conformance.conftest import backend_factory
 from tests.servers.providers import ProviderFactory
 
 
 @pytest.fixture(params=["s3_seaweedfs", "gcp_fake_gcs", "azure_azurite", "openstack_swift"])
 def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
     return backend_factory(request)
-
-
-@pytest.fixture
-def memory_bucket(memory_provider_factory: ProviderFactory) -> Iterator[Bucket]:
-    created = memory_provider_factory().storage.buckets.create(unique_name("mem"))
-    yield created
-    created.delete(delete_contents=True)
 
 
 def _before_the_read(provider: CloudProvider, key: str, act: Callable[[], None]) -> None:

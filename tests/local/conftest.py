@@ -19,6 +19,21 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def local(root: Path) -> Iterator[CloudProvider]:
+    """A LOCAL provider on ``root``, whatever its records' layout (beside ``memory``)."""
+    made = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def memory() -> Iterator[CloudProvider]:
+    made = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
+    yield made
+    made.close()
+
+
+@pytest.fixture
 def provider(root: Path) -> Iterator[CloudProvider]:
     made = CloudProviderFactory().create_provider(ProviderList.LOCAL, {"local_root": str(root)})
     assert made.driver._inline, "this filesystem takes user xattrs"  # type: ignore[attr-defined]

@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,7 @@ import pytest
 from bucketbridge import (
     Bucket,
     CloudProvider,
-    CloudProviderFactory,
     ProviderConnectionException,
-    ProviderList,
     TransferConfig,
     copy,
     sync,
@@ -33,22 +30,6 @@ from bucketbridge.sync import SOURCE_ETAG_KEY
 MiB = 1024 * 1024
 # objects over 5 MiB go multipart: the batch's streamed path for large ones
 LARGE = TransferConfig(threshold=5 * MiB, part_size=5 * MiB, max_concurrency=2)
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(tmp_path / "root")}
-    )
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def memory() -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
-    yield made
-    made.close()
 
 
 class _Inline(Executor):

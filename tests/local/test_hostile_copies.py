@@ -8,30 +8,13 @@ covers) as the revision copied: its bytes, type, metadata and stamp."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, ProviderList, copy, sync
+from bucketbridge import Bucket, CloudProvider, copy, sync
 from bucketbridge.sync import SOURCE_ETAG_KEY
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(tmp_path / "root")}
-    )
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def memory() -> Iterator[CloudProvider]:
-    made = CloudProviderFactory().create_provider(ProviderList.MEMORY, {})
-    yield made
-    made.close()
 
 
 def _fill(bucket: Bucket) -> None:
