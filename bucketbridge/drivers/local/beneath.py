@@ -56,46 +56,30 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
-def _load_syscall(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        function = library.syscall
-    except AttributeError:
-        return None
-    function.restype = ctypes.c_long
-    function.argtypes = [
-        ctypes.c_long,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-    ]
-    return function
+_C = ctypes
+_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    # syscall: as openat2 is called (number, dir_fd, path, how, size)
+    "syscall": (_C.c_long, [_C.c_long, _C.c_int, _C.c_char_p, _C.c_void_p, _C.c_size_t]),
+    "linkat": (_C.c_int, [_C.c_int, _C.c_char_p, _C.c_int, _C.c_char_p, _C.c_int]),
+    "renameat2": (_C.c_int, [_C.c_int, _C.c_char_p, _C.c_int, _C.c_char_p, _C.c_uint]),
+    "openat": (_C.c_int, [_C.c_int, _C.c_char_p, _C.c_int, _C.c_uint]),
+    "fsetxattr": (_C.c_int, [_C.c_int, _C.c_char_p, _C.c_char_p, _C.c_size_t, _C.c_int]),
+    "close": (_C.c_int, [_C.c_int]),
+    "write": (_C.c_ssize_t, [_C.c_int, _C.c_char_p, _C.c_size_t]),
+}
+"""The C functions this module calls, with their result and argument types."""
 
 
-def _load_linkat(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        function = library.linkat
-    except AttributeError:
-        return None
-    function.restype = ctypes.c_int
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    return function
-
-
-def _load_renameat2(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        function = library.renameat2
-    except AttributeError:  # glibc before 2.28
-        return None
-    function.restype = ctypes.c_int
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    return function
+def _functions(library: ctypes.CDLL, names: tuple[str, ...]) -> dict[str, Any]:
+    """``names`` of ``library``, typed as ``_SIGNATURES`` says; a function
+    the library lacks (renameat2 before glibc 2.28) is left out."""
+    found: dict[str, Any] = {}
+    for name in names:
+        function = getattr(library, name, None)
+        if function is not None:
+            function.restype, function.argtypes = _SIGNATURES[name]
+            found[name] = function
+    return found
 
 
 def _load_libc(held: bool) -> ctypes.CDLL | None:
@@ -107,51 +91,26 @@ def _load_libc(held: bool) -> ctypes.CDLL | None:
         return None
 
 
+_HELD_NAMES = ("syscall", "linkat", "openat", "fsetxattr", "close", "write")
+
+
 def _load_held() -> dict[str, Any]:
-    """The held (GIL-keeping) functions a publish uses: openat2, linkat,
-    openat (O_TMPFILE), fsetxattr, close; empty where one is missing."""
+    """The held (GIL-keeping) functions a publish uses: openat2 (through
+    syscall), linkat, openat (O_TMPFILE), fsetxattr, close, write; empty
+    where one is missing."""
     library = _load_libc(held=True) if _LINUX else None
-    if library is None:
-        return {}
-    try:
-        openat, fsetxattr, close = library.openat, library.fsetxattr, library.close
-        write = library.write
-    except AttributeError:
-        return {}
-    syscall, linkat = _load_syscall(library), _load_linkat(library)
-    if syscall is None or linkat is None:
-        return {}
-    openat.restype = ctypes.c_int
-    openat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint]
-    fsetxattr.restype = ctypes.c_int
-    fsetxattr.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_char_p,
-        ctypes.c_size_t,
-        ctypes.c_int,
-    ]
-    close.restype = ctypes.c_int
-    close.argtypes = [ctypes.c_int]
-    write.restype = ctypes.c_ssize_t
-    write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
-    return {
-        "write": write,
-        "syscall": syscall,
-        "linkat": linkat,
-        "openat": openat,
-        "fsetxattr": fsetxattr,
-        "close": close,
-    }
+    held = _functions(library, _HELD_NAMES) if library is not None else {}
+    return held if len(held) == len(_HELD_NAMES) else {}
 
 
 # Linux only: the number means another call elsewhere, and O_TMPFILE, O_PATH
 # and /proc/self/fd are Linux's
 _LINUX = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE") and hasattr(os, "O_PATH")
 _libc = _load_libc(held=False) if _LINUX else None
-_syscall = _load_syscall(_libc) if _libc is not None else None
-_linkat = _load_linkat(_libc) if _libc is not None else None
-_renameat2 = _load_renameat2(_libc) if _libc is not None else None
+_plain = _functions(_libc, ("syscall", "linkat", "renameat2")) if _libc is not None else {}
+_syscall = _plain.get("syscall")
+_linkat = _plain.get("linkat")
+_renameat2 = _plain.get("renameat2")
 _RENAME_EXCHANGE = 0x2
 _held = _load_held()
 _AT_EMPTY_PATH = 0x1000
