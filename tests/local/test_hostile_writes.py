@@ -7,7 +7,10 @@
   none is left for ever, and no temporary file either;
 - writers racing on one key, some with records too large for the
   attribute: the last writer's version is there, whole, with its record,
-  and at most its own sidecar is left.
+  and at most its own sidecar is left;
+- what a lock-free swap put in the tmp dir for a moment (a directory that
+  slipped in, to be swapped back) survives a driver starting meanwhile in
+  another process, whose sweep removes only a crashed writer's leftovers.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
-from bucketbridge.drivers.local import inline
-from bucketbridge.errors import InvalidNameException
+from bucketbridge.drivers.local import beneath, inline
+from bucketbridge.errors import BucketBridgeException, InvalidNameException
 
 
 def _sidecars(root: Path, bucket: str) -> list[Path]:
@@ -155,4 +159,46 @@ def test_two_processes_writing_one_key_leave_one_whole_version(
     driver: Any = provider.driver
     on_file = inline.read_at(driver._root_fd, "processes/k") is not None
     assert len(_sidecars(root, "processes")) == (0 if on_file else 1)
+    assert os.listdir(root / ".bucketbridge" / "tmp") == []
+
+
+def test_a_directory_swapped_out_is_not_swept_by_a_driver_starting_meanwhile(
+    provider: CloudProvider, root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The swap of a lock-free overwrite puts what it replaced in the tmp
+    dir for a moment; a directory that slipped in there (with files below
+    it, its mtime days old) is swapped back. A driver that starts in that
+    moment sweeps the tmp dir: it must not take the directory for a crashed
+    writer's leftover (a rename sets the ctime, not the mtime)."""
+    bucket = provider.storage.buckets.create("swept")
+    bucket.objects.create("k").upload(b"v0")
+    moved_in = tmp_path / "moved-in"
+    moved_in.mkdir()
+    (moved_in / "inner").write_bytes(b"someone's file")
+    days_ago = time.time() - 3 * 86400
+    os.utime(moved_in / "inner", (days_ago, days_ago))
+    os.utime(moved_in, (days_ago, days_ago))
+    real_read_at, real_exchange = inline.read_at, beneath.exchange
+    started: list[CloudProvider] = []
+
+    def directory_slips_in_after_the_look(dir_fd: int, name: str) -> bytes | None:
+        seen = real_read_at(dir_fd, name)
+        if name == "k" and not started:
+            os.unlink(root / "swept" / "k")
+            os.rename(moved_in, root / "swept" / "k")
+        return seen
+
+    def another_driver_starts_after_the_swap(*args: Any) -> None:
+        real_exchange(*args)
+        if not started:  # the swap out, not the swap back
+            config = {"local_root": str(root)}
+            started.append(CloudProviderFactory().create_provider(ProviderList.LOCAL, config))
+
+    monkeypatch.setattr(inline, "read_at", directory_slips_in_after_the_look)
+    monkeypatch.setattr(beneath, "exchange", another_driver_starts_after_the_swap)
+    with pytest.raises(BucketBridgeException):
+        bucket.objects.create("k").upload(b"v1")
+    assert started, "the lock-free swap was not taken"
+    started[0].close()
+    assert (root / "swept" / "k" / "inner").read_bytes() == b"someone's file"
     assert os.listdir(root / ".bucketbridge" / "tmp") == []

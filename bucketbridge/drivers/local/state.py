@@ -160,13 +160,20 @@ def exclusive_lock(dir_fd: int, name: str, *, shared: bool = False) -> Iterator[
 
 def sweep(dir_fd: int, older_than: float) -> None:
     """Remove entries a crashed process left behind, once nothing could still
-    be writing them."""
+    be writing them: untouched for ``older_than`` seconds, by the later of
+    their mtime and ctime. The ctime because a rename sets it and not the
+    mtime: the version a lock-free overwrite swaps out of a bucket
+    (``_replace_lock_free``) lands here with its own, maybe day-old, mtime,
+    and sits here for a moment before its writer removes it or (a link or a
+    directory that slipped in) swaps it back; a driver starting meanwhile in
+    another process must not sweep it."""
     cutoff = time.time() - older_than
     listed = reopen_dir(dir_fd)
     try:
         for entry in os.scandir(listed):
             try:
-                if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                stat = entry.stat(follow_symlinks=False)
+                if max(stat.st_mtime, stat.st_ctime) >= cutoff:
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     remove_tree(dir_fd, entry.name)
