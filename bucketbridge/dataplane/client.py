@@ -358,6 +358,13 @@ def _write(connection: Connection, request: Request, timeout: float) -> None:
     sock = connection.sock
     body = request.body
     if isinstance(body, Body) and body.size <= COALESCE_LIMIT and _in_memory(body):
+        if body.memory is not None:  # bytes already: joined to the head as they are
+            sock.sendall(head + body.memory)
+            return
+        enveloped = body.frame[1].memory if body.frame is not None else None
+        if body.frame is not None and enveloped is not None:  # bytes in an envelope (GCS's)
+            sock.sendall(b"".join((head, body.frame[0], enveloped, body.frame[2])))
+            return
         body.seek(0)
         body = body.read()  # small: sent with the head in one send
     if not isinstance(body, Body):

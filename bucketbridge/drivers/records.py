@@ -256,6 +256,7 @@ class Body(io.RawIOBase):
         window: tuple[int, int] | None = None,
         reached: Callable[[int], None] | None = None,
         frame: tuple[bytes, Body, bytes] | None = None,
+        memory: memoryview | None = None,
     ) -> None:
         super().__init__()
         self.size = size
@@ -269,6 +270,22 @@ class Body(io.RawIOBase):
         # plane sends the head, then the inner body (its window with
         # os.sendfile), then the tail
         self.frame = frame
+        # every byte, when the body is bytes in memory (:meth:`of_bytes`): the
+        # lean data plane sends a small one from it as it is, with no copy
+        # read out first (it never changes: a retry sends the same bytes)
+        self.memory = memory
+
+    def as_bytes(self) -> bytes | None:
+        """Every byte of a body in memory (:meth:`of_bytes`) as ``bytes`` (a
+        checksum's C entry point takes nothing else): the bytes given, where
+        they were bytes, whole; else one copy. None for any other body."""
+        memory = self.memory
+        if memory is None:
+            return None
+        given = memory.obj
+        if type(given) is bytes and len(given) == memory.nbytes:  # not a slice of it
+            return given
+        return bytes(memory)
 
     def sent(self, end: int) -> None:
         """Note that the first ``end`` bytes left without being read
@@ -279,7 +296,11 @@ class Body(io.RawIOBase):
     @classmethod
     def of_bytes(cls, data: bytes | bytearray | memoryview) -> Body:
         view = memoryview(data).cast("B")
-        return cls(view.nbytes, lambda offset, length: bytes(view[offset : offset + length]))
+        return cls(
+            view.nbytes,
+            lambda offset, length: bytes(view[offset : offset + length]),
+            memory=view,
+        )
 
     @classmethod
     def of_file(cls, fd: int, offset: int, size: int) -> Body:

@@ -123,6 +123,40 @@ def test_a_body_retried_after_503_is_sent_again_whole_and_counted_once(
     assert all(count > 0 for count in reported)
 
 
+def test_a_small_in_memory_body_leaves_as_it_is_whole_again_on_a_retry(
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A body of bytes up to COALESCE_LIMIT goes out from its memory with
+    the head, never read out into a copy first (Body.memory), and a retry
+    sends the same bytes: a bytearray's, a slice of bytes', bytes in an envelope."""
+
+    def busy_once(exchange: Exchange) -> None:
+        exchange.reply(503 if len(exchange.server.seen) % 2 == 1 else 200)
+
+    def no_copy(self: Body, size: int | None = -1) -> bytes:
+        raise AssertionError("a small in-memory body was read out into a copy")
+
+    server = serve(busy_once)
+    client = make_client()
+    data = os.urandom(4096 + 10)
+    monkeypatch.setattr(Body, "read", no_copy)
+    bodies = (
+        Body.of_bytes(bytearray(data[:4096])),
+        Body.of_bytes(memoryview(data)[10:]),
+        Body.framed(b"front", Body.of_bytes(data), b"tail"),  # GCS's multipart envelope
+    )
+    for body in bodies:
+        response = client.send(
+            get(server.url, "/object", "PUT", body=body), CountingSigner(), subject(server.url)
+        )
+        assert (response.status, response.attempts) == (200, 2)
+        response.close()
+    sent = [data[:4096], data[10:], b"front" + data + b"tail"]
+    assert [seen.body for seen in server.seen] == [one for one in sent for _ in range(2)]
+
+
 def test_a_file_window_past_the_end_of_its_file_is_a_bad_value_not_a_network_error(
     source: int,
     content: bytes,

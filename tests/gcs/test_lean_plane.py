@@ -109,6 +109,17 @@ def test_a_file_windows_crc32c_is_the_bytes_crc32c(tmp_path: Any) -> None:
     assert base64.b64decode(wire.crc32c_of(Body.of_bytes(data))) == expected
 
 
+def test_bytes_in_memory_are_checksummed_without_being_read_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = os.urandom(5000)
+    expected = google_crc32c.Checksum(data[10:]).digest()
+    monkeypatch.setattr(Body, "read", lambda self, size=-1: pytest.fail("read out into a copy"))
+    # bytes whole, a bytearray, and a slice of bytes (not the bytes it is cut from)
+    for given in (data[10:], bytearray(data[10:]), memoryview(data)[10:]):
+        assert base64.b64decode(wire.crc32c_of(Body.of_bytes(given))) == expected
+
+
 def test_a_file_window_is_uploaded_and_read_back_whole(
     gcs: CloudProvider, gcs_bucket: Any, tmp_path: Any
 ) -> None:

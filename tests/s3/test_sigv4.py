@@ -5,11 +5,14 @@ secret or a wrong body checksum."""
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import google_crc32c
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -255,3 +258,19 @@ def test_a_presigned_url_is_signed_as_botocore_signs_it(key: str, token: str | N
     prepared = theirs.prepare()
     assert urlsplit(request.url()).path == urlsplit(prepared.url).path
     assert parse_qs(urlsplit(request.url()).query) == parse_qs(urlsplit(prepared.url).query)
+
+
+def test_crc32c_of_bytes_in_memory_is_of_those_bytes_without_reading_them_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(5000)
+    expected = base64.b64encode(google_crc32c.value(data[10:]).to_bytes(4, "big")).decode()
+    path = tmp_path / "data"
+    path.write_bytes(data)
+    with open(path, "rb") as handle:
+        assert crc32c(Body.of_file(handle.fileno(), 10, len(data) - 10)) == expected
+    assert crc32c(Body.of_bytes(data[10:])) == expected
+    monkeypatch.setattr(Body, "read", lambda self, size=-1: pytest.fail("read out into a copy"))
+    # bytes whole, a bytearray, and a slice of bytes (not the bytes it is cut from)
+    for body in (data[10:], bytearray(data[10:]), memoryview(data)[10:]):
+        assert crc32c(Body.of_bytes(body)) == expected

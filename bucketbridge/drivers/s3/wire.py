@@ -247,6 +247,8 @@ def crc32c(body: Body) -> str:
                 break  # the file shrank: the send will say so
             crc = google_crc32c.extend(crc, chunk)
             done += len(chunk)
+    elif (data := body.as_bytes()) is not None:  # one pass, no read() nor seek()
+        crc = google_crc32c.value(data)
     else:
         body.seek(0)
         while chunk := body.read(CHECKSUM_BLOCK):
