@@ -546,12 +546,11 @@ def _submit_all(
 
 
 class _Weigher:
-    """A batch's weight among the batches in flight: the window (the
-    requests it keeps in flight, see ``Copier.reads``) where every object
-    in it is read through the multiplexer, else 1."""
+    """A batch's weight among the ``width`` out at once: 1, or, where every
+    object in it is read through the multiplexer (``window`` requests in
+    flight, see ``Copier.reads``), ``window`` threads' worth of it."""
 
     def __init__(self, window: int, limit: int, width: int, running: int) -> None:
-        self.window = window
         # as many requests in flight as threads copying one object at a
         # time would have (min(width, workers)), and the same share of
         # ``width`` kept waiting: a batch is ``width / running`` of that
