@@ -85,6 +85,9 @@ CONNECTION_SETTINGS = (
     # "lean": hot calls on bucketbridge's own HTTP data plane
     # (bucketbridge/dataplane/); "sdk": every call through the provider's SDK
     Setting("data_plane", str, "lean"),
+    # small whole reads one copy()/sync() thread keeps in flight at once on
+    # the lean plane (bucketbridge/dataplane/multiplex.py); 1: one at a time
+    Setting("multiplex_window", int, 8, minimum=1),
 )
 
 
@@ -144,6 +147,7 @@ class ConnectionSettings:
     max_attempts: int
     pool_size: int
     data_plane: str = "lean"
+    multiplex_window: int = 8
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionSettings:
@@ -159,6 +163,7 @@ class ConnectionSettings:
             max_attempts=settings["max_attempts"],
             pool_size=max(32, settings["multipart_max_concurrency"]),
             data_plane=data_plane,
+            multiplex_window=settings["multiplex_window"],
         )
 
 

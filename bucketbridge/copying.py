@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
 from .checks import check_metadata
-from .drivers.base import Driver
+from .drivers.base import Driver, SmallReads
 from .drivers.records import (
     ObjectInfo,
     ObjectStream,
@@ -36,7 +36,16 @@ from .lookup import head_existing
 from .reads import open_read
 from .transfer import Progress, TransferPlan, UploadTarget, put_bytes, upload_stream
 
+if TYPE_CHECKING:
+    from .dataplane.multiplex import Answer
+
+T = TypeVar("T")
+
 STREAM_BUFFER = 1024 * 1024
+MULTIPLEX_LIMIT = 1024 * 1024
+"""The largest object a copy reads through the multiplexer (its body whole
+in memory, ``window`` of them at once, each taken in 64 KiB receives): a
+larger one's read costs little next to its bytes, and goes the blocking way."""
 SMALL_STREAM_BUFFER = 64 * 1024
 """The chunk asked of a read whose listing said the object is no larger: a
 driver that reads in chunks (LOCAL) allocates the whole chunk for each
@@ -114,9 +123,14 @@ class Copier:
         target_provider: object,
         plan: TransferPlan,
         progress: Progress,
+        small_reads: SmallReads | None = None,
+        window: int = 1,
     ) -> None:
         """``source`` and ``target`` name the buckets (their keys are
-        unused); ``target.options`` gives the create-only rule."""
+        unused); ``target.options`` gives the create-only rule.
+        ``small_reads``: the source driver's, to read small objects ``window``
+        at a time on this thread (:meth:`reads`); None, or a window of 1:
+        each read is the blocking one."""
         self._source = source
         self._target = target
         self._target_provider = target_provider
@@ -126,6 +140,60 @@ class Copier:
             target.features.copies_objects is not None and source.provider is target_provider
         )
         self._create_only = target.options.create_only
+        self._small_reads = small_reads if window > 1 and not self._inside else None
+        self._window = window
+        self.small_limit = min(plan.threshold, MULTIPLEX_LIMIT)
+
+    def multiplexes(self, listed: ObjectInfo | None) -> bool:
+        """Whether the object a listing described as ``listed`` is read by
+        :meth:`reads`: small, and the source driver offers the small read."""
+        return (
+            self._small_reads is not None and listed is not None and listed.size <= self.small_limit
+        )
+
+    def reads(
+        self, jobs: Iterable[tuple[T, str, ObjectInfo]]
+    ) -> Generator[tuple[T, Answer | None], None, None]:
+        """The whole reads of ``jobs`` (a tag, the source key, its listed
+        record), at most the window in flight on this thread, each answer
+        as it completes: for :meth:`copy_read`."""
+        small = self._small_reads
+        if small is None:
+            raise ValueError("this copier has no small reads")  # a caller's bug
+        from .dataplane.multiplex import Multiplexer  # the lean plane's: not every copy's
+
+        bucket = self._source.bucket
+        exchanges = ((tag, small.small_read(bucket, key, listed)) for tag, key, listed in jobs)
+        return Multiplexer(small.client, self._window).run(exchanges)
+
+    def copy_read(
+        self,
+        source_key: str,
+        key: str,
+        listed: ObjectInfo,
+        answer: Answer | None,
+        metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
+    ) -> ObjectInfo:
+        """Copy ``source_key`` to ``key`` from ``answer``, its read by
+        :meth:`reads`: put as :meth:`copy` puts a small object. Without an
+        answer (its exchange failed or was not made), or where the driver
+        says the blocking read must decide, :meth:`copy` reads it again,
+        retried and mapped as every read is."""
+        small = self._small_reads
+        if answer is not None and small is not None:
+            info = small.small_result(self._source.bucket, source_key, listed, answer)
+            if info is not None:
+                metadata = None if metadata_of is None else metadata_of(info)
+                options = _write_options(
+                    key, info, None, listed.content_type, metadata, self._create_only
+                )
+                target = self._target
+                return put_bytes(
+                    UploadTarget(target.driver, target.features, target.bucket, key, options),
+                    answer.body,
+                    self._progress,
+                )
+        return self.copy(source_key, key, listed, metadata_of)
 
     def copy(
         self,

@@ -64,19 +64,20 @@ and a single upload, are not comparable).
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .checkpoint import Checkpoint
 from .checks import boolean, check_metadata, optional_callable, positive_int
-from .copying import Copier, CopySource
+from .copying import MULTIPLEX_LIMIT, Copier, CopySource
 from .directories import walk_objects
 from .drivers.records import ObjectInfo, WriteOptions
 from .errors import (
@@ -89,6 +90,9 @@ from .locations import Location, provider_for
 from .names import validate_object_key
 from .resources import Bucket
 from .transfer import Progress, TransferConfig, TransferPlan, UploadTarget
+
+if TYPE_CHECKING:
+    from .dataplane.multiplex import Answer
 
 log = logging.getLogger("bucketbridge")
 
@@ -335,6 +339,11 @@ def _run(
     # on threads a batch costs next to nothing to start, so the last ones are
     # cut small (see _Lookahead); elsewhere each ships and sets up apart
     guided = executor is None or isinstance(executor, ThreadPoolExecutor)
+    # on threads, a batch of small objects whose source reads them a window
+    # at a time (Copier.reads) counts as that many requests in flight
+    weigh = _weigher(source, destination, config, width, workers) if guided else _one
+    # the batches that run at once, which the last ones are cut to share
+    spread = min(width, workers) if weigh is _one else max(1, width // weigh(None))
 
     def batches() -> Iterator[tuple[Batch, Span]]:
         pending: list[Entry] = []
@@ -368,7 +377,7 @@ def _run(
                 continue
             pending.append(entry)
             pending_bytes += entry.size
-            limit = ahead.batch_limit(batch_objects, min(width, workers), len(pending))
+            limit = ahead.batch_limit(batch_objects, spread, len(pending))
             if len(pending) >= limit or pending_bytes >= batch_bytes:
                 yield Batch(source, destination, tuple(pending), (), *rest), (after, entry.name)
                 pending, pending_bytes, after = [], 0, entry.name
@@ -398,7 +407,7 @@ def _run(
             None if in_process else on_object,
         )
         width = positive_int("max_in_flight", width)
-        _submit_all(pool, task, batches(), width, report, hooks, done)
+        _submit_all(pool, task, batches(), width, report, hooks, done, weigh)
         if delete and deletes and report.ok:
             jobs = (
                 (Batch(source, destination, (), tuple(deletes[i : i + batch_objects]), *rest), None)
@@ -486,18 +495,24 @@ def _submit_all(
     report: SyncReport,
     hooks: _Hooks,
     checkpoint: Checkpoint | None,
+    weigh: Callable[[Batch], int] | None = None,
 ) -> None:
     """Run the batches with at most ``width`` out at once (back-pressure:
     the listing is only read as fast as batches finish); a batch that
     finished without a failure goes into the checkpoint, then to the
-    user's callbacks. Anything raised here (a callback's exception, a
+    user's callbacks. A batch counts as ``weigh(batch)`` of the ``width``
+    (1 each without it). Anything raised here (a callback's exception, a
     failed task, Ctrl-C) cancels the batches not yet finished: on a
     cluster they would otherwise go on copying after the run stopped."""
     running: set[Future[BatchResult]] = set()
     spans: dict[Future[BatchResult], Span | None] = {}
+    weights: dict[Future[BatchResult], int] = {}
+    load = 0  # the weights of the batches running
 
     def collect(done: set[Future[BatchResult]]) -> None:
+        nonlocal load
         for future in done:
+            load -= weights.pop(future)
             result = future.result()
             span = spans.pop(future)
             if checkpoint is not None and span is not None and not result.failures:
@@ -512,11 +527,14 @@ def _submit_all(
 
     try:
         for batch, span in batches:
-            if len(running) >= width:
+            weight = 1 if weigh is None else weigh(batch)
+            while running and load + weight > width:
                 done, running = _wait_some(running)
                 collect(done)
             future = pool.submit(task, batch)
             spans[future] = span
+            weights[future] = weight
+            load += weight
             running.add(future)
         while running:
             done, running = _wait_some(running)
@@ -525,6 +543,49 @@ def _submit_all(
         for future in running:
             future.cancel()
         raise
+
+
+class _Weigher:
+    """A batch's weight among the ``width`` out at once: 1, or, where every
+    object in it is read through the multiplexer (``window`` requests in
+    flight, see ``Copier.reads``), ``window`` threads' worth of it."""
+
+    def __init__(self, window: int, limit: int, width: int, running: int) -> None:
+        # as many requests in flight as threads copying one object at a
+        # time would have (min(width, workers)), and the same share of
+        # ``width`` kept waiting: a batch is ``width / running`` of that
+        self._weight = min(width, -(-window * width // running))
+        self._limit = limit
+
+    def __call__(self, batch: Batch | None) -> int:
+        """``batch``'s weight; None: a batch of small objects'."""
+        if batch is None:
+            return self._weight
+        limit = self._limit
+        for entry in batch.copies:
+            if entry.maybe_same or entry.info is None or entry.size > limit:
+                return 1
+        return self._weight if batch.copies else 1
+
+
+def _one(batch: Batch | None) -> int:
+    return 1
+
+
+def _weigher(
+    source: Location,
+    destination: Location,
+    config: TransferConfig | None,
+    width: int,
+    workers: int,
+) -> Callable[[Batch | None], int]:
+    """How ``_submit_all`` weighs this run's batches (on threads)."""
+    origin = provider_for(source)
+    window: int = origin.settings["multiplex_window"]
+    if origin.features.small_reads is None or window <= 1:
+        return _one
+    plan = TransferPlan.resolve(config, provider_for(destination).settings)
+    return _Weigher(window, min(plan.threshold, MULTIPLEX_LIMIT), width, min(width, workers))
 
 
 def _wait_some(
@@ -644,14 +705,14 @@ def run_batch(
     if batch.copies:
         origin = _bucket(batch.source)
         copier = _Copier(origin, target, batch, progress)
-        for entry in batch.copies:
+        for entry, copy in copier.each(batch.copies):
             try:
                 if entry.maybe_same and _unchanged(
                     origin, target, entry, batch.source, batch.destination
                 ):
                     result.unchanged.append(entry.name)
                     continue
-                copied = copier.copy(entry)
+                copied = copy()
             except PreconditionFailedException as error:
                 if batch.overwrite == "never":
                     result.skipped.append(entry.name)
@@ -706,6 +767,7 @@ class _Copier:
         progress: Callable[[int], None] | None,
     ) -> None:
         source, destination = origin._provider, target._provider
+        plan = TransferPlan.resolve(batch.config, destination.settings)
         self._source_prefix = batch.source.prefix
         self._prefix = batch.destination.prefix
         self._record_source_etag = batch.record_source_etag
@@ -720,8 +782,43 @@ class _Copier:
                 WriteOptions("", create_only=batch.overwrite == "never"),
             ),
             destination,
-            TransferPlan.resolve(batch.config, destination.settings),
+            plan,
             Progress(progress),
+            source.features.small_reads,
+            source.settings["multiplex_window"],
+        )
+
+    def each(self, entries: Sequence[Entry]) -> Iterator[tuple[Entry, Callable[[], ObjectInfo]]]:
+        """Each entry with the call that copies it, errors as :meth:`copy`'s.
+        The small ones the source reads whole on this thread, a window at a
+        time (``Copier.reads``), come last, as their reads complete; the
+        rest first, each read when its call is made. An entry that may be
+        unchanged is never read ahead: the caller looks at it first."""
+        copier = self._copier
+        small: list[tuple[Entry, str, ObjectInfo]] = []
+        for entry in entries:
+            listed = entry.info
+            if entry.maybe_same or listed is None or not copier.multiplexes(listed):
+                yield entry, functools.partial(self.copy, entry)
+            else:
+                small.append((entry, self._source_prefix + entry.name, listed))
+        if small:
+            with contextlib.closing(copier.reads(small)) as answers:
+                for entry, answer in answers:
+                    yield entry, functools.partial(self._copy_read, entry, answer)
+
+    @wrap_foreign_errors
+    def _copy_read(self, entry: Entry, answer: Answer | None) -> ObjectInfo:
+        """:meth:`copy` of an entry from its multiplexed read's ``answer``."""
+        key = validate_object_key(self._prefix + entry.name)
+        listed = entry.info
+        assert listed is not None  # only such entries are read ahead
+        return self._copier.copy_read(
+            self._source_prefix + entry.name,
+            key,
+            listed,
+            answer,
+            functools.partial(_stamped_from, entry) if self._record_source_etag else None,
         )
 
     @wrap_foreign_errors

@@ -81,6 +81,16 @@ class HttpClient:
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         self._lock = threading.Lock()
 
+    @property
+    def settings(self) -> ConnectionSettings:
+        """The connection settings its requests honour (timeouts, attempts)."""
+        return self._connection
+
+    def pool_for(self, endpoint: Endpoint) -> ConnectionPool:
+        """The keep-alive pool of ``endpoint``'s host (made on first use):
+        the multiplexer (:mod:`.multiplex`) takes its connections from it."""
+        return self._pool(endpoint)
+
     def _pool(self, endpoint: Endpoint) -> ConnectionPool:
         where = (endpoint.scheme, endpoint.host, endpoint.port)
         pool = self._pools.get(where)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .records import (
     Body,
@@ -34,6 +34,10 @@ from .records import (
     UrlRequest,
     WriteOptions,
 )
+
+if TYPE_CHECKING:
+    from ..dataplane.client import HttpClient
+    from ..dataplane.multiplex import Answer, Exchange
 
 
 class MultipartSession(Protocol):
@@ -132,6 +136,34 @@ class Driver(Protocol):
     def close(self) -> None:
         """Release connections, threads and servers the driver holds."""
         ...
+
+
+class SmallReads(Protocol):
+    """Optional, a driver's ``small_reads`` attribute (None: not offered):
+    the whole read of a small object a listing named, split so that the
+    core can run many on one thread (:mod:`bucketbridge.dataplane.multiplex`).
+    ``small_read`` builds the request; ``small_result`` reads its whole
+    answer (status, headers, body) and gives the record of the revision it
+    holds -- the body is then the object's bytes -- or None where the
+    blocking ``read_object`` must decide (the object replaced or gone since
+    the listing: the core reads it the blocking way, which maps a miss as
+    it always does), or raises what ``read_object`` raises for that status.
+    A failed connection or a 429/5xx never reaches ``small_result``: the
+    core reads those the blocking way too (one retry policy)."""
+
+    @property
+    def client(self) -> HttpClient:
+        """The lean-plane client whose pooled connections the requests use."""
+        ...
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        """The GET of all of the revision ``listed`` names, or None for the
+        blocking read (an object this cannot read whole so, an empty one)."""
+        ...
+
+    def small_result(
+        self, bucket: str, key: str, listed: ObjectInfo, answer: Answer
+    ) -> ObjectInfo | None: ...
 
 
 @runtime_checkable
@@ -300,6 +332,7 @@ class Features:
     lists_directories: ListsDirectories | None = None
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
     lists_ahead: ListsAhead | None = None
+    small_reads: SmallReads | None = None
 
     @classmethod
     def of(cls, driver: Driver) -> Features:
@@ -325,4 +358,5 @@ class Features:
                 driver.list_page_size if isinstance(driver, PagesWidely) else DEFAULT_LIST_PAGE_SIZE
             ),
             lists_ahead=driver if isinstance(driver, ListsAhead) else None,
+            small_reads=getattr(driver, "small_reads", None),
         )

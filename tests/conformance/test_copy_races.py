@@ -7,6 +7,7 @@ with nothing written. Streamed to MEMORY, on the batch's lean path."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -25,17 +26,44 @@ def provider_factory(request: pytest.FixtureRequest) -> ProviderFactory:
 
 
 def _before_the_read(provider: CloudProvider, key: str, act: Callable[[], None]) -> None:
+    """``act`` just before the first read of ``key``: the driver's
+    ``read_object``, or the request of its small read (which the batch path
+    multiplexes, see drivers/base.SmallReads), whichever comes first."""
     driver: Any = provider.driver
     real = driver.read_object
     done: list[bool] = []
 
-    def read(bucket_name: str, read_key: str, *args: Any) -> Any:
+    def before(read_key: str) -> None:
         if read_key == key and not done:
             done.append(True)
             act()
+
+    def read(bucket_name: str, read_key: str, *args: Any) -> Any:
+        before(read_key)
         return real(bucket_name, read_key, *args)
 
     driver.read_object = read
+    small = provider.features.small_reads
+    if small is not None:
+        provider.features = dataclasses.replace(
+            provider.features, small_reads=_SmallReadsBefore(small, before)
+        )
+
+
+class _SmallReadsBefore:
+    """``small`` calling ``before(key)`` as each small read's request is made."""
+
+    def __init__(self, small: Any, before: Callable[[str], None]) -> None:
+        self._small = small
+        self._before = before
+        self.client = small.client
+
+    def small_read(self, bucket_name: str, key: str, listed: Any) -> Any:
+        self._before(key)
+        return self._small.small_read(bucket_name, key, listed)
+
+    def small_result(self, *args: Any) -> Any:
+        return self._small.small_result(*args)
 
 
 @pytest.mark.parametrize("run", ["copy", "sync"])

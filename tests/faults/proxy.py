@@ -109,6 +109,14 @@ class Reply:
     headers: Headers = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Delay:
+    """Hold the request ``seconds``, then forward it untouched (a slow
+    server): requests held at once show in ``FaultProxy.most_in_flight``."""
+
+    seconds: float
+
+
 Resign = Callable[[Request, Headers, bytes], Headers]
 """Signs a changed request again: given its head as received, its headers
 as changed and its body, the headers to send."""
@@ -133,7 +141,7 @@ class RewriteBody:
     change: Callable[[bytes], bytes]
 
 
-Action = ResetRequest | ResetResponse | Truncate | Stall | Reply | StripHeader | RewriteBody
+Action = ResetRequest | ResetResponse | Truncate | Stall | Reply | StripHeader | RewriteBody | Delay
 
 
 def describe(action: Action) -> str:
@@ -219,6 +227,12 @@ class FaultProxy:
         """(time.monotonic(), method, target) of every request received, in order."""
         self.errors: list[BaseException] = []
         """What went wrong in the proxy itself (not a fault it was told to make)."""
+        self.most_in_flight = 0
+        """The most requests the proxy was handling at once (see :meth:`reset_counts`)."""
+        self.most_open = 0
+        """The most client connections open at once."""
+        self._in_flight = 0
+        self._open = 0
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -255,6 +269,19 @@ class FaultProxy:
         """Remove every rule: from now on requests pass untouched."""
         with self._lock:
             self._rules.clear()
+
+    def reset_counts(self) -> None:
+        """Start ``most_in_flight`` and ``most_open`` again from what is now."""
+        with self._lock:
+            self.most_in_flight = self._in_flight
+            self.most_open = self._open
+
+    def _count(self, name: str, step: int) -> None:
+        with self._lock:
+            now = getattr(self, f"_{name}") + step
+            setattr(self, f"_{name}", now)
+            if now > getattr(self, f"most_{name}"):
+                setattr(self, f"most_{name}", now)
 
     @property
     def rules(self) -> list[Rule]:
@@ -303,14 +330,19 @@ class FaultProxy:
 
     def _serve(self, client: socket.socket) -> None:
         self._track(client)
+        self._count("open", 1)
         reader = client.makefile("rb")
         try:
             while not self._stopping.is_set():
                 request = _read_request_head(reader)
                 if request is None:
                     return
-                if not self._exchange(client, reader, request):
-                    return
+                self._count("in_flight", 1)
+                try:
+                    if not self._exchange(client, reader, request):
+                        return
+                finally:
+                    self._count("in_flight", -1)
         except (_Dropped, OSError):
             return
         except Exception as error:  # a bug here must fail the test, not vanish in a thread
@@ -320,6 +352,7 @@ class FaultProxy:
             reader.close()
             self._forget(client)
             client.close()
+            self._count("open", -1)
 
     def _choose(self, request: Request) -> Action | None:
         with self._lock:
@@ -351,6 +384,8 @@ class FaultProxy:
         if isinstance(action, Stall) and action.after is None:
             self._stall(action)
             raise _Dropped
+        if isinstance(action, Delay):
+            self._stopping.wait(action.seconds)
         if isinstance(action, StripHeader):
             headers = [(k, v) for k, v in headers if k.lower() != action.name.lower()]
             if action.resign is not None:

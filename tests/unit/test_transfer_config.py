@@ -60,6 +60,8 @@ def test_a_config_that_is_not_a_transfer_config_is_named() -> None:
         ("multipart_threshold", "lots"),
         ("max_attempts", 0),
         ("read_timeout", 0),
+        ("multiplex_window", 0),
+        ("multiplex_window", "wide"),
     ],
 )
 def test_config_keys_are_checked_when_the_provider_is_made(key: str, value: object) -> None:

@@ -28,6 +28,7 @@ from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ...config import Settings
+from ...dataplane.multiplex import supports as multiplexes
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PreconditionFailedException
@@ -94,10 +95,15 @@ class AzureDriver:
         self.checksum = checksums.Choice(settings.checksum)
         # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
         self.wire: AzureWire | None = None
+        # whole reads of small blobs the core multiplexes (base.SmallReads):
+        # lean plane, plain http only (see dataplane.multiplex)
+        self.small_reads: AzureWire | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):
             self.wire = AzureWire(
                 settings, signer_for(settings, self._credential), API_VERSION, self.subject
             )
+            if multiplexes(self.wire.endpoint):
+                self.small_reads = self.wire
         else:
             self._sdk_client()  # every call takes the SDK: made now, so bad settings fail here
 

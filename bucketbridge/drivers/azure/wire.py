@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.request import Endpoint, Request, encode
 from ...dataplane.signing import Signer
 from ...errors import BucketBridgeException, PreconditionFailedException
@@ -83,6 +84,7 @@ class AzureWire:
         self._subject = subject
         self._auth = settings.auth
         self._client = HttpClient(settings.connection)
+        self.endpoint = self._endpoint
 
     def close(self) -> None:
         self._client.close()
@@ -165,6 +167,36 @@ class AzureWire:
             response.close,
             readinto=response.readinto,
         )
+
+    # --- small reads (base.SmallReads: the core multiplexes them) ---------
+
+    @property
+    def client(self) -> HttpClient:
+        return self._client
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        """:meth:`get`'s GET of a whole blob, unsent."""
+        request = self._request("GET", bucket, key)
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
+
+    def small_result(
+        self, bucket: str, key: str, listed: ObjectInfo, answer: Answer
+    ) -> ObjectInfo | None:
+        """The record :meth:`get` makes of the whole answer; None where the
+        blocking read must decide (416, 412, a body shorter than its size);
+        the exception :meth:`get` raises for any other status."""
+        if answer.status not in (200, 206):
+            code, message = answer_error_details(answer)
+            if answer.status in (412, 416) or code == "InvalidRange":
+                return None
+            raise response_error(
+                answer.status, code, message, self._subject.on(bucket, key), self._auth
+            )
+        answered = answer.header_map()
+        size = total_size(answered)
+        if len(answer.body) != size:
+            return None
+        return info_of(key, answered, size)
 
     def put(
         self, bucket: str, key: str, body: Body, options: WriteOptions, md5: str | None = None
@@ -306,18 +338,34 @@ class RetriedCreate(PreconditionFailedException):
 def error_details(response: Response) -> tuple[str, str]:
     """An error response's code (``x-ms-error-code``, else the XML body's)
     and the first line of its message; reads the (short) body."""
-    code = response.header("x-ms-error-code") or ""
-    message = ""
+    body: bytes | None = None
     length = response.header("content-length") or ""
     if length.isdigit() and 0 < int(length) <= ERROR_BODY_LIMIT:
         try:
-            root = ElementTree.fromstring(response.read())
-        except (ElementTree.ParseError, BucketBridgeException):
+            body = response.read()
+        except BucketBridgeException:
+            body = None
+    response.close()
+    return _details(response.header("x-ms-error-code") or "", body)
+
+
+def answer_error_details(answer: Answer) -> tuple[str, str]:
+    """:func:`error_details` of a whole answer the multiplexer read."""
+    length = answer.header("content-length") or ""
+    short = length.isdigit() and 0 < int(length) <= ERROR_BODY_LIMIT
+    return _details(answer.header("x-ms-error-code") or "", answer.body if short else None)
+
+
+def _details(code: str, body: bytes | None) -> tuple[str, str]:
+    message = ""
+    if body is not None:
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError:
             root = None
         if root is not None:
             code = code or (root.findtext("Code") or "")
             message = (root.findtext("Message") or "").strip()
-    response.close()
     return code, message.splitlines()[0] if message else ""
 
 

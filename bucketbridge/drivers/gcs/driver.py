@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 from ...config import Settings
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
+from ...dataplane.multiplex import supports as multiplexes
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import (
@@ -116,6 +118,9 @@ class GcsDriver:
             self._who = "the Application Default Credentials"
         # the hot calls' own requests (see .wire); None: everything on the SDK
         self.wire: GcsWire | None = None
+        # whole reads of small objects the core multiplexes (base.SmallReads):
+        # lean plane, plain http only (see dataplane.multiplex)
+        self.small_reads: GcsSmallReads | None = None
         endpoint = Endpoint.parse(settings.endpoint_url)
         if use_lean_plane(settings.connection.data_plane, endpoint):
             self.wire = GcsWire(
@@ -125,6 +130,8 @@ class GcsDriver:
                 self._subject,
                 self._who,
             )
+            if multiplexes(endpoint):
+                self.small_reads = GcsSmallReads(self.wire)
         else:
             self._sdk_client()  # every call takes the SDK: made now, so bad settings fail here
 
@@ -617,6 +624,47 @@ class _Mapped:
         if error is not None and isinstance(error, sdk_errors()):
             raise self._driver.error(error, self._bucket, self._key) from error
         return False
+
+
+class GcsSmallReads:
+    """:class:`~bucketbridge.drivers.base.SmallReads` on the lean plane: the
+    live-generation media GET of :meth:`GcsDriver.read_object` (a listing
+    named the revision), split into its request and the reading of its answer."""
+
+    __slots__ = ("_wire",)
+
+    def __init__(self, wire: GcsWire) -> None:
+        self._wire = wire
+
+    @property
+    def client(self) -> HttpClient:
+        return self._wire.client
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        return self._wire.small_read(bucket, key, listed)
+
+    def small_result(
+        self, bucket: str, key: str, listed: ObjectInfo, answer: Answer
+    ) -> ObjectInfo | None:
+        """The record of what ``answer`` holds (the listed revision, whole);
+        None where :meth:`GcsDriver.read_object` would look the object up
+        (404, 412: replaced or deleted since the listing; another revision
+        served; a body not the listed size); the blocking read's exception
+        for any other error status."""
+        status = answer.status
+        if status in (404, 412):
+            return None
+        if status >= 300:
+            raise self._wire.answered_error(answer, bucket, key)
+        generation, _, crc32c = (listed.revision or "").partition("/")
+        headers = answer.headers
+        if (
+            headers.get("x-goog-generation") != generation
+            or not _same_crc32c(headers.get("x-goog-hash"), crc32c)
+            or len(answer.body) != listed.size
+        ):
+            return None
+        return listed
 
 
 class _MediaStream(ObjectStream):

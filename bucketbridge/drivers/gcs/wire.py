@@ -40,6 +40,7 @@ from typing import Any
 import google_crc32c
 
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.request import Endpoint, Request, encode
 from ...dataplane.signing import Signer
 from ...errors import ProviderInternalException
@@ -194,25 +195,57 @@ class GcsWire:
         generation is still the live object (``ifGenerationMatch``): None on
         412, so a stale generation a listing named is never read from a
         versioned bucket's history."""
-        path = f"{self._download_base}{encode(bucket)}/o/{segment(key)}"
-        condition = "ifGenerationMatch" if live else "generation"
-        query = [("alt", "media"), (condition, generation)]
-        headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
-        response = self._send(
-            "GET",
-            path,
-            query,
-            bucket,
-            key,
-            headers=headers,
-            encoded_query=f"alt=media&{condition}={encode(generation)}",
-        )
+        request = self.media_request(bucket, key, generation, start, end, live=live)
+        response = self._client.send(request, self._signer, self._subject.on(bucket, key))
         if response.status == 404 or (live and response.status == 412):
             response.discard()
             return None
         if response.status >= 300:
             raise self.error(response, bucket, key)
         return response
+
+    def media_request(
+        self, bucket: str, key: str, generation: str, start: int, end: int, *, live: bool
+    ) -> Request:
+        """The GET of :meth:`get_media`, unsent (the multiplexer sends it too)."""
+        path = f"{self._download_base}{encode(bucket)}/o/{segment(key)}"
+        condition = "ifGenerationMatch" if live else "generation"
+        query = [("alt", "media"), (condition, generation)]
+        headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
+        return _Targeted(
+            "GET",
+            self._endpoint,
+            path,
+            query,
+            headers,
+            f"alt=media&{condition}={encode(generation)}",
+        )
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        """The whole-object GET of the revision a listing named, for the
+        multiplexer (:mod:`bucketbridge.dataplane.multiplex`); None where
+        the blocking read must go (no revision, an empty object)."""
+        generation, _, _ = (listed.revision or "").partition("/")
+        if not generation or listed.key != key or listed.size <= 0:
+            return None
+        request = self.media_request(bucket, key, generation, 0, listed.size, live=True)
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
+
+    def answered_error(self, answer: Answer, bucket: str, key: str) -> Exception:
+        """:meth:`error` for a whole answer the multiplexer read."""
+        reason, message = parse_error_body(answer.body)
+        return status_error(
+            answer.status,
+            self._subject.on(bucket, key),
+            reason=reason,
+            message=message,
+            attempts=answer.attempts,
+            who=self._who,
+        )
+
+    @property
+    def client(self) -> HttpClient:
+        return self._client
 
     def upload(
         self,

@@ -21,6 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...config import Settings
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
+from ...dataplane.multiplex import supports as multiplexes
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import (
@@ -77,7 +79,7 @@ from .listing import (
 from .lost_starts import failed_start_leftovers, leftovers
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
 from .sigv4 import SigV4Signer
-from .wire import Put, WrongRegion, virtual_hosted
+from .wire import Put, WrongRegion, error_of, object_info, total_size, virtual_hosted
 
 if TYPE_CHECKING:
     import boto3
@@ -115,6 +117,11 @@ class S3Driver:
         self._wire = self._lean_wire()
         if self._wire is None:
             self._sdk.build()  # every call takes the SDK: made now, so bad settings fail here
+        # whole reads of small objects the core multiplexes (base.SmallReads):
+        # lean plane, plain http only (see dataplane.multiplex)
+        self.small_reads: S3SmallReads | None = None
+        if self._wire is not None and multiplexes(self._wire.endpoint):
+            self.small_reads = S3SmallReads(self, self._wire)
         # buckets that answered the lean plane from another region: botocore's
         # redirector follows them (see wire.WrongRegion)
         self._redirected: set[str] = set()
@@ -860,6 +867,43 @@ def _page_by_name(names: list[str], after: str, limit: int) -> Page[BucketInfo]:
     page = page_of_names(names, after or None, limit)
     marker = _NAME_MARKER + page.next_marker if page.next_marker else None
     return Page(page.items, marker)
+
+
+class S3SmallReads:
+    """:class:`~bucketbridge.drivers.base.SmallReads` on the lean plane: the
+    GET of :meth:`S3Driver.read_object` (a whole object, unconditional),
+    split into its request and the reading of its answer."""
+
+    __slots__ = ("_driver", "_wire")
+
+    def __init__(self, driver: S3Driver, wire: S3ControlWire) -> None:
+        self._driver = driver
+        self._wire = wire
+
+    @property
+    def client(self) -> HttpClient:
+        return self._wire.client
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        if bucket in self._driver._redirected:  # the SDK's, whose redirector follows it
+            return None
+        return self._wire.small_read(bucket, key)
+
+    def small_result(
+        self, bucket: str, key: str, listed: ObjectInfo, answer: Answer
+    ) -> ObjectInfo | None:
+        """The record :meth:`S3Driver.read_object` makes of the answer; None
+        where it must decide (another region; a body shorter than its
+        size); the exception it raises for any other error status."""
+        if answer.status >= 300:
+            error = error_of(answer.status, answer.body, answer.attempts)
+            if isinstance(error, WrongRegion):
+                return None
+            raise self._driver._error(error, bucket, key) from error
+        size = total_size(answer)
+        if len(answer.body) != size:
+            return None
+        return object_info(key, answer, size)
 
 
 def _lean_stream(info: ObjectInfo, response: Response, chunk_size: int) -> ObjectStream:

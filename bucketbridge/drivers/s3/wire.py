@@ -36,6 +36,7 @@ from functools import lru_cache
 import google_crc32c
 
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.request import Endpoint, Request, encode
 from ..http_errors import Subject
 from ..records import Body, ObjectInfo
@@ -83,6 +84,7 @@ class S3Wire:
         self._client = client
         self._signer = signer
         self._endpoint = endpoint
+        self.endpoint = endpoint
         self._virtual_hosted = virtual_hosted
         self._subject = subject
 
@@ -137,7 +139,16 @@ class S3Wire:
         if if_match is not None:
             headers["if-match"] = if_match
         response = self._send(self._request("GET", bucket, key, headers=headers), bucket, key)
-        return object_info(key, response, _total_size(response)), response
+        return object_info(key, response, total_size(response)), response
+
+    def small_read(self, bucket: str, key: str) -> Exchange:
+        """:meth:`read_object`'s GET of a whole object, unsent (for the multiplexer)."""
+        request = self._request("GET", bucket, key)
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
+
+    @property
+    def client(self) -> HttpClient:
+        return self._client
 
     def put_object(
         self,
@@ -257,7 +268,7 @@ def crc32c(body: Body) -> str:
     return b64encode(crc.to_bytes(4, "big")).decode()
 
 
-def object_info(key: str, response: Response, size: int) -> ObjectInfo:
+def object_info(key: str, response: Response | Answer, size: int) -> ObjectInfo:
     headers = response.header_map()
     metadata = {
         name[len(METADATA_PREFIX) :]: value
@@ -282,14 +293,18 @@ def _error(response: Response, method: str) -> Exception:
     code is its status, as botocore names it."""
     body = b"" if method == "HEAD" else response.read()
     response.close()
+    return error_of(response.status, body, response.attempts)
+
+
+def error_of(status: int, body: bytes, attempts: int) -> Exception:
+    """The error a non-2xx answer (its whole body read) stands for:
+    :class:`WrongRegion`, or S3ResponseError."""
     code, message = _code_and_message(body)
     if not code:
-        code, message = str(response.status), http.client.responses.get(response.status, "")
-    if response.status in REDIRECTS or (
-        code == "AuthorizationHeaderMalformed" and "region" in message
-    ):
-        return WrongRegion(f"HTTP {response.status} {code}")
-    return S3ResponseError(response.status, code, message, response.attempts)
+        code, message = str(status), http.client.responses.get(status, "")
+    if status in REDIRECTS or (code == "AuthorizationHeaderMalformed" and "region" in message):
+        return WrongRegion(f"HTTP {status} {code}")
+    return S3ResponseError(status, code, message, attempts)
 
 
 def _code_and_message(body: bytes) -> tuple[str, str]:
@@ -302,7 +317,7 @@ def _code_and_message(body: bytes) -> tuple[str, str]:
     return (root.findtext("Code") or "").strip(), (root.findtext("Message") or "").strip()
 
 
-def _total_size(response: Response) -> int:
+def total_size(response: Response | Answer) -> int:
     """The whole object's size: a ranged GET's Content-Range ends in it."""
     content_range = response.header("content-range")
     if content_range and "/" in content_range:
@@ -354,7 +369,7 @@ def _http_date(text: str) -> datetime:
         return datetime.fromtimestamp(0, timezone.utc)
 
 
-def _date(response: Response) -> datetime:
+def _date(response: Response | Answer) -> datetime:
     """When the server answered: its Date header, which S3's second-precision
     Last-Modified of a write equals; saves a HEAD per upload."""
     header = response.header("date")
