@@ -179,16 +179,7 @@ class HttpClient:
                 )
                 time.sleep(backoff(attempt))
                 continue
-            if requests_log.isEnabledFor(logging.DEBUG):
-                requests_log.debug(
-                    "%s %s://%s%s -> %d in %.3f s",
-                    request.method,
-                    request.endpoint.scheme,
-                    request.endpoint.netloc,
-                    request.path,
-                    raw.status,
-                    time.monotonic() - started,
-                )
+            log_answered(request, raw.status, started)
             return response
 
     def close(self) -> None:
@@ -361,6 +352,21 @@ def _send(connection: Connection, request: Request, timeout: float) -> None:
     # send timeout, see pool.py)
     except (TimeoutError, BlockingIOError) as error:
         raise WriteTimeoutError(f"sending the request: {_timed_out(error)}") from error
+
+
+def log_answered(request: Request, status: int, started: float) -> None:
+    """The DEBUG line of a request answered (``bucketbridge -v``): without
+    its query, where a SAS token or a signature may travel."""
+    if requests_log.isEnabledFor(logging.DEBUG):
+        requests_log.debug(
+            "%s %s://%s%s -> %d in %.3f s",
+            request.method,
+            request.endpoint.scheme,
+            request.endpoint.netloc,
+            request.path,
+            status,
+            time.monotonic() - started,
+        )
 
 
 def _write(connection: Connection, request: Request, timeout: float) -> None:

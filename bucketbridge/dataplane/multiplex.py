@@ -42,7 +42,7 @@ from typing import Any, Generic, TypeVar
 
 from ..drivers.http_errors import Subject
 from ..reads import backoff
-from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, requests_log
+from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, log_answered
 from .http11 import HEAD_LIMIT, RECV_SIZE, Connection, RawResponse, request_head
 from .request import Endpoint, Request
 from .signing import Signer
@@ -353,16 +353,7 @@ class Multiplexer:
             )
             time.sleep(backoff(1))
             return None
-        if requests_log.isEnabledFor(logging.DEBUG):
-            requests_log.debug(
-                "%s %s://%s%s -> %d in %.3f s",
-                request.method,
-                request.endpoint.scheme,
-                request.endpoint.netloc,
-                request.path,
-                answer.status,
-                time.monotonic() - state.started,
-            )
+        log_answered(request, answer.status, state.started)
         return answer
 
 

@@ -123,15 +123,7 @@ class GcsWire:
         body = response.read() if _short(response) else b""
         if not body:
             response.close()
-        reason, message = parse_error_body(body)
-        return status_error(
-            response.status,
-            self._subject.on(bucket, key),
-            reason=reason,
-            message=message,
-            attempts=response.attempts,
-            who=self._who,
-        )
+        return self._status_error(response.status, body, response.attempts, bucket, key)
 
     def _json(self, response: Response, bucket: str | None, key: str | None) -> Any:
         if response.status >= 300:
@@ -233,13 +225,18 @@ class GcsWire:
 
     def answered_error(self, answer: Answer, bucket: str, key: str) -> Exception:
         """:meth:`error` for a whole answer the multiplexer read."""
-        reason, message = parse_error_body(answer.body)
+        return self._status_error(answer.status, answer.body, answer.attempts, bucket, key)
+
+    def _status_error(
+        self, status: int, body: bytes, attempts: int, bucket: str | None, key: str | None
+    ) -> Exception:
+        reason, message = parse_error_body(body)
         return status_error(
-            answer.status,
+            status,
             self._subject.on(bucket, key),
             reason=reason,
             message=message,
-            attempts=answer.attempts,
+            attempts=attempts,
             who=self._who,
         )
 

@@ -83,7 +83,6 @@ class S3Wire:
     ) -> None:
         self._client = client
         self._signer = signer
-        self._endpoint = endpoint
         self.endpoint = endpoint
         self._virtual_hosted = virtual_hosted
         self._subject = subject
@@ -104,7 +103,7 @@ class S3Wire:
     ) -> Request:
         """Addressed as the SDK addresses it: in the host name where botocore
         would (AWS, a bucket name fit for a host name), else in the path."""
-        endpoint = self._endpoint
+        endpoint = self.endpoint
         path = endpoint.base_path
         if self._virtual_hosted and _VIRTUAL_HOST_BUCKET.fullmatch(bucket):
             endpoint = Endpoint(
