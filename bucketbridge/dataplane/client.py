@@ -218,14 +218,8 @@ class Response:
         return self.headers.get(name)
 
     def header_map(self) -> Mapping[str, str]:
-        """Every header by lower-case name (its first value), read only:
-        the index the response was read with, not one more pass over them."""
-        index = getattr(self.headers, "_index", None)
-        if index is None:
-            index = {}
-            for name, value in self.headers.items():
-                index.setdefault(name.lower(), value)
-        return MappingProxyType(index)
+        """Every header by lower-case name (its first value), read only."""
+        return header_index(self.headers)
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
         """Fill ``buffer`` from the body (fewer bytes only at its end, 0 once
@@ -352,6 +346,18 @@ def _send(connection: Connection, request: Request, timeout: float) -> None:
     # send timeout, see pool.py)
     except (TimeoutError, BlockingIOError) as error:
         raise WriteTimeoutError(f"sending the request: {_timed_out(error)}") from error
+
+
+def header_index(headers: Message) -> Mapping[str, str]:
+    """Every header of ``headers`` by lower-case name (its first value),
+    read only: the index the response was read with (http11), not one more
+    pass over them; a response, and the multiplexer's whole answer, alike."""
+    index = getattr(headers, "_index", None)
+    if index is None:
+        index = {}
+        for name, value in headers.items():
+            index.setdefault(name.lower(), value)
+    return MappingProxyType(index)
 
 
 def log_answered(request: Request, status: int, started: float) -> None:

@@ -37,12 +37,11 @@ import time
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
-from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from ..drivers.http_errors import Subject
 from ..reads import backoff
-from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, log_answered
+from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, header_index, log_answered
 from .http11 import HEAD_LIMIT, RECV_SIZE, Connection, RawResponse, request_head
 from .request import Endpoint, Request
 from .signing import Signer
@@ -108,12 +107,7 @@ class Answer:
 
     def header_map(self) -> Mapping[str, str]:
         """As :meth:`.client.Response.header_map`."""
-        index = getattr(self.headers, "_index", None)
-        if index is None:
-            index = {}
-            for name, value in self.headers.items():
-                index.setdefault(name.lower(), value)
-        return MappingProxyType(index)
+        return header_index(self.headers)
 
 
 def supports(endpoint: Endpoint) -> bool:

@@ -78,13 +78,12 @@ class AzureWire:
         api_version: str,
         subject: Subject,
     ) -> None:
-        self._endpoint = Endpoint.parse(settings.endpoint_url)
+        self.endpoint = Endpoint.parse(settings.endpoint_url)
         self._signer = signer
         self._version = api_version  # the SDK's, so both paths speak one dialect
         self._subject = subject
         self._auth = settings.auth
         self._client = HttpClient(settings.connection)
-        self.endpoint = self._endpoint
 
     def close(self) -> None:
         self._client.close()
@@ -101,13 +100,13 @@ class AzureWire:
         headers: dict[str, str] | None = None,
         body: Body | None = None,
     ) -> Request:
-        path = f"{self._endpoint.base_path}/{encode(bucket)}"
+        path = f"{self.endpoint.base_path}/{encode(bucket)}"
         if key is not None:
             path += "/" + encode(key, keep_slash=True)
         all_headers = {"x-ms-version": self._version}
         if headers:
             all_headers.update(headers)
-        return Request(method, self._endpoint, path, query or [], all_headers, body)
+        return Request(method, self.endpoint, path, query or [], all_headers, body)
 
     def _send(
         self,
