@@ -96,6 +96,15 @@ def test_a_tampered_signature_or_permission_is_refused(azure_bucket: Bucket) -> 
         assert requests.get(forged, timeout=30).status_code == 403, name
 
 
+def test_a_url_lives_at_least_the_seconds_asked_for(azure_bucket: Bucket) -> None:
+    obj = azure_bucket.objects.create("f.txt").upload(b"f")
+    for seconds in (1, 2, 60):
+        before = time.time()
+        expiry = parse_qs(urlsplit(obj.generate_url(seconds)).query)["se"][0]
+        expires = datetime.strptime(expiry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert expires.timestamp() >= before + seconds
+
+
 def test_an_expired_url_is_refused(azure_bucket: Bucket) -> None:
     obj = azure_bucket.objects.create("brief.txt").upload(b"soon gone")
     read = obj.generate_url(expires_in=1)

@@ -6,6 +6,7 @@ and a Content-Type override is refused rather than silently dropped."""
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -65,15 +66,27 @@ def test_get_and_put_urls_do_only_their_method(swift_bucket: Bucket) -> None:
     assert requests.get(read_url, timeout=10).content == b"new"
 
 
+def _expires(url: str) -> int:
+    return int(parse_qs(urlsplit(url).query)["temp_url_expires"][0])
+
+
+def test_a_url_lives_at_least_the_seconds_asked_for(swift_bucket: Bucket) -> None:
+    obj = swift_bucket.objects.create("f.txt").upload(b"f")
+    for seconds in (1, 2, 60):
+        before = time.time()
+        assert _expires(obj.generate_url(seconds)) >= before + seconds
+
+
 def test_expired_and_tampered_urls_are_refused(swift_bucket: Bucket) -> None:
     obj = swift_bucket.objects.create("d.txt").upload(b"data")
-    url = obj.generate_url(1)
+    url = obj.generate_url(2)
     assert requests.get(url, timeout=10).content == b"data"
     tampered = url.replace("temp_url_sig=", "temp_url_sig=0")
     assert requests.get(tampered, timeout=10).status_code == 401
     other = url.replace("/d.txt?", "/e.txt?")
     assert requests.get(other, timeout=10).status_code == 401
-    time.sleep(2.5)
+    # Swift refuses once now > expires (whole seconds)
+    time.sleep(max(0.0, _expires(url) + 1.1 - time.time()))
     assert requests.get(url, timeout=10).status_code == 401
 
 

@@ -14,6 +14,8 @@ refuses the request without it, with 400): the seed's example sends it.
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,9 @@ def permissions(request: UrlRequest) -> BlobSasPermissions:
 
 def sign(driver: AzureDriver, bucket: str, key: str, request: UrlRequest) -> str:
     settings = driver.settings
-    expiry = datetime.now(timezone.utc) + timedelta(seconds=request.expires_in)
+    # the SAS carries whole seconds and the SDK drops the fraction, so a 1 s URL
+    # could live 0.01 s: round up so it lives at least the seconds asked for
+    expiry = datetime.fromtimestamp(math.ceil(time.time() + request.expires_in), timezone.utc)
     signer: dict[str, Any]
     if settings.auth == "key":
         signer = {"account_key": settings.account_key}

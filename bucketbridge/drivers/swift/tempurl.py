@@ -9,8 +9,10 @@ PUT nor a PUT URL GET.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -47,7 +49,13 @@ class TempUrlSigner:
         path = f"{parts.path.rstrip('/')}/{bucket}/{key}"
         from swiftclient.utils import generate_temp_url
 
-        signed = generate_temp_url(path, request.expires_in, self._account_key(), request.method)
+        # Swift refuses a URL once now > expires, an absolute whole second; swiftclient's
+        # relative form truncates now + seconds, so a 1 s URL could live 0.01 s: round up
+        # so it lives at least the seconds asked for
+        expires = math.ceil(time.time() + request.expires_in)
+        signed = generate_temp_url(
+            path, expires, self._account_key(), request.method, absolute=True
+        )
         query = signed.split("?", 1)[1] + disposition_query(request.response_content_disposition)
         return f"{parts.scheme}://{parts.netloc}{quote(path)}?{query}"
 
