@@ -40,7 +40,7 @@ from .drivers.records import (
     WriteOptions,
     guess_content_type,
 )
-from .drivers.shielded import start_upload
+from .drivers.shielded import completed, start_upload
 from .errors import (
     BucketBridgeException,
     BucketNotEmptyException,
@@ -582,7 +582,9 @@ class MultipartUpload:
             )
         parts = instances_of("parts", parts, UploadPart)
         ordered = ordered_parts([part.info for part in parts])
-        info = self._session.complete(ordered, self._options)
+        session, options = self._session, self._options
+        # an abort() after an interrupt here must not race the server's completion
+        info = completed(lambda: session.complete(ordered, options), f"upload {self.id!r}")
         self._object._set_info(info)
         return self._object
 

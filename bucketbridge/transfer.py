@@ -38,7 +38,7 @@ from .drivers.records import (
     ReadOptions,
     WriteOptions,
 )
-from .drivers.shielded import start_upload
+from .drivers.shielded import completed, start_upload
 from .errors import (
     InvalidValueException,
     PreconditionFailedException,
@@ -442,7 +442,10 @@ def _upload_parts(
             raise PreconditionFailedException(
                 f"object {target.key!r} already exists in bucket {target.bucket!r}"
             )
-        return session.complete(done, target.options)
+        return completed(
+            lambda: session.complete(done, target.options),
+            f"upload of {target.key!r} in bucket {target.bucket!r}",
+        )
     except BaseException:
         start.undo()
         raise

@@ -6,7 +6,10 @@ Used by the tests of every path that starts an upload
 (bucketbridge/drivers/shielded.py): on code that starts it in the calling
 thread, the interrupt is raised inside the start and the upload stays open.
 And the same at the other end: an interrupt once the upload's completion
-has stored the object, which the abort that follows must leave whole.
+has stored the object, which the abort that follows must leave whole; and
+one while the server is still completing it, which must not start the abort
+before the server has answered (on Swift an abort deleting the segments of a
+manifest the server is storing left an object that cannot be read).
 """
 
 from __future__ import annotations
@@ -80,6 +83,39 @@ def interrupted_completions(driver: Any) -> Iterator[list[str]]:
             return info
 
         session.complete = complete_then_interrupt
+        return session
+
+    driver.start_multipart = start_interrupting
+    try:
+        with _interrupts():
+            yield completed
+    finally:
+        del driver.start_multipart
+
+
+@contextmanager
+def interrupted_while_completing(driver: Any) -> Iterator[list[str]]:
+    """Within, the main thread is interrupted while every upload ``driver``
+    starts is being completed: the interrupt comes first, the server stores
+    the object a moment later (as one that has its request and has not yet
+    answered). Code completing on the main thread is interrupted there and
+    never completes; code that waits for the completion gets the object
+    stored. Yields the ids of the uploads completed."""
+    completed: list[str] = []
+    start = driver.start_multipart
+
+    def start_interrupting(*args: Any, **kwargs: Any) -> Any:
+        session = start(*args, **kwargs)
+        complete = session.complete
+
+        def interrupt_then_complete(*args: Any, **kwargs: Any) -> Any:
+            signal.raise_signal(signal.SIGUSR1)  # the caller is interrupted...
+            time.sleep(0.2)
+            info = complete(*args, **kwargs)  # ...while the server completes
+            completed.append(session.upload_id)
+            return info
+
+        session.complete = interrupt_then_complete
         return session
 
     driver.start_multipart = start_interrupting

@@ -21,6 +21,14 @@ Creating the :class:`Shielded` sends nothing, so it belongs before the
 ``try``; ``result()`` and ``undo()`` inside it and in its handler. An
 interrupt landing anywhere in between is then undone: while the call runs,
 the thread undoes what the call makes once it has made it.
+
+The other end, the completion, is :func:`completed`: an interrupt landing
+while the server completes the upload must not start the abort before the
+server has answered. On Swift the abort deletes the segments that no
+manifest names yet, and a manifest PUT the server has checked but not yet
+stored would then land naming deleted segments: an object that cannot be
+read, in place of the one it replaced. So the completion is run to its
+answer on a thread of its own, and the interrupt is raised after it.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from .base import Driver, MultipartSession
 from .records import WriteOptions
@@ -110,6 +118,40 @@ class Shielded(Generic[T]):
             self._undo(self._made[0])
         except Exception:  # the error that made the caller undo matters more
             log.warning("could not undo the %s", self._what, exc_info=True)
+
+
+def completed(call: Callable[[], T], what: str) -> T:
+    """``call`` (a completion) run to its end on a thread of its own; an
+    interrupt raised in the caller meanwhile is raised once it has ended, so
+    the abort that follows never races it. A second interrupt is the caller
+    insisting: it is raised at once, the call left to end on its thread (not
+    a daemon: the connection's timeouts bound it)."""
+    outcome: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as error:
+            outcome.append((False, error))
+
+    thread = threading.Thread(target=run, name="bb-complete")
+    thread.start()
+    interrupt: BaseException | None = None
+    while True:
+        try:
+            thread.join()
+            break
+        except BaseException as error:  # KeyboardInterrupt, the CLI's Terminated
+            if interrupt is not None:
+                raise
+            log.debug("interrupted while the %s completes: raised once it has", what)
+            interrupt = error
+    if interrupt is not None:
+        raise interrupt
+    finished, value = outcome[0]
+    if not finished:
+        raise cast(BaseException, value)
+    return cast(T, value)
 
 
 def start_upload(

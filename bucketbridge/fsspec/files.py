@@ -10,7 +10,7 @@ from fsspec.spec import AbstractBufferedFile
 from ..drivers.base import MultipartSession
 from ..drivers.parts import MIN_PART_SIZE
 from ..drivers.records import Body, PartInfo, ReadOptions, WriteOptions
-from ..drivers.shielded import Shielded, start_upload
+from ..drivers.shielded import Shielded, completed, start_upload
 from ..errors import (
     InvalidValueException,
     NotFoundException,
@@ -141,7 +141,8 @@ class BucketBridgeFile(AbstractBufferedFile):  # type: ignore[misc]
             self.discard()
             raise FileExistsError(self.path)
         try:
-            self._multipart.result().complete(self._parts, self._options())
+            session, parts, options = self._multipart.result(), self._parts, self._options()
+            completed(lambda: session.complete(parts, options), f"upload of {self._key!r}")
         except PreconditionFailedException as error:
             self.discard()
             raise FileExistsError(self.path) from error

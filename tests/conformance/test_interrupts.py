@@ -5,7 +5,10 @@ of a multipart upload, on every backend (tests/interrupts.py):
   no upload is left open (bucketbridge/drivers/shielded.py);
 - once its completion has stored the object, while the answer is read: the
   transfer, which cannot tell, aborts the upload, and that abort must leave
-  the stored object whole (Swift's once deleted its segments).
+  the stored object whole (Swift's once deleted its segments);
+- while the server is still completing it: the completion is awaited, the
+  object stored whole, and the interrupt raised after it (an abort racing
+  the completion could leave a manifest naming deleted segments on Swift).
 
 tests/unit/test_interrupted_start.py interrupts the other paths that start an
 upload (create_multipart_upload, the fsspec writer) on MEMORY, and
@@ -21,7 +24,12 @@ import pytest
 from bucketbridge import Bucket, TransferConfig
 from tests.conformance.backends import BACKENDS
 from tests.conformance.conftest import backend_factory
-from tests.interrupts import Interrupted, interrupted_completions, interrupted_starts
+from tests.interrupts import (
+    Interrupted,
+    interrupted_completions,
+    interrupted_starts,
+    interrupted_while_completing,
+)
 from tests.servers.providers import ProviderFactory
 
 MiB = 1024 * 1024
@@ -46,6 +54,19 @@ def test_an_interrupt_once_an_upload_is_complete_leaves_the_object_whole(bucket:
     with interrupted_completions(bucket._provider.driver) as completed, pytest.raises(Interrupted):
         bucket.objects.create("large").upload(DATA, TWO_PARTS)
     assert len(completed) == 1, "the upload was completed"
+    stored = bucket.objects.get("large")
+    assert stored is not None
+    assert b"".join(stored.iter_content()) == DATA
+    assert list(bucket.objects.incomplete_uploads()) == []
+
+
+def test_an_interrupt_while_an_upload_completes_waits_for_it(bucket: Bucket) -> None:
+    with (
+        interrupted_while_completing(bucket._provider.driver) as completed,
+        pytest.raises(Interrupted),
+    ):
+        bucket.objects.create("large").upload(DATA, TWO_PARTS)
+    assert len(completed) == 1, "the completion ran to its end"
     stored = bucket.objects.get("large")
     assert stored is not None
     assert b"".join(stored.iter_content()) == DATA

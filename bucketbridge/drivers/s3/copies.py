@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...errors import NotFoundException, PreconditionFailedException
 from ..records import ObjectInfo, PartInfo, WriteOptions
-from ..shielded import start_upload
+from ..shielded import completed, start_upload
 from .errors import error_code, http_status
 from .listing import whole_second
 from .own_writes import retried_into_precondition
@@ -159,7 +159,8 @@ def _multipart_copy(
         for future in futures:
             if not future.cancelled() and future.exception() is not None:
                 future.result()  # raises the first part's failure
-        return upload.complete([future.result() for future in futures], options)
+        parts = [future.result() for future in futures]
+        return completed(lambda: upload.complete(parts, options), f"copy to {key!r}")
     except BaseException:
         starting.undo()
         raise
