@@ -28,7 +28,9 @@ class Interrupted(BaseException):
 
 
 @contextmanager
-def _interrupts() -> Iterator[None]:
+def interrupts() -> Iterator[None]:
+    """Within, SIGUSR1 raises :class:`Interrupted` in the main thread."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Interrupted()
 
@@ -58,7 +60,7 @@ def interrupted_starts(driver: Any) -> Iterator[list[str]]:
 
     driver.start_multipart = start_then_interrupt
     try:
-        with _interrupts():
+        with interrupts():
             yield started
     finally:
         del driver.start_multipart  # the class's method again
@@ -87,7 +89,7 @@ def interrupted_completions(driver: Any) -> Iterator[list[str]]:
 
     driver.start_multipart = start_interrupting
     try:
-        with _interrupts():
+        with interrupts():
             yield completed
     finally:
         del driver.start_multipart
@@ -120,7 +122,7 @@ def interrupted_while_completing(driver: Any) -> Iterator[list[str]]:
 
     driver.start_multipart = start_interrupting
     try:
-        with _interrupts():
+        with interrupts():
             yield completed
     finally:
         del driver.start_multipart

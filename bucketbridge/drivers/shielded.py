@@ -120,6 +120,12 @@ class Shielded(Generic[T]):
             log.warning("could not undo the %s", self._what, exc_info=True)
 
 
+LAUNCH_GRACE = 5.0
+"""Seconds :func:`completed` waits for its thread to run after an interrupt
+landed inside ``Thread.start``: a launched thread runs at once, and one the
+interrupt stopped before its launch never will."""
+
+
 def completed(call: Callable[[], T], what: str) -> T:
     """``call`` (a completion) run to its end on a thread of its own; an
     interrupt raised in the caller meanwhile is raised once it has ended, so
@@ -127,26 +133,39 @@ def completed(call: Callable[[], T], what: str) -> T:
     insisting: it is raised at once, the call left to end on its thread (not
     a daemon: the connection's timeouts bound it)."""
     outcome: list[tuple[bool, object]] = []
+    began, ended = threading.Event(), threading.Event()
 
     def run() -> None:
+        began.set()
         try:
             outcome.append((True, call()))
         except BaseException as error:
             outcome.append((False, error))
+        finally:
+            ended.set()
 
     thread = threading.Thread(target=run, name="bb-complete")
-    thread.start()
     interrupt: BaseException | None = None
+    try:
+        thread.start()
+    except Exception:  # no thread to be had: nothing was sent
+        raise
+    except BaseException as error:
+        # an interrupt inside start, quite likely once the thread runs (the
+        # caller waits there for it to begin): wait for the launched thread
+        interrupt = error
+        if not began.wait(LAUNCH_GRACE):
+            raise  # stopped before its launch: the call never ran
     while True:
         try:
-            thread.join()
+            ended.wait()
             break
         except BaseException as error:  # KeyboardInterrupt, the CLI's Terminated
             if interrupt is not None:
                 raise
-            log.debug("interrupted while the %s completes: raised once it has", what)
             interrupt = error
     if interrupt is not None:
+        log.debug("interrupted while the %s completed: raised once it had", what)
         raise interrupt
     finished, value = outcome[0]
     if not finished:

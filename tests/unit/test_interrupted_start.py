@@ -12,6 +12,9 @@ upload is raised once it has answered, so the abort never races it
 
 from __future__ import annotations
 
+import functools
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +24,12 @@ import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
 from bucketbridge.drivers.shielded import completed
-from tests.interrupts import Interrupted, interrupted_starts, interrupted_while_completing
+from tests.interrupts import (
+    Interrupted,
+    interrupted_starts,
+    interrupted_while_completing,
+    interrupts,
+)
 
 MiB = 1024 * 1024
 
@@ -128,3 +136,20 @@ def test_completed_raises_the_calls_own_error() -> None:
     with pytest.raises(ValueError, match="refused by the server"):
         completed(refused, "test")
     assert completed(lambda: 7, "test") == 7
+
+
+def test_an_interrupt_inside_the_threads_start_still_waits_for_the_call() -> None:
+    """The call interrupts its caller at once, as a completion thread that
+    runs before ``Thread.start`` has returned: the interrupt lands inside
+    start, and the call must still be waited for (CI saw the abort race it)."""
+    ended: list[int] = []
+
+    def call(round_: int) -> None:
+        signal.raise_signal(signal.SIGUSR1)
+        time.sleep(0.01)
+        ended.append(round_)
+
+    for round_ in range(100):
+        with interrupts(), pytest.raises(Interrupted):
+            completed(functools.partial(call, round_), "test")
+        assert ended[-1:] == [round_], "the interrupt was raised before the call ended"
