@@ -31,7 +31,7 @@ from tests.faults.proxy import Delay, ResetResponse, Stall
 SIZE = 4096
 KEYS = [f"m/k{i:02d}" for i in range(12)]
 HELD = 0.05
-MULTIPLEXED = {"azure_azurite", "gcp_fake_gcs", "s3_moto", "s3_seaweedfs"}
+MULTIPLEXED = {"azure_azurite", "gcp_fake_gcs", "openstack_swift", "s3_moto", "s3_seaweedfs"}
 """The backends whose driver offers small reads (the others skip, until theirs does)."""
 
 

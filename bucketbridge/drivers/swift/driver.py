@@ -14,7 +14,9 @@ before reads the old version whole if it finishes within
 
 The hot calls (HEAD, GET and PUT of objects and segments, listing pages)
 take the lean data plane (:mod:`.wire`) unless ``data_plane="sdk"`` or the
-storage URL goes through a proxy; everything else is swiftclient's.
+storage URL goes through a proxy; everything else is swiftclient's. Over
+plain http, ``copy``/``sync`` read small objects a window at a time on one
+thread (:class:`SwiftSmallReads`, :mod:`bucketbridge.dataplane.multiplex`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,15 @@ from typing import Any
 
 from ...config import Settings
 from ...dataplane.client import HttpClient
+from ...dataplane.multiplex import Answer, Exchange
+from ...dataplane.multiplex import supports as multiplexes
+from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import (
+    BucketBridgeException,
     BucketNotEmptyException,
     DuplicateResourceException,
+    InvalidConfigurationException,
     InvalidValueException,
     NotFoundException,
     PermissionDeniedException,
@@ -98,14 +105,23 @@ class SwiftDriver:
         self._wire: SwiftWire | None = None
         self._segment_reads: SegmentReads | None = None
         self._wire_chosen = False
+        # the lean plane's client, made now (no connection until a request)
+        # so that the small reads can name it before a hot call chooses the wire
+        connection = settings.connection
+        self._http = None if connection.data_plane == "sdk" else HttpClient(connection)
+        # whole reads of small objects the core multiplexes (base.SmallReads):
+        # lean plane, plain http only (see dataplane.multiplex)
+        self.small_reads: SwiftSmallReads | None = None
+        if self._http is not None and _may_multiplex(settings):
+            self.small_reads = SwiftSmallReads(self, self._http)
 
     def __repr__(self) -> str:
         return f"<SwiftDriver {self._subject.endpoint} auth={self._settings.mode}>"
 
     def close(self) -> None:
         self.pool.close()
-        if self._wire is not None:
-            self._wire.close()
+        if self._http is not None:
+            self._http.close()  # the wire's
 
     @property
     def segment_grace(self) -> int:
@@ -126,7 +142,7 @@ class SwiftDriver:
 
     def _new_wire(self) -> SwiftWire | None:
         connection = self._settings.connection
-        if connection.data_plane == "sdk":
+        if self._http is None:  # data_plane="sdk"
             return None
         signer = TokenSigner(self.pool.authenticate, renewable=self.pool.renewable)
         try:
@@ -136,7 +152,7 @@ class SwiftDriver:
         if not use_lean_plane(connection.data_plane, endpoint):
             return None
         subject = Subject("Swift", signer.storage_url())
-        wire = SwiftWire(HttpClient(connection), signer, endpoint, subject, self._settings.mode)
+        wire = SwiftWire(self._http, signer, endpoint, subject, self._settings.mode)
         self._segment_reads = SegmentReads(wire)
         return wire
 
@@ -488,6 +504,78 @@ class SwiftDriver:
 
     def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
         return self._signer.sign(bucket, key, request)
+
+
+class SwiftSmallReads:
+    """:class:`~bucketbridge.drivers.base.SmallReads` on the lean plane: the
+    GET of :meth:`SwiftDriver.read_object` (a whole object, unconditional:
+    a Swift listing names no revision), split into its request and the
+    reading of its answer. A manifest's GET serves the joined content; the
+    listed size says whether that is the object listed (an SLO lists its
+    whole size, a DLO 0: the blocking read's)."""
+
+    __slots__ = ("_driver", "_http")
+
+    def __init__(self, driver: SwiftDriver, http: HttpClient) -> None:
+        self._driver = driver
+        self._http = http
+
+    @property
+    def client(self) -> HttpClient:
+        return self._http
+
+    def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
+        """None where the blocking read must go: an empty object (a DLO
+        lists 0), or a storage URL the auth gave that is not plain http (or
+        is proxied), or an auth that failed (the blocking read raises it)."""
+        if listed.key != key or listed.size <= 0:
+            return None
+        try:
+            wire = self._driver.wire()
+        except BucketBridgeException:
+            return None
+        if wire is None or not multiplexes(wire.endpoint):
+            return None
+        return wire.small_read(bucket, key)
+
+    def small_result(
+        self, bucket: str, key: str, listed: ObjectInfo, answer: Answer
+    ) -> ObjectInfo | None:
+        """The record :meth:`SwiftDriver.read_object` makes of the answer;
+        None where it must decide (401: it renews the token; 404, 412; a
+        body or Content-Length not the listed size: replaced since, or a
+        manifest whose joined content is not what was listed); the
+        exception it raises for any other error status."""
+        status = answer.status
+        if status in (401, 404, 412):
+            return None
+        wire = self._driver.wire()
+        if wire is None:  # the wire made the request: never here
+            return None
+        if status >= 300:
+            raise wire.answered_error(answer, bucket, key)
+        headers = decoded(answer.headers)
+        served = headers.get("content-length")
+        if served != str(listed.size) or len(answer.body) != listed.size:
+            return None
+        return _info(key, headers, listed.size)
+
+
+def _may_multiplex(settings: SwiftSettings) -> bool:
+    """Whether the small reads may be multiplexed: the storage URL plain
+    http and not proxied. Where the auth hands the storage URL out (v1, or
+    Keystone without ``os_storage_url``), the auth URL's scheme stands for
+    it until then; a storage URL that turns out not to be plain http has
+    each small read take the blocking path (``SwiftSmallReads.small_read``)."""
+    url = settings.storage_url if settings.mode != "v1" else None
+    url = url or settings.auth_url
+    if not url:
+        return False
+    try:
+        endpoint = Endpoint.parse(url)
+    except InvalidConfigurationException:
+        return False  # the first hot call reports it
+    return multiplexes(endpoint) and use_lean_plane(settings.connection.data_plane, endpoint)
 
 
 class _Release:

@@ -2,6 +2,7 @@
 
 HEAD and GET of an object, PUT of an object or an SLO segment, and a page of
 a container listing go straight over :class:`~bucketbridge.dataplane.client.HttpClient`
+(a small object's whole GET is also handed to the multiplexer: ``small_read``)
 with an ``X-Auth-Token`` (:mod:`.signing`): swiftclient spends ~1 ms of
 client CPU on each request in ``requests``, and copies every body through
 Python. Everything else (containers, the account, SLO manifests, deletes,
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...dataplane.client import HttpClient, Response
+from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.request import Endpoint, Request, encode
 from ...errors import BucketBridgeException
 from ..http_errors import Subject
@@ -60,6 +62,14 @@ class SwiftWire:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def client(self) -> HttpClient:
+        return self._http
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
 
     def head(self, container: str, name: str) -> Mapping[str, str] | None:
         """The object's headers; None if it (or its container) is missing."""
@@ -94,6 +104,18 @@ class SwiftWire:
         if response.status >= 300 and response.status not in report:
             raise self._failure(response, subject)
         return response
+
+    def small_read(self, container: str, name: str) -> Exchange:
+        """:meth:`get`'s GET of a whole object, unsent (the multiplexer
+        sends it, signed with the current token)."""
+        request = self._request("GET", container, name)
+        return Exchange(request, self._signer, self._subject.on(container, name))
+
+    def answered_error(self, answer: Answer, container: str, name: str) -> BucketBridgeException:
+        """What :meth:`get` raises for the error status of a whole answer
+        the multiplexer read (the same exception, the same message)."""
+        subject = self._subject.on(container, name)
+        return status_error(answer.status, answer.reason, subject, self._mode, answer.attempts)
 
     def put(
         self,
