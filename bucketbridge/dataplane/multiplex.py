@@ -18,9 +18,15 @@ its caller sends it again on the blocking path (:meth:`.client.HttpClient.send`,
 whose policy retries it). The read timeout applies to each request: the
 time it spent waiting in this thread's ``poll`` with nothing arriving.
 
-Plain http only: a TLS socket's ``recv`` takes no flags, and bytes OpenSSL
-has decrypted are invisible to ``poll``. https endpoints keep the blocking
-path (the caller is told so by :func:`supports`).
+https too: a TLS connection's request is sent while its socket keeps
+its timeout (a small head into an idle connection does not wait; if it
+must, the read timeout bounds it), then the socket is made non-blocking
+until its answer is whole. A TLS socket's ``recv`` takes no flags, and
+bytes OpenSSL has decrypted are invisible to ``poll``: so when ``poll``
+says the socket is ready it is read until OpenSSL wants more from the
+network (``SSLWantReadError``), which leaves nothing decrypted behind
+(``pending()`` is 0). The socket's timeout is put back before the
+connection goes back to the pool. Plain http keeps the held libc calls.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Generator, Iterable, Mapping
@@ -111,8 +118,8 @@ class Answer:
 
 
 def supports(endpoint: Endpoint) -> bool:
-    """Whether requests to ``endpoint`` can be multiplexed (plain http)."""
-    return endpoint.scheme == "http"
+    """Whether requests to ``endpoint`` can be multiplexed (http and https)."""
+    return endpoint.scheme in ("http", "https")
 
 
 class _Failed(Exception):
@@ -127,7 +134,17 @@ class _Failed(Exception):
 class _InFlight(Generic[T]):
     """One request sent and its answer being read."""
 
-    __slots__ = ("connection", "exchange", "idle", "raw", "received", "reused", "started", "tag")
+    __slots__ = (
+        "connection",
+        "exchange",
+        "idle",
+        "raw",
+        "received",
+        "reused",
+        "started",
+        "tag",
+        "timeout",
+    )
 
     def __init__(
         self, tag: T, exchange: Exchange, connection: Connection, reused: bool, started: float
@@ -140,6 +157,9 @@ class _InFlight(Generic[T]):
         self.raw: RawResponse | None = None
         self.received = False  # any byte of the answer yet
         self.idle = 0.0  # seconds waited in poll with nothing arriving
+        # a TLS socket's own timeout, put back when it goes back to the pool
+        # (it is non-blocking while here); None for plain http
+        self.timeout: float | None = None
 
 
 class Multiplexer:
@@ -202,14 +222,25 @@ class Multiplexer:
             exchange.signer.sign(request)
             head = request_head(request.method, request.target(), request.headers)
             connection, reused = self._client.pool_for(request.endpoint).acquire()
-            # a request head into an idle connection's empty send buffer: never waits
-            _send(connection.sock, head + request.body if request.body else head)
+            sock = connection.sock
+            timeout = None
+            if isinstance(sock, ssl.SSLSocket):
+                # sent with the socket's timeout (OpenSSL may need to wait where
+                # a plain send would not), then read without waiting
+                sock.sendall(head + request.body if request.body else head)
+                timeout = sock.gettimeout()
+                sock.settimeout(0)
+            else:
+                # a request head into an idle connection's empty send buffer: never waits
+                _send(sock, head + request.body if request.body else head)
         except Exception as error:  # any: the blocking path says what it is
             if connection is not None:
                 connection.close()
             log.debug("%s %s not multiplexed (%s)", request.method, exchange.subject, error)
             return None
-        return _InFlight(tag, exchange, connection, reused, time.monotonic())
+        state = _InFlight(tag, exchange, connection, reused, time.monotonic())
+        state.timeout = timeout
+        return state
 
     def _wait(
         self, flying: dict[int, _InFlight[T]], poller: select.poll
@@ -247,18 +278,25 @@ class Multiplexer:
     def _receive(self, state: _InFlight[T]) -> Answer | None:
         """Read what arrived; the answer once whole, None while incomplete."""
         connection = state.connection
+        sock = connection.sock
         try:
-            data = self._recv(connection.sock)
+            if isinstance(sock, ssl.SSLSocket):
+                data, ended = _recv_tls(sock)
+            else:
+                data = self._recv(sock)
+                ended = not data
         except BlockingIOError:
             return None
-        except OSError as error:
+        except OSError as error:  # an SSLError too
             raise _Failed(error) from error
         buffer = connection.buffer
         if data:
             state.received = True
             buffer += data
+        elif not ended:
+            return None  # only TLS records with no data (a session ticket)
         try:
-            return self._parse(state, ended=not data)
+            return self._parse(state, ended=ended)
         except (*NETWORK_ERRORS, ValueError) as error:
             raise _Failed(error, stale=state.reused and not state.received) from error
 
@@ -325,6 +363,8 @@ class Multiplexer:
         raw = state.raw
         request = state.exchange.request
         if answer is not None and raw is not None and not raw.will_close and not connection.buffer:
+            if state.timeout is not None:
+                connection.sock.settimeout(state.timeout)
             self._client.pool_for(request.endpoint).release(connection)
         else:
             connection.close()
@@ -365,6 +405,21 @@ def _send(sock: socket.socket, data: bytes) -> None:
             sent = 0
         data = data[sent:]
     sock.sendall(data)
+
+
+def _recv_tls(sock: ssl.SSLSocket) -> tuple[bytes, bool]:
+    """All a non-blocking TLS socket has, and whether the stream ended: read
+    until OpenSSL wants more from the network, so that nothing it decrypted
+    is left where ``poll`` cannot see it."""
+    parts: list[bytes] = []
+    while True:
+        try:
+            data = sock.recv(RECV_SIZE)
+        except ssl.SSLWantReadError:
+            return b"".join(parts), False
+        if not data:  # close_notify, or the peer's FIN (a ragged end)
+            return b"".join(parts), True
+        parts.append(data)
 
 
 def _raise_errno() -> None:

@@ -5,6 +5,8 @@ interim 100 skipped, connections reused; and what it hands back as None
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -13,6 +15,8 @@ import pytest
 from bucketbridge.dataplane import multiplex
 from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.dataplane.multiplex import Answer, Exchange, Multiplexer
+from bucketbridge.dataplane.request import Endpoint
+from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, subject
 from tests.dataplane.server import Exchange as Served
 from tests.dataplane.server import Server
@@ -58,6 +62,33 @@ def _app(served: Served) -> None:
         served.reply(404, b"nope", {"x-why": "gone"})
 
 
+@pytest.fixture(scope="module")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.Certificates:
+    return certs.make(tmp_path_factory.mktemp("certs"))
+
+
+Start = Callable[[Callable[[Served], None]], tuple[Server, HttpClient]]
+
+
+@pytest.fixture(params=["http", "https"])
+def start(
+    request: pytest.FixtureRequest,
+    tls_certs: certs.Certificates,
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+) -> Start:
+    """A server for ``app`` and a client of it, over plain http or TLS."""
+    https = request.param == "https"
+
+    def begin(app: Callable[[Served], None], **changes: float) -> tuple[Server, HttpClient]:
+        if https:
+            server = serve(app, tls=tls_certs.server)
+            return server, make_client(verify=str(tls_certs.ca_file), **changes)
+        return serve(app), make_client(**changes)
+
+    return begin  # type: ignore[return-value]
+
+
 def _run(
     client: HttpClient, server: Server, paths: list[str], window: int = 4
 ) -> dict[str, Answer | None]:
@@ -68,11 +99,8 @@ def _run(
     return dict(Multiplexer(client, window).run(exchanges))
 
 
-def test_every_framing_is_read_whole(
-    serve: Callable[..., Server], make_client: Callable[..., HttpClient]
-) -> None:
-    server = serve(_app)
-    client = make_client()
+def test_every_framing_is_read_whole(start: Start) -> None:
+    server, client = start(_app)
     answers = _run(client, server, ["/length", "/chunked", "/close", "/continue", "/missing"])
     assert {path: answer.body if answer else None for path, answer in answers.items()} == {
         "/length": BODY,
@@ -92,39 +120,85 @@ def test_every_framing_is_read_whole(
 
 
 def test_failures_go_back_for_the_blocking_path(
-    serve: Callable[..., Server],
+    start: Start,
     make_client: Callable[..., HttpClient],
+    tls_certs: certs.Certificates,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(multiplex, "backoff", lambda failures: 0.0)
-    server = serve(_app)
-    answers = _run(make_client(), server, ["/reset", "/short", "/busy", "/length"])
+    server, client = start(_app)
+    answers = _run(client, server, ["/reset", "/short", "/busy", "/length"])
     assert answers["/reset"] is None and answers["/short"] is None
     assert answers["/busy"] is None  # retried on the blocking path, as 503 is
     length = answers["/length"]
     assert length is not None and length.body == BODY
     # one attempt in all: the blocking path would retry nothing, so the answer is final
-    final = _run(make_client(max_attempts=1), server, ["/busy"])["/busy"]
+    once = make_client(verify=str(tls_certs.ca_file), max_attempts=1)
+    final = _run(once, server, ["/busy"])["/busy"]
     assert final is not None and final.status == 503
 
 
-def test_a_silent_server_times_out_alone(
-    serve: Callable[..., Server],
-    make_client: Callable[..., HttpClient],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_silent_server_times_out_alone(start: Start, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(multiplex, "backoff", lambda failures: 0.0)
 
     def app(served: Served) -> None:
         if served.path == "/silent":
             time.sleep(3)
-            served.hang_up()
+            with contextlib.suppress(OSError):  # the client closed it long ago
+                served.hang_up()
         else:
             _app(served)
 
-    server = serve(app)
+    server, client = start(app, read_timeout=0.5)
     started = time.monotonic()
-    answers = _run(make_client(read_timeout=0.5), server, ["/silent", "/length"])
+    answers = _run(client, server, ["/silent", "/length"])
     assert answers["/silent"] is None
     assert answers["/length"] is not None
     assert time.monotonic() - started < 2.5
+
+
+def test_requests_are_in_flight_together(start: Start) -> None:
+    """Four requests at once on four connections (over TLS too): the server
+    answers none until all four have arrived."""
+    arrived = threading.Barrier(4, timeout=5)
+    seen = {"broken": 0}
+
+    def app(served: Served) -> None:
+        try:
+            arrived.wait()
+        except threading.BrokenBarrierError:
+            seen["broken"] += 1  # they came one at a time: the test fails below
+        served.reply(200, BODY)
+
+    server, client = start(app)
+    paths = [f"/{number}" for number in range(4)]
+    started = time.monotonic()
+    answers = _run(client, server, paths)
+    assert [answers[path] and answers[path].body for path in paths] == [BODY] * 4
+    assert seen["broken"] == 0 and time.monotonic() - started < 4
+    # and kept alive: the sockets went back to the pool as they were
+    pool = client.pool_for(Endpoint.parse(server.url))
+    connection, reused = pool.acquire()
+    assert reused
+    assert connection.sock.gettimeout() != 0.0
+    pool.release(connection)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_http_and_https_are_multiplexed(scheme: str) -> None:
+    assert multiplex.supports(Endpoint.parse(f"{scheme}://example.com"))
+
+
+def test_nothing_is_left_where_poll_cannot_see_it(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Receives smaller than a TLS record: OpenSSL holds the rest of the
+    record decrypted, which ``poll`` never reports; it is read all the same."""
+    monkeypatch.setattr(multiplex, "RECV_SIZE", 1000)
+    monkeypatch.setattr(multiplex, "backoff", lambda failures: 0.0)
+    server, client = start(_app, read_timeout=1.0)
+    answers = _run(client, server, ["/length", "/chunked"])
+    assert {path: answer and answer.body for path, answer in answers.items()} == {
+        "/length": BODY,
+        "/chunked": BODY,
+    }

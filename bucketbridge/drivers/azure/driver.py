@@ -96,7 +96,7 @@ class AzureDriver:
         # The hot calls' lean path (:mod:`.wire`); None keeps them on the SDK.
         self.wire: AzureWire | None = None
         # whole reads of small blobs the core multiplexes (base.SmallReads):
-        # lean plane, plain http only (see dataplane.multiplex)
+        # lean plane, http or https (see dataplane.multiplex)
         self.small_reads: AzureWire | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):
             self.wire = AzureWire(

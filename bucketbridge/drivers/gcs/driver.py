@@ -119,7 +119,7 @@ class GcsDriver:
         # the hot calls' own requests (see .wire); None: everything on the SDK
         self.wire: GcsWire | None = None
         # whole reads of small objects the core multiplexes (base.SmallReads):
-        # lean plane, plain http only (see dataplane.multiplex)
+        # lean plane, http or https (see dataplane.multiplex)
         self.small_reads: GcsSmallReads | None = None
         endpoint = Endpoint.parse(settings.endpoint_url)
         if use_lean_plane(settings.connection.data_plane, endpoint):

@@ -118,7 +118,7 @@ class S3Driver:
         if self._wire is None:
             self._sdk.build()  # every call takes the SDK: made now, so bad settings fail here
         # whole reads of small objects the core multiplexes (base.SmallReads):
-        # lean plane, plain http only (see dataplane.multiplex)
+        # lean plane, http or https (see dataplane.multiplex)
         self.small_reads: S3SmallReads | None = None
         if self._wire is not None and multiplexes(self._wire.endpoint):
             self.small_reads = S3SmallReads(self, self._wire)

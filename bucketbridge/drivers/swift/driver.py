@@ -15,7 +15,7 @@ before reads the old version whole if it finishes within
 The hot calls (HEAD, GET and PUT of objects and segments, listing pages)
 take the lean data plane (:mod:`.wire`) unless ``data_plane="sdk"`` or the
 storage URL goes through a proxy; everything else is swiftclient's. Over
-plain http, ``copy``/``sync`` read small objects a window at a time on one
+http or https, ``copy``/``sync`` read small objects a window at a time on one
 thread (:class:`SwiftSmallReads`, :mod:`bucketbridge.dataplane.multiplex`).
 """
 
@@ -110,7 +110,7 @@ class SwiftDriver:
         connection = settings.connection
         self._http = None if connection.data_plane == "sdk" else HttpClient(connection)
         # whole reads of small objects the core multiplexes (base.SmallReads):
-        # lean plane, plain http only (see dataplane.multiplex)
+        # lean plane, http or https (see dataplane.multiplex)
         self.small_reads: SwiftSmallReads | None = None
         if self._http is not None and _may_multiplex(settings):
             self.small_reads = SwiftSmallReads(self, self._http)
@@ -526,8 +526,8 @@ class SwiftSmallReads:
 
     def small_read(self, bucket: str, key: str, listed: ObjectInfo) -> Exchange | None:
         """None where the blocking read must go: an empty object (a DLO
-        lists 0), or a storage URL the auth gave that is not plain http (or
-        is proxied), or an auth that failed (the blocking read raises it)."""
+        lists 0), or a storage URL the auth gave that is not http or https
+        (or is proxied), or an auth that failed (the blocking read raises it)."""
         if listed.key != key or listed.size <= 0:
             return None
         try:
@@ -562,10 +562,10 @@ class SwiftSmallReads:
 
 
 def _may_multiplex(settings: SwiftSettings) -> bool:
-    """Whether the small reads may be multiplexed: the storage URL plain
-    http and not proxied. Where the auth hands the storage URL out (v1, or
+    """Whether the small reads may be multiplexed: the storage URL http or
+    https and not proxied. Where the auth hands the storage URL out (v1, or
     Keystone without ``os_storage_url``), the auth URL's scheme stands for
-    it until then; a storage URL that turns out not to be plain http has
+    it until then; a storage URL that turns out not to be http or https has
     each small read take the blocking path (``SwiftSmallReads.small_read``)."""
     url = settings.storage_url if settings.mode != "v1" else None
     url = url or settings.auth_url
