@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -219,10 +220,13 @@ class _Dropped(Exception):
 
 
 class FaultProxy:
-    """Listens on a free loopback port and forwards to ``upstream`` (host, port)."""
+    """Listens on a free loopback port and forwards to ``upstream`` (host, port);
+    with ``tls`` (a server context) it speaks https to its clients, plain
+    http upstream."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], tls: ssl.SSLContext | None = None) -> None:
         self.upstream = upstream
+        self._tls = tls
         self.requests: list[tuple[float, str, str]] = []
         """(time.monotonic(), method, target) of every request received, in order."""
         self.errors: list[BaseException] = []
@@ -248,7 +252,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self._tls else 'http'}://{self.address}"
 
     def __enter__(self) -> FaultProxy:
         self._acceptor.start()
@@ -329,6 +333,12 @@ class FaultProxy:
             self._sockets.discard(sock)
 
     def _serve(self, client: socket.socket) -> None:
+        if self._tls is not None:
+            try:  # the handshake on this connection's thread, not the acceptor's
+                client = self._tls.wrap_socket(client, server_side=True)
+            except OSError:
+                client.close()
+                return
         self._track(client)
         self._count("open", 1)
         reader = client.makefile("rb")

@@ -1,0 +1,119 @@
+"""Small reads multiplexed over https against a real server: SeaweedFS behind
+the fault proxy, which speaks TLS to the provider (a certificate made for
+the run; ``s3_validate_certs`` off, since the setting takes no CA bundle).
+
+tests/dataplane/test_multiplex.py proves the TLS reading on a test server;
+here a ``copy()`` on one thread keeps the window of reads in flight over
+TLS connections to the real server, and a connection reset in the middle
+of an answer ends as the blocking read ends it: the object copied whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, Location, ProviderList, copy
+from tests.dataplane import certs
+from tests.faults.proxy import Delay, FaultProxy, Request, ResetResponse
+from tests.servers.seaweedfs import S3Server
+
+KEYS = [f"m/k{i:02d}" for i in range(12)]
+
+
+@pytest.fixture
+def tls_proxy(seaweedfs_server: S3Server, tmp_path: Path) -> Iterator[FaultProxy]:
+    upstream = urlsplit(seaweedfs_server.endpoint_url)
+    assert upstream.hostname is not None and upstream.port is not None
+    made = certs.make(tmp_path)
+    with FaultProxy((upstream.hostname, upstream.port), tls=made.server) as proxy:
+        yield proxy
+    assert proxy.errors == []
+
+
+@pytest.fixture
+def source(seaweed_bucket: Bucket) -> dict[str, bytes]:
+    data = {key: os.urandom(4096 + i) for i, key in enumerate(KEYS)}
+    for key, payload in data.items():
+        seaweed_bucket.objects.create(key).upload(payload)
+    return data
+
+
+@pytest.fixture
+def over_tls(
+    seaweedfs_server: S3Server,
+    tls_proxy: FaultProxy,
+    make_provider: Any,
+) -> CloudProvider:
+    provider: CloudProvider = make_provider(
+        seaweedfs_server.config(
+            s3_endpoint_url=tls_proxy.url, s3_validate_certs=False, multiplex_window=4
+        )
+    )
+    return provider
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[CloudProvider]:
+    provider = CloudProviderFactory().create_provider(
+        ProviderList.LOCAL, {"local_root": str(tmp_path / "local")}
+    )
+    yield provider
+    provider.close()
+
+
+def _reads(bucket: str) -> Any:
+    return lambda request: request.method == "GET" and f"/{bucket}/m/" in request.target
+
+
+def _copy(over_tls: CloudProvider, bucket: str, local: CloudProvider) -> tuple[Bucket, Any]:
+    target = local.storage.buckets.create("down")
+    with ThreadPoolExecutor(1) as pool:
+        report = copy(Location(over_tls, bucket, "m/"), Location.of(target), executor=pool)
+    return target, report
+
+
+def test_one_thread_keeps_the_window_in_flight_over_tls(
+    over_tls: CloudProvider,
+    tls_proxy: FaultProxy,
+    seaweed_bucket: Bucket,
+    source: dict[str, bytes],
+    local: CloudProvider,
+) -> None:
+    assert over_tls.driver.small_reads is not None  # type: ignore[attr-defined]
+    tls_proxy.add(_reads(seaweed_bucket.name), Delay(0.05))
+    tls_proxy.reset_counts()
+    target, report = _copy(over_tls, seaweed_bucket.name, local)
+    assert report.ok and report.copied == len(source)
+    assert tls_proxy.most_in_flight == 4  # one thread, the window of 4, over TLS
+    for key, payload in source.items():
+        assert b"".join(target.objects.create(key[2:]).iter_content()) == payload
+
+
+def test_a_reset_mid_answer_over_tls_is_read_again_whole(
+    over_tls: CloudProvider,
+    tls_proxy: FaultProxy,
+    seaweed_bucket: Bucket,
+    source: dict[str, bytes],
+    local: CloudProvider,
+) -> None:
+    broken = KEYS[3]
+
+    def match(request: Request) -> bool:
+        return request.method == "GET" and request.target.split("?")[0].endswith(broken)
+
+    rule = tls_proxy.add(match, ResetResponse(after=100), times=1)
+    tls_proxy.add(_reads(seaweed_bucket.name), Delay(0.05))  # earlier rules win
+    tls_proxy.reset_counts()
+    target, report = _copy(over_tls, seaweed_bucket.name, local)
+    assert rule.matched >= 2  # the reset answer, then the blocking read's
+    assert tls_proxy.most_in_flight == 4  # the reset hit the multiplexed reads
+    assert report.ok and report.copied == len(source)
+    for key, payload in source.items():
+        assert b"".join(target.objects.create(key[2:]).iter_content()) == payload
