@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bucketbridge import CloudProvider, CloudProviderFactory, ProviderList
+
 pytest_plugins = [
     "tests.servers.embedded",
     "tests.servers.fixtures",
@@ -33,3 +35,14 @@ def spec_file() -> Iterator[Path]:
     Path("/tmp/myfile.txt").unlink(missing_ok=True)
     for directory in reversed(made):
         directory.rmdir()
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[CloudProvider]:
+    """A LOCAL provider in the test's temporary directory: where a copy from
+    a server lands (tests/local/conftest.py has its own, on its ``root``)."""
+    provider = CloudProviderFactory().create_provider(
+        ProviderList.LOCAL, {"local_root": str(tmp_path / "local")}
+    )
+    yield provider
+    provider.close()

@@ -17,11 +17,10 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, Location, ProviderList, copy
+from bucketbridge import Bucket, CloudProvider, Location, copy
 from bucketbridge.dataplane.multiplex import Answer, Multiplexer
 from bucketbridge.sync import Batch, Entry, run_batch
 from tests.conformance.conftest import unique_name
@@ -50,15 +49,6 @@ def source(faulty: ProxiedBackend) -> Iterator[tuple[str, dict[str, bytes]]]:
         bucket.objects.create(key).upload(payload)
     yield bucket.name, data
     bucket.delete(delete_contents=True)
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[CloudProvider]:
-    provider = CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(tmp_path / "local")}
-    )
-    yield provider
-    provider.close()
 
 
 def _down(

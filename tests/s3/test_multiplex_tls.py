@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, Location, ProviderList, copy
+from bucketbridge import Bucket, CloudProvider, Location, copy
 from tests.dataplane import certs
 from tests.faults.proxy import Delay, FaultProxy, Request, ResetResponse
 from tests.servers.seaweedfs import S3Server
@@ -57,15 +57,6 @@ def over_tls(
         )
     )
     return provider
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[CloudProvider]:
-    provider = CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(tmp_path / "local")}
-    )
-    yield provider
-    provider.close()
 
 
 def _reads(bucket: str) -> Any:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from swiftclient.client import Connection
 
-from bucketbridge import Bucket, CloudProvider, CloudProviderFactory, Location, ProviderList, copy
+from bucketbridge import Bucket, CloudProvider, Location, copy
 from bucketbridge.dataplane.multiplex import Answer, Exchange, Multiplexer
 from bucketbridge.drivers.records import ObjectInfo
 from bucketbridge.drivers.swift.driver import SwiftDriver, SwiftSmallReads
@@ -29,15 +27,6 @@ from .test_config import MakeProvider
 
 Seen = list[tuple[str, int, bool]]
 """(key, status, whether small_result gave a record) for each answer read."""
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[CloudProvider]:
-    provider = CloudProviderFactory().create_provider(
-        ProviderList.LOCAL, {"local_root": str(tmp_path / "local")}
-    )
-    yield provider
-    provider.close()
 
 
 @pytest.fixture
