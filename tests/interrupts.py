@@ -67,10 +67,10 @@ def interrupted_starts(driver: Any) -> Iterator[list[str]]:
 
 
 @contextmanager
-def interrupted_completions(driver: Any) -> Iterator[list[str]]:
-    """Within, every upload ``driver`` starts is completed (the object is
-    stored), then the thread completing it is interrupted as it would be
-    while reading the server's answer. Yields the ids of the uploads completed."""
+def _completions(driver: Any, interrupt_first: bool) -> Iterator[list[str]]:
+    """Within, every upload ``driver`` starts completes with an interrupt of
+    the main thread after the object is stored, or (``interrupt_first``)
+    0.2 s before. Yields the ids of the uploads completed."""
     completed: list[str] = []
     start = driver.start_multipart
 
@@ -78,13 +78,17 @@ def interrupted_completions(driver: Any) -> Iterator[list[str]]:
         session = start(*args, **kwargs)
         complete = session.complete
 
-        def complete_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        def complete_interrupted(*args: Any, **kwargs: Any) -> Any:
+            if interrupt_first:
+                signal.raise_signal(signal.SIGUSR1)  # the caller is interrupted...
+                time.sleep(0.2)  # ...while the server completes
             info = complete(*args, **kwargs)
             completed.append(session.upload_id)
-            signal.raise_signal(signal.SIGUSR1)
+            if not interrupt_first:
+                signal.raise_signal(signal.SIGUSR1)
             return info
 
-        session.complete = complete_then_interrupt
+        session.complete = complete_interrupted
         return session
 
     driver.start_multipart = start_interrupting
@@ -96,6 +100,15 @@ def interrupted_completions(driver: Any) -> Iterator[list[str]]:
 
 
 @contextmanager
+def interrupted_completions(driver: Any) -> Iterator[list[str]]:
+    """Within, every upload ``driver`` starts is completed (the object is
+    stored), then the thread completing it is interrupted as it would be
+    while reading the server's answer. Yields the ids of the uploads completed."""
+    with _completions(driver, interrupt_first=False) as completed:
+        yield completed
+
+
+@contextmanager
 def interrupted_while_completing(driver: Any) -> Iterator[list[str]]:
     """Within, the main thread is interrupted while every upload ``driver``
     starts is being completed: the interrupt comes first, the server stores
@@ -103,26 +116,5 @@ def interrupted_while_completing(driver: Any) -> Iterator[list[str]]:
     answered). Code completing on the main thread is interrupted there and
     never completes; code that waits for the completion gets the object
     stored. Yields the ids of the uploads completed."""
-    completed: list[str] = []
-    start = driver.start_multipart
-
-    def start_interrupting(*args: Any, **kwargs: Any) -> Any:
-        session = start(*args, **kwargs)
-        complete = session.complete
-
-        def interrupt_then_complete(*args: Any, **kwargs: Any) -> Any:
-            signal.raise_signal(signal.SIGUSR1)  # the caller is interrupted...
-            time.sleep(0.2)
-            info = complete(*args, **kwargs)  # ...while the server completes
-            completed.append(session.upload_id)
-            return info
-
-        session.complete = interrupt_then_complete
-        return session
-
-    driver.start_multipart = start_interrupting
-    try:
-        with interrupts():
-            yield completed
-    finally:
-        del driver.start_multipart
+    with _completions(driver, interrupt_first=True) as completed:
+        yield completed

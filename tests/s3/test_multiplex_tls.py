@@ -70,6 +70,11 @@ def _copy(over_tls: CloudProvider, bucket: str, local: CloudProvider) -> tuple[B
     return target, report
 
 
+def _assert_copied(target: Bucket, source: dict[str, bytes]) -> None:
+    for key, payload in source.items():
+        assert b"".join(target.objects.create(key[2:]).iter_content()) == payload
+
+
 def test_one_thread_keeps_the_window_in_flight_over_tls(
     over_tls: CloudProvider,
     tls_proxy: FaultProxy,
@@ -83,8 +88,7 @@ def test_one_thread_keeps_the_window_in_flight_over_tls(
     target, report = _copy(over_tls, seaweed_bucket.name, local)
     assert report.ok and report.copied == len(source)
     assert tls_proxy.most_in_flight == 4  # one thread, the window of 4, over TLS
-    for key, payload in source.items():
-        assert b"".join(target.objects.create(key[2:]).iter_content()) == payload
+    _assert_copied(target, source)
 
 
 def test_a_reset_mid_answer_over_tls_is_read_again_whole(
@@ -106,5 +110,4 @@ def test_a_reset_mid_answer_over_tls_is_read_again_whole(
     assert rule.matched >= 2  # the reset answer, then the blocking read's
     assert tls_proxy.most_in_flight == 4  # the reset hit the multiplexed reads
     assert report.ok and report.copied == len(source)
-    for key, payload in source.items():
-        assert b"".join(target.objects.create(key[2:]).iter_content()) == payload
+    _assert_copied(target, source)
