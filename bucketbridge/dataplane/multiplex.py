@@ -147,7 +147,13 @@ class _InFlight(Generic[T]):
     )
 
     def __init__(
-        self, tag: T, exchange: Exchange, connection: Connection, reused: bool, started: float
+        self,
+        tag: T,
+        exchange: Exchange,
+        connection: Connection,
+        reused: bool,
+        started: float,
+        timeout: float | None,
     ) -> None:
         self.tag = tag
         self.exchange = exchange
@@ -159,7 +165,7 @@ class _InFlight(Generic[T]):
         self.idle = 0.0  # seconds waited in poll with nothing arriving
         # a TLS socket's own timeout, put back when it goes back to the pool
         # (it is non-blocking while here); None for plain http
-        self.timeout: float | None = None
+        self.timeout = timeout
 
 
 class Multiplexer:
@@ -238,9 +244,7 @@ class Multiplexer:
                 connection.close()
             log.debug("%s %s not multiplexed (%s)", request.method, exchange.subject, error)
             return None
-        state = _InFlight(tag, exchange, connection, reused, time.monotonic())
-        state.timeout = timeout
-        return state
+        return _InFlight(tag, exchange, connection, reused, time.monotonic(), timeout)
 
     def _wait(
         self, flying: dict[int, _InFlight[T]], poller: select.poll
