@@ -137,6 +137,7 @@ def _write_configs(
     log_port: int,
     max_file_size: int = MAX_FILE_SIZE,
     max_segments: int = MAX_SEGMENTS,
+    listing_limit: int | None = None,
 ) -> None:
     user = pwd.getpwuid(os.getuid()).pw_name  # Swift's default "swift" user does not exist
     common = (
@@ -149,6 +150,11 @@ def _write_configs(
         "[swift-hash]\nswift_hash_path_prefix = bb\nswift_hash_path_suffix = bb\n\n"
         "[storage-policy:0]\nname = Policy-0\ndefault = yes\n\n"
         f"[swift-constraints]\nmax_file_size = {max_file_size}\n"
+        + "".join(
+            f"{kind}_listing_limit = {listing_limit}\n"
+            for kind in ("container", "account")
+            if listing_limit is not None
+        )
     )
     for server in ("object", "container", "account"):
         (etc / f"{server}-server.conf").write_text(
@@ -175,6 +181,11 @@ def _write_configs(
     # 3-part upload proves the nested manifests 1001 parts would need
     sections = sections.replace(
         "use = egg:swift#slo\n", f"use = egg:swift#slo\nmax_manifest_segments = {max_segments}\n"
+    )
+    # a DLO's GET sleeps a second a segment past its tenth (a cluster's
+    # throttle, not a rule a client sees): never here
+    sections = sections.replace(
+        "use = egg:swift#dlo\n", "use = egg:swift#dlo\nrate_limit_segments_per_sec = 0\n"
     )
     (etc / "proxy-server.conf").write_text(
         f"[DEFAULT]\n{common}bind_port = {ports['proxy']}\n\n"
@@ -239,10 +250,16 @@ def _ready(server: SwiftServer, ports: dict[str, int]) -> bool:
 
 @contextmanager
 def start_swift(
-    root: Path, *, max_file_size: int = MAX_FILE_SIZE, max_segments: int = MAX_SEGMENTS
+    root: Path,
+    *,
+    max_file_size: int = MAX_FILE_SIZE,
+    max_segments: int = MAX_SEGMENTS,
+    listing_limit: int | None = None,
 ) -> Iterator[SwiftServer]:
     """Run the all-in-one Swift with its configs, rings and data under ``root``
-    (bench/ passes Swift's production limits: 5 GiB + 2 bytes, 1000)."""
+    (bench/ passes Swift's production limits: 5 GiB + 2 bytes, 1000).
+    ``listing_limit``: the most names a container or account listing page
+    holds (Swift's default 10,000), lowered for a cluster configured so."""
     python = swift_venv() / "bin" / "python"
     if not (swift_venv() / "bin" / "swift-proxy-server").is_file():
         raise ServerStartError(f"Swift is not installed in {swift_venv()}: run {INSTALL_HINT}")
@@ -256,7 +273,7 @@ def start_swift(
         "account": account_port,
         "proxy": proxy_port,
     }
-    _write_configs(etc, devices, ports, log_port, max_file_size, max_segments)
+    _write_configs(etc, devices, ports, log_port, max_file_size, max_segments, listing_limit)
     proxy_url = f"http://127.0.0.1:{proxy_port}"
     server = SwiftServer(proxy_url, f"{proxy_url}/auth/v1.0", USER, KEY, root)
     # -I: the launcher's folder holds this module, named like the swift package

@@ -258,6 +258,22 @@ def _slo_pieces(driver: SwiftDriver, bucket: str, key: str, revision: str | None
     return _flatten(driver, entries)
 
 
+def dlo_segments(driver: SwiftDriver, bucket: str, key: str, manifest: str) -> list[dict[str, Any]]:
+    """The listing of the DLO segments ``manifest`` (its
+    ``X-Object-Manifest``, ``container/prefix``) names, in the order Swift
+    joins them, every page of it."""
+    container, _, prefix = manifest.partition("/")
+    with driver.mapped(bucket, key) as conn:
+        _, listing = conn.get_container(container, prefix=prefix, full_listing=True)
+    return list(listing)
+
+
+def dlo_size(driver: SwiftDriver, bucket: str, key: str, manifest: str) -> int:
+    """The size of the DLO at ``key``: its segments' sum, as Swift counts it
+    where it states one."""
+    return sum(int(entry["bytes"]) for entry in dlo_segments(driver, bucket, key, manifest))
+
+
 def _dlo_pieces(
     driver: SwiftDriver, bucket: str, key: str, manifest: str, etag: str
 ) -> list[Piece]:
@@ -266,9 +282,8 @@ def _dlo_pieces(
     Swift concatenates them. Pinned: Swift's DLO etag is the MD5 of the
     segments' etags, so the listing must make the one looked up, and each
     segment is copied with ``If-Match`` its listed etag."""
-    container, _, prefix = manifest.partition("/")
-    with driver.mapped(bucket, key) as conn:
-        _, listing = conn.get_container(container, prefix=prefix, full_listing=True)
+    container = manifest.partition("/")[0]
+    listing = dlo_segments(driver, bucket, key, manifest)
     digest = hashlib.md5(usedforsecurity=False)
     for entry in listing:
         digest.update(str(entry["hash"]).strip('"').encode())

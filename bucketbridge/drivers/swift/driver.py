@@ -41,14 +41,13 @@ from ...errors import (
     InvalidConfigurationException,
     InvalidValueException,
     NotFoundException,
-    PermissionDeniedException,
     PreconditionFailedException,
-    ProviderConnectionException,
+    ProviderInternalException,
 )
 from ..base import CopiesObjects, Driver, ListsDirectories
 from ..http_errors import Subject
 from ..paging import pages_in_turn, read_ahead
-from ..ranges import empty_read
+from ..ranges import empty_read, within
 from ..records import (
     Body,
     BucketInfo,
@@ -65,6 +64,7 @@ from . import copies, metadata
 from .client import ConnectionPool, SwiftSettings, read_settings
 from .errors import network_errors, refused_range, status_error, swift_errors, translate
 from .large import SEGMENTS_SUFFIX, SloUpload, list_uploads, remove_our_segments, segment_container
+from .limits import PublishedLimits
 from .listing import Listed, decode_page, records_of, utc_time
 from .replies import written_info
 from .retire import replaced_segments, retire_segments
@@ -72,8 +72,6 @@ from .segments import SegmentReads
 from .signing import TokenSigner
 from .tempurl import TempUrlSigner
 from .wire import SwiftWire, decoded
-
-DEFAULT_SEGMENTS = 1000
 
 
 def create_driver(settings: Settings) -> SwiftDriver:
@@ -97,7 +95,7 @@ class SwiftDriver:
         self.pool = ConnectionPool(settings)
         self._subject = Subject("Swift", settings.storage_url or settings.auth_url or "")
         self._signer = TempUrlSigner(self, settings.temp_url_key)
-        self._manifest_limit: int | None = None
+        self.limits = PublishedLimits(self._published_info)
         # buckets seen to exist whose segments container this driver made:
         # a large upload to one skips both looks (see large.SloUpload.start)
         self.segments_ready: set[str] = set()
@@ -214,11 +212,16 @@ class SwiftDriver:
     def list_buckets(self, *, marker: str | None, limit: int) -> Page[BucketInfo]:
         """Server-side pages; segment containers are the driver's own and
         are left out (a page may then be short, its marker still says more)."""
-        with self.mapped() as conn:
-            _, containers = conn.get_account(marker=marker, limit=limit)
+
+        def fetch(asked: int) -> list[dict[str, Any]]:
+            with self.mapped() as conn:
+                _, containers = conn.get_account(marker=marker, limit=asked)
+            return list(containers)
+
+        containers, asked = self.limits.account_listing.page(limit, fetch)
         names = [c["name"] for c in containers]
         shown = [BucketInfo(name) for name in names if not name.endswith(SEGMENTS_SUFFIX)]
-        return Page(shown, names[-1] if len(names) == limit else None)
+        return Page(shown, names[-1] if len(names) == asked else None)
 
     # --- objects --------------------------------------------------------
 
@@ -226,7 +229,7 @@ class SwiftDriver:
         headers = self.object_headers(bucket, key)
         if headers is None:
             return None
-        info = _info(key, headers, int(headers["content-length"]))
+        info = _info(key, headers, self._size_of(bucket, key, headers))
         if self._segment_reads is not None:
             self._segment_reads.saw(bucket, key, headers, info)
         return info
@@ -247,15 +250,19 @@ class SwiftDriver:
         self, bucket: str, *, prefix: str | None, marker: str | None, limit: int
     ) -> Page[ObjectInfo]:
         wire = self.wire()
-        if wire is not None:
-            listing = wire.listing(bucket, prefix=prefix, marker=marker, limit=limit)
-        else:
+
+        def fetch(asked: int) -> list[dict[str, Any]]:
+            if wire is not None:
+                return wire.listing(bucket, prefix=prefix, marker=marker, limit=asked)
             with self.mapped(bucket) as conn:
                 _, listing = conn.get_container(
-                    bucket, marker=marker, limit=limit, prefix=prefix or None
+                    bucket, marker=marker, limit=asked, prefix=prefix or None
                 )
+            return list(listing)
+
+        listing, asked = self.limits.container_listing.page(limit, fetch)
         items = [_listed(entry) for entry in listing]
-        return Page(items, items[-1].key if len(items) == limit else None)
+        return Page(items, items[-1].key if len(items) == asked else None)
 
     def list_ahead(
         self, bucket: str, *, prefix: str | None, limit: int
@@ -270,8 +277,11 @@ class SwiftDriver:
         describe = wire.describe(bucket)
 
         def fetch(marker: str | None) -> tuple[list[Listed], str | None]:
-            data = wire.listing_raw(bucket, prefix=prefix, marker=marker, limit=limit)
-            return decode_page(data, limit, describe)
+            data, asked = self.limits.container_listing.page(
+                limit,
+                lambda asked: wire.listing_raw(bucket, prefix=prefix, marker=marker, limit=asked),
+            )
+            return decode_page(data, asked, describe)
 
         with closing(read_ahead(fetch, records_of)) as pages:
             yield from pages
@@ -284,16 +294,22 @@ class SwiftDriver:
         objects. A marker naming a directory resumes past every key below it
         (the server skips a subdir equal to the marker)."""
         wire = self.wire()
-        if wire is not None:
-            listing = wire.listing(bucket, prefix=prefix, marker=marker, limit=limit, delimiter="/")
-        else:
+
+        def fetch(asked: int) -> list[dict[str, Any]]:
+            if wire is not None:
+                return wire.listing(
+                    bucket, prefix=prefix, marker=marker, limit=asked, delimiter="/"
+                )
             with self.mapped(bucket) as conn:
                 _, listing = conn.get_container(
-                    bucket, marker=marker, limit=limit, prefix=prefix or None, delimiter="/"
+                    bucket, marker=marker, limit=asked, prefix=prefix or None, delimiter="/"
                 )
+            return list(listing)
+
+        listing, asked = self.limits.container_listing.page(limit, fetch)
         objects = [_listed(entry) for entry in listing if "subdir" not in entry]
         directories = [str(entry["subdir"]) for entry in listing if "subdir" in entry]
-        last = listing[-1] if len(listing) == limit else None
+        last = listing[-1] if len(listing) == asked else None
         next_marker = None if last is None else str(last.get("subdir") or last["name"])
         return DirectoryPage(objects, directories, next_marker)
 
@@ -382,13 +398,35 @@ class SwiftDriver:
             self.pool.give_back(conn)
             raise
         release = _Release(body, lambda: self.pool.give_back(conn))
-        info = _info(key, got, _total_size(got))
+        try:
+            info = _info(key, got, self._size_of(bucket, key, got))
+        except BaseException:
+            release()
+            raise
         if options.if_revision is not None and info.revision != options.if_revision:
             release()
             raise PreconditionFailedException(
                 f"object {key!r} in bucket {bucket!r} was replaced while being read"
             )
-        return ObjectStream(info, self._chunks(body, bucket, key, release), release)
+        chunks = self._chunks(body, bucket, key, release)
+        if "Range" in headers and "content-range" not in got:  # the whole object
+            chunks = within(chunks, options.start, options.end)
+        return ObjectStream(info, chunks, release)
+
+    def _size_of(self, bucket: str, key: str, headers: Mapping[str, str]) -> int:
+        """The whole object's size from its GET's or HEAD's headers. Swift
+        answers a DLO of at least a listing page of segments with no size:
+        its GET is chunked, its HEAD states the manifest's own 0 bytes (as
+        an empty DLO's does); the size is then its segments' sum."""
+        stated = _stated_size(headers)
+        manifest = headers.get("x-object-manifest")
+        if manifest and not stated:
+            return copies.dlo_size(self, bucket, key, manifest)
+        if stated is None:
+            raise ProviderInternalException(
+                f"Swift answered {self._subject.on(bucket, key).describe()} without its size"
+            )
+        return stated
 
     def _read_lean(
         self,
@@ -406,12 +444,19 @@ class SwiftDriver:
         if response is None:
             return empty_read(self, bucket, key, options)
         got = decoded(response.headers)
-        info = _info(key, got, _total_size(got))
+        try:
+            info = _info(key, got, self._size_of(bucket, key, got))
+        except BaseException:
+            response.close()
+            raise
         if options.if_revision is not None and info.revision != options.if_revision:
             response.close()
             raise PreconditionFailedException(
                 f"object {key!r} in bucket {bucket!r} was replaced while being read"
             )
+        if "Range" in headers and "content-range" not in got:  # the whole object
+            chunks = within(response.chunks(options.chunk_size), options.start, options.end)
+            return ObjectStream(info, chunks, response.close)
         return ObjectStream(
             info,
             response.chunks(options.chunk_size),
@@ -482,23 +527,11 @@ class SwiftDriver:
     def list_multipart(self, bucket: str) -> Iterator[UploadInfo]:
         return list_uploads(self, bucket)
 
-    def max_manifest_segments(self) -> int:
-        """The server's SLO limit from ``/info`` (read once; 1000, Swift's
-        default, if the server does not publish it)."""
-        if self._manifest_limit is None:
-            try:
-                with self.mapped() as conn:
-                    info = conn.get_capabilities()
-                limit = int(info.get("slo", {}).get("max_manifest_segments", DEFAULT_SEGMENTS))
-            except (
-                ProviderConnectionException,
-                InvalidValueException,
-                NotFoundException,
-                PermissionDeniedException,
-            ):
-                limit = DEFAULT_SEGMENTS  # /info may be disabled; Swift's default holds
-            self._manifest_limit = max(2, limit)
-        return self._manifest_limit
+    def _published_info(self) -> Mapping[str, Any]:
+        """The cluster's ``/info`` (:class:`.limits.PublishedLimits` reads it once)."""
+        with self.mapped() as conn:
+            info: Mapping[str, Any] = conn.get_capabilities()
+        return info
 
     # --- temp URLs ------------------------------------------------------
 
@@ -643,10 +676,12 @@ def _listed(entry: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-def _total_size(headers: Mapping[str, str]) -> int:
+def _stated_size(headers: Mapping[str, str]) -> int | None:
+    """The whole object's size as an answer states it (a range's total,
+    else its length), or None where it states none."""
     content_range = headers.get("content-range")
     if content_range and "/" in content_range:
         total = content_range.rsplit("/", 1)[1]
-        if total.isdigit():
-            return int(total)
-    return int(headers["content-length"])
+        return int(total) if total.isdigit() else None  # "*": not known
+    length = headers.get("content-length")
+    return int(length) if length is not None and length.isdigit() else None

@@ -153,7 +153,7 @@ class SloUpload:
             }
             for part in parts
         ]
-        manifest = self._nested(manifest, self._driver.max_manifest_segments())
+        manifest = self._nested(manifest, self._driver.limits.manifest_segments())
         from .driver import write_headers
         from .retire import replaced_segments, retire_segments
 
@@ -290,17 +290,22 @@ def _segment_entries(driver: SwiftDriver, bucket: str) -> Iterator[tuple[str, st
     """Name and time of every object in the bucket's segments container."""
     segments = segment_container(bucket)
     marker: str | None = None
+
+    def fetch(asked: int) -> list[dict[str, Any]]:
+        with driver.mapped(bucket) as conn:
+            _, listing = conn.get_container(segments, marker=marker, limit=asked)
+        return list(listing)
+
     while True:
         try:
-            with driver.mapped(bucket) as conn:
-                _, listing = conn.get_container(segments, marker=marker, limit=LISTING_LIMIT)
+            listing, asked = driver.limits.container_listing.page(LISTING_LIMIT, fetch)
         except NotFoundException:
             if driver.head_bucket(bucket) is None:
                 raise
             return
         for entry in listing:
             yield str(entry["name"]), str(entry["last_modified"])
-        if len(listing) < LISTING_LIMIT:
+        if len(listing) < asked:
             return
         marker = listing[-1]["name"]
 
