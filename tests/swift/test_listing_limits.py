@@ -1,5 +1,5 @@
 """A Swift cluster whose listing pages are capped lower than the default
-(``container_listing_limit``/``account_listing_limit``: 20 here, 10,000 by
+(``container_listing_limit``/``account_listing_limit``: 10 here, 10,000 by
 default), and what that cap does to a DLO: Swift then answers a DLO of at
 least a page of segments with no size (its GET chunked, its HEAD the
 manifest's own 0 bytes). On both data planes, every listing still names
@@ -22,7 +22,7 @@ from bucketbridge import Bucket, CloudProvider
 from bucketbridge.directories import walk_directory
 from tests.servers.swift import SwiftServer, start_swift
 
-LIMIT = 20
+LIMIT = 10
 PLANES = ("lean", "sdk")
 
 
@@ -111,7 +111,7 @@ def big_dlo(bucket: Bucket, raw: Connection) -> Iterator[bytes]:
     serves without a size; its bytes."""
     holder = f"{bucket.name}-segments-of-a-dlo"
     raw.put_container(holder)
-    parts = [f"part {n:03d};".encode() * (n + 1) for n in range(LIMIT + 5)]
+    parts = [f"part {n:03d};".encode() * (n + 1) for n in range(LIMIT)]
     for number, part in enumerate(parts):
         raw.put_object(holder, f"p/{number:03d}", part)
     raw.put_object(bucket.name, "dlo.bin", b"", headers={"X-Object-Manifest": f"{holder}/p/"})
@@ -134,3 +134,12 @@ def test_a_dlo_served_without_a_size_reads_whole(
     target = tmp_path / "dlo.bin"
     found.download_to_file(str(target))
     assert target.read_bytes() == big_dlo
+
+
+def test_a_dlo_served_without_a_size_is_copied_whole(bucket: Bucket, big_dlo: bytes) -> None:
+    """Swift refuses to COPY it (413): it is copied segment by segment."""
+    found = bucket.objects.get("dlo.bin")
+    assert found is not None
+    copied = found.copy_to(bucket, "copy.bin")
+    assert copied.size == len(big_dlo)
+    assert b"".join(copied.iter_content()) == big_dlo
