@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
 from .checks import check_metadata
-from .drivers.base import Driver, SmallReads
+from .drivers.base import Driver, SmallReads, SmallWrites
 from .drivers.records import (
+    Body,
     ObjectInfo,
     ObjectStream,
     ReadOptions,
@@ -37,7 +38,7 @@ from .reads import open_read
 from .transfer import Progress, TransferPlan, UploadTarget, put_bytes, upload_stream
 
 if TYPE_CHECKING:
-    from .dataplane.multiplex import Answer
+    from .dataplane.multiplex import Answer, Exchange
 
 T = TypeVar("T")
 
@@ -104,6 +105,17 @@ def copy_object(
     return _streamed(source, stream, target, plan, progress, content_type, metadata, metadata_of)
 
 
+@dataclass(slots=True)
+class SmallPut:
+    """An object read whole, to be put in one request at ``key`` with
+    ``options``; ``sent``: its PUT went out on the multiplexer once."""
+
+    key: str
+    data: bytes | bytearray
+    options: WriteOptions
+    sent: bool = False
+
+
 class Copier:
     """:func:`copy_object` for the objects of one ``copy()``/``sync()``
     batch: one source bucket into one target bucket, without ``content_type``
@@ -114,7 +126,10 @@ class Copier:
     one buffer and one put, with its write options built once and no record
     made only to be replaced: per 4 KiB object, the records, reader and
     body layers of the general path were about half of the batch path's own
-    CPU (bench/engine_overhead.py)."""
+    CPU (bench/engine_overhead.py). The read (:meth:`load`, or
+    :meth:`load_read` from a multiplexed one) and the put (:meth:`put`, or
+    :meth:`writes` and :meth:`put_written` multiplexed) are apart, so that
+    either side can run many at once on one thread."""
 
     def __init__(
         self,
@@ -125,12 +140,15 @@ class Copier:
         progress: Progress,
         small_reads: SmallReads | None = None,
         window: int = 1,
+        small_writes: SmallWrites | None = None,
+        write_window: int = 1,
     ) -> None:
         """``source`` and ``target`` name the buckets (their keys are
         unused); ``target.options`` gives the create-only rule.
         ``small_reads``: the source driver's, to read small objects ``window``
         at a time on this thread (:meth:`reads`); None, or a window of 1:
-        each read is the blocking one."""
+        each read is the blocking one. ``small_writes`` and ``write_window``
+        the same for the target's puts (:meth:`writes`)."""
         self._source = source
         self._target = target
         self._target_provider = target_provider
@@ -142,13 +160,35 @@ class Copier:
         self._create_only = target.options.create_only
         self._small_reads = small_reads if window > 1 and not self._inside else None
         self._window = window
+        self._small_writes = small_writes if write_window > 1 and not self._inside else None
+        self._write_window = write_window
         self.small_limit = min(plan.threshold, MULTIPLEX_LIMIT)
+
+    @property
+    def reads_many(self) -> bool:
+        """Whether small objects are read by :meth:`reads`."""
+        return self._small_reads is not None
+
+    @property
+    def writes_many(self) -> bool:
+        """Whether small objects are put by :meth:`writes`."""
+        return self._small_writes is not None
 
     def multiplexes(self, listed: ObjectInfo | None) -> bool:
         """Whether the object a listing described as ``listed`` is read by
         :meth:`reads`: small, and the source driver offers the small read."""
         return (
             self._small_reads is not None and listed is not None and listed.size <= self.small_limit
+        )
+
+    def multiplexes_writes(self, listed: ObjectInfo | None) -> bool:
+        """Whether the copy of the object a listing described as ``listed``
+        is put by :meth:`writes`: small, and the target driver offers the
+        small write (the size the read finds decides in the end)."""
+        return (
+            self._small_writes is not None
+            and listed is not None
+            and listed.size <= self.small_limit
         )
 
     def reads(
@@ -166,6 +206,51 @@ class Copier:
         exchanges = ((tag, small.small_read(bucket, key, listed)) for tag, key, listed in jobs)
         return Multiplexer(small.client, self._window).run(exchanges)
 
+    def writes(
+        self, jobs: Iterable[tuple[T, SmallPut | None]]
+    ) -> Generator[tuple[T, Answer | None], None, None]:
+        """The puts of ``jobs`` (a tag, what to put: None for none), at most
+        the write window in flight on this thread, each answer as it
+        completes (at once for None): for :meth:`put_written`."""
+        small = self._small_writes
+        if small is None:
+            raise ValueError("this copier has no small writes")  # a caller's bug
+        from .dataplane.multiplex import Multiplexer
+
+        bucket = self._target.bucket
+
+        def exchanges() -> Iterator[tuple[T, Exchange | None]]:
+            for tag, put in jobs:
+                exchange = None
+                if put is not None:
+                    if not isinstance(put.data, bytes):  # the multiplexer sends bytes
+                        put.data = bytes(put.data)
+                    exchange = small.small_write(bucket, put.key, put.data, put.options)
+                    put.sent = exchange is not None
+                yield tag, exchange
+
+        return Multiplexer(small.client, self._write_window).run(exchanges())
+
+    def put_written(self, put: SmallPut, answer: Answer | None) -> ObjectInfo:
+        """The record of ``put``, from ``answer``, its PUT's by :meth:`writes`.
+        Without an answer (its exchange failed, or was not made), or where
+        the driver says the blocking put must decide, :meth:`put` puts it,
+        told when a copy was sent already (see ``SmallWrites.put_again``).
+        Progress counts the object once its answer is accepted."""
+        small = self._small_writes
+        target = self._target
+        if small is not None and put.sent:
+            data = put.data
+            assert isinstance(data, bytes)  # made so by writes()
+            info = None
+            if answer is not None:
+                info = small.small_written(target.bucket, put.key, data, put.options, answer)
+            if info is None:
+                info = small.put_again(target.bucket, put.key, Body.of_bytes(data), put.options)
+            self._progress(info.size)
+            return info
+        return self.put(put)
+
     def copy_read(
         self,
         source_key: str,
@@ -175,10 +260,21 @@ class Copier:
         metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
     ) -> ObjectInfo:
         """Copy ``source_key`` to ``key`` from ``answer``, its read by
-        :meth:`reads`: put as :meth:`copy` puts a small object. Without an
-        answer (its exchange failed or was not made), or where the driver
-        says the blocking read must decide, :meth:`copy` reads it again,
-        retried and mapped as every read is."""
+        :meth:`reads`: put as :meth:`copy` puts a small object."""
+        return self.put(self.load_read(source_key, key, listed, answer, metadata_of))
+
+    def load_read(
+        self,
+        source_key: str,
+        key: str,
+        listed: ObjectInfo,
+        answer: Answer | None,
+        metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
+    ) -> SmallPut | ObjectInfo:
+        """What to put at ``key`` from ``answer``, the read of ``source_key``
+        by :meth:`reads`. Without an answer (its exchange failed or was not
+        made), or where the driver says the blocking read must decide,
+        :meth:`load` reads it again, retried and mapped as every read is."""
         small = self._small_reads
         if answer is not None and small is not None:
             info = small.small_result(self._source.bucket, source_key, listed, answer)
@@ -187,13 +283,8 @@ class Copier:
                 options = _write_options(
                     key, info, None, listed.content_type, metadata, self._create_only
                 )
-                target = self._target
-                return put_bytes(
-                    UploadTarget(target.driver, target.features, target.bucket, key, options),
-                    answer.body,
-                    self._progress,
-                )
-        return self.copy(source_key, key, listed, metadata_of)
+                return SmallPut(key, answer.body, options)
+        return self.load(source_key, key, listed, metadata_of)
 
     def copy(
         self,
@@ -204,6 +295,19 @@ class Copier:
     ) -> ObjectInfo:
         """Copy ``source_key`` to ``key`` (checked by the caller): as
         :func:`copy_object` would, with ``listed`` the listing's record."""
+        return self.put(self.load(source_key, key, listed, metadata_of))
+
+    def load(
+        self,
+        source_key: str,
+        key: str,
+        listed: ObjectInfo | None,
+        metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
+    ) -> SmallPut | ObjectInfo:
+        """The bytes and options of ``source_key``'s copy at ``key``, read
+        whole the blocking way; or, for a copy made inside the provider or
+        of an object larger than the threshold (streamed), the record of
+        the copy already made."""
         source, target = self._source, self._target
         if self._inside:
             return copy_object(
@@ -244,9 +348,16 @@ class Copier:
             data = _read_whole(stream, info.size, source.bucket, source_key)
         finally:
             stream.close()  # before the put: its connection goes back to the pool
+        return SmallPut(key, data, options)
+
+    def put(self, loaded: SmallPut | ObjectInfo) -> ObjectInfo:
+        """Put what :meth:`load` gave, the blocking way (a record: already copied)."""
+        if isinstance(loaded, ObjectInfo):
+            return loaded
+        target = self._target
         return put_bytes(
-            UploadTarget(target.driver, target.features, target.bucket, key, options),
-            data,
+            UploadTarget(target.driver, target.features, target.bucket, loaded.key, loaded.options),
+            loaded.data,
             self._progress,
         )
 

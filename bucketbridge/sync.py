@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .checkpoint import Checkpoint
 from .checks import boolean, check_metadata, optional_callable, positive_int
-from .copying import MULTIPLEX_LIMIT, Copier, CopySource
+from .copying import MULTIPLEX_LIMIT, Copier, CopySource, SmallPut
 from .directories import walk_objects
 from .drivers.records import ObjectInfo, WriteOptions
 from .errors import (
@@ -579,12 +579,22 @@ def _weigher(
     width: int,
     workers: int,
 ) -> Callable[[Batch | None], int]:
-    """How ``_submit_all`` weighs this run's batches (on threads)."""
-    origin = provider_for(source)
-    window: int = origin.settings["multiplex_window"]
-    if origin.features.small_reads is None or window <= 1:
+    """How ``_submit_all`` weighs this run's batches (on threads): by the
+    requests a batch of small objects keeps in flight, its reads' window
+    where the source multiplexes them and its puts' where the target does."""
+    origin, target = provider_for(source), provider_for(destination)
+    if origin is target and target.features.copies_objects is not None:
+        return _one  # copied inside the provider: nothing multiplexed (Copier)
+    window = 0
+    for settings, offered in (
+        (origin.settings, origin.features.small_reads),
+        (target.settings, target.features.small_writes),
+    ):
+        if offered is not None and settings["multiplex_window"] > 1:
+            window += settings["multiplex_window"]
+    if window <= 1:
         return _one
-    plan = TransferPlan.resolve(config, provider_for(destination).settings)
+    plan = TransferPlan.resolve(config, target.settings)
     return _Weigher(window, min(plan.threshold, MULTIPLEX_LIMIT), width, min(width, workers))
 
 
@@ -752,6 +762,16 @@ def _unchanged(
     return etag is not None and etag in (there.etag, there.metadata.get(SOURCE_ETAG_KEY))
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """An entry read whole for a multiplexed put: what to put, the record
+    of a copy made without one (streamed, or inside the provider), or the
+    failure its call raises."""
+
+    entry: Entry
+    outcome: SmallPut | ObjectInfo | BucketBridgeException
+
+
 class _Copier:
     """``BucketObject.copy_to`` for every object of one batch, with what they
     share (the transfer plan, both drivers, one progress relay) resolved
@@ -786,26 +806,87 @@ class _Copier:
             Progress(progress),
             source.features.small_reads,
             source.settings["multiplex_window"],
+            destination.features.small_writes,
+            destination.settings["multiplex_window"],
         )
 
     def each(self, entries: Sequence[Entry]) -> Iterator[tuple[Entry, Callable[[], ObjectInfo]]]:
         """Each entry with the call that copies it, errors as :meth:`copy`'s.
         The small ones the source reads whole on this thread, a window at a
-        time (``Copier.reads``), come last, as their reads complete; the
-        rest first, each read when its call is made. An entry that may be
-        unchanged is never read ahead: the caller looks at it first."""
+        time (``Copier.reads``), or that the target puts so (``Copier.writes``),
+        come last, as their reads or puts complete; the rest first, each
+        read when its call is made. An entry that may be unchanged is never
+        read ahead: the caller looks at it first."""
         copier = self._copier
         small: list[tuple[Entry, str, ObjectInfo]] = []
         for entry in entries:
             listed = entry.info
-            if entry.maybe_same or listed is None or not copier.multiplexes(listed):
+            if (
+                entry.maybe_same
+                or listed is None
+                or not (copier.multiplexes(listed) or copier.multiplexes_writes(listed))
+            ):
                 yield entry, functools.partial(self.copy, entry)
             else:
                 small.append((entry, self._source_prefix + entry.name, listed))
-        if small:
+        if not small:
+            return
+        if not copier.writes_many:
             with contextlib.closing(copier.reads(small)) as answers:
                 for entry, answer in answers:
                     yield entry, functools.partial(self._copy_read, entry, answer)
+            return
+        with contextlib.closing(copier.writes(self._loads(small))) as written:
+            for loaded, answer in written:
+                yield loaded.entry, functools.partial(self._put_written, loaded, answer)
+
+    def _loads(
+        self, small: list[tuple[Entry, str, ObjectInfo]]
+    ) -> Iterator[tuple[_Loaded, SmallPut | None]]:
+        """Each small entry read whole (through the multiplexer where the
+        source offers it, else the blocking way on this thread), with what
+        to put; a failed read, or a copy made without a put, puts nothing."""
+        copier = self._copier
+        if copier.reads_many:
+            with contextlib.closing(copier.reads(small)) as answers:
+                for entry, answer in answers:
+                    yield self._loaded(entry, answer)
+        else:
+            for entry, _, _ in small:
+                yield self._loaded(entry, None)
+
+    def _loaded(self, entry: Entry, answer: Answer | None) -> tuple[_Loaded, SmallPut | None]:
+        try:
+            loaded = self._load(entry, answer)
+        except BucketBridgeException as error:  # the entry's failure, raised by its call
+            return _Loaded(entry, error), None
+        if isinstance(loaded, ObjectInfo):
+            return _Loaded(entry, loaded), None
+        return _Loaded(entry, loaded), loaded
+
+    @wrap_foreign_errors
+    def _load(self, entry: Entry, answer: Answer | None) -> SmallPut | ObjectInfo:
+        key = validate_object_key(self._prefix + entry.name)
+        listed = entry.info
+        assert listed is not None  # only such entries are read ahead
+        return self._copier.load_read(
+            self._source_prefix + entry.name,
+            key,
+            listed,
+            answer,
+            functools.partial(_stamped_from, entry) if self._record_source_etag else None,
+        )
+
+    @wrap_foreign_errors
+    def _put_written(self, loaded: _Loaded, answer: Answer | None) -> ObjectInfo:
+        """The copy of a loaded entry: its put's ``answer`` read (by
+        ``Copier.put_written``), or the record or failure of its read."""
+        outcome = loaded.outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if isinstance(outcome, ObjectInfo):
+            return outcome
+        return self._copier.put_written(outcome, answer)
 
     @wrap_foreign_errors
     def _copy_read(self, entry: Entry, answer: Answer | None) -> ObjectInfo:

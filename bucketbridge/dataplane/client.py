@@ -120,18 +120,25 @@ class HttpClient:
         subject: Subject,
         *,
         final: Callable[[int, Message], bool] | None = None,
+        sent_before: int = 0,
     ) -> Response:
         """The server's response (any status but a retried 429/5xx), its
         body not yet read; ProviderConnectionException naming ``subject`` if
         no response came after every attempt. A 429/5xx answer for which
         ``final(status, headers)`` is true is returned at once: a refusal
         that sending again would only repeat (Azurite's 500 to a header it
-        does not support, which the driver answers by changing the request)."""
+        does not support, which the driver answers by changing the request).
+        ``sent_before``: copies of the request already sent elsewhere (the
+        multiplexer's, whose answer was lost or was a 429/5xx): they are its
+        first attempts, so ``max_attempts`` bounds them all as one policy,
+        and ``Response.attempts`` counts them, so the driver makes good what
+        they may have done."""
         pool = self._pool(request.endpoint)
         request.headers["host"] = request.endpoint.netloc
         request.headers["content-length"] = str(request.content_length)
-        attempt = 0
-        sent = 0  # attempts plus a replaced stale connection: what the server may have seen
+        attempt = sent_before
+        # attempts plus a replaced stale connection: what the server may have seen
+        sent = sent_before
         replaced_stale = False
         while True:
             attempt += 1

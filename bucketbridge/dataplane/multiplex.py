@@ -1,4 +1,4 @@
-"""Many small GETs on one thread: up to ``window`` in flight, one wait for them all.
+"""Many small GETs (or PUTs) on one thread: up to ``window`` in flight, one wait for them all.
 
 A batch of small objects read by 16 threads, one request each, is bound
 by the threads themselves: every blocking call lets the GIL go, and with
@@ -10,7 +10,9 @@ head into an empty send buffer, which never waits), then one ``poll``
 waits for all of them, and a ready socket is read without waiting
 (``MSG_DONTWAIT``). Answers are handed back as each completes, their head
 read by :mod:`.http11`'s rules and their body whole (Content-Length,
-chunked, or until the close): only small objects come here.
+chunked, or until the close): only small objects come here. A small PUT
+(``SmallWrites``) goes out as a GET does, its bytes after its head in the
+same send; its driver counts the copy sent here when it is sent again.
 
 There is no second retry policy: a request whose connection failed (or
 timed out) or that was answered 429/5xx is handed back as ``None``, and

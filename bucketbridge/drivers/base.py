@@ -166,6 +166,45 @@ class SmallReads(Protocol):
     ) -> ObjectInfo | None: ...
 
 
+class SmallWrites(Protocol):
+    """Optional, a driver's ``small_writes`` attribute (None: not offered):
+    the single PUT of a small object, split so that the core can run many
+    on one thread (:mod:`bucketbridge.dataplane.multiplex`), as
+    ``SmallReads`` splits the read. ``small_write`` builds the request;
+    ``small_written`` reads its whole answer and gives the record
+    ``put_object`` would make of it, or None where the blocking put must
+    decide, or raises what ``put_object`` raises for that status (a 412 of
+    a create-only write: the object was there).
+
+    A failed connection or a 429/5xx never reaches ``small_written``: the
+    core then puts the object with ``put_again``, the blocking put told
+    that one copy was sent already and may have been stored (its answer
+    lost): a create-only write that then meets an object must tell its own
+    first copy from someone else's, as after any retry. Either way the
+    object is stored whole or not at all."""
+
+    @property
+    def client(self) -> HttpClient:
+        """The lean-plane client whose pooled connections the requests use."""
+        ...
+
+    def small_write(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions
+    ) -> Exchange | None:
+        """The PUT of ``body`` with ``options``, or None for the blocking put
+        (options or a bucket the single lean PUT cannot serve)."""
+        ...
+
+    def small_written(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions, answer: Answer
+    ) -> ObjectInfo | None: ...
+
+    def put_again(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        """``put_object`` of a write whose multiplexed copy was sent and
+        got no usable answer (its retry policy applies)."""
+        ...
+
+
 @runtime_checkable
 class ComputesEtag(Protocol):
     """A driver whose etag is computed on first demand rather than on write
@@ -333,6 +372,7 @@ class Features:
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE
     lists_ahead: ListsAhead | None = None
     small_reads: SmallReads | None = None
+    small_writes: SmallWrites | None = None
 
     @classmethod
     def of(cls, driver: Driver) -> Features:
@@ -359,4 +399,5 @@ class Features:
             ),
             lists_ahead=driver if isinstance(driver, ListsAhead) else None,
             small_reads=getattr(driver, "small_reads", None),
+            small_writes=getattr(driver, "small_writes", None),
         )

@@ -189,3 +189,27 @@ def test_a_request_the_server_hangs_up_on_ends_while_others_keep_the_pool_full(
         for worker in workers:
             worker.join(10)
     assert 2 <= sum(seen.target == "/poison" for seen in server.seen) <= 3
+
+
+def test_copies_sent_before_are_its_first_attempts(
+    serve: Callable[..., Server],
+    make_client: Callable[..., HttpClient],
+    delays: list[int],
+) -> None:
+    """A PUT the multiplexer sent once (its answer lost) is sent again with
+    ``sent_before=1``: one policy bounds both (3 attempts: 2 more here), and
+    ``attempts`` counts the first copy, so a create-only 412 is checked."""
+
+    def busy(exchange: Exchange) -> None:
+        exchange.reply(503, b"<Error>SlowDown</Error>")
+
+    server = serve(busy)
+    response = make_client(max_attempts=3).send(
+        get(server.url, method="PUT", body=b"x"),
+        CountingSigner(),
+        subject(server.url),
+        sent_before=1,
+    )
+    assert (response.status, response.attempts) == (503, 3)
+    assert len(server.seen) == 2
+    assert delays == [2]  # the backoff after the second attempt, as the policy's

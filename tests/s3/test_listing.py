@@ -73,10 +73,10 @@ def test_one_request_per_page(
         client = driver._wire._client
         send = client.send
 
-        def counted(request: Request, *args: Any) -> Response:
+        def counted(request: Request, *args: Any, **options: Any) -> Response:
             if ("list-type", "2") in request.query:
                 requests_made.append("ListObjectsV2")
-            return send(request, *args)
+            return send(request, *args, **options)
 
         client.send = counted
     seaweed_bucket = Bucket(provider, seaweed_bucket.name)

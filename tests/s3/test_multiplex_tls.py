@@ -111,3 +111,47 @@ def test_a_reset_mid_answer_over_tls_is_read_again_whole(
     assert tls_proxy.most_in_flight == 4  # the reset hit the multiplexed reads
     assert report.ok and report.copied == len(source)
     _assert_copied(target, source)
+
+
+def _puts(bucket: str) -> Any:
+    return lambda request: request.method == "PUT" and f"/{bucket}/up/" in request.target
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["whole", "answer-lost"])
+def test_puts_up_keep_the_window_in_flight_over_tls(
+    over_tls: CloudProvider,
+    tls_proxy: FaultProxy,
+    seaweed_bucket: Bucket,
+    local: CloudProvider,
+    lost: bool,
+) -> None:
+    """The write side (``small_writes``): a copy up on one thread keeps 4
+    PUTs in flight over TLS; one whose answer is lost after the server
+    stored it is put again, create-only, and counted as ours."""
+    assert over_tls.driver.small_writes is not None  # type: ignore[attr-defined]
+    data = {f"k{i:02d}": os.urandom(4096 + i) for i in range(12)}
+    origin = local.storage.buckets.create("upsource")
+    for name, payload in data.items():
+        origin.objects.create(name).upload(payload)
+    rule = None
+    if lost:
+
+        def match(request: Request) -> bool:
+            return request.method == "PUT" and request.target.endswith("/up/k03")
+
+        rule = tls_proxy.add(match, ResetResponse(after=None), times=1)
+    tls_proxy.add(_puts(seaweed_bucket.name), Delay(0.05))
+    tls_proxy.reset_counts()
+    with ThreadPoolExecutor(1) as pool:
+        report = copy(
+            Location.of(origin),
+            Location(over_tls, seaweed_bucket.name, "up/"),
+            executor=pool,
+            overwrite="never",
+        )
+    assert report.ok and report.copied == len(data) and report.skipped == 0
+    assert tls_proxy.most_in_flight == 4
+    if rule is not None:
+        assert rule.matched >= 2  # the lost answer, then the blocking put's 412, found ours
+    for name, payload in data.items():
+        assert b"".join(seaweed_bucket.objects.create("up/" + name).iter_content()) == payload

@@ -33,7 +33,7 @@ from ...errors import (
     ProviderConnectionException,
     ProviderInternalException,
 )
-from ..base import CopiesObjects, Driver, ListsDirectories
+from ..base import CopiesObjects, Driver, ListsDirectories, SmallWrites
 from ..http_errors import Subject
 from ..paging import page_of_names, pages_in_turn, read_ahead
 from ..ranges import empty_read
@@ -79,7 +79,15 @@ from .listing import (
 from .lost_starts import failed_start_leftovers, leftovers
 from .own_writes import body_etag, multipart_etag, retried_into_precondition
 from .sigv4 import SigV4Signer
-from .wire import Put, WrongRegion, error_of, object_info, total_size, virtual_hosted
+from .wire import (
+    Put,
+    WrongRegion,
+    date_of,
+    error_of,
+    object_info,
+    total_size,
+    virtual_hosted,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -122,6 +130,9 @@ class S3Driver:
         self.small_reads: S3SmallReads | None = None
         if self._wire is not None and multiplexes(self._wire.endpoint):
             self.small_reads = S3SmallReads(self, self._wire)
+            self.small_writes: S3SmallWrites | None = S3SmallWrites(self, self._wire)
+        else:
+            self.small_writes = None
         # buckets that answered the lean plane from another region: botocore's
         # redirector follows them (see wire.WrongRegion)
         self._redirected: set[str] = set()
@@ -446,6 +457,14 @@ class S3Driver:
         return directory_from_botocore(response)
 
     def put_object(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        return self._put(bucket, key, body, options, 0)
+
+    def _put(
+        self, bucket: str, key: str, body: Body, options: WriteOptions, sent_before: int
+    ) -> ObjectInfo:
+        """:meth:`put_object`, ``sent_before`` copies of it already sent by
+        the multiplexer (:class:`S3SmallWrites`): a create-only 412 after
+        them is checked against our bytes, as one after a retry."""
         try:
             put = self._call(
                 bucket,
@@ -456,26 +475,21 @@ class S3Driver:
                     content_type=options.content_type,
                     metadata=options.metadata,
                     create_only=options.create_only,
+                    sent_before=sent_before,
                 ),
                 lambda: self._sdk_put(bucket, key, body, options),
             )
         except ErrorResponse as error:
-            if options.create_only and retried_into_precondition(error):
+            if options.create_only and (
+                retried_into_precondition(error) or (sent_before and http_status(error) == 412)
+            ):
                 mine = self._written_by_us(bucket, key, body_etag(body))
                 if mine is not None:
                     return mine
             raise self._error(error, bucket, key) from error
         except BotoCoreError as error:
             raise self._error(error, bucket, key) from error
-        return ObjectInfo(
-            key=key,
-            size=body.size,
-            last_modified=put.date,
-            etag=_etag(put.etag),
-            content_type=options.content_type,
-            metadata=dict(options.metadata),
-            revision=put.etag,
-        )
+        return _put_info(key, body.size, put.etag, put.date, options)
 
     def _sdk_put(self, bucket: str, key: str, body: Body, options: WriteOptions) -> Put:
         args: dict[str, Any] = {
@@ -906,6 +920,70 @@ class S3SmallReads:
         return object_info(key, answer, size)
 
 
+class S3SmallWrites:
+    """:class:`~bucketbridge.drivers.base.SmallWrites` on the lean plane:
+    :meth:`S3Driver.put_object`'s PUT split into its request and the
+    reading of its answer, and the blocking put again where its answer was
+    lost (counted as sent, so a create-only 412 is checked against our own
+    bytes: the lost copy may have stored them)."""
+
+    __slots__ = ("_driver", "_wire")
+
+    def __init__(self, driver: S3Driver, wire: S3ControlWire) -> None:
+        self._driver = driver
+        self._wire = wire
+
+    @property
+    def client(self) -> HttpClient:
+        return self._wire.client
+
+    def small_write(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions
+    ) -> Exchange | None:
+        if bucket in self._driver._redirected:  # the SDK's, whose redirector follows it
+            return None
+        return self._wire.small_put(
+            bucket,
+            key,
+            body,
+            content_type=options.content_type,
+            metadata=options.metadata,
+            create_only=options.create_only,
+        )
+
+    def small_written(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions, answer: Answer
+    ) -> ObjectInfo | None:
+        """The record :meth:`S3Driver.put_object` makes of the answer; None
+        where it must decide (another region); the exception it raises for
+        any other error status (a 412 of a first copy: the object was there)."""
+        if answer.status >= 300:
+            error = error_of(answer.status, answer.body, answer.attempts)
+            if isinstance(error, WrongRegion):
+                return None
+            raise self._driver._error(error, bucket, key) from error
+        etag = answer.header("etag")
+        return _put_info(key, len(body), etag, date_of(answer), options)
+
+    def put_again(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        return self._driver._put(bucket, key, body, options, 1)
+
+
+def _put_info(
+    key: str, size: int, etag: str | None, date: datetime, options: WriteOptions
+) -> ObjectInfo:
+    """The record of a PUT the server answered with ``etag`` at ``date``."""
+    return ObjectInfo(
+        key=key,
+        size=size,
+        last_modified=date,
+        etag=_etag(etag),
+        content_type=options.content_type,
+        metadata=dict(options.metadata),
+        revision=etag,
+    )
+
+
 def _lean_stream(info: ObjectInfo, response: Response, chunk_size: int) -> ObjectStream:
     """A lean GET's body: chunks, or ``readinto`` straight into the caller's buffer."""
     return ObjectStream(
@@ -961,3 +1039,4 @@ def _response_date(response: Mapping[str, Any]) -> datetime:
 # mypy compares the driver with the optional capabilities it claims
 _copies: Callable[[S3Settings], CopiesObjects] = S3Driver
 _lists: Callable[[S3Settings], ListsDirectories] = S3Driver
+_small_writes: Callable[[S3Driver, S3ControlWire], SmallWrites] = S3SmallWrites

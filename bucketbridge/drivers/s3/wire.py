@@ -114,9 +114,13 @@ class S3Wire:
         path += "/" + encode(key, keep_slash=True) if key is not None else "/"
         return Request(method, endpoint, path, query or [], headers or {}, body)
 
-    def _send(self, request: Request, bucket: str, key: str | None) -> Response:
+    def _send(
+        self, request: Request, bucket: str, key: str | None, sent_before: int = 0
+    ) -> Response:
         """The response if it succeeded (2xx); S3ResponseError otherwise."""
-        response = self._client.send(request, self._signer, self._subject.on(bucket, key))
+        response = self._client.send(
+            request, self._signer, self._subject.on(bucket, key), sent_before=sent_before
+        )
         if response.status < 300:
             return response
         raise _error(response, request.method)
@@ -158,19 +162,32 @@ class S3Wire:
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        sent_before: int = 0,
     ) -> Put:
-        headers = {
-            "content-type": content_type,
-            "x-amz-checksum-crc32c": crc32c(body),
-        }
-        for name, value in metadata.items():
-            headers[METADATA_PREFIX + name.lower()] = value
-        if create_only:
-            headers["if-none-match"] = "*"
+        """``sent_before``: copies already sent by the multiplexer (see
+        :meth:`.HttpClient.send`), which a 412 then counts."""
+        headers = _put_headers(crc32c(body), content_type, metadata, create_only)
         request = self._request("PUT", bucket, key, headers=headers, body=body)
-        response = self._send(request, bucket, key)
+        response = self._send(request, bucket, key, sent_before)
         response.discard()
-        return Put(response.header("etag"), _date(response))
+        return Put(response.header("etag"), date_of(response))
+
+    def small_put(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> Exchange:
+        """:meth:`put_object`'s PUT of ``body``, unsent (for the multiplexer)."""
+        headers = _put_headers(
+            _crc32c_text(google_crc32c.value(body)), content_type, metadata, create_only
+        )
+        request = self._request("PUT", bucket, key, headers=headers, body=body)
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
 
     def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: Body
@@ -264,7 +281,23 @@ def crc32c(body: Body) -> str:
         while chunk := body.read(CHECKSUM_BLOCK):
             crc = google_crc32c.extend(crc, chunk)
         body.seek(0)
+    return _crc32c_text(crc)
+
+
+def _crc32c_text(crc: int) -> str:
     return b64encode(crc.to_bytes(4, "big")).decode()
+
+
+def _put_headers(
+    checksum: str, content_type: str, metadata: Mapping[str, str], create_only: bool
+) -> dict[str, str]:
+    """A PUT's headers: its type, checksum, metadata and create-only rule."""
+    headers = {"content-type": content_type, "x-amz-checksum-crc32c": checksum}
+    for name, value in metadata.items():
+        headers[METADATA_PREFIX + name.lower()] = value
+    if create_only:
+        headers["if-none-match"] = "*"
+    return headers
 
 
 def object_info(key: str, response: Response | Answer, size: int) -> ObjectInfo:
@@ -279,7 +312,7 @@ def object_info(key: str, response: Response | Answer, size: int) -> ObjectInfo:
     return ObjectInfo(
         key=key,
         size=size,
-        last_modified=_http_date(modified) if modified else _date(response),
+        last_modified=_http_date(modified) if modified else date_of(response),
         etag=etag.strip('"') if etag else None,
         content_type=headers.get("content-type") or "application/octet-stream",
         metadata=metadata,
@@ -368,7 +401,7 @@ def _http_date(text: str) -> datetime:
         return datetime.fromtimestamp(0, timezone.utc)
 
 
-def _date(response: Response | Answer) -> datetime:
+def date_of(response: Response | Answer) -> datetime:
     """When the server answered: its Date header, which S3's second-precision
     Last-Modified of a write equals; saves a HEAD per upload."""
     header = response.header("date")
