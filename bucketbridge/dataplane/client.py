@@ -70,8 +70,13 @@ STALE_CONNECTION = (http.client.RemoteDisconnected,)
 class HttpClient:
     """One per driver: a pool per host, one retry policy, thread-safe."""
 
-    def __init__(self, connection: ConnectionSettings, *, verify: bool | str = True) -> None:
+    def __init__(self, connection: ConnectionSettings, *, verify: bool | str | None = None) -> None:
+        """``verify``: False to trust any certificate, a CA bundle's path,
+        True for the system's CAs; None: as ``connection`` says (its
+        ``ca_bundle``, else the system's)."""
         self._connection = connection
+        if verify is None:
+            verify = connection.verify
         # made with the first https pool: loading the CA store costs ~20 ms
         # of CPU, which a plain-http endpoint (a test server) never needs
         self._verify = verify

@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bucketbridge import CloudProvider
+from tests.dataplane import certs
 from tests.faults.backends import FAULT_BACKENDS, FaultBackend, Wire
 from tests.faults.proxy import FaultProxy, StripHeader, describe
 from tests.servers.providers import ProviderFactory, provider_factory
@@ -38,6 +40,8 @@ class ProxiedBackend:
     straight: ProviderFactory
     configs: list[dict[str, Any]]
     """every provider config handed out, through the proxy or not"""
+    ca_file: Path | None = None
+    """the CA whose certificate the proxy presents, where it speaks https"""
     _direct: CloudProvider | None = None
 
     def strip(self, header: str) -> StripHeader:
@@ -72,13 +76,29 @@ def _upstream(config: dict[str, Any]) -> tuple[str, str]:
 
 @pytest.fixture(params=sorted(FAULT_BACKENDS))
 def faulty(request: pytest.FixtureRequest) -> Iterator[ProxiedBackend]:
+    yield from _proxied(request, None)
+
+
+@pytest.fixture(params=sorted(FAULT_BACKENDS))
+def faulty_tls(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxiedBackend]:
+    """As ``faulty``, the proxy speaking https to the provider with a
+    certificate of a CA made for the test (``ProxiedBackend.ca_file``)."""
+    made = certs.make(tmp_path_factory.mktemp("ca"))
+    yield from _proxied(request, made)
+
+
+def _proxied(
+    request: pytest.FixtureRequest, tls: certs.Certificates | None
+) -> Iterator[ProxiedBackend]:
     backend: FaultBackend = FAULT_BACKENDS[request.param]
     server = request.getfixturevalue(backend.server.server_fixture)
     upstream_url, port = _upstream(server.config())
 
     configs: list[dict[str, Any]] = []
 
-    with FaultProxy(("127.0.0.1", int(port))) as proxy:
+    with FaultProxy(("127.0.0.1", int(port)), tls=None if tls is None else tls.server) as proxy:
 
         def straight_on(**extra: Any) -> dict[str, Any]:
             config: dict[str, Any] = server.config(**extra)
@@ -95,7 +115,15 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[ProxiedBackend]:
             provider_factory(backend.server.provider_id, through_proxy) as via_proxy,
             provider_factory(backend.server.provider_id, straight_on) as straight,
         ):
-            yield ProxiedBackend(backend.name, proxy, backend.wire, via_proxy, straight, configs)
+            yield ProxiedBackend(
+                backend.name,
+                proxy,
+                backend.wire,
+                via_proxy,
+                straight,
+                configs,
+                None if tls is None else tls.ca_file,
+            )
         assert proxy.errors == [], f"the fault proxy itself failed: {proxy.errors!r}"
         observed = request.config.stash.setdefault(_OBSERVED, [])
         for rule in proxy.rules:

@@ -1,6 +1,6 @@
 """Small reads multiplexed over https against a real server: SeaweedFS behind
-the fault proxy, which speaks TLS to the provider (a certificate made for
-the run; ``s3_validate_certs`` off, since the setting takes no CA bundle).
+the fault proxy, which speaks TLS to the provider (a certificate of a CA
+made for the run, which the provider trusts by ``ca_bundle``).
 
 tests/dataplane/test_multiplex.py proves the TLS reading on a test server;
 here a ``copy()`` on one thread keeps the window of reads in flight over
@@ -50,10 +50,13 @@ def over_tls(
     seaweedfs_server: S3Server,
     tls_proxy: FaultProxy,
     make_provider: Any,
+    tmp_path: Path,
 ) -> CloudProvider:
     provider: CloudProvider = make_provider(
         seaweedfs_server.config(
-            s3_endpoint_url=tls_proxy.url, s3_validate_certs=False, multiplex_window=4
+            s3_endpoint_url=tls_proxy.url,
+            ca_bundle=str(tmp_path / "ca.pem"),  # tls_proxy's certs.make
+            multiplex_window=4,
         )
     )
     return provider

@@ -43,6 +43,7 @@ def _transport(connection: ConnectionSettings) -> RequestsTransport:
         session_owner=True,
         connection_timeout=connection.connect_timeout,
         read_timeout=connection.read_timeout,
+        connection_verify=connection.verify,
     )
 
 

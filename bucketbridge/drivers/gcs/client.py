@@ -11,6 +11,7 @@ credentials' ``project_id``, else ``GOOGLE_CLOUD_PROJECT``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,6 +161,11 @@ def build_client(settings: GcsSettings) -> Client:
 
     credentials = settings.credentials or AnonymousCredentials()
     session = AuthorizedSession(credentials)
+    ca_bundle = settings.connection.ca_bundle
+    if ca_bundle is not None:
+        # given with each request: requests lets REQUESTS_CA_BUNDLE and
+        # CURL_CA_BUNDLE override a session's own verify
+        session.request = functools.partial(session.request, verify=ca_bundle)  # type: ignore[method-assign]
     adapter = requests.adapters.HTTPAdapter(
         pool_connections=4, pool_maxsize=settings.connection.pool_size
     )

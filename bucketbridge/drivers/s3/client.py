@@ -59,7 +59,7 @@ class S3Settings:
     region: str
     endpoint_url: str | None
     addressing_style: str
-    verify: bool
+    verify: bool | str  # False, a CA bundle's path, or True: the system's CAs
     profile: str | None
     access_key: str | None
     secret_key: str | None
@@ -112,16 +112,18 @@ def read_settings(settings: Settings) -> S3Settings:
             f"config key 's3_copy_part_size': {copy_part_size}; a copied part is at most"
             f" {MAX_COPY_PART} bytes (5 GiB)"
         )
+    connection = ConnectionSettings.of(settings)
     return S3Settings(
         region=settings["aws_region_name"],
         endpoint_url=endpoint_url,
         addressing_style=style,
-        verify=settings["s3_validate_certs"],
+        # no checking at all wins over a CA bundle named
+        verify=connection.verify if settings["s3_validate_certs"] else False,
         profile=settings["aws_profile"],
         access_key=access_key,
         secret_key=secret_key,
         session_token=settings["aws_session_token"] if access_key else None,
-        connection=ConnectionSettings.of(settings),
+        connection=connection,
         copy_threshold=copy_threshold,
         copy_part_size=copy_part_size,
         copy_concurrency=settings["multipart_max_concurrency"],

@@ -160,7 +160,9 @@ def keystone_session(settings: SwiftSettings) -> Any:
             project_domain_name=k["project_domain_name"],
         )
     # keystoneauth takes one timeout; the longer one bounds both phases
-    return session.Session(auth=auth, timeout=settings.connection.read_timeout)
+    return session.Session(
+        auth=auth, timeout=settings.connection.read_timeout, verify=settings.connection.verify
+    )
 
 
 class ConnectionPool:
@@ -186,6 +188,8 @@ class ConnectionPool:
             "starting_backoff": 0.5,
             "max_backoff": 8,
         }
+        if s.connection.ca_bundle is not None:
+            common["cacert"] = s.connection.ca_bundle
         if s.mode == "token":
             return Connection(preauthurl=s.storage_url, preauthtoken=s.auth_token, **common)
         if s.mode == "v1":
