@@ -1,11 +1,16 @@
 """The multiplexer's HTTP on a loopback server: every framing read whole
 (Content-Length, chunked in pieces with trailers, until the close), an
 interim 100 skipped, connections reused; and what it hands back as None
-(for the blocking path): a reset, a body cut short, a retried status."""
+(for the blocking path): a reset, a body cut short, a retried status. Over
+TLS also: a wakeup with only session tickets, close_notify mid-body, a
+record that does not decrypt."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -202,3 +207,79 @@ def test_nothing_is_left_where_poll_cannot_see_it(
         "/length": BODY,
         "/chunked": BODY,
     }
+
+
+def _tls_app(served: Served) -> None:
+    """Answers only a TLS connection gives: late, cut by close_notify, or
+    broken by bytes that are no TLS record."""
+    if served.path == "/late":
+        time.sleep(0.2)  # the session tickets arrive alone first
+        served.reply(200, BODY)
+        return
+    served.send_response(200)
+    served.send_header("content-length", str(len(BODY)))
+    served.end_headers()
+    served.wfile.write(BODY[:100])
+    served.wfile.flush()
+    served.close_connection = True
+    tls = served.sock
+    assert isinstance(tls, ssl.SSLSocket)
+    if served.path == "/notify":
+        raw = tls.unwrap()  # close_notify: a clean end of the TLS stream, mid-body
+        raw.shutdown(socket.SHUT_RDWR)
+    elif served.path == "/garbage":
+        # an application-data record whose bytes no key made
+        os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + os.urandom(32))
+        time.sleep(0.2)
+        served.hang_up()
+
+
+def test_a_wakeup_with_no_application_data_keeps_waiting(
+    make_client: Callable[..., HttpClient],
+    serve: Callable[..., Server],
+    tls_certs: certs.Certificates,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TLS 1.3 sends session tickets after the handshake: a socket ``poll``
+    says is ready may hold nothing for the application. The answer that
+    comes later is still read whole."""
+    assert tls_certs.server.num_tickets > 0
+    reads: list[tuple[int, bool]] = []
+    recv_tls = multiplex._recv_tls
+
+    def recorded(sock: ssl.SSLSocket) -> tuple[bytes, bool]:
+        data, ended = recv_tls(sock)
+        reads.append((len(data), ended))
+        return data, ended
+
+    monkeypatch.setattr(multiplex, "_recv_tls", recorded)
+    server = serve(_tls_app, tls=tls_certs.server)
+    client = make_client(verify=str(tls_certs.ca_file))
+    answers = _run(client, server, ["/late"])
+    assert [answer.body if answer else None for answer in answers.values()] == [BODY]
+    assert (0, False) in reads  # woken with nothing for the application, and waited on
+
+
+@pytest.mark.parametrize("path", ["/notify", "/garbage"])
+def test_a_tls_stream_ended_or_broken_mid_answer_goes_to_the_blocking_path(
+    path: str,
+    make_client: Callable[..., HttpClient],
+    serve: Callable[..., Server],
+    tls_certs: certs.Certificates,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """close_notify before the Content-Length is reached is a short body,
+    not an answer; a record that does not decrypt is an SSLError: both go
+    back for the blocking read, and their connection is never reused."""
+    monkeypatch.setattr(multiplex, "backoff", lambda failures: 0.0)
+    server = serve(
+        lambda served: _tls_app(served) if served.path == path else _app(served),
+        tls=tls_certs.server,
+    )
+    client = make_client(verify=str(tls_certs.ca_file))
+    answers = _run(client, server, [path, "/length"])
+    assert answers[path] is None
+    length = answers["/length"]
+    assert length is not None and length.body == BODY
+    again = _run(client, server, ["/length", "/chunked", "/missing"])
+    assert all(answer is not None for answer in again.values())
