@@ -23,15 +23,18 @@ pinned to is always Azure's ETag.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ...config import Settings
+from ...dataplane.client import HttpClient
+from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.multiplex import supports as multiplexes
 from ...dataplane.request import Endpoint
 from ...dataplane.selection import use_lean_plane
 from ...errors import NotFoundException, PreconditionFailedException
+from ..base import SmallWrites
 from ..http_errors import Subject
 from ..lazy import LazyModule
 from ..paging import pages_in_turn, read_ahead
@@ -98,12 +101,15 @@ class AzureDriver:
         # whole reads of small blobs the core multiplexes (base.SmallReads):
         # lean plane, http or https (see dataplane.multiplex)
         self.small_reads: AzureWire | None = None
+        # and their Put Blobs (base.SmallWrites)
+        self.small_writes: AzureSmallWrites | None = None
         if use_lean_plane(settings.connection.data_plane, Endpoint.parse(settings.endpoint_url)):
             self.wire = AzureWire(
                 settings, signer_for(settings, self._credential), API_VERSION, self.subject
             )
             if multiplexes(self.wire.endpoint):
                 self.small_reads = self.wire
+                self.small_writes = AzureSmallWrites(self, self.wire)
         else:
             self._sdk_client()  # every call takes the SDK: made now, so bad settings fail here
 
@@ -290,10 +296,18 @@ class AzureDriver:
         )
 
     def _put_lean(
-        self, wire: AzureWire, bucket: str, key: str, body: Body, options: WriteOptions
+        self,
+        wire: AzureWire,
+        bucket: str,
+        key: str,
+        body: Body,
+        options: WriteOptions,
+        sent_before: int = 0,
     ) -> ObjectInfo:
+        """``sent_before``: copies the multiplexer sent (:class:`AzureSmallWrites`):
+        a create-only write that then meets a blob checks whether it is ours."""
         try:
-            return wire.put(bucket, key, body, options)
+            return wire.put(bucket, key, body, options, sent_before=sent_before)
         except RetriedCreate:
             mine = own_object(self, bucket, key, blocks.md5_of(body), body.size)
             if mine is not None:
@@ -399,3 +413,39 @@ class AzureDriver:
     def sign_url(self, bucket: str, key: str, request: UrlRequest) -> str:
         with self.mapped(bucket, key):
             return sas.sign(self, bucket, key, request)
+
+
+class AzureSmallWrites:
+    """:class:`~bucketbridge.drivers.base.SmallWrites` on the lean plane:
+    :meth:`AzureDriver.put_object`'s Put Blob split into its request and
+    the reading of its answer (:meth:`.AzureWire.small_put`), and the
+    blocking put again where its answer was lost (counted as sent, so a
+    create-only write that meets a blob checks whether the lost copy stored
+    it)."""
+
+    __slots__ = ("_driver", "_wire")
+
+    def __init__(self, driver: AzureDriver, wire: AzureWire) -> None:
+        self._driver = driver
+        self._wire = wire
+
+    @property
+    def client(self) -> HttpClient:
+        return self._wire.client
+
+    def small_write(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions
+    ) -> Exchange | None:
+        return self._wire.small_put(bucket, key, body, options)
+
+    def small_written(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions, answer: Answer
+    ) -> ObjectInfo | None:
+        return self._wire.small_put_result(bucket, key, body, options, answer)
+
+    def put_again(self, bucket: str, key: str, body: Body, options: WriteOptions) -> ObjectInfo:
+        return self._driver._put_lean(self._wire, bucket, key, body, options, sent_before=1)
+
+
+# mypy compares the small writes with the protocol they claim
+_small_writes: Callable[[AzureDriver, AzureWire], SmallWrites] = AzureSmallWrites

@@ -98,7 +98,7 @@ class AzureWire:
         *,
         query: list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
-        body: Body | None = None,
+        body: Body | bytes | None = None,
     ) -> Request:
         path = f"{self.endpoint.base_path}/{encode(bucket)}"
         if key is not None:
@@ -114,8 +114,16 @@ class AzureWire:
         bucket: str,
         key: str | None,
         final: Callable[[int, Message], bool] | None = None,
+        sent_before: int = 0,
     ) -> Response:
-        return self._client.send(request, self._signer, self._subject.on(bucket, key), final=final)
+        """``sent_before``: copies the multiplexer sent (:meth:`.HttpClient.send`)."""
+        return self._client.send(
+            request,
+            self._signer,
+            self._subject.on(bucket, key),
+            final=final,
+            sent_before=sent_before,
+        )
 
     def error(self, response: Response, bucket: str, key: str | None) -> BucketBridgeException:
         """The exception for an error response (whose body this reads)."""
@@ -198,19 +206,20 @@ class AzureWire:
         return info_of(key, answered, size)
 
     def put(
-        self, bucket: str, key: str, body: Body, options: WriteOptions, md5: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        options: WriteOptions,
+        md5: str | None = None,
+        *,
+        sent_before: int = 0,
     ) -> ObjectInfo:
         """Put Blob. A create-only write that was sent again and then met a
-        blob raises :class:`RetriedCreate`: the blob may be its own."""
-        headers = {"x-ms-blob-type": "BlockBlob", **meta_headers(metadata.encode(options.metadata))}
-        if options.content_type:  # as the SDK: no header for no type (Azure's default then)
-            headers["x-ms-blob-content-type"] = options.content_type
-        if options.create_only:
-            headers["if-none-match"] = "*"
-        if md5 is not None:
-            headers["content-md5"] = base64.b64encode(bytes.fromhex(md5)).decode()
-        request = self._request("PUT", bucket, key, headers=headers, body=body)
-        response = self._send(request, bucket, key)
+        blob raises :class:`RetriedCreate`: the blob may be its own.
+        ``sent_before``: copies the multiplexer sent already (they count)."""
+        request = self._put_request(bucket, key, body, options, md5)
+        response = self._send(request, bucket, key, sent_before=sent_before)
         if response.status != 201:
             code, message = error_details(response)
             error = response_error(
@@ -220,16 +229,39 @@ class AzureWire:
                 raise RetriedCreate(*error.args) from error
             raise error
         response.close()
-        served = response.header("content-md5")
-        return ObjectInfo(
-            key=key,
-            size=body.size,
-            last_modified=http_datetime(response.headers["last-modified"]),
-            etag=md5_hex(served) if served else unquoted(response.headers["etag"]),
-            content_type=options.content_type,
-            metadata=dict(options.metadata),
-            revision=quoted(response.headers["etag"]),
-        )
+        return _put_record(key, body.size, response.headers, options)
+
+    def _put_request(
+        self, bucket: str, key: str, body: Body | bytes, options: WriteOptions, md5: str | None
+    ) -> Request:
+        headers = {"x-ms-blob-type": "BlockBlob", **meta_headers(metadata.encode(options.metadata))}
+        if options.content_type:  # as the SDK: no header for no type (Azure's default then)
+            headers["x-ms-blob-content-type"] = options.content_type
+        if options.create_only:
+            headers["if-none-match"] = "*"
+        if md5 is not None:
+            headers["content-md5"] = base64.b64encode(bytes.fromhex(md5)).decode()
+        return self._request("PUT", bucket, key, headers=headers, body=body)
+
+    # --- small writes (base.SmallWrites, with the driver's put_again) ------
+
+    def small_put(self, bucket: str, key: str, body: bytes, options: WriteOptions) -> Exchange:
+        """:meth:`put`'s Put Blob of ``body``, unsent (for the multiplexer)."""
+        request = self._put_request(bucket, key, body, options, None)
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
+
+    def small_put_result(
+        self, bucket: str, key: str, body: bytes, options: WriteOptions, answer: Answer
+    ) -> ObjectInfo:
+        """The record :meth:`put` makes of :meth:`small_put`'s answer; the
+        exception it raises for an error status (a first copy meeting a
+        blob: it was there)."""
+        if answer.status != 201:
+            code, message = answer_error_details(answer)
+            raise response_error(
+                answer.status, code, message, self._subject.on(bucket, key), self._auth
+            )
+        return _put_record(key, len(body), answer.headers, options)
 
     def put_block(
         self,
@@ -332,6 +364,20 @@ class RetriedCreate(PreconditionFailedException):
 
 
 # --- responses ----------------------------------------------------------------
+
+
+def _put_record(key: str, size: int, headers: Message, options: WriteOptions) -> ObjectInfo:
+    """The record of a Put Blob the server answered with ``headers``."""
+    served = headers.get("content-md5")
+    return ObjectInfo(
+        key=key,
+        size=size,
+        last_modified=http_datetime(headers["last-modified"]),
+        etag=md5_hex(served) if served else unquoted(headers["etag"]),
+        content_type=options.content_type,
+        metadata=dict(options.metadata),
+        revision=quoted(headers["etag"]),
+    )
 
 
 def error_details(response: Response) -> tuple[str, str]:

@@ -35,6 +35,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import google_crc32c
@@ -107,15 +108,19 @@ class GcsWire:
         headers: dict[str, str] | None = None,
         body: bytes | Body | None = None,
         encoded_query: str | None = None,
+        sent_before: int = 0,
     ) -> Response:
         """``encoded_query``: ``query`` as the request line sends it, made
-        by the caller from constants encoded once (see :class:`_Targeted`)."""
+        by the caller from constants encoded once (see :class:`_Targeted`);
+        ``sent_before``: copies the multiplexer sent (:meth:`.HttpClient.send`)."""
         request = (
             Request(method, self._endpoint, path, query, headers or {}, body)
             if encoded_query is None
             else _Targeted(method, self._endpoint, path, query, headers or {}, encoded_query)
         )
-        return self._client.send(request, self._signer, self._subject.on(bucket, key))
+        return self._client.send(
+            request, self._signer, self._subject.on(bucket, key), sent_before=sent_before
+        )
 
     def error(self, response: Response, bucket: str | None, key: str | None) -> Exception:
         """The exception for an error response (its body read and the
@@ -254,35 +259,24 @@ class GcsWire:
         metadata: Mapping[str, str] | None,
         if_generation_match: int | None,
         error_key: str | None = None,
+        sent_before: int = 0,
     ) -> Listed:
         """Store ``body`` as ``key`` in one request; the stored object's
         resource (decoded as :meth:`get_listed` decodes it). ``error_key``
-        names the object in errors (a part's user key)."""
+        names the object in errors (a part's user key); ``sent_before``:
+        copies the multiplexer sent already (:class:`.driver.GcsSmallWrites`)."""
         crc32c = crc32c_of(body)
-        resource: dict[str, Any] = {"name": key, "contentType": content_type, "crc32c": crc32c}
-        if metadata:
-            resource["metadata"] = dict(metadata)
-        boundary = f"{self._boundary}{next(self._uploads)}"
-        head = (
-            f"--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n"
-            f"{json.dumps(resource)}\r\n"
-            f"--{boundary}\r\ncontent-type: {content_type}\r\n\r\n"
-        ).encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        # the name is in the resource; in the query too, so that a log or a
-        # proxy sees which object a request writes
-        query = [("uploadType", "multipart"), ("name", key), ("fields", OBJECT_FIELDS)]
-        if if_generation_match is not None:
-            query.append(("ifGenerationMatch", str(if_generation_match)))
+        upload = self._upload(bucket, key, crc32c, content_type, metadata, if_generation_match)
         reported = error_key if error_key is not None else key
         response = self._send(
             "POST",
-            f"{self._upload_base}{encode(bucket)}/o",
-            query,
+            upload.path,
+            upload.query,
             bucket,
             reported,
-            headers={"content-type": f"multipart/related; boundary={boundary}"},
-            body=Body.framed(head, body, tail),
+            headers=upload.headers,
+            body=Body.framed(upload.head, body, upload.tail),
+            sent_before=sent_before,
         )
         if response.status == 412 and response.attempts > 1 and if_generation_match == 0:
             # a create-only upload retried after its first attempt was stored
@@ -302,6 +296,73 @@ class GcsWire:
         stored = self._resource(response, bucket, reported)
         if stored.crc32c not in (None, crc32c):
             raise IntegrityError(bucket, reported, crc32c, str(stored.crc32c))
+        return stored
+
+    def _upload(
+        self,
+        bucket: str,
+        key: str,
+        crc32c: str,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        if_generation_match: int | None,
+    ) -> _Upload:
+        """The parts of :meth:`upload`'s request but the body's bytes."""
+        resource: dict[str, Any] = {"name": key, "contentType": content_type, "crc32c": crc32c}
+        if metadata:
+            resource["metadata"] = dict(metadata)
+        boundary = f"{self._boundary}{next(self._uploads)}"
+        head = (
+            f"--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(resource)}\r\n"
+            f"--{boundary}\r\ncontent-type: {content_type}\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        # the name is in the resource; in the query too, so that a log or a
+        # proxy sees which object a request writes
+        query = [("uploadType", "multipart"), ("name", key), ("fields", OBJECT_FIELDS)]
+        if if_generation_match is not None:
+            query.append(("ifGenerationMatch", str(if_generation_match)))
+        return _Upload(
+            f"{self._upload_base}{encode(bucket)}/o",
+            query,
+            {"content-type": f"multipart/related; boundary={boundary}"},
+            head,
+            tail,
+        )
+
+    def small_upload(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        if_generation_match: int | None,
+    ) -> Exchange:
+        """:meth:`upload`'s request of ``body``, unsent (for the multiplexer)."""
+        crc32c = crc32c_of_bytes(body)
+        upload = self._upload(bucket, key, crc32c, content_type, metadata, if_generation_match)
+        request = Request(
+            "POST",
+            self._endpoint,
+            upload.path,
+            upload.query,
+            upload.headers,
+            upload.head + body + upload.tail,
+        )
+        return Exchange(request, self._signer, self._subject.on(bucket, key))
+
+    def small_uploaded(self, answer: Answer, bucket: str, key: str, crc32c: str) -> Listed:
+        """The stored object's resource from :meth:`small_upload`'s answer,
+        checked as :meth:`upload` checks it; its error status raised as
+        :meth:`upload` raises it (a first copy's 412: the object was there)."""
+        if answer.status >= 300:
+            raise self.answered_error(answer, bucket, key)
+        stored = decode_resource(answer.body, self._subject.on(bucket, key).describe())
+        if stored.crc32c not in (None, crc32c):
+            raise IntegrityError(bucket, key, crc32c, str(stored.crc32c))
         return stored
 
     def rewrite(
@@ -475,7 +536,7 @@ def crc32c_of(body: Body) -> str:
     that stays in the CPU cache."""
     data = body.as_bytes()
     if data is not None:  # in memory: one pass, no read() nor seek()
-        return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+        return crc32c_of_bytes(data)
     checksum = google_crc32c.Checksum()
     if body.window is not None:
         fd, offset = body.window
@@ -491,3 +552,20 @@ def crc32c_of(body: Body) -> str:
 def _short(response: Response) -> bool:
     length = response.header("content-length")
     return length is None or (length.isdigit() and int(length) <= 64 * 1024)
+
+
+def crc32c_of_bytes(data: bytes) -> str:
+    """The CRC32C of ``data`` as GCS writes it (base64 of 4 big-endian bytes)."""
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """A single-request upload's POST but the body's bytes: they go
+    between ``head`` and ``tail`` (multipart/related: resource, media)."""
+
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    head: bytes
+    tail: bytes
