@@ -24,12 +24,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import harness
 import peers
 from harness import DATA_BUCKET, LIST_BUCKET, SMALL_BUCKET, Action, External, MiB, expect, in_pool
+
+if TYPE_CHECKING:
+    from tests.servers.certs import Certificates
 
 SDK = "google-cloud-storage"
 PROJECT = "bench"
@@ -37,11 +40,17 @@ XML_PUT = "fake-gcs-server refuses obstore's XML API PUT (400 invalid uploadType
 
 
 @contextmanager
-def server(work: Path) -> Iterator[dict[str, Any]]:
+def server(work: Path, tls: Certificates | None = None) -> Iterator[dict[str, Any]]:
+    """fake-gcs-server, over https with its own TLS if ``tls`` (``--tls``)."""
     from tests.servers.fake_gcs import start_fake_gcs
 
-    with start_fake_gcs(work / "fake-gcs", in_memory=False) as started:
-        yield {"provider": "gcp", "config": started.config(), "endpoint": started.endpoint_url}
+    with start_fake_gcs(work / "fake-gcs", in_memory=False, tls=tls) as started:
+        yield {
+            "provider": "gcp",
+            "config": started.config(),
+            "endpoint": started.endpoint_url,
+            "ca_file": str(tls.ca_file) if tls is not None else None,
+        }
 
 
 def _client(endpoint: str) -> Any:
@@ -111,7 +120,7 @@ def _obstore_store(server: dict[str, Any]) -> Any:
         return GCSStore(
             bucket,
             config={"google_service_account_key": account},
-            client_options={"allow_http": True},
+            client_options=peers.obstore_client_options(server),
         )
 
     return store
@@ -159,6 +168,7 @@ BENCH = harness.Bench(
     prime=peers.prime,
     versions=versions,
     check=peers.check,
+    tls_server=server,
 )
 
 if __name__ == "__main__":

@@ -18,27 +18,40 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import harness
 import peers
 from harness import DATA_BUCKET, LIST_BUCKET, SMALL_BUCKET, Action, External, expect, in_pool
 
+if TYPE_CHECKING:
+    from tests.servers.certs import Certificates
+
 SDK = "boto3"
+UNVERIFIED = (
+    "bucketbridge's S3 driver takes no CA bundle yet, and with s3_validate_certs=True"
+    " botocore (its control calls, the SDK plane) trusts certifi's roots only, whatever"
+    " AWS_CA_BUNDLE says; so s3_validate_certs=False, obstore allow_invalid_certificates,"
+    " boto3 verify=False, curl --insecure"
+)
 
 
 @contextmanager
-def server(work: Path) -> Iterator[dict[str, Any]]:
+def server(work: Path, tls: Certificates | None = None) -> Iterator[dict[str, Any]]:
+    """SeaweedFS, over https with its own TLS if ``tls`` (``--tls``): then
+    no contender checks its certificate (``UNVERIFIED``)."""
     from tests.servers.seaweedfs import start_seaweedfs
 
-    with start_seaweedfs(work / "seaweedfs") as started:
+    with start_seaweedfs(work / "seaweedfs", tls=tls) as started:
         yield {
             "provider": "aws",
-            "config": started.config(),
+            # s3_validate_certs=False: see UNVERIFIED
+            "config": started.config(**({"s3_validate_certs": False} if tls else {})),
             "endpoint": started.endpoint_url,
             "access_key": started.access_key,
             "secret_key": started.secret_key,
             "region": started.region,
+            "tls_verify": False,
         }
 
 
@@ -53,6 +66,7 @@ def _boto3(server: dict[str, Any], width: int = 10) -> Any:
         aws_secret_access_key=server["secret_key"],
         region_name=server["region"],
         config=Config(s3={"addressing_style": "path"}, max_pool_connections=max(10, width)),
+        verify=False if server["endpoint"].startswith("https:") else None,  # UNVERIFIED
     )
 
 
@@ -105,7 +119,7 @@ def _obstore_store(server: dict[str, Any]) -> Any:
             access_key_id=server["access_key"],
             secret_access_key=server["secret_key"],
             region=server["region"],
-            client_options={"allow_http": True},
+            client_options=peers.obstore_client_options(server),
         )
 
     return store
@@ -121,7 +135,8 @@ def make_action(spec: dict[str, Any]) -> Action:
         url = _boto3(spec["server"]).generate_presigned_url(
             "get_object", Params={"Bucket": DATA_BUCKET, "Key": spec["key"]}, ExpiresIn=3600
         )
-        return External(["curl", "-sS", "--fail", "-o", spec["path"], url])
+        insecure = ["--insecure"] if url.startswith("https:") else []  # UNVERIFIED
+        return External(["curl", "-sS", "--fail", *insecure, "-o", spec["path"], url])
     return _sdk(spec)
 
 
@@ -141,6 +156,8 @@ BENCH = harness.Bench(
     prime=peers.prime,
     versions=versions,
     check=peers.check,
+    tls_server=server,
+    tls_unverified=UNVERIFIED,
 )
 
 if __name__ == "__main__":

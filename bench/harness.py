@@ -17,7 +17,11 @@ contender's measured call; :func:`main` does the rest:
   :mod:`regime`), printed beside every figure; ``find`` and ``list`` are
   measured warm: each after one untimed run of itself;
 - ``--quick`` (small sizes, one round) is what the smoke test runs;
-  ``--markdown`` prints the table for ``bench/results.md``.
+  ``--markdown`` prints the table for ``bench/results.md``;
+- ``--tls`` (scripts whose server can serve https itself): the server
+  speaks https with a certificate of a test CA made for the run, and every
+  contender verifies it (:func:`tls_environment`), or, where bucketbridge
+  cannot be given the CA (``Bench.tls_unverified`` says why), none does.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -49,6 +53,9 @@ for _path in (str(BENCH), str(ROOT)):  # this checkout's bucketbridge, whatever 
         sys.path.insert(0, _path)
 
 import regime  # noqa: E402
+
+if TYPE_CHECKING:  # cryptography: imported only by a --tls run's driver
+    from tests.servers.certs import Certificates
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -146,6 +153,13 @@ class Bench:
     prime: Callable[[dict[str, Any]], None]
     versions: Callable[[dict[str, Any]], dict[str, str]]
     check: Callable[[dict[str, Any], dict[str, Any], Path], None] | None = None
+    tls_server: Callable[[Path, Certificates], AbstractContextManager[dict[str, Any]]] | None = None
+    """``server`` over https with the given certificate (``--tls``); its
+    dict adds ``ca_file`` (None when certificates go unverified). None:
+    this script has no ``--tls``."""
+    tls_unverified: str = ""
+    """Why this script's ``--tls`` run verifies no certificate, on every
+    contender alike (never mixed); empty: every contender verifies."""
 
 
 # --- keys and paths every script uses the same way -------------------------
@@ -239,6 +253,7 @@ class Options:
     quick: bool
     workdir: str | None
     drop_caches: bool
+    tls: bool = False
 
 
 def parse(argv: Sequence[str], bench: Bench) -> Options:
@@ -268,8 +283,15 @@ def parse(argv: Sequence[str], bench: Bench) -> Options:
         action="store_true",
         help="cold regime without drop_caches (implied by --quick)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve over https (a test CA made for the run; every contender verifies)",
+    )
     parser.add_argument("--list-rows", action="store_true", help="print the rows and exit")
     args = parser.parse_args(argv)
+    if args.tls and bench.tls_server is None:
+        parser.error(f"bench_{bench.name}.py has no --tls (its server is not served over https)")
     base = QUICK if args.quick else FULL
     sizes = Sizes(
         size=(args.size_mib * MiB) if args.size_mib else base.size,
@@ -294,6 +316,7 @@ def parse(argv: Sequence[str], bench: Bench) -> Options:
         quick=args.quick,
         workdir=args.workdir,
         drop_caches=not (args.no_drop_caches or args.quick),
+        tls=args.tls,
     )
     if args.list_rows:
         for row in select_rows(bench, options):
@@ -340,7 +363,7 @@ def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
             work = Path(d)
             source = work / "source.bin"
             make_file(source, options.sizes.size)
-            with bench.server(work) as server:
+            with _serve(bench, options, work) as server:
                 bench.prepare(server, source, options.sizes)
                 results, failures = _rounds(bench, options, server, source, work)
                 versions = {**package_versions(), **bench.versions(server)}
@@ -349,9 +372,40 @@ def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
     elapsed = time.monotonic() - started
     rows = select_rows(bench, options)
     report = Report(bench.name, options, rows, results, failures, versions, elapsed)
+    if options.tls:
+        report.transport = "https (TLS with a test CA made for the run; " + (
+            f"certificates NOT verified by any contender: {bench.tls_unverified})"
+            if bench.tls_unverified
+            else "every contender verifies the certificate)"
+        )
     print(report.markdown() if options.markdown else report.text())
     if failures:
         raise SystemExit(3)
+
+
+def _serve(bench: Bench, options: Options, work: Path) -> AbstractContextManager[dict[str, Any]]:
+    """The script's server, over https with a CA made now if ``--tls``."""
+    if not options.tls or bench.tls_server is None:
+        return bench.server(work)
+    from tests.servers import certs
+
+    made = certs.make(Path(tempfile.mkdtemp(prefix="tls-", dir=work)))
+    # the workers inherit it: every library's own way of trusting the CA
+    os.environ.update(tls_environment(made.ca_file))
+    return bench.tls_server(work, made)
+
+
+def tls_environment(ca_file: Path) -> dict[str, str]:
+    """What makes each library trust the run's CA, certificate checks left
+    on: the lean plane's default SSL context and urllib (``SSL_CERT_FILE``,
+    read by OpenSSL), botocore (the SDK plane, boto3), requests
+    (google-cloud-storage) and curl. obstore takes it in its client options
+    (``root_certificate``: peers.obstore_client_options). bucketbridge's
+    S3 ``s3_validate_certs`` stays True; it takes no CA bundle of its own."""
+    return {
+        name: str(ca_file)
+        for name in ("SSL_CERT_FILE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    }
 
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
@@ -613,6 +667,7 @@ class Report:
     failures: Failures
     versions: dict[str, str]
     elapsed: float
+    transport: str = "http"
 
     def _cells(self, row: Row) -> Iterator[list[str]]:
         sizes = self.options.sizes
@@ -658,7 +713,8 @@ class Report:
             f"{sizes.size // MiB} MiB object, {sizes.objects:,} keys listed, {sizes.small:,} x"
             f" {sizes.small_size // KiB} KiB small objects on {sizes.width} threads,"
             f" find: median of {sizes.find_calls} calls; medians of {sizes.rounds} round(s),"
-            f" a fresh process each, contenders rotated; {self.elapsed:.0f} s in all",
+            f" a fresh process each, contenders rotated; {self.elapsed:.0f} s in all;"
+            f" over {self.transport}",
             "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
             "vs ref = the reference's time / the contender's (above 1.00x: faster);"
             " peak = RSS above the process's baseline (external commands: their whole RSS)",

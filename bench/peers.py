@@ -132,6 +132,19 @@ def _batch(spec: dict[str, Any], made: Any) -> Action:
     return run
 
 
+def obstore_client_options(server: dict[str, Any]) -> dict[str, Any]:
+    """obstore's client options for the bench server: over ``--tls``, the
+    run's CA as a root it trusts (certificates verified, as every other
+    contender's are: harness.tls_environment), or no check at all where the
+    script's other contenders make none (``tls_verify`` False); else plain
+    http allowed."""
+    if not server["endpoint"].startswith("https:"):
+        return {"allow_http": True}
+    if not server.get("tls_verify", True):
+        return {"allow_invalid_certificates": True}
+    return {"root_certificate": Path(server["ca_file"]).read_text()}
+
+
 def obstore_action(spec: dict[str, Any], store: Callable[[str], Any]) -> Action:
     """obstore at its best use here: downloads streamed into <= 1 MiB pwrites."""
     import obstore

@@ -4,8 +4,9 @@ Not a speed test: nothing here reads a figure. The LOCAL script runs every
 row in ``--quick`` mode; S3 on SeaweedFS runs the rows that exercise the
 harness's moving parts against a server (a cold-regime download checked
 byte for byte by every contender, curl as an external command into
-/dev/shm); the server scripts not started here are checked for their rows
-(``--list-rows``: imports, rows, n/a reasons). bench/README.md says how to
+/dev/shm); GCS runs two rows over https (``--tls``); the server scripts
+not started here are checked for their rows (``--list-rows``: imports,
+rows, n/a reasons). bench/README.md says how to
 run them all.
 """
 
@@ -76,6 +77,26 @@ def test_s3_rows_run_on_seaweedfs() -> None:
     targets = [line for line in output.splitlines() if line.startswith("| download (cold): >=")]
     assert len(targets) == 1 and targets[0].endswith(("| met |", "| missed |")), targets
     assert any(line.startswith("| batch-down: >= 1.0x obstore |") for line in output.splitlines())
+
+
+def test_gcs_rows_run_over_tls() -> None:
+    """``--tls``: fake-gcs-server serves https with a CA made for the run,
+    and every contender reaches it verifying the certificate."""
+    output = run(
+        "bench_gcs.py",
+        "--quick",
+        "--markdown",
+        "--tls",
+        "--scenarios=find,batch-down",
+        "--objects=10",
+        "--small=4",
+    )
+    assert "over https (TLS with a test CA made for the run; every contender verifies" in output
+    table = rows_of(output)
+    for contender in ("bucketbridge lean", "bucketbridge sdk", "obstore", "google-cloud-storage"):
+        assert table[("find", contender)][5].endswith("CPU-µs/call"), contender
+    assert table[("batch-down", "obstore")][4] == "1.00x"
+    assert table[("batch-down", "bucketbridge lean")][3].endswith("objects/s")
 
 
 @pytest.mark.parametrize(

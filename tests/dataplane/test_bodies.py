@@ -19,10 +19,10 @@ from bucketbridge.errors import (
     ProviderConnectionException,
 )
 from bucketbridge.transfer import Progress, _counted
-from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, settings, subject
 from tests.dataplane.server import Exchange, Server
 from tests.faults.proxy import FaultProxy, Match, ResetRequest
+from tests.servers import certs
 
 OFFSET = 4097  # a window that starts mid-page, so an offset ignored would show
 SIZES = [0, 1, 64 * 1024 + 1, 5 * 1024 * 1024 + 3]

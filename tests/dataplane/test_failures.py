@@ -17,9 +17,9 @@ import pytest
 from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.drivers.records import Body
 from bucketbridge.errors import ProviderConnectionException
-from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, subject
 from tests.dataplane.server import Exchange, Server
+from tests.servers import certs
 
 SECRET_HEADER = "header-secret-8f3a"
 SECRET_QUERY = "query-secret-51c7"

@@ -16,9 +16,9 @@ import pytest
 
 from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.errors import ProviderConnectionException
-from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, settings, subject
 from tests.dataplane.server import Exchange, Server
+from tests.servers import certs
 
 
 def descriptors() -> int:

@@ -21,10 +21,10 @@ from bucketbridge.dataplane import multiplex
 from bucketbridge.dataplane.client import HttpClient
 from bucketbridge.dataplane.multiplex import Answer, Exchange, Multiplexer
 from bucketbridge.dataplane.request import Endpoint
-from tests.dataplane import certs
 from tests.dataplane.conftest import CountingSigner, get, subject
 from tests.dataplane.server import Exchange as Served
 from tests.dataplane.server import Server
+from tests.servers import certs
 
 BODY = b"0123456789" * 700  # 7,000 bytes: more than one segment
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, Location, copy
-from tests.dataplane import certs
 from tests.faults.proxy import Delay, FaultProxy, Request, ResetResponse
+from tests.servers import certs
 from tests.servers.seaweedfs import S3Server
 
 KEYS = [f"m/k{i:02d}" for i in range(12)]

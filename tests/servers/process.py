@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -108,13 +109,15 @@ def tcp_probe(port: int, host: str = "127.0.0.1") -> Probe:
     return lambda: port_answers(port, host)
 
 
-def http_probe(url: str) -> Probe:
+def http_probe(url: str, *, cafile: Path | None = None) -> Probe:
     """Ready when the URL answers HTTP at all: any status, an error status
-    included, means the server parses requests."""
+    included, means the server parses requests. An https URL's certificate
+    is verified, against ``cafile`` if given."""
+    context = ssl.create_default_context(cafile=cafile) if cafile is not None else None
 
     def answers() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2, context=context):
                 return True
         except urllib.error.HTTPError:
             return True

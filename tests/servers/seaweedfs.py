@@ -12,7 +12,9 @@ own refusal to delete a non-empty bucket is proven. A write to a missing
 bucket does create it there: refusing it client-side would cost a request
 per write (see ``DEFAULTS_UNENFORCED``).
 
-No pytest here: bench/bench_s3.py starts the same server.
+No pytest here: bench/bench_s3.py starts the same server, over https with
+``tls=`` (weed's own TLS on the S3 port, a certificate made for the run:
+tests/servers/certs.py).
 
 What SeaweedFS does NOT do as S3 does (weed 4.48): list keys in UTF-8 byte
 order. Its filer walks directories, so ``a/b`` is listed where ``a`` would sort
@@ -42,6 +44,7 @@ from botocore.config import Config
 
 from bucketbridge import ProviderList
 from tests.servers.backend import ServerBackend
+from tests.servers.certs import Certificates
 from tests.servers.process import find_program, free_ports, port_answers, run_server
 
 ACCESS_KEY = "AKIDBUCKETBRIDGE"
@@ -69,6 +72,8 @@ class S3Server:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    ca_file: Path | None = None
+    """The authority that signed an https endpoint's certificate (``tls=``)."""
 
     def config(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -87,6 +92,7 @@ class S3Server:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+            verify=str(self.ca_file) if self.ca_file else None,
         )
 
 
@@ -103,10 +109,13 @@ def _s3_ready(server: S3Server) -> bool:
 
 
 @contextmanager
-def start_seaweedfs(root: Path, *, with_defaults: bool = False) -> Iterator[S3Server]:
+def start_seaweedfs(
+    root: Path, *, with_defaults: bool = False, tls: Certificates | None = None
+) -> Iterator[S3Server]:
     """Run ``weed server`` with its files under ``root``. ``with_defaults``
     keeps weed's own default of deleting a bucket that still holds objects,
-    as users' servers do; otherwise it refuses, as S3 does."""
+    as users' servers do; otherwise it refuses, as S3 does. With ``tls``,
+    the S3 port speaks https only, with ``tls``'s certificate."""
     weed = find_program("weed", INSTALL_HINT)
     data = root / "data"
     data.mkdir(parents=True)
@@ -163,7 +172,16 @@ def start_seaweedfs(root: Path, *, with_defaults: bool = False) -> Iterator[S3Se
         # S3 refuses to delete a bucket that holds objects and answers
         # NoSuchBucket to a write into a missing one; weed's defaults do neither
         command += ["-s3.allowDeleteBucketNotEmpty=false", "-s3.autoCreateBucket=false"]
-    server = S3Server(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY)
+    scheme = "http"
+    if tls is not None:  # weed then serves the S3 port with TLS (no -s3.port.https)
+        command += [f"-s3.cert.file={tls.cert_file}", f"-s3.key.file={tls.key_file}"]
+        scheme = "https"
+    server = S3Server(
+        f"{scheme}://127.0.0.1:{s3}",
+        ACCESS_KEY,
+        SECRET_KEY,
+        ca_file=tls.ca_file if tls is not None else None,
+    )
     try:
         with run_server(
             "SeaweedFS",
