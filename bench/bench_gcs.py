@@ -47,7 +47,7 @@ def server(work: Path, tls: Certificates | None = None) -> Iterator[dict[str, An
     with start_fake_gcs(work / "fake-gcs", in_memory=False, tls=tls) as started:
         yield {
             "provider": "gcp",
-            "config": started.config(),
+            "config": started.config(**({"ca_bundle": str(tls.ca_file)} if tls else {})),
             "endpoint": started.endpoint_url,
             "ca_file": str(tls.ca_file) if tls is not None else None,
         }

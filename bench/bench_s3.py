@@ -28,30 +28,25 @@ if TYPE_CHECKING:
     from tests.servers.certs import Certificates
 
 SDK = "boto3"
-UNVERIFIED = (
-    "bucketbridge's S3 driver takes no CA bundle yet, and with s3_validate_certs=True"
-    " botocore (its control calls, the SDK plane) trusts certifi's roots only, whatever"
-    " AWS_CA_BUNDLE says; so s3_validate_certs=False, obstore allow_invalid_certificates,"
-    " boto3 verify=False, curl --insecure"
-)
 
 
 @contextmanager
 def server(work: Path, tls: Certificates | None = None) -> Iterator[dict[str, Any]]:
-    """SeaweedFS, over https with its own TLS if ``tls`` (``--tls``): then
-    no contender checks its certificate (``UNVERIFIED``)."""
+    """SeaweedFS, over https with its own TLS if ``tls`` (``--tls``): every
+    contender checks its certificate against the run's CA (bucketbridge by
+    ``ca_bundle``; boto3 and curl by the environment harness.tls_environment
+    sets; obstore by its client options)."""
     from tests.servers.seaweedfs import start_seaweedfs
 
     with start_seaweedfs(work / "seaweedfs", tls=tls) as started:
         yield {
             "provider": "aws",
-            # s3_validate_certs=False: see UNVERIFIED
-            "config": started.config(**({"s3_validate_certs": False} if tls else {})),
+            "config": started.config(**({"ca_bundle": str(tls.ca_file)} if tls else {})),
             "endpoint": started.endpoint_url,
             "access_key": started.access_key,
             "secret_key": started.secret_key,
             "region": started.region,
-            "tls_verify": False,
+            "ca_file": str(tls.ca_file) if tls is not None else None,
         }
 
 
@@ -66,7 +61,6 @@ def _boto3(server: dict[str, Any], width: int = 10) -> Any:
         aws_secret_access_key=server["secret_key"],
         region_name=server["region"],
         config=Config(s3={"addressing_style": "path"}, max_pool_connections=max(10, width)),
-        verify=False if server["endpoint"].startswith("https:") else None,  # UNVERIFIED
     )
 
 
@@ -135,8 +129,7 @@ def make_action(spec: dict[str, Any]) -> Action:
         url = _boto3(spec["server"]).generate_presigned_url(
             "get_object", Params={"Bucket": DATA_BUCKET, "Key": spec["key"]}, ExpiresIn=3600
         )
-        insecure = ["--insecure"] if url.startswith("https:") else []  # UNVERIFIED
-        return External(["curl", "-sS", "--fail", *insecure, "-o", spec["path"], url])
+        return External(["curl", "-sS", "--fail", "-o", spec["path"], url])
     return _sdk(spec)
 
 
@@ -157,7 +150,6 @@ BENCH = harness.Bench(
     versions=versions,
     check=peers.check,
     tls_server=server,
-    tls_unverified=UNVERIFIED,
 )
 
 if __name__ == "__main__":

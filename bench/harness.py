@@ -400,8 +400,8 @@ def tls_environment(ca_file: Path) -> dict[str, str]:
     on: the lean plane's default SSL context and urllib (``SSL_CERT_FILE``,
     read by OpenSSL), botocore (the SDK plane, boto3), requests
     (google-cloud-storage) and curl. obstore takes it in its client options
-    (``root_certificate``: peers.obstore_client_options). bucketbridge's
-    S3 ``s3_validate_certs`` stays True; it takes no CA bundle of its own."""
+    (``root_certificate``: peers.obstore_client_options); bucketbridge's
+    providers by ``ca_bundle`` in their config (each script's server)."""
     return {
         name: str(ca_file)
         for name in ("SSL_CERT_FILE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

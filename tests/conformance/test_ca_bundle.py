@@ -23,9 +23,9 @@ import pytest
 from bucketbridge import Bucket, CloudProvider, Location, copy
 from bucketbridge.errors import BucketBridgeException, InvalidConfigurationException
 from tests.conformance.conftest import unique_name
-from tests.dataplane import certs
 from tests.faults.fixtures import ProxiedBackend
 from tests.faults.proxy import Delay
+from tests.servers import certs
 
 KEYS = [f"m/k{i:02d}" for i in range(8)]
 WINDOW = 4

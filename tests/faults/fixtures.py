@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from bucketbridge import CloudProvider
-from tests.dataplane import certs
 from tests.faults.backends import FAULT_BACKENDS, FaultBackend, Wire
 from tests.faults.proxy import FaultProxy, StripHeader, describe
+from tests.servers import certs
 from tests.servers.providers import ProviderFactory, provider_factory
 
 _LOOPBACK_URL = re.compile(r"http://127\.0\.0\.1:(\d+)")

@@ -158,3 +158,22 @@ def test_puts_up_keep_the_window_in_flight_over_tls(
         assert rule.matched >= 2  # the lost answer, then the blocking put's 412, found ours
     for name, payload in data.items():
         assert b"".join(seaweed_bucket.objects.create("up/" + name).iter_content()) == payload
+
+
+def test_boto_s_ca_bundle_variable_is_trusted_where_no_bundle_is_named(
+    seaweedfs_server: S3Server,
+    tls_proxy: FaultProxy,
+    make_provider: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``AWS_CA_BUNDLE``, which boto3 alone honours, holds for the lean plane
+    and the SDK alike (the SDK's control call, the lean plane's put)."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca.pem"))  # tls_proxy's certs.make
+    provider: CloudProvider = make_provider(seaweedfs_server.config(s3_endpoint_url=tls_proxy.url))
+    bucket = provider.storage.buckets.create(f"envca-{os.urandom(4).hex()}")
+    try:
+        bucket.objects.create("k").upload(b"x")
+        assert b"".join(bucket.objects.create("k").iter_content()) == b"x"
+    finally:
+        bucket.delete(delete_contents=True)

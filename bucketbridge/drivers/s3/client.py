@@ -9,6 +9,7 @@ the endpoint and the keys.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,15 @@ class S3Settings:
         )
 
 
+def _verify(validate_certs: bool, connection: ConnectionSettings) -> bool | str:
+    """What the server's certificate is checked against: nothing if
+    ``s3_validate_certs`` is False (whatever CA bundle is named), else the
+    ``ca_bundle``, else boto's ``AWS_CA_BUNDLE``, else (True) the system's."""
+    if not validate_certs:
+        return False
+    return connection.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or True
+
+
 def read_settings(settings: Settings) -> S3Settings:
     endpoint_url = settings["s3_endpoint_url"]
     # Any server but AWS itself (SeaweedFS, MinIO, Ceph, moto) wants path-style
@@ -117,8 +127,7 @@ def read_settings(settings: Settings) -> S3Settings:
         region=settings["aws_region_name"],
         endpoint_url=endpoint_url,
         addressing_style=style,
-        # no checking at all wins over a CA bundle named
-        verify=connection.verify if settings["s3_validate_certs"] else False,
+        verify=_verify(settings["s3_validate_certs"], connection),
         profile=settings["aws_profile"],
         access_key=access_key,
         secret_key=secret_key,
@@ -176,7 +185,9 @@ def build_client(settings: S3Settings) -> tuple[S3Client, boto3.session.Session]
         client = session.client(
             "s3",
             endpoint_url=settings.endpoint_url,
-            verify=settings.verify,
+            # True: botocore's own choice (AWS_CA_BUNDLE, the profile's
+            # ca_bundle, certifi); True given would mean certifi's alone
+            verify=None if settings.verify is True else settings.verify,
             config=client_config,
         )
     except ValueError as error:  # botocore's "Invalid endpoint"
