@@ -196,7 +196,7 @@ class Copier:
     ) -> Generator[tuple[T, Answer | None], None, None]:
         """The whole reads of ``jobs`` (a tag, the source key, its listed
         record), at most the window in flight on this thread, each answer
-        as it completes: for :meth:`copy_read`."""
+        as it completes: for :meth:`load_read`."""
         small = self._small_reads
         if small is None:
             raise ValueError("this copier has no small reads")  # a caller's bug
@@ -250,18 +250,6 @@ class Copier:
             self._progress(info.size)
             return info
         return self.put(put)
-
-    def copy_read(
-        self,
-        source_key: str,
-        key: str,
-        listed: ObjectInfo,
-        answer: Answer | None,
-        metadata_of: Callable[[ObjectInfo], Mapping[str, str] | None] | None,
-    ) -> ObjectInfo:
-        """Copy ``source_key`` to ``key`` from ``answer``, its read by
-        :meth:`reads`: put as :meth:`copy` puts a small object."""
-        return self.put(self.load_read(source_key, key, listed, answer, metadata_of))
 
     def load_read(
         self,

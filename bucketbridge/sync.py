@@ -891,16 +891,7 @@ class _Copier:
     @wrap_foreign_errors
     def _copy_read(self, entry: Entry, answer: Answer | None) -> ObjectInfo:
         """:meth:`copy` of an entry from its multiplexed read's ``answer``."""
-        key = validate_object_key(self._prefix + entry.name)
-        listed = entry.info
-        assert listed is not None  # only such entries are read ahead
-        return self._copier.copy_read(
-            self._source_prefix + entry.name,
-            key,
-            listed,
-            answer,
-            functools.partial(_stamped_from, entry) if self._record_source_etag else None,
-        )
+        return self._copier.put(self._load(entry, answer))
 
     @wrap_foreign_errors
     def copy(self, entry: Entry) -> ObjectInfo:
