@@ -32,7 +32,7 @@ from .drivers.records import (
     WriteOptions,
     guess_content_type,
 )
-from .errors import ProviderInternalException
+from .errors import BucketBridgeException, ProviderInternalException
 from .lookup import head_existing
 from .reads import open_read
 from .transfer import Progress, TransferPlan, UploadTarget, put_bytes, upload_stream
@@ -225,7 +225,13 @@ class Copier:
                 if put is not None:
                     if not isinstance(put.data, bytes):  # the multiplexer sends bytes
                         put.data = bytes(put.data)
-                    exchange = small.small_write(bucket, put.key, put.data, put.options)
+                    try:
+                        exchange = small.small_write(bucket, put.key, put.data, put.options)
+                    except BucketBridgeException:
+                        # options the driver refuses (its reserved metadata):
+                        # the blocking put raises it for this object alone,
+                        # not out of the whole batch's multiplexer
+                        exchange = None
                     put.sent = exchange is not None
                 yield tag, exchange
 
