@@ -20,9 +20,12 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidConfigurationException
+
+if TYPE_CHECKING:
+    import ssl  # imported where a bundle is loaded: not every command's start
 
 MiB = 1024 * 1024
 
@@ -170,7 +173,12 @@ class ConnectionSettings:
             )
         ca_bundle = settings["ca_bundle"] or None
         if ca_bundle is not None:
-            _check_ca_bundle(ca_bundle)
+            # refused when the provider is made, not at its first https
+            # request (~20 ms of CPU, only where one is named)
+            try:
+                load_ca_bundle(ca_bundle)
+            except InvalidConfigurationException as error:
+                raise InvalidConfigurationException(f"config key 'ca_bundle': {error}") from error
         return cls(
             connect_timeout=settings["connect_timeout"],
             read_timeout=settings["read_timeout"],
@@ -182,17 +190,17 @@ class ConnectionSettings:
         )
 
 
-def _check_ca_bundle(path: str) -> None:
-    """Refuse a CA bundle that cannot be loaded when the provider is made,
-    not at its first https request (~20 ms of CPU, only where one is named)."""
+def load_ca_bundle(path: str) -> ssl.SSLContext:
+    """A client TLS context trusting the CAs of the PEM file at ``path``;
+    InvalidConfigurationException naming it if it cannot be loaded."""
     import ssl
 
     try:
-        ssl.create_default_context(cafile=path)
+        return ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError) as error:  # missing, unreadable, not PEM
         reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
         raise InvalidConfigurationException(
-            f"config key 'ca_bundle': {path!r} cannot be loaded as a CA bundle: {reason}"
+            f"CA bundle {path!r} cannot be loaded: {reason}"
         ) from error
 
 

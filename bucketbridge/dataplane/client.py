@@ -37,11 +37,10 @@ from collections.abc import Callable, Iterator, Mapping
 from email.message import Message
 from types import MappingProxyType
 
-from ..config import ConnectionSettings
+from ..config import ConnectionSettings, load_ca_bundle
 from ..drivers.http_errors import Subject, network_error
 from ..drivers.records import Body
 from ..errors import (
-    InvalidConfigurationException,
     InvalidValueException,
     ProviderConnectionException,
 )
@@ -485,11 +484,5 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if isinstance(verify, str):
-        try:
-            return ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as error:  # missing, unreadable, not PEM
-            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
-            raise InvalidConfigurationException(
-                f"CA bundle {verify!r} cannot be loaded: {reason}"
-            ) from error
+        return load_ca_bundle(verify)
     return ssl.create_default_context()
