@@ -21,9 +21,8 @@ an object (getrusage): the same machine, load and server, so the two
 arms differ only in that.
 
 ``--tls`` serves the server over https (its own TLS, a CA made for the
-run, as bench/harness.py's ``--tls``): GCS verifies the certificate
-(``SSL_CERT_FILE``), S3 checks none (``s3_validate_certs=False``: the S3
-driver takes no CA bundle yet, bench_s3.UNVERIFIED). ``--windows 8,1``
+run, as bench/harness.py's ``--tls``), and both verify the certificate:
+GCS by the environment (``SSL_CERT_FILE``), S3 by ``ca_bundle``. ``--windows 8,1``
 runs each round once per ``multiplex_window`` (a provider each, one
 server): 1 is the blocking path, one request per thread; the window
 only changes the reads, so ``--directions down`` reads a prefix stored
@@ -84,8 +83,7 @@ def start(
         from tests.servers.seaweedfs import start_seaweedfs
 
         server = stack.enter_context(start_seaweedfs(work / "server", tls=made))
-        # no CA bundle for the S3 driver yet: bench_s3.UNVERIFIED
-        return ProviderList.AWS, server.config(**({"s3_validate_certs": False} if tls else {}))
+        return ProviderList.AWS, server.config(**({"ca_bundle": str(made.ca_file)} if made else {}))
     if provider == "azure":
         from tests.servers.azurite import start_azurite
 

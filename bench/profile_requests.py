@@ -63,7 +63,7 @@ def contenders(server: Any, provider: Any, key: str) -> dict[str, dict[str, Call
 
     wire = provider.driver._wire
     signer, client, subject = wire._signer, wire._client, wire._subject.on(BUCKET, key)
-    endpoint = wire._endpoint
+    endpoint = wire.endpoint
     path = f"{endpoint.base_path}/{BUCKET}/{key}"
     listing = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", str(PAGE))]
 
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200, help="listing pages per contender")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="cProfile this contender's HEAD loop instead")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (pstats' keys)")
     options = parser.parse_args()
 
     from harness import in_pool
@@ -160,7 +161,7 @@ def main() -> None:
             for _ in range(options.calls):
                 call()
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats(options.sort).print_stats(40)
             return
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(options.rounds):

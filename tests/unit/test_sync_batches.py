@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, Location, ProviderList, copy, sync
+from bucketbridge.config import CONNECTION_SETTINGS
+from bucketbridge.copying import MULTIPLEX_LIMIT
 from bucketbridge.drivers.memory import MemoryDriver
 from bucketbridge.drivers.records import ObjectInfo, Page
-from bucketbridge.sync import BatchResult
+from bucketbridge.sync import BatchResult, _Weigher
 
 OBJECTS = 300
 
@@ -98,3 +100,16 @@ def test_copy_always_does_not_list_the_destination(provider: CloudProvider) -> N
     driver.listed.clear()
     never = copy(Location(provider, "source"), Location(provider, "target"), overwrite="never")
     assert never.skipped == OBJECTS and set(driver.listed) == {"source", "target"}
+
+
+def test_a_pool_of_16_runs_one_batch_of_small_objects_at_a_time() -> None:
+    """With the default window, a batch of small objects on a 16-thread
+    pool weighs the whole width: its reads share one thread's multiplexer
+    rather than two threads of half the window handing the GIL to each
+    other (bench/profile_batch.py --windows 16,8: a quarter less client CPU
+    an object). A pool twice as wide runs two."""
+    (window,) = [s.default for s in CONNECTION_SETTINGS if s.name == "multiplex_window"]
+    for workers, batches in ((16, 1), (32, 2)):
+        width = 2 * workers  # copy()'s max_in_flight, unset
+        weight = _Weigher(window, MULTIPLEX_LIMIT, width, workers)(None)
+        assert width // weight == batches, (workers, window)
