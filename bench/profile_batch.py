@@ -120,10 +120,14 @@ def main() -> None:
         "--windows", default="", help="multiplex_window of each arm, e.g. 8,1 (default: config's)"
     )
     parser.add_argument("--directions", default="up,down", help="up, down or both")
+    parser.add_argument(
+        "--batch-objects", type=int, default=0, help="copy()'s batch_objects (default: as the rows)"
+    )
     options = parser.parse_args()
     windows = [int(w) for w in options.windows.split(",") if w] or [None]
     directions = [d for d in options.directions.split(",") if d]
-    batch = max(1, -(-options.objects // (4 * options.width)))  # as bench/peers.py
+    # as bench/peers.py, unless given
+    batch = options.batch_objects or max(1, -(-options.objects // (4 * options.width)))
     figures: dict[str, list[tuple[float, float, float]]] = {}  # arm -> (wall, client, server)
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as name, ExitStack() as stack:
         work = Path(name)
@@ -170,7 +174,8 @@ def main() -> None:
                         origin = Location(local, "batch-source", "small/")
                         target = Location(remote, "batch-remote", prefix)
                     else:
-                        down = f"batch-down-{number}-{window}"
+                        # a bucket name takes no "None": the config's window is 0 here
+                        down = f"batch-down-{number}-{window or 0}"
                         local.storage.buckets.create(down)
                         origin = Location(remote, "batch-remote", prefix)
                         target = Location(local, down)
