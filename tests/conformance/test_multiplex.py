@@ -133,6 +133,29 @@ def test_threads_share_the_reads_in_flight(
     assert 1 < faulty.proxy.most_in_flight <= 4
 
 
+def test_a_pool_of_16_reads_one_batch_at_a_time_with_the_default_window(
+    faulty: ProxiedBackend, source: tuple[str, dict[str, bytes]], local: CloudProvider
+) -> None:
+    """16 threads and the default window (16): a batch of small objects
+    weighs the whole pool, so its reads are multiplexed on one thread and
+    the next batch waits for it, rather than two threads of half the window
+    handing the GIL to each other (bench/results.md, session 14). Batches of
+    4: 4 reads in flight at most; with a window of 8, two batches ran at once."""
+    name, data = source
+    _delay_reads(faulty, name)
+    faulty.proxy.reset_counts()
+    target = local.storage.buckets.create(unique_name("down"))
+    with ThreadPoolExecutor(16) as pool:
+        report = copy(
+            Location(faulty.provider(), name, "m/"),
+            Location.of(target),
+            executor=pool,
+            batch_objects=4,
+        )
+    assert report.ok and report.copied == len(data)
+    assert faulty.proxy.most_in_flight == 4
+
+
 @pytest.mark.parametrize("times", [1, None])
 def test_a_reset_mid_body_falls_back_to_the_blocking_read(
     faulty: ProxiedBackend,
