@@ -68,6 +68,11 @@ Defined here, not in drivers/parts.py, so that reading the configuration
 DEFAULT_THRESHOLD = 32 * MiB
 DEFAULT_PART_SIZE = 16 * MiB
 DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MULTIPLEX_WINDOW = 16
+"""Small whole reads (and puts) one copy()/sync() thread keeps in flight.
+16: a batch on a 16-thread pool then runs on one thread, not two of 8
+handing the GIL to each other (bench/profile_batch.py --windows 16,8: gcs
+down 0.55 vs 0.72 s, client 235 vs 316 CPU-us an object)."""
 
 CORE_SETTINGS = (
     Setting("multipart_threshold", int, DEFAULT_THRESHOLD, minimum=0),
@@ -90,10 +95,8 @@ CONNECTION_SETTINGS = (
     Setting("data_plane", str, "lean"),
     # small whole reads (and puts) one copy()/sync() thread keeps in flight
     # at once on the lean plane (bucketbridge/dataplane/multiplex.py); 1: one
-    # at a time. 16: a batch on a 16-thread pool then runs on one thread, not
-    # two of 8 handing the GIL to each other (bench/profile_batch.py --windows
-    # 16,8: gcs down 0.55 vs 0.72 s, client 235 vs 316 CPU-us an object)
-    Setting("multiplex_window", int, 16, minimum=1),
+    # at a time
+    Setting("multiplex_window", int, DEFAULT_MULTIPLEX_WINDOW, minimum=1),
     # a PEM file of the CAs to trust over https (a private CA, a proxy that
     # inspects TLS), on the lean plane and in the SDK alike; unset: the
     # system's (S3's s3_validate_certs=False still turns checking off)
@@ -157,7 +160,7 @@ class ConnectionSettings:
     max_attempts: int
     pool_size: int
     data_plane: str = "lean"
-    multiplex_window: int = 16
+    multiplex_window: int = DEFAULT_MULTIPLEX_WINDOW
     ca_bundle: str | None = None
 
     @property

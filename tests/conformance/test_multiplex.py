@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bucketbridge import Bucket, CloudProvider, Location, copy
+from bucketbridge import Bucket, CloudProvider, Location, SyncReport, copy
 from bucketbridge.dataplane.multiplex import Answer, Multiplexer
-from bucketbridge.sync import Batch, Entry, run_batch
+from bucketbridge.sync import DEFAULT_BATCH_OBJECTS, Batch, Entry, run_batch
 from tests.conformance.conftest import unique_name
 from tests.faults.fixtures import ProxiedBackend
 from tests.faults.proxy import Delay, ResetResponse, Stall
@@ -52,12 +52,19 @@ def source(faulty: ProxiedBackend) -> Iterator[tuple[str, dict[str, bytes]]]:
 
 
 def _down(
-    faulty: ProxiedBackend, name: str, local: CloudProvider, threads: int = 1, **config: object
-) -> tuple[Bucket, object]:
+    faulty: ProxiedBackend,
+    name: str,
+    local: CloudProvider,
+    threads: int = 1,
+    batch_objects: int = DEFAULT_BATCH_OBJECTS,
+    **config: object,
+) -> tuple[Bucket, SyncReport]:
+    """``copy()`` of the source into a new LOCAL bucket on ``threads``
+    threads, through a provider made with ``config``."""
     target = local.storage.buckets.create(unique_name("down"))
     origin = Location(faulty.provider(**config), name, "m/")
     with ThreadPoolExecutor(threads) as pool:
-        report = copy(origin, Location.of(target), executor=pool)
+        report = copy(origin, Location.of(target), executor=pool, batch_objects=batch_objects)
     return target, report
 
 
@@ -107,7 +114,7 @@ def test_copy_on_one_thread_keeps_the_window_in_flight(
     _delay_reads(faulty, name)
     faulty.proxy.reset_counts()
     target, report = _down(faulty, name, local, multiplex_window=window)
-    assert report.ok and report.copied == len(data)  # type: ignore[attr-defined]
+    assert report.ok and report.copied == len(data)
     assert faulty.proxy.most_in_flight == window
     for key, payload in data.items():
         assert _bytes(target, key[2:]) == payload
@@ -121,14 +128,7 @@ def test_threads_share_the_reads_in_flight(
     name, data = source
     _delay_reads(faulty, name)
     faulty.proxy.reset_counts()
-    target = local.storage.buckets.create(unique_name("down"))
-    with ThreadPoolExecutor(4) as pool:
-        report = copy(
-            Location(faulty.provider(multiplex_window=4), name, "m/"),
-            Location.of(target),
-            executor=pool,
-            batch_objects=2,
-        )
+    _, report = _down(faulty, name, local, threads=4, batch_objects=2, multiplex_window=4)
     assert report.ok and report.copied == len(data)
     assert 1 < faulty.proxy.most_in_flight <= 4
 
@@ -144,14 +144,7 @@ def test_a_pool_of_16_reads_one_batch_at_a_time_with_the_default_window(
     name, data = source
     _delay_reads(faulty, name)
     faulty.proxy.reset_counts()
-    target = local.storage.buckets.create(unique_name("down"))
-    with ThreadPoolExecutor(16) as pool:
-        report = copy(
-            Location(faulty.provider(), name, "m/"),
-            Location.of(target),
-            executor=pool,
-            batch_objects=4,
-        )
+    _, report = _down(faulty, name, local, threads=16, batch_objects=4)
     assert report.ok and report.copied == len(data)
     assert faulty.proxy.most_in_flight == 4
 
@@ -173,10 +166,10 @@ def test_a_reset_mid_body_falls_back_to_the_blocking_read(
     target, report = _down(faulty, name, local, multiplex_window=4, max_attempts=2)
     assert faulty.proxy.most_in_flight >= 2  # multiplexed on the one thread
     if times == 1:
-        assert report.ok and report.copied == len(data)  # type: ignore[attr-defined]
+        assert report.ok and report.copied == len(data)
         assert rule.fired == 1 and rule.matched >= 2  # the multiplexed GET, then the blocking one
     else:
-        failures = report.failures  # type: ignore[attr-defined]
+        failures = report.failures
         assert [failure.name for failure in failures] == [cut[2:]]
         assert target.objects.get(cut[2:]) is None
     for key, payload in data.items():
@@ -192,7 +185,7 @@ def test_a_stalled_read_times_out_and_falls_back(
     rule = faulty.proxy.add(faulty.wire.read(name, stalled), Stall(after=10, seconds=30), times=1)
     started = time.monotonic()
     target, report = _down(faulty, name, local, multiplex_window=4, read_timeout=1.0)
-    assert report.ok and report.copied == len(data)  # type: ignore[attr-defined]
+    assert report.ok and report.copied == len(data)
     assert rule.fired == 1 and rule.matched == 2
     assert time.monotonic() - started < 10
     assert _bytes(target, stalled[2:]) == data[stalled]

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bucketbridge import CloudProvider, CloudProviderFactory, Location, ProviderList, copy, sync
-from bucketbridge.config import CONNECTION_SETTINGS
+from bucketbridge.config import DEFAULT_MULTIPLEX_WINDOW
 from bucketbridge.copying import MULTIPLEX_LIMIT
 from bucketbridge.drivers.memory import MemoryDriver
 from bucketbridge.drivers.records import ObjectInfo, Page
@@ -108,8 +108,7 @@ def test_a_pool_of_16_runs_one_batch_of_small_objects_at_a_time() -> None:
     rather than two threads of half the window handing the GIL to each
     other (bench/profile_batch.py --windows 16,8: a quarter less client CPU
     an object). A pool twice as wide runs two."""
-    (window,) = [s.default for s in CONNECTION_SETTINGS if s.name == "multiplex_window"]
     for workers, batches in ((16, 1), (32, 2)):
         width = 2 * workers  # copy()'s max_in_flight, unset
-        weight = _Weigher(window, MULTIPLEX_LIMIT, width, workers)(None)
-        assert width // weight == batches, (workers, window)
+        weight = _Weigher(DEFAULT_MULTIPLEX_WINDOW, MULTIPLEX_LIMIT, width, workers)(None)
+        assert width // weight == batches, (workers, DEFAULT_MULTIPLEX_WINDOW)
