@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -169,12 +169,47 @@ LIST_BUCKET = "bench-list"
 SMALL_BUCKET = "bench-small"
 SOURCE_KEY = "download-source.bin"
 BATCH_SOURCE = "bench-batch"  # the LOCAL bucket the batch rows copy from
-LOCAL_ROOT = "batch-local"  # its root, in the work directory
+LOCAL_ROOT = "batch-local"  # its root's name
+SHM = Path("/dev/shm")
 
 
 def local_root(work: Path) -> Path:
-    """The LOCAL provider's root of the batch rows (beside source.bin)."""
+    """The LOCAL provider's root of the batch rows, which both contenders'
+    files are read from and written to: on tmpfs (``/dev/shm``, named after
+    the work directory) where there is one, else in the work directory.
+
+    This VM's root filesystem is ext4 without a journal, whose inode
+    allocator skips every inode freed in the last ~5 minutes
+    (``recently_deleted``, checked one by one): after a row's 2,000 files
+    are removed, each file the next measurement creates costs up to ~300
+    CPU-µs of kernel time, against ~10 on tmpfs, and how much depends on
+    what was deleted before it (bench/results.md, session 15). On tmpfs the
+    batch rows compare the clients, not that history."""
+    if _is_tmpfs(SHM):
+        return SHM / f"{work.name}-{LOCAL_ROOT}"
     return work / LOCAL_ROOT
+
+
+@contextmanager
+def removed_after(root: Path) -> Iterator[Path]:
+    """``root`` (a :func:`local_root`), removed on leaving: on tmpfs it is
+    not inside the work directory that is."""
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _is_tmpfs(path: Path) -> bool:
+    try:
+        mounts = Path("/proc/mounts").read_text()
+    except OSError:
+        return False
+    return any(
+        fields[1] == str(path) and fields[2] == "tmpfs"
+        for fields in (line.split() for line in mounts.splitlines())
+        if len(fields) > 2
+    )
 
 
 def list_key(index: int) -> str:
@@ -363,7 +398,7 @@ def main(bench: Bench, argv: Sequence[str] | None = None) -> None:
             work = Path(d)
             source = work / "source.bin"
             make_file(source, options.sizes.size)
-            with _serve(bench, options, work) as server:
+            with removed_after(local_root(work)), _serve(bench, options, work) as server:
                 bench.prepare(server, source, options.sizes)
                 results, failures = _rounds(bench, options, server, source, work)
                 versions = {**package_versions(), **bench.versions(server)}
@@ -714,7 +749,8 @@ class Report:
             f" {sizes.small_size // KiB} KiB small objects on {sizes.width} threads,"
             f" find: median of {sizes.find_calls} calls; medians of {sizes.rounds} round(s),"
             f" a fresh process each, contenders rotated; {self.elapsed:.0f} s in all;"
-            f" over {self.transport}",
+            f" over {self.transport}; the batch rows' LOCAL files "
+            + ("on tmpfs" if _is_tmpfs(SHM) else "in the work directory"),
             "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
             "vs ref = the reference's time / the contender's (above 1.00x: faster);"
             " peak = RSS above the process's baseline (external commands: their whole RSS)",

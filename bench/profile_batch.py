@@ -47,7 +47,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import harness  # (puts this checkout first on sys.path)
+import harness  # (puts this checkout first on sys.path; the LOCAL root on tmpfs)
 import psutil
 
 from bucketbridge import CloudProviderFactory, Location, ProviderList, copy
@@ -141,7 +141,8 @@ def main() -> None:
         }
         remote = remotes[windows[0]]
         servers = psutil.Process().children(recursive=True)
-        local = factory.create_provider(ProviderList.LOCAL, {"local_root": str(work / "local")})
+        root = stack.enter_context(harness.removed_after(harness.local_root(work)))
+        local = factory.create_provider(ProviderList.LOCAL, {"local_root": str(root)})
         source = local.storage.buckets.create("batch-source")
         payload = os.urandom(options.size)
         with ThreadPoolExecutor(16) as pool:
@@ -184,12 +185,13 @@ def main() -> None:
                         continue
                     measured = _measure(origin, target, batch, options.width, servers)
                     figures.setdefault(f"{direction}{label}", []).append(measured[:3])
-                    wall, cpu, served, switches = measured
+                    wall, cpu, served, switches, system, faults = measured
                     print(
                         f"{options.provider} {direction} round {number + 1}{label}:"
                         f" wall {wall:.2f} s, client {cpu:.2f} CPU-s"
-                        f" ({cpu / options.objects * 1e6:.0f} µs/object,"
-                        f" {switches / options.objects:.1f} context switches/object),"
+                        f" ({cpu / options.objects * 1e6:.0f} µs/object, {system:.2f} s of it"
+                        f" system, {switches / options.objects:.1f} context switches and"
+                        f" {faults / options.objects:.1f} page faults/object),"
                         f" server {served:.2f} CPU-s, load average {os.getloadavg()[0]:.0f}",
                         flush=True,
                     )
@@ -217,8 +219,9 @@ def _profile(direction: str, origin: Location, target: Location, batch: int) -> 
 
 def _measure(
     origin: Location, target: Location, batch: int, width: int, servers: list[psutil.Process]
-) -> tuple[float, float, float, int]:
-    """One copy on ``width`` threads: wall, client CPU-s, server CPU-s, context switches."""
+) -> tuple[float, float, float, int, float, int]:
+    """One copy on ``width`` threads: wall, client CPU-s, server CPU-s, context
+    switches, the client's system CPU-s and its minor page faults."""
     served = server_cpu(servers)
     before = resource.getrusage(resource.RUSAGE_SELF)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -229,7 +232,9 @@ def _measure(
     served = server_cpu(servers) - served
     after = resource.getrusage(resource.RUSAGE_SELF)
     switches = (after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw)
-    return wall, cpu, served, switches
+    system = after.ru_stime - before.ru_stime
+    faults = after.ru_minflt - before.ru_minflt
+    return wall, cpu, served, switches, system, faults
 
 
 def _hold(local: Any, held_poll: Any, held: bool) -> None:

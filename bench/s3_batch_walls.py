@@ -94,8 +94,7 @@ def main() -> None:
     contenders = options.contenders.split(",") + ([BASE] if options.base else [])
     with tempfile.TemporaryDirectory(prefix="bench-walls-") as name:
         work = Path(name)
-        root = harness.local_root(work)
-        with server(work) as started:
+        with harness.removed_after(harness.local_root(work)) as root, server(work) as started:
             fill(started, root, options.objects, 4 * harness.KiB)
             weed = psutil.Process().children(recursive=True)
 

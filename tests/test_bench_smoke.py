@@ -54,7 +54,13 @@ def test_local_runs_every_row_quickly() -> None:
     assert "cold (caches not dropped; not settled)" in table[("download (cold)", "cp")][7]
 
 
+def batch_roots() -> set[Path]:
+    """The batch rows' LOCAL roots on tmpfs (bench/harness.local_root)."""
+    return set(Path("/dev/shm").glob("bench-*-batch-local"))
+
+
 def test_s3_rows_run_on_seaweedfs() -> None:
+    before = batch_roots()
     output = run(
         "bench_s3.py",
         "--quick",
@@ -77,6 +83,9 @@ def test_s3_rows_run_on_seaweedfs() -> None:
     targets = [line for line in output.splitlines() if line.startswith("| download (cold): >=")]
     assert len(targets) == 1 and targets[0].endswith(("| met |", "| missed |")), targets
     assert any(line.startswith("| batch-down: >= 1.0x obstore |") for line in output.splitlines())
+    # the batch rows' files on tmpfs, out of the work directory, and gone after the run
+    assert "the batch rows' LOCAL files on tmpfs" in output
+    assert batch_roots() == before
 
 
 def test_gcs_rows_run_over_tls() -> None:
