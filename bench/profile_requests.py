@@ -17,9 +17,10 @@ differences are each layer's cost:
   ``objects.list(limit=1000)`` page);
 - ``obstore``: ``obstore.head`` / the first page of ``obstore.list``.
 
-Figures are medians of per-call wall time, and client CPU per call
-(process time over the loop / calls). SeaweedFS runs on the same two cores,
-so wall times include its share; compare CPU to compare clients.
+Figures are medians of per-call wall time, client CPU per call (process
+time over the loop / calls) and the server's CPU per call (weed's).
+SeaweedFS runs on the same two cores, so wall times include its share;
+compare CPU to compare clients.
 """
 
 from __future__ import annotations
@@ -37,21 +38,26 @@ from pathlib import Path
 from typing import Any
 
 import harness  # noqa: F401  (puts this checkout first on sys.path)
+import psutil
 
 BUCKET = "profile-requests"
 PAGE = 1000
 
 
-def measure(call: Callable[[], object], calls: int) -> tuple[float, float]:
-    """Median wall seconds per call and CPU seconds per call."""
+def measure(
+    call: Callable[[], object], calls: int, server_cpu: Callable[[], float]
+) -> tuple[float, float, float]:
+    """Median wall seconds per call, and CPU seconds per call of this
+    process (the client) and of the server's processes."""
     call()  # the connection
     times = []
-    cpu = time.process_time()
+    served, cpu = server_cpu(), time.process_time()
     for _ in range(calls):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), (time.process_time() - cpu) / calls
+    cpu, served = time.process_time() - cpu, server_cpu() - served
+    return statistics.median(times), cpu / calls, served / calls
 
 
 def contenders(server: Any, provider: Any, key: str) -> dict[str, dict[str, Callable[[], object]]]:
@@ -163,19 +169,28 @@ def main() -> None:
             profiler.disable()
             pstats.Stats(profiler, stream=sys.stdout).sort_stats(options.sort).print_stats(40)
             return
-        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        weed = psutil.Process().children(recursive=True)
+
+        def server_cpu() -> float:
+            return sum(sum(process.cpu_times()[:2]) for process in weed)
+
+        results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for _ in range(options.rounds):
             for row, calls in table.items():
                 count = options.calls if row == "head" else options.pages
                 for name, call in calls.items():
-                    results.setdefault((row, name), []).append(measure(call, count))
+                    results.setdefault((row, name), []).append(measure(call, count, server_cpu))
         provider.close()
-    print(f"S3 on SeaweedFS, medians of {options.rounds} rounds; CPU = client process time")
-    print(f"{'row':10s} {'contender':22s} {'ms/call':>9s} {'CPU µs/call':>12s}")
+    print(
+        f"S3 on SeaweedFS, medians of {options.rounds} rounds;"
+        " CPU = the client's process time, server = weed's"
+    )
+    print(f"{'row':10s} {'contender':22s} {'ms/call':>9s} {'CPU µs/call':>12s} {'server µs':>10s}")
     for (row, name), runs in results.items():
         wall = statistics.median(r[0] for r in runs) * 1000
         cpu = statistics.median(r[1] for r in runs) * 1e6
-        print(f"{row:10s} {name:22s} {wall:9.3f} {cpu:12.0f}")
+        served = statistics.median(r[2] for r in runs) * 1e6
+        print(f"{row:10s} {name:22s} {wall:9.3f} {cpu:12.0f} {served:10.0f}")
 
 
 if __name__ == "__main__":

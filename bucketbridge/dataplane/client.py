@@ -48,6 +48,7 @@ from ..reads import backoff
 from .http11 import Connection, RawResponse, request_head
 from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
+from .response import FastMessage
 from .signing import Signer
 
 log = logging.getLogger("bucketbridge")
@@ -363,12 +364,24 @@ def header_index(headers: Message) -> Mapping[str, str]:
     """Every header of ``headers`` by lower-case name (its first value),
     read only: the index the response was read with (http11), not one more
     pass over them; a response, and the multiplexer's whole answer, alike."""
-    index = getattr(headers, "_index", None)
-    if index is None:
-        index = {}
-        for name, value in headers.items():
-            index.setdefault(name.lower(), value)
+    if isinstance(headers, FastMessage):
+        return MappingProxyType(headers.index())
+    index: dict[str, str] = {}
+    for name, value in headers.items():
+        index.setdefault(name.lower(), value)
     return MappingProxyType(index)
+
+
+def with_prefix(headers: Message, prefix: str) -> dict[str, str]:
+    """The first value of each header whose lower-case name starts with
+    ``prefix`` (lower case), by that name without it (user metadata)."""
+    if isinstance(headers, FastMessage):
+        return headers.with_prefix(prefix)
+    return {
+        name[len(prefix) :]: value
+        for name, value in header_index(headers).items()
+        if name.startswith(prefix)
+    }
 
 
 def log_answered(request: Request, status: int, started: float) -> None:

@@ -27,6 +27,7 @@ import operator
 import re
 import socket
 import ssl
+from collections.abc import Callable
 
 from .response import FastMessage
 
@@ -195,11 +196,26 @@ class RawResponse:
 
     def __init__(self, connection: Connection, method: str, head: str) -> None:
         self._connection = connection
-        lines = head.split("\r\n") if "\r" in head else head.split("\n")
-        if len(lines) != head.count("\n") + 1:
-            # a bare line feed among CRLFs ends a line too, as http.client reads it
-            lines = [line.removesuffix("\r") for line in head.split("\n")]
-        status_line = lines[0]
+        lines: list[str] | None = None
+        end = head.find("\r\n")
+        if (
+            end >= 0
+            and head.count("\n") == head.count("\r\n")
+            and "\n " not in head
+            and "\n\t" not in head
+        ):
+            # the usual head: CRLF lines, none folded. Its headers are read
+            # from the block as received (FastMessage.of_block), split only
+            # if something asks for them all
+            status_line, block = head[:end], head[end + 2 :]
+            if block.count("\n") >= MAX_HEADERS:
+                raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+        else:
+            lines = head.split("\r\n") if "\r" in head else head.split("\n")
+            if len(lines) != head.count("\n") + 1:
+                # a bare line feed among CRLFs ends a line too, as http.client reads it
+                lines = [line.removesuffix("\r") for line in head.split("\n")]
+            status_line = lines.pop(0)
         version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
@@ -214,21 +230,28 @@ class RawResponse:
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        del lines[0]
-        if "\n " in head or "\n\t" in head:
-            lines = _unfolded(lines)
-        # as the email package keeps them: the name as sent, the value
-        # without its leading blanks (trailing ones stay)
-        headers = [(name, value.lstrip(" \t")) for name, _, value in map(_PARTITION, lines)]
-        if len(headers) > MAX_HEADERS:
-            raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
-        # the first value of each name: Message.get's answer
-        index = {name.lower(): value for name, value in reversed(headers)}
-        self.msg = FastMessage(headers, index)
-        self.chunked = index.get("transfer-encoding", "").lower() == "chunked"
-        self.will_close = _closes(self.version, index)
+        if lines is None:
+            self.msg = FastMessage.of_block(block)
+        else:
+            if "\n " in head or "\n\t" in head:
+                lines = _unfolded(lines)
+            # as the email package keeps them: the name as sent, the value
+            # without its leading blanks (trailing ones stay)
+            # (a line with no colon names no header: http.client stops there)
+            headers = [
+                (name, value.lstrip(" \t"))
+                for name, colon, value in map(_PARTITION, lines)
+                if colon
+            ]
+            if len(headers) > MAX_HEADERS:
+                raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+            # the first value of each name: Message.get's answer
+            self.msg = FastMessage(headers, {name.lower(): v for name, v in reversed(headers)})
+        get = self.msg.get
+        self.chunked = get("transfer-encoding", "").lower() == "chunked"
+        self.will_close = _closes(self.version, get)
         self.length: int | None = None
-        length = index.get("content-length")
+        length = get("content-length")
         if length and not self.chunked:
             try:
                 self.length = int(length)
@@ -348,12 +371,13 @@ def _unfolded(lines: list[str]) -> list[str]:
     return joined
 
 
-def _closes(version: int, headers: dict[str, str]) -> bool:
+def _closes(version: int, get: Callable[[str, str | None], str | None]) -> bool:
     """Whether the server closes the connection after this response
-    (RFC 9112 9.3; http.client's reading of it, Proxy-Connection included)."""
-    connection = headers.get("connection", "").lower()
+    (RFC 9112 9.3; http.client's reading of it, Proxy-Connection included);
+    ``get`` reads a header's first value."""
+    connection = (get("connection", "") or "").lower()
     if version == 11:
         return "close" in connection
-    if "keep-alive" in headers or "keep-alive" in connection:
+    if get("keep-alive", None) is not None or "keep-alive" in connection:
         return False
-    return "keep-alive" not in headers.get("proxy-connection", "").lower()
+    return "keep-alive" not in (get("proxy-connection", "") or "").lower()

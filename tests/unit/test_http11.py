@@ -15,6 +15,7 @@ from bucketbridge.dataplane import client as lean_client
 from bucketbridge.dataplane.http11 import Connection, request_head
 from bucketbridge.dataplane.pool import COALESCE_LIMIT
 from bucketbridge.dataplane.request import Endpoint, Request
+from bucketbridge.dataplane.response import FastMessage
 
 HEADS = {
     "head-of-object": (
@@ -202,6 +203,107 @@ def test_each_response_has_its_own_headers_to_change() -> None:
     assert first.get("x-added") == "1" and second.get("x-added") is None
     assert first.get_content_type() == "message/rfc822"
     assert second.get_content_type() == "text/plain" and second.defects == []
+
+
+# header blocks as a server sends them (CRLF lines, none folded): what the
+# lazy message (FastMessage.of_block) answers must be what splitting them
+# all at once answers
+BLOCKS = {
+    "s3-head": 'Content-Length: 1\r\nETag: "abc"\r\nX-Amz-Meta-Run-Id: 7\r\n'
+    "x-amz-meta-spaces:   a  b  \r\nX-AMZ-META-Run-Id: second\r\nLast-Modified: x",
+    "prefixes-of-each-other": "X-A: 1\r\nX-Ab: 2\r\nX-A-B: 3\r\nx-a: 4",
+    "values-with-colons": "Location: http://h:1/p\r\nX-Empty:\r\nX-Blank:   \r\nNoColon",
+    "metadata-names-alike": "X-Amz-Meta-: bare\r\nX-Amz-Meta-A:1\r\nX-Amz-Meta-A: 2\r\n"
+    "Y-X-Amz-Meta-B: not\r\nX-Amz-Meta-NoColon",
+    "latin-1": "X-Name: caf\xe9 \xc0\r\nX-\xc9t\xe9: value",
+    "none": "",
+}
+NAMES = [
+    "x-a",
+    "X-AB",
+    "x-a-b",
+    "location",
+    "x-empty",
+    "x-blank",
+    "nocolon",
+    "etag",
+    "ETag",
+    "x-amz-meta-run-id",
+    "x-amz-meta-",
+    "x-amz-meta-a",
+    "x-name",
+    "x-\xe9t\xe9",
+    "absent",
+    "x-amz-meta-nocolon",
+    "last-modified",
+    "content-length",
+]
+
+
+def _split_at_once(block: str) -> FastMessage:
+    lines = block.split("\r\n") if block else []
+    parts = (line.partition(":") for line in lines)
+    headers = [(name, value.lstrip(" \t")) for name, colon, value in parts if colon]
+    return FastMessage(headers, {name.lower(): value for name, value in reversed(headers)})
+
+
+def _read(message: FastMessage) -> dict[str, object]:
+    return {
+        "got": [message.get(name) for name in NAMES],
+        "metadata": message.with_prefix("x-amz-meta-"),
+        "x-": message.with_prefix("x-"),
+        "items": message.items(),
+        "index": dict(lean_client.header_index(message)),
+        "all": message.get_all("x-a"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(BLOCKS))
+def test_a_head_read_lazily_answers_as_one_split_at_once(case: str) -> None:
+    block = BLOCKS[case]
+    lazy, split = FastMessage.of_block(block), _split_at_once(block)
+    # one header asked first, then everything, then each again
+    assert [lazy.get(name) for name in NAMES] == [split.get(name) for name in NAMES]
+    assert lazy.with_prefix("x-amz-meta-") == split.with_prefix("x-amz-meta-")
+    assert _read(lazy) == _read(split)
+    fresh = FastMessage.of_block(block)  # everything first
+    assert fresh.items() == split.items() and _read(fresh) == _read(split)
+
+
+def test_a_lazy_head_changed_reads_as_a_split_one_changed() -> None:
+    block = BLOCKS["s3-head"]
+    lazy, split = FastMessage.of_block(block), _split_at_once(block)
+    assert lazy.get("etag") == '"abc"'
+    for message in (lazy, split):
+        message["X-Amz-Meta-Added"] = "new"
+        del message["ETag"]
+        message.replace_header("Content-Length", "2")
+    assert _read(lazy) == _read(split)
+    assert lazy.get("etag") is None and lazy.get("content-length") == "2"
+    assert lazy.with_prefix("x-amz-meta-")["added"] == "new"
+
+
+def test_a_usual_head_is_not_split_until_asked() -> None:
+    data = b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: "e"\r\nX-Amz-Meta-K: v\r\n\r\nok'
+    message = Connection(_Socket(data, 65536)).response("GET").msg  # type: ignore[arg-type]
+    assert message.get("etag") == '"e"' and message.with_prefix("x-amz-meta-") == {"k": "v"}
+    assert message._split is None and message._index is None  # read without a split
+    assert message.items() == [("Content-Length", "2"), ("ETag", '"e"'), ("X-Amz-Meta-K", "v")]
+
+
+def test_more_than_a_hundred_headers_are_refused_either_way() -> None:
+    many = "".join(f"X-{n}: {n}\r\n" for n in range(101)).encode()
+    for data in (
+        b"HTTP/1.1 200 OK\r\n" + many + b"\r\n",
+        b"HTTP/1.1 200 OK\n" + many.replace(b"\r", b"") + b"\n",
+    ):
+        with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+            Connection(_Socket(data, 65536)).response("GET")  # type: ignore[arg-type]
+    hundred = "".join(f"X-{n}: {n}\r\n" for n in range(100)).encode()
+    response = Connection(_Socket(b"HTTP/1.1 200 OK\r\n" + hundred + b"\r\n", 65536)).response(
+        "HEAD"
+    )  # type: ignore[arg-type]
+    assert response.msg.get("x-99") == "99"
 
 
 def test_bytes_past_the_body_stay_for_the_next_response() -> None:

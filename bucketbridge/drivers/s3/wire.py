@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import google_crc32c
 
-from ...dataplane.client import HttpClient, Response
+from ...dataplane.client import HttpClient, Response, with_prefix
 from ...dataplane.multiplex import Answer, Exchange
 from ...dataplane.request import Endpoint, Request, encode
 from ..http_errors import Subject
@@ -301,21 +301,17 @@ def _put_headers(
 
 
 def object_info(key: str, response: Response | Answer, size: int) -> ObjectInfo:
-    headers = response.header_map()
-    metadata = {
-        name[len(METADATA_PREFIX) :]: value
-        for name, value in headers.items()
-        if name.startswith(METADATA_PREFIX)
-    }
-    etag = headers.get("etag")
-    modified = headers.get("last-modified")
+    # the headers read one by one, not all of them indexed (FastMessage)
+    header = response.header
+    etag = header("etag")
+    modified = header("last-modified")
     return ObjectInfo(
         key=key,
         size=size,
         last_modified=_http_date(modified) if modified else date_of(response),
         etag=etag.strip('"') if etag else None,
-        content_type=headers.get("content-type") or "application/octet-stream",
-        metadata=metadata,
+        content_type=header("content-type") or "application/octet-stream",
+        metadata=with_prefix(response.headers, METADATA_PREFIX),
         revision=etag,
     )
 
