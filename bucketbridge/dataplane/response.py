@@ -109,10 +109,8 @@ class FastMessage(http.client.HTTPMessage):
         if index is not None:
             return index.get(name.lower(), failobj)
         block = self._block
-        if block is not None:
-            lowered = self._lowered
-            if lowered is None:
-                lowered = self._lowered = block.lower()
+        if block is not None and self._searchable(block):
+            lowered = self._lowered or ""
             key = f"\r\n{name.lower()}:"
             found = lowered.find(key)
             if found < 0:
@@ -126,20 +124,31 @@ class FastMessage(http.client.HTTPMessage):
                 return value
         return failobj
 
+    def _searchable(self, block: str) -> bool:
+        """Whether ``block`` can be searched lower-cased (made once): its
+        offsets are the block's, as ISO-8859-1 text lowers character for
+        character; a block that would not is split instead."""
+        if self._lowered is not None:
+            return True
+        lowered = block.lower()
+        if len(lowered) != len(block):
+            self._changed()  # the split list stands for the block from now on
+            return False
+        self._lowered = lowered
+        return True
+
     def with_prefix(self, prefix: str) -> dict[str, str]:
         """The first value of each header whose lower-case name starts with
-        ``prefix`` (lower case), by that name without it: S3's and Azure's
-        user metadata, found in the block without splitting every header."""
+        ``prefix`` (lower case), by that name without it: S3's user
+        metadata, found in the block without splitting every header."""
         block = self._block
-        if self._index is not None or block is None:
+        if self._index is not None or block is None or not self._searchable(block):
             return {
                 name[len(prefix) :]: value
                 for name, value in self.index().items()
                 if name.startswith(prefix)
             }
-        lowered = self._lowered
-        if lowered is None:
-            lowered = self._lowered = block.lower()
+        lowered = self._lowered or ""
         found: dict[str, str] = {}
         marker = f"\r\n{prefix}"
         at = lowered.find(marker)

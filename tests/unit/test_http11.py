@@ -217,6 +217,9 @@ BLOCKS = {
     "Y-X-Amz-Meta-B: not\r\nX-Amz-Meta-NoColon",
     "latin-1": "X-Name: caf\xe9 \xc0\r\nX-\xc9t\xe9: value",
     "none": "",
+    # not from a socket (those decode as ISO-8859-1), but never misread:
+    # U+0130 lowers to two characters, so the block is split instead
+    "lowers-longer": "X-\u0130: dotted\r\nX-A: 1\r\nX-Amz-Meta-A: m",
 }
 NAMES = [
     "x-a",
