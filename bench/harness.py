@@ -27,6 +27,7 @@ contender's measured call; :func:`main` does the rest:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -200,6 +201,7 @@ def removed_after(root: Path) -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@functools.cache
 def _is_tmpfs(path: Path) -> bool:
     try:
         mounts = Path("/proc/mounts").read_text()

@@ -48,7 +48,7 @@ from ..reads import backoff
 from .http11 import Connection, RawResponse, request_head
 from .pool import COALESCE_LIMIT, ConnectionPool, ReadTimeoutError, WriteTimeoutError
 from .request import Endpoint, Request
-from .response import FastMessage
+from .response import FastMessage, prefixed
 from .signing import Signer
 
 log = logging.getLogger("bucketbridge")
@@ -377,11 +377,7 @@ def with_prefix(headers: Message, prefix: str) -> dict[str, str]:
     ``prefix`` (lower case), by that name without it (user metadata)."""
     if isinstance(headers, FastMessage):
         return headers.with_prefix(prefix)
-    return {
-        name[len(prefix) :]: value
-        for name, value in header_index(headers).items()
-        if name.startswith(prefix)
-    }
+    return prefixed(header_index(headers), prefix)
 
 
 def log_answered(request: Request, status: int, started: float) -> None:

@@ -198,12 +198,8 @@ class RawResponse:
         self._connection = connection
         lines: list[str] | None = None
         end = head.find("\r\n")
-        if (
-            end >= 0
-            and head.count("\n") == head.count("\r\n")
-            and "\n " not in head
-            and "\n\t" not in head
-        ):
+        folded = "\n " in head or "\n\t" in head
+        if end >= 0 and not folded and head.count("\n") == head.count("\r\n"):
             # the usual head: CRLF lines, none folded. Its headers are read
             # from the block as received (FastMessage.of_block), split only
             # if something asks for them all
@@ -233,7 +229,7 @@ class RawResponse:
         if lines is None:
             self.msg = FastMessage.of_block(block)
         else:
-            if "\n " in head or "\n\t" in head:
+            if folded:
                 lines = _unfolded(lines)
             # as the email package keeps them: the name as sent, the value
             # without its leading blanks (trailing ones stay)
@@ -245,8 +241,7 @@ class RawResponse:
             ]
             if len(headers) > MAX_HEADERS:
                 raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
-            # the first value of each name: Message.get's answer
-            self.msg = FastMessage(headers, {name.lower(): v for name, v in reversed(headers)})
+            self.msg = FastMessage(headers, None)  # its index is made at the first get
         get = self.msg.get
         self.chunked = get("transfer-encoding", "").lower() == "chunked"
         self.will_close = _closes(self.version, get)

@@ -10,6 +10,7 @@ path's code and the drivers read (``get``, ``items``, ``get_all``).
 from __future__ import annotations
 
 import http.client
+from collections.abc import Mapping
 from email.policy import compat32
 from typing import Any
 
@@ -118,11 +119,7 @@ class FastMessage(http.client.HTTPMessage):
             start = found + len(key)
             end = block.find("\r\n", start)
             return block[start : end if end >= 0 else None].lstrip(" \t")
-        name = name.lower()
-        for key, value in self._headers:
-            if key.lower() == name:
-                return value
-        return failobj
+        return self.index().get(name.lower(), failobj)
 
     def _searchable(self, block: str) -> bool:
         """Whether ``block`` can be searched lower-cased (made once): its
@@ -143,11 +140,7 @@ class FastMessage(http.client.HTTPMessage):
         metadata, found in the block without splitting every header."""
         block = self._block
         if self._index is not None or block is None or not self._searchable(block):
-            return {
-                name[len(prefix) :]: value
-                for name, value in self.index().items()
-                if name.startswith(prefix)
-            }
+            return prefixed(self.index(), prefix)
         lowered = self._lowered or ""
         found: dict[str, str] = {}
         marker = f"\r\n{prefix}"
@@ -188,3 +181,9 @@ class FastMessage(http.client.HTTPMessage):
 
     def values(self) -> list[Any]:
         return [value for _, value in self._headers]
+
+
+def prefixed(index: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The values of ``index`` (headers by lower-case name) whose name
+    starts with ``prefix`` (lower case), by that name without it."""
+    return {name[len(prefix) :]: value for name, value in index.items() if name.startswith(prefix)}
