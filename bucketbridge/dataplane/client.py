@@ -229,10 +229,6 @@ class Response:
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
-    def header_map(self) -> Mapping[str, str]:
-        """Every header by lower-case name (its first value), read only."""
-        return header_index(self.headers)
-
     def readinto(self, buffer: memoryview | bytearray) -> int:
         """Fill ``buffer`` from the body (fewer bytes only at its end, 0 once
         it is over); a connection lost mid-body is ProviderConnectionException."""

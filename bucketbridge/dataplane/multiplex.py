@@ -43,14 +43,14 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Generic, TypeVar
 
 from ..drivers.http_errors import Subject
 from ..reads import backoff
-from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, header_index, log_answered
+from .client import NETWORK_ERRORS, RETRY_STATUSES, HttpClient, log_answered
 from .http11 import HEAD_LIMIT, RECV_SIZE, Connection, RawResponse, request_head
 from .request import Endpoint, Request
 from .signing import Signer
@@ -113,10 +113,6 @@ class Answer:
         """As :meth:`.client.Response.header`: a driver reads both alike."""
         value: str | None = self.headers.get(name)
         return value
-
-    def header_map(self) -> Mapping[str, str]:
-        """As :meth:`.client.Response.header_map`."""
-        return header_index(self.headers)
 
 
 def supports(endpoint: Endpoint) -> bool:

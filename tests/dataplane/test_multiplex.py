@@ -116,7 +116,6 @@ def test_every_framing_is_read_whole(start: Start) -> None:
     }
     missing = answers["/missing"]
     assert missing is not None and missing.status == 404 and missing.header("X-Why") == "gone"
-    assert missing.header_map()["x-why"] == "gone"
     # kept alive where the answer allows: a second round reuses them
     before = server.connections
     again = _run(client, server, ["/length", "/chunked", "/missing"])
