@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from bucketbridge import Bucket, CloudProvider, InvalidValueException, TransferConfig
+from bucketbridge.dataplane.multiplex import Answer
+from bucketbridge.dataplane.response import FastMessage
 from bucketbridge.drivers.azure.blocks import block_id, new_upload_id
 from bucketbridge.drivers.azure.driver import AzureDriver
+from bucketbridge.drivers.azure.wire import info_of, total_size
 from bucketbridge.drivers.records import Body, ReadOptions, WriteOptions
-from bucketbridge.errors import BucketBridgeException
+from bucketbridge.errors import BucketBridgeException, ProviderInternalException
 from tests.azure.conftest import MakeProvider
 from tests.servers.azurite import AzuriteServer
 
@@ -185,3 +188,31 @@ def test_a_proxied_endpoint_and_data_plane_sdk_keep_the_sdk(
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert _driver(make_provider(config)).wire is None
+
+
+def _answer(head: str) -> Answer:
+    """A whole answer whose head is ``head``'s CRLF lines, read as http11 reads them."""
+    return Answer(200, "OK", FastMessage.of_block(head), b"x")
+
+
+BLOB_HEAD = (
+    "Content-Length: 1\r\nContent-Type: text/x-test\r\nContent-MD5: CY9rzUYh03PK3k6DJie09g==\r\n"
+    'ETag: "0x8DD1"\r\nLast-Modified: Sun, 29 Nov 2026 07:00:00 GMT\r\nx-ms-meta-Run-Id: 7\r\n'
+    "x-ms-meta-plain: a b\r\nx-ms-blob-type: BlockBlob"
+)
+
+
+def test_a_record_is_read_from_the_headers_it_needs() -> None:
+    info = info_of("k", _answer(BLOB_HEAD), total_size(_answer(BLOB_HEAD)))
+    assert (info.key, info.size, info.content_type) == ("k", 1, "text/x-test")
+    assert info.etag == "098f6bcd4621d373cade4e832627b4f6"  # the MD5, in hex
+    assert info.revision == '"0x8DD1"'
+    assert info.metadata == {"run-id": "7", "plain": "a b"}  # names as Azure keeps them: lower case
+    assert info.last_modified.isoformat() == "2026-11-29T07:00:00+00:00"
+
+
+@pytest.mark.parametrize("missing", ["ETag", "Last-Modified"])
+def test_an_answer_without_etag_or_last_modified_names_the_blob(missing: str) -> None:
+    head = "\r\n".join(line for line in BLOB_HEAD.split("\r\n") if not line.startswith(missing))
+    with pytest.raises(ProviderInternalException, match=rf"blob 'k'.*no {missing}"):
+        info_of("k", _answer(head), 1)
