@@ -644,7 +644,7 @@ class _Lookahead:
     under an eighth of ``batch_objects``. With full-size
     batches to the end, the workers that finish first sit idle while the
     last ones copy a whole batch each: on 2,000 x 4 KiB objects in batches
-    of 32 on 16 threads (bench/s3_batch_walls.py), about a tenth of the
+    of 32 on 16 threads (bench/batch_walls.py s3), about a tenth of the
     run. The lookahead grows by one action for each one handed out, so the
     first batch waits for no more of the listing than before."""
 

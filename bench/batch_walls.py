@@ -1,15 +1,17 @@
-"""Where bench_s3.py's batch rows spend their time: client CPU, server CPU, wall.
+"""Where the batch rows spend their time: client CPU, server CPU, wall.
 
-    python bench/s3_batch_walls.py                      # 2,000 x 4 KiB, up and down, 5 rounds
-    python bench/s3_batch_walls.py --rounds 3 --directions up
-    python bench/s3_batch_walls.py --base /tmp/old-checkout   # + that checkout's lean plane
+    python bench/batch_walls.py s3                      # 2,000 x 4 KiB, up and down, 5 rounds
+    python bench/batch_walls.py azure --rounds 3 --directions down
+    python bench/batch_walls.py gcs --directions down   # (fake-gcs-server refuses obstore's PUT)
+    python bench/batch_walls.py s3 --base /tmp/old-checkout   # + that checkout's lean plane
 
-On SeaweedFS, as bench_s3.py runs it, each round runs every contender of
-the batch rows (``bucketbridge lean``: ``copy()`` on a pool of 16;
-``obstore`` on a pool of 16, bench/peers.py) in a fresh process, rotated,
-and prints its wall time, its own CPU (the client) and the CPU ``weed``
-spent meanwhile (the server): on two shared cores their sum is what the
-wall cannot go below, so whichever costs more per object is the lever.
+On the provider's bench server (SeaweedFS, Azurite, fake-gcs-server), as
+bench_<provider>.py runs it, each round runs every contender of the batch
+rows (``bucketbridge lean``: ``copy()`` on a pool of 16; ``obstore`` on a
+pool of 16, bench/peers.py) in a fresh process, rotated, and prints its
+wall time, its own CPU (the client) and the CPU the server's processes
+spent meanwhile: on two shared cores their sum is what the wall cannot go
+below, so whichever costs more per object is the lever.
 ``--base DIR`` adds ``base lean``: the lean plane of the bucketbridge in
 DIR (e.g. ``git archive`` of an older commit), to compare two versions of
 the code side by side in one run.
@@ -18,6 +20,7 @@ the code side by side in one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -37,14 +40,16 @@ if os.environ.get("BB_BASE"):  # a worker of --base: that checkout's bucketbridg
 
 import peers  # noqa: E402
 import psutil  # noqa: E402
-from bench_s3 import _obstore_store, server  # noqa: E402
 
 CONTENDERS = (peers.LEAN, "obstore")
+PROVIDERS = ("s3", "azure", "gcs")
+"""Those with an obstore store: its bench module (bench_<name>.py) starts the server."""
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["contender"] == "obstore":
-        action = peers.obstore_action(spec, _obstore_store(spec["server"]))
+        bench = importlib.import_module(f"bench_{spec['bench']}")
+        action = peers.obstore_action(spec, bench._obstore_store(spec["server"]))
     else:
         action = peers.bucketbridge_action(spec)
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -80,6 +85,7 @@ def fill(started: dict[str, Any], root: Path, count: int, size: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("provider", nargs="?", choices=PROVIDERS, default="s3")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--width", type=int, default=16)
@@ -92,14 +98,18 @@ def main() -> None:
         print(json.dumps(worker(json.loads(options.worker))))
         return
     contenders = options.contenders.split(",") + ([BASE] if options.base else [])
+    bench = importlib.import_module(f"bench_{options.provider}")
     with tempfile.TemporaryDirectory(prefix="bench-walls-") as name:
         work = Path(name)
-        with harness.removed_after(harness.local_root(work)) as root, server(work) as started:
+        with (
+            harness.removed_after(harness.local_root(work)) as root,
+            bench.server(work) as started,
+        ):
             fill(started, root, options.objects, 4 * harness.KiB)
-            weed = psutil.Process().children(recursive=True)
+            servers = psutil.Process().children(recursive=True)
 
-            def weed_cpu() -> float:
-                return sum(sum(process.cpu_times()[:2]) for process in weed)
+            def server_cpu() -> float:
+                return sum(sum(process.cpu_times()[:2]) for process in servers)
 
             figures: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
             for number in range(options.rounds):
@@ -109,6 +119,7 @@ def main() -> None:
                         tag = contender.replace(" ", "-")
                         spec = {
                             "contender": peers.LEAN if contender == BASE else contender,
+                            "bench": options.provider,
                             "scenario": f"batch-{direction}",
                             "key": f"walls-{tag}-{number}",
                             "server": started,
@@ -119,14 +130,14 @@ def main() -> None:
                             "path": str(work / "unused"),
                         }
                         argv = [sys.executable, __file__, "--worker", json.dumps(spec)]
-                        served = weed_cpu()
+                        served = server_cpu()
                         env = dict(os.environ)
                         if contender == BASE:
                             env["BB_BASE"] = str(Path(options.base).resolve())
                         out = subprocess.run(argv, capture_output=True, text=True, env=env)
                         if out.returncode:
                             raise SystemExit(f"{contender} {direction}: {out.stderr}")
-                        served = weed_cpu() - served
+                        served = server_cpu() - served
                         result = json.loads(out.stdout)
                         figures.setdefault((direction, contender), []).append(
                             (result["wall"], result["cpu"], served)
