@@ -30,7 +30,7 @@ class CannedMedia:
             ("X-Goog-Generation", generation),
             ("X-Goog-Hash", f"crc32c={crc32c},md5=IEOfeeTp3JW+NLIQKSIfgA=="),
         ]
-        self.headers = FastMessage(headers, {name.lower(): value for name, value in headers})
+        self.headers = FastMessage(headers)
         self._left = info.size
 
     def header(self, name: str) -> str | None:

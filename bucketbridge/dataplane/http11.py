@@ -241,7 +241,7 @@ class RawResponse:
             ]
             if len(headers) > MAX_HEADERS:
                 raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
-            self.msg = FastMessage(headers, None)  # its index is made at the first get
+            self.msg = FastMessage(headers)
         get = self.msg.get
         self.chunked = get("transfer-encoding", "").lower() == "chunked"
         self.will_close = _closes(self.version, get)

@@ -56,11 +56,10 @@ class FastMessage(http.client.HTTPMessage):
     """The first value of each header by lower-case name; dropped by any
     change to the headers."""
 
-    def __init__(self, headers: list[tuple[str, str]], index: dict[str, str] | None) -> None:
-        """``headers`` as received (name, value), ``index`` the first value
-        of each by lower-case name (None: made when first needed)."""
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        """``headers`` as received (name, value); their index is made when
+        first needed."""
         self._split = headers
-        self._index = index
         self.defects: list[Any] = []
 
     @classmethod

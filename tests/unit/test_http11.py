@@ -247,7 +247,10 @@ def _split_at_once(block: str) -> FastMessage:
     lines = block.split("\r\n") if block else []
     parts = (line.partition(":") for line in lines)
     headers = [(name, value.lstrip(" \t")) for name, colon, value in parts if colon]
-    return FastMessage(headers, {name.lower(): value for name, value in reversed(headers)})
+    message = FastMessage(headers)
+    # the index it makes: the first value of each name, as Message.get answers
+    assert message.index() == {name.lower(): value for name, value in reversed(headers)}
+    return message
 
 
 def _read(message: FastMessage) -> dict[str, object]:
