@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from bucketbridge.dataplane.http11 import request_head
-from bucketbridge.dataplane.response import FastMessage
 
 
 class CannedMedia:
@@ -30,7 +29,7 @@ class CannedMedia:
             ("X-Goog-Generation", generation),
             ("X-Goog-Hash", f"crc32c={crc32c},md5=IEOfeeTp3JW+NLIQKSIfgA=="),
         ]
-        self.headers = FastMessage(headers)
+        self.headers = _Headers((name.lower(), value) for name, value in headers)
         self._left = info.size
 
     def header(self, name: str) -> str | None:
@@ -53,6 +52,15 @@ class CannedMedia:
 
     def discard(self) -> None:
         self._left = 0
+
+
+class _Headers(dict[str, str]):
+    """What a driver reads of a response's headers (``get`` by any case),
+    made without either checkout's message class, whose constructor may
+    differ between them."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
 
 
 def fake(driver: Any, listed: dict[str, Any]) -> None:
