@@ -145,7 +145,7 @@ class AzureWire:
             return None
         if response.status != 200:
             raise self.error(response, bucket, key)
-        return info_of(key, response, int(response.header("content-length") or 0))
+        return info_of(key, response, total_size(response))
 
     def get(self, bucket: str, key: str, options: ReadOptions) -> ObjectStream | None:
         """The stream of ``[start, end)``; None when the range starts at or
