@@ -30,8 +30,8 @@ from tests.faults.proxy import Delay, ResetRequest, ResetResponse
 SIZE = 4096
 NAMES = [f"k{i:02d}" for i in range(12)]
 HELD = 0.05
-MULTIPLEXED = {"azure_azurite", "gcp_fake_gcs", "s3_moto", "s3_seaweedfs"}
-"""The backends whose driver offers small writes (Swift does not: see docs/writing-a-driver.md)."""
+MULTIPLEXED = {"azure_azurite", "gcp_fake_gcs", "s3_moto", "s3_seaweedfs", "openstack_swift"}
+"""The backends whose driver offers small writes: every network backend."""
 
 
 @pytest.fixture

@@ -111,6 +111,14 @@ class SwiftWire:
         request = self._request("GET", container, name)
         return Exchange(request, self._signer, self._subject.on(container, name))
 
+    def small_put(
+        self, container: str, name: str, body: bytes, headers: dict[str, str]
+    ) -> Exchange:
+        """:meth:`put`'s PUT of a whole small object, unsent (the
+        multiplexer sends it, signed with the current token)."""
+        request = self._request("PUT", container, name, headers=headers, body=body)
+        return Exchange(request, self._signer, self._subject.on(container, name))
+
     def answered_error(self, answer: Answer, container: str, name: str) -> BucketBridgeException:
         """What :meth:`get` raises for the error status of a whole answer
         the multiplexer read (the same exception, the same message)."""
@@ -125,13 +133,15 @@ class SwiftWire:
         headers: dict[str, str],
         *,
         report: frozenset[int] = frozenset(),
+        sent_before: int = 0,
     ) -> Reply:
         """PUT a body; an error status raises, unless it is in ``report``
         (the caller tells its own cases apart, as a create-only PUT's 412
-        after a retry that may have met its own first attempt)."""
+        after a retry that may have met its own first attempt).
+        ``sent_before``: copies the multiplexer sent (:meth:`.HttpClient.send`)."""
         subject = self._subject.on(container, name)
         request = self._request("PUT", container, name, headers=headers, body=body)
-        response = self._send(request, subject)
+        response = self._send(request, subject, sent_before)
         if response.status >= 300 and response.status not in report:
             raise self._failure(response, subject)
         response.discard()
@@ -222,11 +232,11 @@ class SwiftWire:
             path += "/" + encode(name, keep_slash=True)
         return Request(method, self._endpoint, path, query or [], dict(headers or {}), body)
 
-    def _send(self, request: Request, subject: Subject) -> Response:
-        response = self._http.send(request, self._signer, subject)
+    def _send(self, request: Request, subject: Subject, sent_before: int = 0) -> Response:
+        response = self._http.send(request, self._signer, subject, sent_before=sent_before)
         if response.status == 401 and self._signer.renew(request):
             response.discard()
-            response = self._http.send(request, self._signer, subject)
+            response = self._http.send(request, self._signer, subject, sent_before=sent_before)
         return response
 
     def _failure(self, response: Response, subject: Subject) -> BucketBridgeException:
