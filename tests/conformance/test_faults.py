@@ -235,6 +235,27 @@ def test_a_create_only_upload_whose_response_was_lost_succeeds(
     assert _incomplete_uploads(faulty, bucket_name) == []
 
 
+def test_a_rewrite_of_the_same_bytes_whose_answer_was_lost_stores_its_metadata(
+    faulty: ProxiedBackend, bucket_name: str
+) -> None:
+    """The same bytes written again with new metadata, the first answer
+    lost: the retry may meet an object holding those bytes, which is not
+    this write's (its metadata is the old one). Swift's small writes are
+    sent create-first; its retry's 412 must not pass for this write's own
+    first copy, as a create-only write's may."""
+    data = os.urandom(4096)
+    direct = faulty.direct().storage.buckets.get(bucket_name)
+    assert direct is not None
+    direct.objects.create(KEY).upload(data, metadata={"version": "1"})
+    rule = faulty.proxy.add(faulty.wire.put(bucket_name, KEY), ResetResponse(after=None), times=1)
+    obj = _through_proxy(faulty, bucket_name).objects.create(KEY)
+    obj.upload(data, metadata={"version": "2"})
+    assert rule.fired == 1
+    stored = direct.objects.get(KEY)
+    assert stored is not None and stored.metadata == {"version": "2"}
+    assert b"".join(stored.iter_content()) == data
+
+
 @pytest.mark.parametrize("data_plane", ["lean", "sdk"])
 def test_a_multipart_start_whose_response_was_lost_leaves_no_upload_open(
     faulty: ProxiedBackend, bucket_name: str, data_plane: str

@@ -399,12 +399,14 @@ class SwiftDriver:
             sent = {**sent, "if-none-match": "*"}
         reply = wire.put(bucket, key, body, sent, report=frozenset({412}), sent_before=sent_before)
         if reply.status == 412:
+            if if_absent:
+                # taken, if only by this PUT's own first attempt (its answer
+                # lost): the replacing PUT writes this write's metadata over it
+                return None
             # a retried create-only PUT may have met its own first attempt
             mine = self._written_by_us(bucket, key, body) if reply.attempts > 1 else None
             if mine is not None:
                 return mine
-            if if_absent:
-                return None
             subject = self._subject.on(bucket, key)
             raise status_error(412, "", subject, self._settings.mode, reply.attempts)
         return written_info(key, body.size, reply.headers, options)
